@@ -1,0 +1,167 @@
+// Copyright 2026 The Cascade Authors.
+//
+// File: cascade/engine.h
+// -----------------------------------------------------------------------------
+// The engine: jobs, their dependency graph, batches, cancellation and workers,
+// in one thread-safe object. SPEC.md is the behaviour contract; this header
+// says what each call does and how it fails.
+//
+// Every client call is scoped to a team: another team's jobs and batches do
+// not exist for it (NotFound), are never listed and never reached by a
+// cascade. Worker calls serve the whole farm.
+//
+// Example:
+//
+//   auto engine = cascade::Engine::Create(cascade::Options{});
+//   cascade::JobSpec spec;
+//   spec.template_id = "01HZX3C5Y5V7E8W3J6T9Q2M1NB";
+//   auto created = (*engine)->Submit("team-a", spec);         // queued
+//   auto cancelled = (*engine)->Cancel("team-a", created->id);
+//   // cancelled->front().state == cascade::JobState::kCancelled
+//
+// Thread safety: every method may be called from any thread at any time.
+
+#ifndef CASCADE_ENGINE_H_
+#define CASCADE_ENGINE_H_
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "cascade/batch.h"
+#include "cascade/ids.h"
+#include "cascade/job.h"
+#include "cascade/list_query.h"
+#include "cascade/options.h"
+
+namespace cascade {
+
+inline constexpr size_t kMaxCancelIds = 1000;
+
+// A worker's hold on a rendering job. Calls about the job must present the
+// token; once the job is requeued or given to another worker the token is
+// stale and every call carrying it fails with FailedPrecondition.
+struct Lease {
+  std::string token;
+  absl::Time expires_at;
+};
+
+struct ClaimRequest {
+  std::string worker;              // free text, for diagnostics
+  std::vector<std::string> tags;   // only jobs carrying all of these
+  std::optional<absl::Duration> lease;  // default: Options::lease_duration
+};
+
+struct ClaimedJob {
+  Job job;
+  Lease lease;
+  std::string payload;  // JobSpec::payload
+};
+
+struct FinishReport {
+  // Replaces the planned outputUrl when non-empty.
+  std::string output_url;
+};
+
+class Engine {
+ public:
+  // Makes an in-memory engine. InvalidArgument if `options` breaks a REQUIRES.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(const Options& options);
+
+  virtual ~Engine() = default;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // ---- Submit ---------------------------------------------------------------
+
+  // Creates the job and its nested children, all or nothing. The job is
+  // pending if it has an unfinished prerequisite (a child, or a `depends_on`
+  // job not finished), else queued.
+  // Errors: InvalidArgument (field violations for each bad field);
+  // NotFound (a `depends_on` id unknown to the team); FailedPrecondition (a
+  // `depends_on` job already in error or manually_cancelled).
+  [[nodiscard]] virtual absl::StatusOr<CreatedJob> Submit(std::string_view team,
+                                                          const JobSpec& spec) = 0;
+
+  // Submits 1-1000 specs under one new batch id. Each spec is validated on
+  // its own: valid ones are created, invalid ones reported by index.
+  // Errors: InvalidArgument when `specs` is empty or over 1000; otherwise the
+  // per-spec outcome is in the result.
+  [[nodiscard]] virtual absl::StatusOr<BatchSubmitResult> SubmitBatch(
+      std::string_view team, absl::Span<const JobSpec> specs) = 0;
+
+  // ---- Read -----------------------------------------------------------------
+
+  // The job, if it belongs to `team`; NotFound otherwise.
+  [[nodiscard]] virtual absl::StatusOr<Job> Get(std::string_view team, JobId id) const = 0;
+
+  // Jobs of `team` matching `query`, in its order, paged. Served from
+  // per-state and per-tag indexes: a narrow filter does not scan every job.
+  // Errors: InvalidArgument if limit is 0 or over 1000.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> List(std::string_view team,
+                                                              const ListQuery& query) const = 0;
+
+  // The batch's top-level jobs by state: lock-free, one consistent snapshot.
+  // NotFound if the team has no such batch.
+  [[nodiscard]] virtual absl::StatusOr<BatchCounts> GetBatchCounts(std::string_view team,
+                                                                   BatchId id) const = 0;
+
+  // Counts plus each top-level job. NotFound as above.
+  [[nodiscard]] virtual absl::StatusOr<BatchView> GetBatch(std::string_view team,
+                                                           BatchId id) const = 0;
+
+  // Number of jobs held, all teams and states.
+  virtual size_t JobCount() const = 0;
+
+  // ---- Cancel (SPEC §4) -----------------------------------------------------
+
+  // Cancels the job and its cascade (rules E, R, U). Returns every job
+  // cancelled, each once, in id order.
+  // Errors: NotFound; FailedPrecondition if the job is not queued or pending.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> Cancel(std::string_view team,
+                                                                JobId id) = 0;
+
+  // Cancels 1-1000 distinct jobs and their cascades atomically: all of them,
+  // or (on any error) none, with nothing interleaved.
+  // Errors: InvalidArgument (empty, over 1000, duplicates: each listed);
+  // NotFound (listing every unknown id); FailedPrecondition (listing every
+  // named job that is not cancellable, with its state).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> CancelMany(
+      std::string_view team, absl::Span<const JobId> ids) = 0;
+
+  // Best-effort: cancels each top-level job of the batch that still can be,
+  // reporting each. NotFound if the team has no such batch.
+  [[nodiscard]] virtual absl::StatusOr<BatchCancelResult> CancelBatch(std::string_view team,
+                                                                      BatchId id) = 0;
+
+  // ---- Workers (SPEC §7) ----------------------------------------------------
+
+  // Hands the next queued job (pickup order, optional tags) to a worker.
+  // NotFound when no queued job matches.
+  [[nodiscard]] virtual absl::StatusOr<ClaimedJob> Claim(const ClaimRequest& request) = 0;
+
+  // Ends the attempt successfully: finished, progress 100, renderDuration.
+  // Errors: NotFound (unknown job); FailedPrecondition (not rendering, or a
+  // stale lease).
+  [[nodiscard]] virtual absl::StatusOr<Job> Finish(JobId id, std::string_view lease_token,
+                                                   const FinishReport& report) = 0;
+
+  // Ends the attempt in error with `error` as stats.error; propagates to
+  // dependents (SPEC §3). Errors as Finish.
+  [[nodiscard]] virtual absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token,
+                                                 std::string_view error) = 0;
+
+ protected:
+  Engine() = default;
+};
+
+}  // namespace cascade
+
+#endif  // CASCADE_ENGINE_H_

@@ -1,0 +1,136 @@
+// Copyright 2026 The Cascade Authors.
+//
+// File: cascade/job.h
+// -----------------------------------------------------------------------------
+// What a job is: its states, the spec it is created from, and the view the
+// engine returns. Field names follow the wire names of Nexrender's Cloud API v2
+// `Job` schema (docs/http.md lists the extensions).
+//
+// Example:
+//
+//   cascade::JobSpec parent;
+//   parent.template_id = "01HZX3C5Y5V7E8W3J6T9Q2M1NB";
+//   parent.composition = "main";
+//   cascade::JobSpec child = parent;       // a nested asset of type "job"
+//   child.composition = "intro";
+//   parent.children.push_back(child);      // parent waits in `pending`
+//   auto submitted = engine->Submit("team-a", parent);
+
+#ifndef CASCADE_JOB_H_
+#define CASCADE_JOB_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cascade/ids.h"
+
+namespace cascade {
+
+// The six states of SPEC §1. Terminal: kFinished, kError, kCancelled.
+enum class JobState : uint8_t {
+  kQueued = 0,     // "queued": ready, waiting for a worker
+  kPending = 1,    // "pending": waiting for prerequisites
+  kRendering = 2,  // "render:dorender": claimed by a worker
+  kFinished = 3,   // "finished"
+  kError = 4,      // "error"
+  kCancelled = 5,  // "manually_cancelled"
+};
+inline constexpr int kNumJobStates = 6;
+
+// The wire name ("queued", "render:dorender", "manually_cancelled", ...).
+std::string_view StateName(JobState state);
+// Inverse of StateName. InvalidArgument for any other text.
+[[nodiscard]] absl::StatusOr<JobState> ParseState(std::string_view name);
+
+inline bool IsTerminal(JobState s) { return s >= JobState::kFinished; }
+// Only queued and pending jobs can be cancelled (SPEC §4).
+inline bool IsCancellable(JobState s) {
+  return s == JobState::kQueued || s == JobState::kPending;
+}
+
+// What a pending job does when one of its prerequisites ends in error (SPEC §3).
+enum class PrerequisiteFailurePolicy : uint8_t {
+  kFail = 0,    // default: the job ends in error too
+  kIgnore = 1,  // the job proceeds once every other prerequisite finished
+};
+
+// What a job is created from: the engine's view of a `JobCreation` body.
+// Limits (violations are InvalidArgument with one field violation each, see
+// cascade/status.h):
+//   - template_id, composition: at most 256 bytes each;
+//   - tags: at most 32, each 1-64 bytes of [A-Za-z0-9_.:/-];
+//   - depends_on: at most 1000 distinct ids of existing jobs of the same team,
+//     none in error or manually_cancelled;
+//   - children: nested at most 8 deep, at most 1000 jobs per submitted spec.
+struct JobSpec {
+  // `template.id`; empty means none (the job's templateId is then null).
+  std::string template_id;
+  // `template.composition`.
+  std::string composition;
+  // Number of entries of `assets[]`, nested job assets included (stats.totalAssets).
+  int total_assets = 0;
+  // Nested jobs (`assets[]` entries of type "job"): created in the same call,
+  // each a prerequisite of this job, which stays pending until all finished.
+  std::vector<JobSpec> children;
+  // Extension: jobs carrying all of a list's or claim's tags match it.
+  std::vector<std::string> tags;
+  // Extension: higher runs first under the `priority` order.
+  int32_t priority = 0;
+  // Extension: existing jobs of the same team this job waits for.
+  std::vector<JobId> depends_on;
+  PrerequisiteFailurePolicy on_prerequisite_failure = PrerequisiteFailurePolicy::kFail;
+  // `upload.outputUrl`; empty means the engine's output_url_template. Either
+  // way `{id}`, `{team}` and `{batch}` are filled in.
+  std::string output_url;
+  // Opaque bytes handed to the worker that claims the job (cascade-server
+  // stores the job's JSON here). At most 1 MiB.
+  std::string payload;
+};
+
+// `Job.stats`.
+struct JobStats {
+  absl::Time created_at;
+  absl::Time updated_at;
+  std::optional<absl::Time> started_at;
+  std::optional<absl::Time> finished_at;
+  std::optional<absl::Time> error_at;
+  int total_assets = 0;
+  std::optional<double> render_duration;  // seconds
+  std::optional<std::string> error;
+};
+
+// A consistent snapshot of one job, as the engine returns it.
+struct Job {
+  JobId id;
+  std::string team;
+  std::optional<std::string> template_id;
+  JobState state = JobState::kQueued;
+  double progress = 0.0;  // 0.0-100.0
+  JobStats stats;
+  std::string output_url;
+  // Extensions.
+  std::vector<std::string> tags;
+  int32_t priority = 0;
+  std::optional<BatchId> batch_id;
+  std::optional<JobId> parent_id;
+  std::vector<JobId> children;
+  std::vector<JobId> depends_on;
+  PrerequisiteFailurePolicy on_prerequisite_failure = PrerequisiteFailurePolicy::kFail;
+  int attempts = 0;
+  bool cancel_requested = false;
+};
+
+// Formats a time as ISO 8601 UTC with milliseconds: "2026-11-22T18:30:00.000Z".
+std::string FormatTimestamp(absl::Time t);
+// Parses ISO 8601 / RFC 3339 ("2026-11-22", "2026-11-22T18:30:00Z",
+// "2026-11-22T18:30:00.123+01:00"). InvalidArgument otherwise.
+[[nodiscard]] absl::StatusOr<absl::Time> ParseTimestamp(std::string_view text);
+
+}  // namespace cascade
+
+#endif  // CASCADE_JOB_H_

@@ -1,0 +1,62 @@
+// Copyright 2026 The Cascade Authors.
+//
+// File: cascade/options.h
+// -----------------------------------------------------------------------------
+// How an engine is configured. Every field has a default that suits a server;
+// tests usually set `clock` and `id_seed` for determinism.
+//
+// Example:
+//
+//   cascade::ManualClock clock;
+//   cascade::Options options;
+//   options.clock = &clock;
+//   options.id_seed = 7;
+//   options.output_url_template = "s3://renders/{team}/{id}.mp4";
+//   auto engine = cascade::Engine::Create(options);
+
+#ifndef CASCADE_OPTIONS_H_
+#define CASCADE_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "cascade/clock.h"
+#include "cascade/list_query.h"
+
+namespace cascade {
+
+struct Options {
+  // Where the engine reads time. Not owned; must outlive the engine.
+  // Default: Clock::Real().
+  Clock* clock = Clock::Real();
+
+  // Seed for the random part of ids and for `random` orders. Set it to make
+  // ids and orders reproducible. Default: seeded from the operating system.
+  std::optional<uint64_t> id_seed;
+
+  // The planned `outputUrl` of a job whose spec has no `upload.outputUrl`.
+  // `{id}`, `{team}` and `{batch}` (empty outside a batch) are replaced.
+  // Default: "file:///tmp/cascade/outputs/{id}.mp4".
+  std::string output_url_template = "file:///tmp/cascade/outputs/{id}.mp4";
+
+  // Attempts a job gets before a lost lease ends it in error.
+  // Default: 3. REQUIRES: >= 1.
+  int max_attempts = 3;
+
+  // Lease granted by a claim when the worker asks for none.
+  // Default: 60 s. REQUIRES: > 0.
+  absl::Duration lease_duration = absl::Seconds(60);
+
+  // How long a worker has to acknowledge an abort before the job is
+  // cancelled without it. Default: 30 s. REQUIRES: > 0.
+  absl::Duration abort_grace = absl::Seconds(30);
+
+  // The order in which claims pick queued jobs. Default: oldest first.
+  SortOrder pickup_order = SortOrder::kOldestFirst;
+};
+
+}  // namespace cascade
+
+#endif  // CASCADE_OPTIONS_H_

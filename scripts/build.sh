@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Configures and builds one build tree.
+#   scripts/build.sh [BUILD_DIR] [extra cmake args...]
+# BUILD_DIR defaults to build/. Uses Ninja and ccache when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${1:-build}
+shift || true
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+  cmake -S . -B "$build_dir" "${generator[@]}" "$@" >/dev/null
+else
+  cmake -S . -B "$build_dir" "$@" >/dev/null
+fi
+cmake --build "$build_dir" --parallel "$(nproc)"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test suite.
+#   ./scripts/test.sh                      # optimized build in build/
+#   CASCADE_SANITIZE=address,undefined ./scripts/test.sh   # in build-asan/
+#   CASCADE_SANITIZE=thread ./scripts/test.sh              # in build-tsan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+
+sanitize=${CASCADE_SANITIZE:-}
+case "$sanitize" in
+  "") build_dir=build; extra=() ;;
+  thread) build_dir=build-tsan
+          extra=(-DCASCADE_SANITIZE=thread -DCASCADE_BUILD_BENCHMARKS=OFF -DCASCADE_BUILD_EXAMPLES=OFF) ;;
+  *) build_dir=build-asan
+     extra=(-DCASCADE_SANITIZE="$sanitize" -DCASCADE_BUILD_BENCHMARKS=OFF) ;;
+esac
+scripts/build.sh "$build_dir" "${extra[@]}"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+ctest --test-dir "$build_dir" --output-on-failure --timeout 1200 ${CASCADE_CTEST_ARGS:-}
