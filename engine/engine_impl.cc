@@ -1,0 +1,709 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The engine's operations: submit, read, list, cancel (with the E/R/U
+// closure), failure propagation, and the minimal worker calls.
+
+#include "engine/engine_impl.h"
+
+#include <algorithm>
+#include <deque>
+#include <random>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "cascade/status.h"
+#include "engine/spec/spec_validation.h"
+#include "engine/util/status_macros.h"
+#include "engine/util/strings.h"
+
+namespace cascade {
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
+  std::vector<FieldViolation> bad;
+  if (options.clock == nullptr) bad.push_back({"clock", "must not be null"});
+  if (options.max_attempts < 1) bad.push_back({"max_attempts", "must be at least 1"});
+  if (options.lease_duration <= absl::ZeroDuration()) {
+    bad.push_back({"lease_duration", "must be positive"});
+  }
+  if (options.abort_grace <= absl::ZeroDuration()) {
+    bad.push_back({"abort_grace", "must be positive"});
+  }
+  if (!bad.empty()) return InvalidArgumentWithViolations("invalid options", bad);
+  return std::unique_ptr<Engine>(new internal::EngineImpl(options));
+}
+
+namespace internal {
+namespace {
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+std::optional<absl::Time> OptionalTime(int64_t ms) {
+  if (ms == kUnsetMillis) return std::nullopt;
+  return absl::FromUnixMillis(ms);
+}
+
+bool IsDead(JobState s) { return s == JobState::kError || s == JobState::kCancelled; }
+
+std::string LeaseToken(uint64_t token) { return absl::StrFormat("%016x", token); }
+
+}  // namespace
+
+EngineImpl::EngineImpl(const Options& options)
+    : options_(options),
+      clock_(options.clock),
+      ids_(options.id_seed ? IdGenerator(*options.id_seed) : IdGenerator()),
+      random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
+                                     : std::random_device{}()) {}
+
+uint64_t EngineImpl::NextRandom() const {
+  return SplitMix64(random_state_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed));
+}
+
+// ---- Lookup -----------------------------------------------------------------
+
+absl::StatusOr<uint32_t> EngineImpl::FindAnyJob(JobId id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return absl::NotFoundError(absl::StrCat("job ", id.ToString(), " not found"));
+  return it->second;
+}
+
+absl::StatusOr<uint32_t> EngineImpl::FindJob(std::string_view team, JobId id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || teams_.name(table_[it->second].team) != team) {
+    return absl::NotFoundError(absl::StrCat("job ", id.ToString(), " not found"));
+  }
+  return it->second;
+}
+
+const BatchRecord* EngineImpl::FindBatch(std::string_view team, BatchId id) const {
+  const BatchRecord* batch = batches_.Find(id);
+  if (batch == nullptr || batch->team_name() != team) return nullptr;
+  return batch;
+}
+
+// ---- Transitions ------------------------------------------------------------
+
+bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args) {
+  JobRecord& job = table_[slot];
+  const JobState from = job.state();
+  if (!job.machine.Apply(event, args, job.timeline)) return false;
+  const JobState to = job.state();
+  if (from == to) return true;
+  team_index_[job.team]->Move(slot, from, to);
+  if (from == JobState::kQueued) queued_.erase(slot);
+  if (to == JobState::kQueued) queued_.insert(slot);
+  if (job.top_level_of_batch) batches_.at(job.batch).Move(from, to);
+  if (IsDead(to) && job.vertex != kNoVertex) {
+    // One dependent fewer needs each of this job's prerequisites (rule U).
+    graph_.ForEachPrerequisite(job.vertex, [this](uint32_t p) {
+      --graph_.node(table_[p].vertex).live_dependents;
+    });
+  }
+  return true;
+}
+
+absl::Status EngineImpl::Refused(uint32_t slot, JobEvent event) const {
+  const JobRecord& job = table_[slot];
+  return absl::FailedPreconditionError(absl::StrCat("job ", job.id.ToString(), " is ",
+                                                    Sv(StateName(job.state())), "; ",
+                                                    Sv(EventName(event)), " is not allowed"));
+}
+
+void EngineImpl::CancelClosure(absl::Span<const uint32_t> named, int64_t now_ms,
+                               std::vector<uint32_t>& cancelled) {
+  const EventArgs args{.now_ms = now_ms};
+  // Breadth-first from the named jobs, in request order; each entry carries
+  // the named job its cascade started from.
+  std::deque<std::pair<uint32_t, uint32_t>> work;
+  // E: every named job first, so a named job is always "Cancelled via API"
+  // even when another named job's cascade would reach it.
+  for (uint32_t slot : named) {
+    bool ok = Transition(slot, JobEvent::kCancel, args);
+    assert(ok && "named jobs are checked cancellable before the closure runs");
+    (void)ok;
+    table_[slot].cause = ErrorCause::kCancelledViaApi;
+    cancelled.push_back(slot);
+    work.emplace_back(slot, slot);
+  }
+  auto cascade = [&](uint32_t slot, uint32_t origin) {
+    Transition(slot, JobEvent::kCancel, args);
+    JobRecord& job = table_[slot];
+    job.cause = ErrorCause::kCancelCascade;
+    job.cause_slot = origin;
+    cancelled.push_back(slot);
+    work.emplace_back(slot, origin);
+  };
+  while (!work.empty()) {
+    auto [slot, origin] = work.front();
+    work.pop_front();
+    const Vertex v = table_[slot].vertex;
+    if (v == kNoVertex) continue;
+    // R: a job one of whose prerequisites is cancelled.
+    graph_.ForEachDependent(v, [&](uint32_t d) {
+      if (IsCancellable(table_[d].state())) cascade(d, origin);
+    });
+    // U: a job whose dependents are all cancelled (or failed).
+    graph_.ForEachPrerequisite(v, [&](uint32_t p) {
+      const JobRecord& pre = table_[p];
+      if (IsCancellable(pre.state()) && graph_.node(pre.vertex).live_dependents == 0) {
+        cascade(p, origin);
+      }
+    });
+  }
+}
+
+void EngineImpl::PropagateFailure(uint32_t failed, int64_t now_ms) {
+  const EventArgs args{.now_ms = now_ms};
+  std::deque<uint32_t> work{failed};
+  while (!work.empty()) {
+    const uint32_t slot = work.front();
+    work.pop_front();
+    const Vertex v = table_[slot].vertex;
+    if (v == kNoVertex) continue;
+    graph_.ForEachDependent(v, [&](uint32_t d) {
+      JobRecord& dep = table_[d];
+      if (dep.state() != JobState::kPending) return;  // rendering ones run on
+      if (dep.policy == PrerequisiteFailurePolicy::kIgnore) {
+        if (--graph_.node(dep.vertex).unresolved_prerequisites == 0) {
+          Transition(d, JobEvent::kPrerequisitesMet, args);
+        }
+        return;
+      }
+      Transition(d, JobEvent::kPrerequisiteFailed, args);
+      dep.cause = ErrorCause::kPrerequisiteFailed;
+      dep.cause_slot = slot;
+      work.push_back(d);
+    });
+    graph_.ForEachPrerequisite(v, [&](uint32_t p) {
+      JobRecord& pre = table_[p];
+      if (IsCancellable(pre.state()) && graph_.node(pre.vertex).live_dependents == 0) {
+        Transition(p, JobEvent::kDependentsFailed, args);
+        pre.cause = ErrorCause::kDependentFailed;
+        pre.cause_slot = slot;
+        work.push_back(p);
+      }
+    });
+  }
+}
+
+void EngineImpl::ResolveDependents(uint32_t slot, int64_t now_ms) {
+  const Vertex v = table_[slot].vertex;
+  if (v == kNoVertex) return;
+  const EventArgs args{.now_ms = now_ms};
+  graph_.ForEachDependent(v, [&](uint32_t d) {
+    JobRecord& dep = table_[d];
+    if (--graph_.node(dep.vertex).unresolved_prerequisites == 0 &&
+        dep.state() == JobState::kPending) {
+      Transition(d, JobEvent::kPrerequisitesMet, args);
+    }
+  });
+}
+
+// ---- Submit -----------------------------------------------------------------
+
+absl::Status EngineImpl::CheckDependencies(uint32_t team, const JobSpec& spec) const {
+  std::vector<std::string> unknown, dead;
+  auto visit = [&](const JobSpec& s, auto& self) -> void {
+    for (JobId id : s.depends_on) {
+      auto it = by_id_.find(id);
+      if (it == by_id_.end() || table_[it->second].team != team) {
+        unknown.push_back(id.ToString());
+      } else if (IsDead(table_[it->second].state())) {
+        dead.push_back(absl::StrCat(id.ToString(), " (", Sv(StateName(table_[it->second].state())), ")"));
+      }
+    }
+    for (const JobSpec& child : s.children) self(child, self);
+  };
+  visit(spec, visit);
+  if (!unknown.empty()) {
+    return absl::NotFoundError(absl::StrCat("dependsOn: job(s) not found: ", absl::StrJoin(unknown, ", ")));
+  }
+  if (!dead.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "dependsOn: job(s) already ended without finishing: ", absl::StrJoin(dead, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+Vertex EngineImpl::EnsureVertex(uint32_t slot) {
+  JobRecord& job = table_[slot];
+  if (job.vertex == kNoVertex) job.vertex = graph_.AddVertex(slot);
+  return job.vertex;
+}
+
+uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t parent,
+                                BatchRecord* batch, uint32_t batch_number, size_t batch_index,
+                                int64_t now_ms, CreatedJob* out) {
+  const uint32_t slot = table_.Append();
+  JobRecord& job = table_[slot];
+  last_created_ms_ = std::max(last_created_ms_, now_ms);
+  job.created_ms = last_created_ms_;
+  job.id = ids_.Next(absl::FromUnixMillis(now_ms));
+  job.team = team;
+  if (!spec.template_id.empty()) job.template_ref = templates_.Intern(spec.template_id);
+  job.total_assets = static_cast<uint32_t>(spec.total_assets);
+  job.priority = spec.priority;
+  job.policy = spec.on_prerequisite_failure;
+  job.parent = parent;
+  if (batch != nullptr) {
+    job.batch = batch_number;
+    job.top_level_of_batch = parent == kNone32;
+    job.batch_index = static_cast<uint16_t>(batch_index);
+  }
+  if (!spec.tags.empty() || !spec.output_url.empty() || !spec.payload.empty()) {
+    JobExtras& extras = job.mutable_extras();
+    extras.output_url = spec.output_url;
+    extras.payload = spec.payload;
+    for (const std::string& tag : spec.tags) extras.tags.push_back(tags_.Intern(tag));
+    std::sort(extras.tags.begin(), extras.tags.end());
+    extras.tags.erase(std::unique(extras.tags.begin(), extras.tags.end()), extras.tags.end());
+  }
+  by_id_.emplace(job.id, slot);
+
+  // Pending iff a prerequisite is unfinished: every new child is.
+  uint32_t unresolved = static_cast<uint32_t>(spec.children.size());
+  for (JobId dep : spec.depends_on) {
+    if (table_[by_id_.at(dep)].state() != JobState::kFinished) ++unresolved;
+  }
+  EventArgs args{.now_ms = now_ms, .blocked = unresolved > 0};
+  bool ok = job.machine.Apply(JobEvent::kSubmit, args, job.timeline);
+  assert(ok);
+  (void)ok;
+  const JobState state = job.state();
+  team_index_[team]->Add(slot, state, job.extras ? absl::Span<const uint32_t>(job.extras->tags)
+                                                 : absl::Span<const uint32_t>());
+  if (state == JobState::kQueued) queued_.insert(slot);
+  if (job.top_level_of_batch) {
+    batch->top_level().push_back(slot);
+    batch->Add(state);
+  }
+
+  if (!spec.depends_on.empty() || !spec.children.empty()) {
+    EnsureVertex(slot);
+    graph_.node(job.vertex).unresolved_prerequisites = unresolved;
+  }
+  for (JobId dep : spec.depends_on) {
+    const uint32_t p = by_id_.at(dep);
+    const Vertex pv = EnsureVertex(p);
+    graph_.AddEdge(pv, table_[slot].vertex);
+    ++graph_.node(pv).live_dependents;
+  }
+  if (out != nullptr) out->id = job.id;
+  for (const JobSpec& child_spec : spec.children) {
+    CreatedJob* child_out = nullptr;
+    if (out != nullptr) child_out = &out->children.emplace_back();
+    const uint32_t c = CreateTree(team, child_spec, slot, batch, batch_number, 0, now_ms, child_out);
+    const Vertex cv = EnsureVertex(c);
+    graph_.AddEdge(cv, table_[slot].vertex);
+    ++graph_.node(cv).live_dependents;
+  }
+  if (out != nullptr) {
+    out->state = table_[slot].state();
+    out->output_url = OutputUrl(table_[slot]);
+  }
+  return slot;
+}
+
+absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSpec& spec) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  CASCADE_RETURN_IF_ERROR(ValidateSpec(spec));
+  const int64_t now_ms = NowMillis();
+  absl::MutexLock lock(&mu_);
+  const uint32_t team_id = teams_.Intern(team);
+  if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
+  CASCADE_RETURN_IF_ERROR(CheckDependencies(team_id, spec));
+  CreatedJob created;
+  CreateTree(team_id, spec, kNone32, nullptr, 0, 0, now_ms, &created);
+  return created;
+}
+
+absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
+                                                          absl::Span<const JobSpec> specs) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  if (specs.empty() || specs.size() > kMaxBatchJobs) {
+    return InvalidArgumentWithViolations(
+        "invalid batch", {{"jobs", absl::StrCat("a batch has 1-", kMaxBatchJobs, " jobs, got ",
+                                                specs.size())}});
+  }
+  // Static checks need no lock.
+  std::vector<absl::Status> checks;
+  checks.reserve(specs.size());
+  for (const JobSpec& spec : specs) checks.push_back(ValidateSpec(spec));
+
+  const int64_t now_ms = NowMillis();
+  absl::MutexLock lock(&mu_);
+  const uint32_t team_id = teams_.Intern(team);
+  if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
+
+  BatchSubmitResult result;
+  result.total_jobs = specs.size();
+  result.batch_id = ids_.Next(absl::FromUnixMillis(now_ms));
+  auto batch = std::make_unique<BatchRecord>(result.batch_id, team_id, std::string(team));
+  const uint32_t number = batches_.next_number();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    absl::Status status = checks[i];
+    if (status.ok()) status = CheckDependencies(team_id, specs[i]);
+    if (!status.ok()) {
+      result.errors.push_back(
+          {i, std::string(status.message()), ErrorCodeName(status.code())});
+      continue;
+    }
+    BatchJobResult& created = result.jobs.emplace_back();
+    created.index = i;
+    CreateTree(team_id, specs[i], kNone32, batch.get(), number, i, now_ms, &created.job);
+  }
+  result.success_count = result.jobs.size();
+  if (result.success_count == 0) {
+    result.status = BatchSubmitStatus::kError;  // the batch id stays unused
+  } else {
+    result.status = result.errors.empty() ? BatchSubmitStatus::kCreated : BatchSubmitStatus::kPartial;
+    batches_.Insert(std::move(batch));  // publish: readers see it whole
+  }
+  return result;
+}
+
+// ---- Read -------------------------------------------------------------------
+
+absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
+  return View(slot);
+}
+
+size_t EngineImpl::JobCount() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return table_.size();
+}
+
+absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
+                                                  const ListQuery& query) const {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  if (query.limit < 1 || query.limit > ListQuery::kMaxLimit) {
+    return InvalidArgumentWithViolations(
+        "invalid list query",
+        {{"limit", absl::StrCat("must be 1-", ListQuery::kMaxLimit, ", got ", query.limit)}});
+  }
+  Selection sel;
+  for (int s = 0; s < kNumJobStates; ++s) sel.states[s] = query.states.empty();
+  for (JobState s : query.states) sel.states[static_cast<int>(s)] = true;
+  for (JobState s : query.exclude_states) sel.states[static_cast<int>(s)] = false;
+  sel.sort = query.sort;
+  sel.offset = query.offset;
+  sel.limit = query.limit;
+
+  absl::ReaderMutexLock lock(&mu_);
+  std::optional<uint32_t> team_id = teams_.Find(team);
+  if (!team_id) return std::vector<Job>();
+  for (const std::string& tag : query.tags) {
+    std::optional<uint32_t> t = tags_.Find(tag);
+    if (!t) return std::vector<Job>();  // nobody carries it
+    sel.tags.push_back(*t);
+  }
+  sel.lo = query.from_date ? table_.LowerBoundCreated(absl::ToUnixMillis(*query.from_date)) : 0;
+  sel.hi = query.to_date ? table_.LowerBoundCreated(absl::ToUnixMillis(*query.to_date))
+                         : table_.size();
+  std::vector<uint32_t> page = SelectPage(*team_index_[*team_id], table_, sel, NextRandom());
+  std::vector<Job> jobs;
+  jobs.reserve(page.size());
+  for (uint32_t slot : page) jobs.push_back(View(slot));
+  return jobs;
+}
+
+absl::StatusOr<BatchCounts> EngineImpl::GetBatchCounts(std::string_view team, BatchId id) const {
+  const BatchRecord* batch = FindBatch(team, id);
+  if (batch == nullptr) {
+    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
+  }
+  return batch->Snapshot();
+}
+
+absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id) const {
+  const BatchRecord* batch = FindBatch(team, id);
+  if (batch == nullptr) {
+    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
+  }
+  absl::ReaderMutexLock lock(&mu_);
+  BatchView view;
+  view.batch_id = id;
+  view.counts = batch->Snapshot();  // under the lock: agrees with the views
+  view.status = StatusOf(view.counts);
+  for (uint32_t slot : batch->top_level()) {
+    view.jobs.push_back({table_[slot].batch_index, View(slot)});
+  }
+  return view;
+}
+
+// ---- Cancel -----------------------------------------------------------------
+
+absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId id) {
+  const int64_t now_ms = NowMillis();
+  absl::MutexLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
+  if (!table_[slot].machine.Accepts(JobEvent::kCancel, {})) return Refused(slot, JobEvent::kCancel);
+  std::vector<uint32_t> cancelled;
+  const uint32_t named[] = {slot};
+  CancelClosure(named, now_ms, cancelled);
+  return Views(std::move(cancelled));
+}
+
+absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
+                                                        absl::Span<const JobId> ids) {
+  if (ids.empty() || ids.size() > kMaxCancelIds) {
+    return InvalidArgumentWithViolations(
+        "invalid cancel request",
+        {{"jobs", absl::StrCat("expected 1-", kMaxCancelIds, " ids, got ", ids.size())}});
+  }
+  {
+    absl::flat_hash_map<JobId, size_t> first;
+    first.reserve(ids.size());
+    std::vector<FieldViolation> dups;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto [it, inserted] = first.emplace(ids[i], i);
+      if (!inserted) {
+        dups.push_back({absl::StrCat("jobs[", i, "]"),
+                        absl::StrCat(ids[i].ToString(), " repeats jobs[", it->second, "]")});
+      }
+    }
+    if (!dups.empty()) return InvalidArgumentWithViolations("duplicate job ids", dups);
+  }
+  const int64_t now_ms = NowMillis();
+  absl::MutexLock lock(&mu_);
+  std::vector<uint32_t> slots;
+  slots.reserve(ids.size());
+  std::vector<std::string> unknown;
+  for (JobId id : ids) {
+    absl::StatusOr<uint32_t> slot = FindJob(team, id);
+    if (slot.ok()) slots.push_back(*slot); else unknown.push_back(id.ToString());
+  }
+  if (!unknown.empty()) {
+    return absl::NotFoundError(absl::StrCat("job(s) not found: ", absl::StrJoin(unknown, ", ")));
+  }
+  std::vector<std::string> refused;
+  for (uint32_t slot : slots) {
+    if (!table_[slot].machine.Accepts(JobEvent::kCancel, {})) {
+      refused.push_back(absl::StrCat(table_[slot].id.ToString(), " (", Sv(StateName(table_[slot].state())), ")"));
+    }
+  }
+  if (!refused.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job(s) not cancellable (only queued or pending jobs are): ", absl::StrJoin(refused, ", ")));
+  }
+  std::vector<uint32_t> cancelled;
+  cancelled.reserve(slots.size());
+  CancelClosure(slots, now_ms, cancelled);
+  return Views(std::move(cancelled));
+}
+
+absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team, BatchId id) {
+  const BatchRecord* batch = FindBatch(team, id);
+  if (batch == nullptr) {
+    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
+  }
+  const int64_t now_ms = NowMillis();
+  absl::MutexLock lock(&mu_);
+  BatchCancelResult result;
+  result.batch_id = id;
+  result.total_jobs = batch->top_level().size();
+  std::vector<uint32_t> cancelled;
+  for (uint32_t slot : batch->top_level()) {
+    if (table_[slot].machine.Accepts(JobEvent::kCancel, {})) {
+      const uint32_t named[] = {slot};
+      CancelClosure(named, now_ms, cancelled);
+    }
+  }
+  absl::flat_hash_set<uint32_t> by_request(cancelled.begin(), cancelled.end());
+  for (uint32_t slot : batch->top_level()) {
+    const JobRecord& job = table_[slot];
+    BatchCancelJobResult& r = result.jobs.emplace_back();
+    r.index = job.batch_index;
+    r.id = job.id;
+    r.state = job.state();
+    r.cancelled = by_request.contains(slot);
+    if (r.cancelled) {
+      ++result.cancelled_count;
+    } else {
+      ++result.skipped_count;
+      r.reason = absl::StrCat("job is ", Sv(StateName(job.state())));
+    }
+  }
+  result.status = result.cancelled_count == 0        ? BatchCancelStatus::kUnchanged
+                  : result.skipped_count == 0        ? BatchCancelStatus::kCancelled
+                                                     : BatchCancelStatus::kPartial;
+  result.cancelled_jobs = Views(std::move(cancelled));
+  return result;
+}
+
+// ---- Workers ----------------------------------------------------------------
+
+absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
+  const int64_t now_ms = NowMillis();
+  absl::MutexLock lock(&mu_);
+  std::vector<uint32_t> wanted;
+  for (const std::string& tag : request.tags) {
+    std::optional<uint32_t> t = tags_.Find(tag);
+    if (!t) return absl::NotFoundError("no queued job carries the requested tags");
+    wanted.push_back(*t);
+  }
+  std::sort(wanted.begin(), wanted.end());
+  auto carries = [&](const JobRecord& job) {
+    if (wanted.empty()) return true;
+    if (!job.extras) return false;
+    return std::includes(job.extras->tags.begin(), job.extras->tags.end(), wanted.begin(),
+                         wanted.end());
+  };
+  auto it = std::find_if(queued_.begin(), queued_.end(),
+                         [&](uint32_t slot) { return carries(table_[slot]); });
+  if (it == queued_.end()) return absl::NotFoundError("no queued job to claim");
+  const uint32_t slot = *it;
+  bool ok = Transition(slot, JobEvent::kClaim, {.now_ms = now_ms});
+  assert(ok);
+  (void)ok;
+  JobRecord& job = table_[slot];
+  uint64_t token = 0;
+  while (token == 0) token = NextRandom();
+  job.lease_token = token;
+  const absl::Duration lease = request.lease.value_or(options_.lease_duration);
+  job.lease_expires_ms = now_ms + absl::ToInt64Milliseconds(lease);
+  ClaimedJob claimed;
+  claimed.job = View(slot);
+  claimed.lease = {LeaseToken(token), absl::FromUnixMillis(job.lease_expires_ms)};
+  if (job.extras) claimed.payload = job.extras->payload;
+  return claimed;
+}
+
+absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease_token,
+                                                JobEvent event) const {
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindAnyJob(id));
+  const JobRecord& job = table_[slot];
+  if (job.state() != JobState::kRendering) return Refused(slot, event);
+  uint64_t token = 0;
+  if (lease_token.size() != 16 || !absl::SimpleHexAtoi(Sv(lease_token), &token) ||
+      token != job.lease_token) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id.ToString(), ": the lease is stale or not this job's"));
+  }
+  return slot;
+}
+
+absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
+                                       const FinishReport& report) {
+  const int64_t now_ms = NowMillis();
+  absl::MutexLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish));
+  if (report.output_url.size() > kMaxOutputUrlBytes) {
+    return InvalidArgumentWithViolations(
+        "invalid finish report",
+        {{"outputUrl", absl::StrCat("longer than ", kMaxOutputUrlBytes, " bytes")}});
+  }
+  Transition(slot, JobEvent::kFinish, {.now_ms = now_ms});
+  JobRecord& job = table_[slot];
+  job.lease_token = 0;
+  if (!report.output_url.empty()) job.mutable_extras().output_url = report.output_url;
+  ResolveDependents(slot, now_ms);
+  return View(slot);
+}
+
+absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
+                                     std::string_view error) {
+  const int64_t now_ms = NowMillis();
+  absl::MutexLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
+  Transition(slot, JobEvent::kFail, {.now_ms = now_ms});
+  JobRecord& job = table_[slot];
+  job.lease_token = 0;
+  job.cause = ErrorCause::kCustom;
+  job.mutable_extras().error = error.empty() ? "render failed" : std::string(error.substr(0, 4096));
+  PropagateFailure(slot, now_ms);
+  return View(slot);
+}
+
+// ---- Views ------------------------------------------------------------------
+
+std::string EngineImpl::OutputUrl(const JobRecord& job) const {
+  const std::string& pattern = job.extras && !job.extras->output_url.empty()
+                                   ? job.extras->output_url
+                                   : options_.output_url_template;
+  if (pattern.find('{') == std::string::npos) return pattern;
+  const std::string batch = job.batch == kNone32 ? "" : batches_.at(job.batch).id().ToString();
+  return absl::StrReplaceAll(pattern, {{"{id}", job.id.ToString()},
+                                       {"{team}", teams_.name(job.team)},
+                                       {"{batch}", batch}});
+}
+
+std::string EngineImpl::ErrorText(const JobRecord& job) const {
+  auto other = [this](uint32_t slot) { return table_[slot].id.ToString(); };
+  switch (job.cause) {
+    case ErrorCause::kNone:
+      return "";
+    case ErrorCause::kCustom:
+      return job.extras ? job.extras->error : "";
+    case ErrorCause::kCancelledViaApi:
+      return "Cancelled via API";
+    case ErrorCause::kCancelCascade:
+      return absl::StrCat("Cancelled: cascade from ", other(job.cause_slot));
+    case ErrorCause::kPrerequisiteFailed:
+      return absl::StrCat("prerequisite ", other(job.cause_slot), " failed");
+    case ErrorCause::kDependentFailed:
+      return absl::StrCat("dependent ", other(job.cause_slot), " failed");
+    case ErrorCause::kLeaseExpired:
+      return absl::StrCat("lease expired after ", job.timeline.attempts, " attempts");
+  }
+  return "";
+}
+
+Job EngineImpl::View(uint32_t slot) const {
+  const JobRecord& r = table_[slot];
+  Job job;
+  job.id = r.id;
+  job.team = teams_.name(r.team);
+  if (r.template_ref != kNone32) job.template_id = templates_.name(r.template_ref);
+  job.state = r.state();
+  job.progress = r.timeline.progress;
+  job.stats.created_at = absl::FromUnixMillis(r.created_ms);
+  job.stats.updated_at = absl::FromUnixMillis(r.timeline.updated_ms);
+  job.stats.started_at = OptionalTime(r.timeline.started_ms);
+  job.stats.finished_at = OptionalTime(r.timeline.finished_ms);
+  job.stats.error_at = OptionalTime(r.timeline.error_ms);
+  job.stats.total_assets = static_cast<int>(r.total_assets);
+  if (r.timeline.finished_ms != kUnsetMillis && r.timeline.started_ms != kUnsetMillis) {
+    job.stats.render_duration = (r.timeline.finished_ms - r.timeline.started_ms) / 1000.0;
+  }
+  if (r.cause != ErrorCause::kNone) job.stats.error = ErrorText(r);
+  job.output_url = OutputUrl(r);
+  if (r.extras) {
+    for (uint32_t t : r.extras->tags) job.tags.push_back(tags_.name(t));
+  }
+  job.priority = r.priority;
+  if (r.batch != kNone32) job.batch_id = batches_.at(r.batch).id();
+  if (r.parent != kNone32) job.parent_id = table_[r.parent].id;
+  if (r.vertex != kNoVertex) {
+    graph_.ForEachPrerequisite(r.vertex, [&](uint32_t p) {
+      if (table_[p].parent == slot) job.children.push_back(table_[p].id);
+      else job.depends_on.push_back(table_[p].id);
+    });
+  }
+  job.on_prerequisite_failure = r.policy;
+  job.attempts = r.timeline.attempts;
+  job.cancel_requested = r.cancel_requested;
+  return job;
+}
+
+std::vector<Job> EngineImpl::Views(std::vector<uint32_t> slots) const {
+  std::sort(slots.begin(), slots.end());  // slot order is id order
+  std::vector<Job> jobs;
+  jobs.reserve(slots.size());
+  for (uint32_t slot : slots) jobs.push_back(View(slot));
+  return jobs;
+}
+
+}  // namespace internal
+}  // namespace cascade

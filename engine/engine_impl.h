@@ -1,0 +1,149 @@
+// Copyright 2026 The Cascade Authors.
+//
+// EngineImpl: the in-memory engine behind cascade::Engine. It owns the job
+// table, the dependency graph, the per-team indexes and the batch directory,
+// and is the only code that changes them. docs/architecture.md draws it.
+//
+// Locking: one reader/writer mutex, `mu_`, guards everything but the batch
+// aggregates. Calls that change state hold it exclusively for their whole
+// duration, which is what makes a bulk cancel atomic; reads share it. Batch
+// aggregates are read with no lock at all (see batch_directory.h).
+
+#ifndef CASCADE_ENGINE_ENGINE_IMPL_H_
+#define CASCADE_ENGINE_ENGINE_IMPL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "cascade/engine.h"
+#include "engine/graph/dependency_graph.h"
+#include "engine/index/batch_directory.h"
+#include "engine/index/list_index.h"
+#include "engine/table/job_table.h"
+#include "engine/util/strings.h"
+
+namespace cascade::internal {
+
+// Interns strings to dense 32-bit ids (teams, templates, tags).
+class Interner {
+ public:
+  uint32_t Intern(std::string_view s) {
+    auto [it, inserted] = ids_.try_emplace(Sv(s), static_cast<uint32_t>(names_.size()));
+    if (inserted) names_.emplace_back(s);
+    return it->second;
+  }
+  std::optional<uint32_t> Find(std::string_view s) const {
+    auto it = ids_.find(Sv(s));
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
+  }
+  const std::string& name(uint32_t id) const { return names_[id]; }
+  size_t size() const { return names_.size(); }
+
+ private:
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  std::vector<std::string> names_;
+};
+
+class EngineImpl final : public Engine {
+ public:
+  explicit EngineImpl(const Options& options);
+  ~EngineImpl() override = default;
+
+  absl::StatusOr<CreatedJob> Submit(std::string_view team, const JobSpec& spec) override;
+  absl::StatusOr<BatchSubmitResult> SubmitBatch(std::string_view team,
+                                                absl::Span<const JobSpec> specs) override;
+  absl::StatusOr<Job> Get(std::string_view team, JobId id) const override;
+  absl::StatusOr<std::vector<Job>> List(std::string_view team,
+                                        const ListQuery& query) const override;
+  absl::StatusOr<BatchCounts> GetBatchCounts(std::string_view team, BatchId id) const override;
+  absl::StatusOr<BatchView> GetBatch(std::string_view team, BatchId id) const override;
+  size_t JobCount() const override;
+  absl::StatusOr<std::vector<Job>> Cancel(std::string_view team, JobId id) override;
+  absl::StatusOr<std::vector<Job>> CancelMany(std::string_view team,
+                                              absl::Span<const JobId> ids) override;
+  absl::StatusOr<BatchCancelResult> CancelBatch(std::string_view team, BatchId id) override;
+  absl::StatusOr<ClaimedJob> Claim(const ClaimRequest& request) override;
+  absl::StatusOr<Job> Finish(JobId id, std::string_view lease_token,
+                             const FinishReport& report) override;
+  absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token,
+                           std::string_view error) override;
+
+ private:
+  // ---- Lookup ----
+  // The slot of `id` if it belongs to `team`; NotFound otherwise.
+  absl::StatusOr<uint32_t> FindJob(std::string_view team, JobId id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The slot of `id` whatever its team (worker calls); NotFound otherwise.
+  absl::StatusOr<uint32_t> FindAnyJob(JobId id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The batch if it belongs to `team`, or null. Lock-free.
+  const BatchRecord* FindBatch(std::string_view team, BatchId id) const;
+
+  // ---- Submit ----
+  // NotFound / FailedPrecondition for a bad `depends_on` anywhere in the tree.
+  absl::Status CheckDependencies(uint32_t team, const JobSpec& spec) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Creates `spec` and its children (pre-order, so ids follow the tree).
+  // REQUIRES: ValidateSpec and CheckDependencies passed.
+  uint32_t CreateTree(uint32_t team, const JobSpec& spec, uint32_t parent, BatchRecord* batch,
+                      uint32_t batch_number, size_t batch_index, int64_t now_ms, CreatedJob* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Vertex EnsureVertex(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Transitions ----
+  // Runs `event` through the job's state machine; on success keeps every
+  // index, aggregate and graph counter in step. False if the table refuses.
+  bool Transition(uint32_t slot, JobEvent event, const EventArgs& args)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Refused(uint32_t slot, JobEvent event) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Cancels `named` (all cancellable) and the closure of rules E, R, U;
+  // appends every slot cancelled to `cancelled`.
+  void CancelClosure(absl::Span<const uint32_t> named, int64_t now_ms,
+                     std::vector<uint32_t>& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After `slot` ended in error: SPEC §3's propagation.
+  void PropagateFailure(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After `slot` finished: dependents whose last prerequisite it was are queued.
+  void ResolveDependents(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Validates the lease of a rendering job for `event`.
+  absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event)
+      const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // ---- Views ----
+  Job View(uint32_t slot) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::vector<Job> Views(std::vector<uint32_t> slots) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::string OutputUrl(const JobRecord& job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::string ErrorText(const JobRecord& job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  int64_t NowMillis() const { return absl::ToUnixMillis(clock_->Now()); }
+  uint64_t NextRandom() const;
+
+  const Options options_;
+  Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  IdGenerator ids_ ABSL_GUARDED_BY(mu_);
+  JobTable table_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<JobId, uint32_t> by_id_ ABSL_GUARDED_BY(mu_);
+  DependencyGraph graph_ ABSL_GUARDED_BY(mu_);
+  Interner teams_ ABSL_GUARDED_BY(mu_);
+  Interner templates_ ABSL_GUARDED_BY(mu_);
+  Interner tags_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<TeamIndex>> team_index_ ABSL_GUARDED_BY(mu_);
+  // Every team's queued jobs, oldest first: what claims pick from.
+  SlotSet queued_ ABSL_GUARDED_BY(mu_);
+  int64_t last_created_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  // Writers hold mu_ exclusively; Find and the aggregates need no lock.
+  BatchDirectory batches_;
+  // Feeds `random` orders and lease tokens; atomic so readers may draw.
+  mutable std::atomic<uint64_t> random_state_;
+};
+
+}  // namespace cascade::internal
+
+#endif  // CASCADE_ENGINE_ENGINE_IMPL_H_

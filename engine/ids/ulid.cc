@@ -1,0 +1,120 @@
+// Copyright 2026 The Cascade Authors.
+//
+// ULID text form (Crockford base32), parsing, and the monotonic generator.
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cascade/ids.h"
+#include "cascade/status.h"
+#include "engine/util/strings.h"
+
+namespace cascade {
+namespace {
+
+constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+constexpr int kTextLength = 26;
+
+// Maps a character to its 5-bit value, or -1. Only the canonical upper-case
+// alphabet is accepted: the wire pattern is ^[0-9A-HJKMNP-TV-Z]{26}$.
+constexpr std::array<int8_t, 256> MakeDecodeTable() {
+  std::array<int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (int i = 0; i < 32; ++i) table[static_cast<unsigned char>(kAlphabet[i])] = int8_t(i);
+  return table;
+}
+constexpr std::array<int8_t, 256> kDecode = MakeDecodeTable();
+
+// splitmix64: small, fast, good enough for the random part of ids.
+uint64_t SplitMix64(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+absl::StatusOr<Ulid> Ulid::Parse(std::string_view text) {
+  if (text.size() != kTextLength) {
+    return absl::InvalidArgumentError(absl::StrCat("'", internal::Sv(text), "' is not a ULID: expected ",
+                                                   kTextLength, " characters, got ", text.size()));
+  }
+  unsigned __int128 value = 0;
+  for (char c : text) {
+    int8_t d = kDecode[static_cast<unsigned char>(c)];
+    if (d < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", internal::Sv(text), "' is not a ULID: '", absl::string_view(&c, 1),
+                       "' is not in ^[0-9A-HJKMNP-TV-Z]{26}$"));
+    }
+    value = (value << 5) | static_cast<unsigned>(d);
+  }
+  if (kDecode[static_cast<unsigned char>(text[0])] > 7) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", internal::Sv(text), "' is not a ULID: the first character must be 0-7 (128 bits)"));
+  }
+  return Ulid(static_cast<uint64_t>(value >> 64), static_cast<uint64_t>(value));
+}
+
+bool Ulid::IsValid(std::string_view text) { return Parse(text).ok(); }
+
+void Ulid::AppendTo(char* out) const {
+  unsigned __int128 value = (static_cast<unsigned __int128>(hi_) << 64) | lo_;
+  for (int i = kTextLength - 1; i >= 0; --i) {
+    out[i] = kAlphabet[static_cast<unsigned>(value & 31)];
+    value >>= 5;
+  }
+}
+
+std::string Ulid::ToString() const {
+  std::string s(kTextLength, '0');
+  AppendTo(s.data());
+  return s;
+}
+
+absl::StatusOr<std::vector<JobId>> ParseJobIds(absl::Span<const std::string> texts) {
+  std::vector<JobId> ids;
+  ids.reserve(texts.size());
+  std::vector<FieldViolation> bad;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    absl::StatusOr<JobId> id = JobId::Parse(texts[i]);
+    if (id.ok()) {
+      ids.push_back(*id);
+    } else {
+      bad.push_back({absl::StrCat("jobs[", i, "]"), std::string(id.status().message())});
+    }
+  }
+  if (!bad.empty()) {
+    return InvalidArgumentWithViolations(absl::StrCat(bad.size(), " malformed job id(s)"), bad);
+  }
+  return ids;
+}
+
+IdGenerator::IdGenerator(uint64_t seed) : state_(seed) {}
+
+IdGenerator::IdGenerator() : state_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
+
+uint64_t IdGenerator::NextRandom() { return SplitMix64(state_); }
+
+JobId IdGenerator::Next(absl::Time now) {
+  int64_t ms = absl::ToUnixMillis(now);
+  uint64_t millis = ms < 0 ? 0 : static_cast<uint64_t>(ms) & ((uint64_t{1} << 48) - 1);
+  if (millis > last_millis_ || last_.is_zero()) {
+    // 80 random bits: 16 in hi, 64 in lo.
+    uint64_t hi = (millis << 16) | (NextRandom() & 0xFFFF);
+    last_ = Ulid(hi, NextRandom());
+    last_millis_ = millis;
+  } else {
+    // Same millisecond, or the clock stepped back: previous id plus one. A carry
+    // out of the 80 random bits moves into the time part, which stays monotonic.
+    uint64_t lo = last_.lo() + 1;
+    uint64_t hi = last_.hi() + (lo == 0 ? 1 : 0);
+    last_ = Ulid(hi, lo);
+    last_millis_ = last_.unix_millis();
+  }
+  return last_;
+}
+
+}  // namespace cascade

@@ -1,0 +1,137 @@
+// Copyright 2026 The Cascade Authors.
+//
+// Listing from the per-team indexes: pick the narrowest ordered set, walk it
+// in the requested direction, filter, page.
+
+#include "engine/index/list_index.h"
+
+#include <algorithm>
+#include <random>
+
+namespace cascade::internal {
+namespace {
+
+bool HasAllTags(const JobRecord& job, absl::Span<const uint32_t> tags) {
+  if (tags.empty()) return true;
+  if (!job.extras) return false;
+  const std::vector<uint32_t>& have = job.extras->tags;  // sorted
+  for (uint32_t t : tags) {
+    if (!std::binary_search(have.begin(), have.end(), t)) return false;
+  }
+  return true;
+}
+
+// Walks the union of `sets` (disjoint) restricted to [lo, hi) in ascending or
+// descending slot order, calling visit(slot) until it returns false.
+template <typename Visit>
+void WalkUnion(absl::Span<const SlotSet* const> sets, uint32_t lo, uint32_t hi, bool ascending,
+               Visit visit) {
+  if (lo >= hi) return;
+  if (ascending) {
+    std::vector<std::pair<SlotSet::const_iterator, SlotSet::const_iterator>> cursors;
+    for (const SlotSet* s : sets) {
+      auto it = s->lower_bound(lo), end = s->lower_bound(hi);
+      if (it != end) cursors.emplace_back(it, end);
+    }
+    while (!cursors.empty()) {
+      size_t best = 0;
+      for (size_t i = 1; i < cursors.size(); ++i) {
+        if (*cursors[i].first < *cursors[best].first) best = i;
+      }
+      if (!visit(*cursors[best].first)) return;
+      if (++cursors[best].first == cursors[best].second) cursors.erase(cursors.begin() + best);
+    }
+  } else {
+    // Each cursor points one past the next slot to visit.
+    std::vector<std::pair<SlotSet::const_iterator, SlotSet::const_iterator>> cursors;
+    for (const SlotSet* s : sets) {
+      auto begin = s->lower_bound(lo), it = s->lower_bound(hi);
+      if (it != begin) cursors.emplace_back(it, begin);
+    }
+    while (!cursors.empty()) {
+      size_t best = 0;
+      for (size_t i = 1; i < cursors.size(); ++i) {
+        if (*std::prev(cursors[i].first) > *std::prev(cursors[best].first)) best = i;
+      }
+      --cursors[best].first;
+      if (!visit(*cursors[best].first)) return;
+      if (cursors[best].first == cursors[best].second) cursors.erase(cursors.begin() + best);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<uint32_t> SelectPage(const TeamIndex& index, const JobTable& table,
+                                 const Selection& sel, uint64_t random_bits) {
+  std::vector<uint32_t> page;
+  if (sel.limit == 0 || sel.lo >= sel.hi) return page;
+
+  // The narrowest source: the union of the allowed states' sets, or the
+  // smallest required tag's set.
+  std::vector<const SlotSet*> state_sets;
+  size_t state_total = 0;
+  for (int s = 0; s < kNumJobStates; ++s) {
+    if (!sel.states[s]) continue;
+    state_sets.push_back(&index.by_state(static_cast<JobState>(s)));
+    state_total += state_sets.back()->size();
+  }
+  const SlotSet* tag_set = nullptr;
+  for (uint32_t tag : sel.tags) {
+    const SlotSet* s = index.by_tag(tag);
+    if (s == nullptr) return page;  // nobody carries it
+    if (tag_set == nullptr || s->size() < tag_set->size()) tag_set = s;
+  }
+  const bool from_tags = tag_set != nullptr && tag_set->size() < state_total;
+  std::vector<const SlotSet*> sources = from_tags ? std::vector<const SlotSet*>{tag_set}
+                                                  : state_sets;
+
+  auto matches = [&](uint32_t slot) {
+    const JobRecord& job = table[slot];
+    return (!from_tags || sel.states[static_cast<int>(job.state())]) &&
+           HasAllTags(job, sel.tags);
+  };
+
+  if (sel.sort == SortOrder::kOldestFirst || sel.sort == SortOrder::kNewestFirst) {
+    size_t skipped = 0;
+    WalkUnion(sources, sel.lo, sel.hi, sel.sort == SortOrder::kOldestFirst,
+              [&](uint32_t slot) {
+                if (!matches(slot)) return true;
+                if (skipped < sel.offset) {
+                  ++skipped;
+                  return true;
+                }
+                page.push_back(slot);
+                return page.size() < sel.limit;
+              });
+    return page;
+  }
+
+  // `priority` and `random` see every match.
+  std::vector<uint32_t> all;
+  WalkUnion(sources, sel.lo, sel.hi, /*ascending=*/true, [&](uint32_t slot) {
+    if (matches(slot)) all.push_back(slot);
+    return true;
+  });
+  if (sel.offset >= all.size()) return page;
+  const size_t end = std::min(all.size(), sel.offset + sel.limit);
+  if (sel.sort == SortOrder::kPriority) {
+    // Highest priority first, then oldest (lowest slot).
+    auto before = [&table](uint32_t a, uint32_t b) {
+      int32_t pa = table[a].priority, pb = table[b].priority;
+      return pa != pb ? pa > pb : a < b;
+    };
+    std::partial_sort(all.begin(), all.begin() + end, all.end(), before);
+  } else {
+    // A uniformly random prefix (partial Fisher-Yates).
+    std::mt19937_64 rng(random_bits);
+    for (size_t i = 0; i < end; ++i) {
+      std::uniform_int_distribution<size_t> pick(i, all.size() - 1);
+      std::swap(all[i], all[pick(rng)]);
+    }
+  }
+  page.assign(all.begin() + sel.offset, all.begin() + end);
+  return page;
+}
+
+}  // namespace cascade::internal

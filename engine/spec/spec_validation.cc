@@ -1,0 +1,101 @@
+// Copyright 2026 The Cascade Authors.
+//
+// Static checks of a JobSpec.
+
+#include "engine/spec/spec_validation.h"
+
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "cascade/status.h"
+#include "engine/util/strings.h"
+
+namespace cascade::internal {
+namespace {
+
+bool IsTagChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '_' || c == '.' || c == ':' || c == '/' || c == '-';
+}
+
+void Check(const JobSpec& spec, const std::string& path, int depth,
+           std::vector<FieldViolation>& out) {
+  auto field = [&path](absl::string_view name) {
+    return path.empty() ? std::string(name) : absl::StrCat(path, ".", name);
+  };
+  if (spec.template_id.size() > kMaxTemplateBytes) {
+    out.push_back({field("template.id"), absl::StrCat("longer than ", kMaxTemplateBytes, " bytes")});
+  }
+  if (spec.composition.size() > kMaxTemplateBytes) {
+    out.push_back(
+        {field("template.composition"), absl::StrCat("longer than ", kMaxTemplateBytes, " bytes")});
+  }
+  if (spec.total_assets < 0) out.push_back({field("assets"), "negative asset count"});
+  if (spec.tags.size() > kMaxTags) {
+    out.push_back({field("tags"), absl::StrCat("more than ", kMaxTags, " tags")});
+  }
+    for (size_t i = 0; i < spec.tags.size(); ++i) {
+    const std::string& tag = spec.tags[i];
+    std::string name = field(absl::StrCat("tags[", i, "]"));
+    if (tag.empty() || tag.size() > kMaxTagBytes) {
+      out.push_back({name, absl::StrCat("a tag is 1-", kMaxTagBytes, " bytes")});
+    } else if (!std::all_of(tag.begin(), tag.end(), IsTagChar)) {
+      out.push_back({name, absl::StrCat("'", tag, "' has a character outside [A-Za-z0-9_.:/-]")});
+    }
+  }
+  if (spec.depends_on.size() > kMaxDependsOn) {
+    out.push_back({field("dependsOn"), absl::StrCat("more than ", kMaxDependsOn, " ids")});
+  }
+  absl::flat_hash_set<JobId> seen_deps;
+  for (size_t i = 0; i < spec.depends_on.size(); ++i) {
+    if (!seen_deps.insert(spec.depends_on[i]).second) {
+      out.push_back({field(absl::StrCat("dependsOn[", i, "]")),
+                     absl::StrCat(spec.depends_on[i].ToString(), " is listed twice")});
+    }
+  }
+  if (spec.output_url.size() > kMaxOutputUrlBytes) {
+    out.push_back(
+        {field("upload.outputUrl"), absl::StrCat("longer than ", kMaxOutputUrlBytes, " bytes")});
+  }
+  if (spec.payload.size() > kMaxPayloadBytes) {
+    out.push_back({field("payload"), absl::StrCat("larger than ", kMaxPayloadBytes, " bytes")});
+  }
+  if (!spec.children.empty() && depth >= kMaxNestingDepth) {
+    out.push_back({field("children"), absl::StrCat("nested deeper than ", kMaxNestingDepth,
+                                                   " levels")});
+    return;
+  }
+  for (size_t i = 0; i < spec.children.size(); ++i) {
+    Check(spec.children[i], field(absl::StrCat("children[", i, "]")), depth + 1, out);
+  }
+}
+
+}  // namespace
+
+size_t CountJobs(const JobSpec& spec) {
+  size_t n = 1;
+  for (const JobSpec& child : spec.children) n += CountJobs(child);
+  return n;
+}
+
+absl::Status ValidateSpec(const JobSpec& spec) {
+  std::vector<FieldViolation> violations;
+  Check(spec, "", 0, violations);
+  if (violations.empty() && CountJobs(spec) > kMaxJobsPerSpec) {
+    violations.push_back(
+        {"children", absl::StrCat("creates more than ", kMaxJobsPerSpec, " jobs")});
+  }
+  if (violations.empty()) return absl::OkStatus();
+  return InvalidArgumentWithViolations("invalid job spec", violations);
+}
+
+absl::Status ValidateTeam(std::string_view team) {
+  if (team.empty() || team.size() > kMaxTeamBytes) {
+    return InvalidArgumentWithViolations(
+        "invalid team", {{"team", absl::StrCat("a team name is 1-", kMaxTeamBytes, " bytes")}});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cascade::internal

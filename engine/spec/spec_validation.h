@@ -1,0 +1,37 @@
+// Copyright 2026 The Cascade Authors.
+//
+// Checks of a JobSpec that need no engine state: sizes, tags, nesting, and
+// duplicate dependencies. Lookups of `depends_on` ids happen in the engine.
+
+#ifndef CASCADE_ENGINE_SPEC_SPEC_VALIDATION_H_
+#define CASCADE_ENGINE_SPEC_SPEC_VALIDATION_H_
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "cascade/job.h"
+
+namespace cascade::internal {
+
+inline constexpr size_t kMaxTemplateBytes = 256;
+inline constexpr size_t kMaxTags = 32;
+inline constexpr size_t kMaxTagBytes = 64;
+inline constexpr size_t kMaxDependsOn = 1000;
+inline constexpr int kMaxNestingDepth = 8;
+inline constexpr size_t kMaxJobsPerSpec = 1000;
+inline constexpr size_t kMaxPayloadBytes = size_t{1} << 20;
+inline constexpr size_t kMaxOutputUrlBytes = 4096;
+inline constexpr size_t kMaxTeamBytes = 128;
+
+// OK, or InvalidArgument with one field violation per problem found.
+absl::Status ValidateSpec(const JobSpec& spec);
+
+// OK, or InvalidArgument: a team name is 1-128 bytes.
+absl::Status ValidateTeam(std::string_view team);
+
+// Jobs the spec creates: itself and every nested child.
+size_t CountJobs(const JobSpec& spec);
+
+}  // namespace cascade::internal
+
+#endif  // CASCADE_ENGINE_SPEC_SPEC_VALIDATION_H_

@@ -1,0 +1,230 @@
+// Copyright 2026 The Cascade Authors.
+//
+// SPEC §1's transition table as a Boost.MSM front-end, and the JobMachine
+// wrapper that runs each job's events through it.
+
+#include "engine/state/job_state_machine.h"
+
+#include <algorithm>
+#include <new>
+
+#include <boost/msm/back/state_machine.hpp>
+#include <boost/msm/front/functor_row.hpp>
+#include <boost/msm/front/state_machine_def.hpp>
+
+namespace cascade::internal {
+namespace {
+
+namespace msm = boost::msm;
+namespace mpl = boost::mpl;
+using msm::front::none;
+using msm::front::Row;
+
+// ---- Events: what happened, plus the row's inputs --------------------------
+
+struct EventBase {
+  const EventArgs* args;
+  JobTimeline* timeline;
+};
+struct Submit : EventBase {};
+struct PrerequisitesMet : EventBase {};
+struct PrerequisiteFailed : EventBase {};
+struct DependentsFailed : EventBase {};
+struct Cancel : EventBase {};
+struct Claim : EventBase {};
+struct Progress : EventBase {};
+struct Finish : EventBase {};
+struct Fail : EventBase {};
+struct Release : EventBase {};
+struct LeaseExpired : EventBase {};
+struct AbortAcknowledged : EventBase {};
+
+// ---- Guards -----------------------------------------------------------------
+
+struct Blocked {
+  template <class E, class F, class S, class T>
+  bool operator()(const E& e, F&, S&, T&) const { return e.args->blocked; }
+};
+struct Ready {
+  template <class E, class F, class S, class T>
+  bool operator()(const E& e, F&, S&, T&) const { return !e.args->blocked; }
+};
+struct AttemptsLeft {
+  template <class E, class F, class S, class T>
+  bool operator()(const E& e, F&, S&, T&) const { return e.args->attempts_left; }
+};
+struct NoAttemptsLeft {
+  template <class E, class F, class S, class T>
+  bool operator()(const E& e, F&, S&, T&) const { return !e.args->attempts_left; }
+};
+
+// ---- Actions: the fields a transition writes --------------------------------
+
+struct StartAttempt {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const {
+    e.timeline->started_ms = e.args->now_ms;
+    e.timeline->progress = 0.0f;
+    ++e.timeline->attempts;
+  }
+};
+struct RecordProgress {  // monotone within an attempt
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const {
+    e.timeline->progress = std::max(e.timeline->progress, e.args->progress);
+  }
+};
+struct StampFinished {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const {
+    e.timeline->finished_ms = e.args->now_ms;
+    e.timeline->progress = 100.0f;
+  }
+};
+struct StampError {  // error, and cancellation (errorAt is the cancel time)
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const { e.timeline->error_ms = e.args->now_ms; }
+};
+struct Requeue {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const { e.timeline->progress = 0.0f; }
+};
+
+// ---- The machine ------------------------------------------------------------
+
+struct JobMachineDef : msm::front::state_machine_def<JobMachineDef> {
+  // One event at a time, no queue, no exception handling: a job's machine is
+  // only driven under the engine's lock.
+  using no_message_queue = int;
+  using no_exception_thrown = int;
+
+  struct New : msm::front::state<> {};
+  struct Queued : msm::front::state<> {};
+  struct Pending : msm::front::state<> {};
+  struct Rendering : msm::front::state<> {};
+  struct Finished : msm::front::state<> {};
+  struct Error : msm::front::state<> {};
+  struct Cancelled : msm::front::state<> {};
+  using initial_state = New;
+
+  // clang-format off
+  struct transition_table : mpl::vector<
+      //   Start      Event               Next       Action          Guard
+      Row< New      , Submit            , Pending  , none          , Blocked        >,
+      Row< New      , Submit            , Queued   , none          , Ready          >,
+      Row< Pending  , PrerequisitesMet  , Queued   , none          , none           >,
+      Row< Pending  , PrerequisiteFailed, Error    , StampError    , none           >,
+      Row< Queued   , DependentsFailed  , Error    , StampError    , none           >,
+      Row< Pending  , DependentsFailed  , Error    , StampError    , none           >,
+      Row< Queued   , Cancel            , Cancelled, StampError    , none           >,
+      Row< Pending  , Cancel            , Cancelled, StampError    , none           >,
+      Row< Queued   , Claim             , Rendering, StartAttempt  , none           >,
+      Row< Rendering, Progress          , none     , RecordProgress, none           >,
+      Row< Rendering, Finish            , Finished , StampFinished , none           >,
+      Row< Rendering, Fail              , Error    , StampError    , none           >,
+      Row< Rendering, Release           , Queued   , Requeue       , AttemptsLeft   >,
+      Row< Rendering, Release           , Error    , StampError    , NoAttemptsLeft >,
+      Row< Rendering, LeaseExpired      , Queued   , Requeue       , AttemptsLeft   >,
+      Row< Rendering, LeaseExpired      , Error    , StampError    , NoAttemptsLeft >,
+      Row< Rendering, AbortAcknowledged , Cancelled, StampError    , none           >
+  > {};
+  // clang-format on
+
+  // Every other pair: Apply reports it (process_event returns HANDLED_FALSE).
+  template <class Fsm, class Event>
+  void no_transition(const Event&, Fsm&, int) {}
+};
+
+using Backend = msm::back::state_machine<JobMachineDef>;
+static_assert(sizeof(Backend) <= sizeof(JobMachine), "JobMachine::storage_ is too small");
+static_assert(alignof(Backend) <= 4, "JobMachine::storage_ is under-aligned");
+
+template <class State>
+constexpr int kMsmId = msm::back::get_state_id<Backend::stt, State>::value;
+
+std::optional<JobState> FromMsmId(int id) {
+  using D = JobMachineDef;
+  if (id == kMsmId<D::Queued>) return JobState::kQueued;
+  if (id == kMsmId<D::Pending>) return JobState::kPending;
+  if (id == kMsmId<D::Rendering>) return JobState::kRendering;
+  if (id == kMsmId<D::Finished>) return JobState::kFinished;
+  if (id == kMsmId<D::Error>) return JobState::kError;
+  if (id == kMsmId<D::Cancelled>) return JobState::kCancelled;
+  return std::nullopt;  // New
+}
+
+template <class Event>
+bool Process(Backend& m, const EventArgs& args, JobTimeline& timeline) {
+  Event e;
+  e.args = &args;
+  e.timeline = &timeline;
+  return m.process_event(e) == msm::back::HANDLED_TRUE;
+}
+
+bool Dispatch(Backend& m, JobEvent event, const EventArgs& args, JobTimeline& t) {
+  switch (event) {
+    case JobEvent::kSubmit: return Process<Submit>(m, args, t);
+    case JobEvent::kPrerequisitesMet: return Process<PrerequisitesMet>(m, args, t);
+    case JobEvent::kPrerequisiteFailed: return Process<PrerequisiteFailed>(m, args, t);
+    case JobEvent::kDependentsFailed: return Process<DependentsFailed>(m, args, t);
+    case JobEvent::kCancel: return Process<Cancel>(m, args, t);
+    case JobEvent::kClaim: return Process<Claim>(m, args, t);
+    case JobEvent::kProgress: return Process<Progress>(m, args, t);
+    case JobEvent::kFinish: return Process<Finish>(m, args, t);
+    case JobEvent::kFail: return Process<Fail>(m, args, t);
+    case JobEvent::kRelease: return Process<Release>(m, args, t);
+    case JobEvent::kLeaseExpired: return Process<LeaseExpired>(m, args, t);
+    case JobEvent::kAbortAcknowledged: return Process<AbortAcknowledged>(m, args, t);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view EventName(JobEvent event) {
+  switch (event) {
+    case JobEvent::kSubmit: return "Submit";
+    case JobEvent::kPrerequisitesMet: return "PrerequisitesMet";
+    case JobEvent::kPrerequisiteFailed: return "PrerequisiteFailed";
+    case JobEvent::kDependentsFailed: return "DependentsFailed";
+    case JobEvent::kCancel: return "Cancel";
+    case JobEvent::kClaim: return "Claim";
+    case JobEvent::kProgress: return "Progress";
+    case JobEvent::kFinish: return "Finish";
+    case JobEvent::kFail: return "Fail";
+    case JobEvent::kRelease: return "Release";
+    case JobEvent::kLeaseExpired: return "LeaseExpired";
+    case JobEvent::kAbortAcknowledged: return "AbortAcknowledged";
+  }
+  return "Unknown";
+}
+
+JobMachine::JobMachine() {
+  Backend* m = new (storage_) Backend();
+  m->start();
+}
+
+JobMachine::~JobMachine() { std::launder(reinterpret_cast<Backend*>(storage_))->~Backend(); }
+
+std::optional<JobState> JobMachine::state() const {
+  return FromMsmId(std::launder(reinterpret_cast<const Backend*>(storage_))->current_state()[0]);
+}
+
+bool JobMachine::Apply(JobEvent event, const EventArgs& args, JobTimeline& timeline) {
+  Backend& m = *std::launder(reinterpret_cast<Backend*>(storage_));
+  // Actions write a scratch copy; only an accepted event commits it, so a
+  // refused one changes nothing.
+  JobTimeline next = timeline;
+  if (!Dispatch(m, event, args, next)) return false;
+  next.updated_ms = args.now_ms;
+  timeline = next;
+  return true;
+}
+
+bool JobMachine::Accepts(JobEvent event, const EventArgs& args) const {
+  Backend probe(*std::launder(reinterpret_cast<const Backend*>(storage_)));
+  JobTimeline scratch;
+  return Dispatch(probe, event, args, scratch);
+}
+
+}  // namespace cascade::internal

@@ -1,0 +1,111 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The job table: one compact record per job, in fixed-size chunks so that a
+// record never moves once made. A job's slot (its index here) is assigned in
+// creation order, so slot order is id order and createdAt order.
+//
+// NOTE: not thread-safe; the engine's lock guards it.
+
+#ifndef CASCADE_ENGINE_TABLE_JOB_TABLE_H_
+#define CASCADE_ENGINE_TABLE_JOB_TABLE_H_
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cascade/ids.h"
+#include "cascade/job.h"
+#include "engine/graph/dependency_graph.h"
+#include "engine/state/job_state_machine.h"
+
+namespace cascade::internal {
+
+inline constexpr uint32_t kNone32 = std::numeric_limits<uint32_t>::max();
+
+// Why a job ended in error or was cancelled; stats.error is made from it.
+enum class ErrorCause : uint8_t {
+  kNone,
+  kCustom,               // JobExtras::error (a worker's message)
+  kCancelledViaApi,      // "Cancelled via API"
+  kCancelCascade,        // "Cancelled: cascade from <cause_slot>"
+  kPrerequisiteFailed,   // "prerequisite <cause_slot> failed"
+  kDependentFailed,      // "dependent <cause_slot> failed"
+  kLeaseExpired,         // "lease expired after <attempts> attempts"
+};
+
+// Fields most jobs never use, allocated on first need.
+struct JobExtras {
+  std::string output_url;     // overrides the engine's template when set
+  std::string error;          // ErrorCause::kCustom
+  std::string payload;        // handed to the worker at claim
+  std::vector<uint32_t> tags;  // interned tag ids, sorted, unique
+};
+
+struct JobRecord {
+  JobId id;
+  JobTimeline timeline;
+  int64_t created_ms = 0;
+  JobMachine machine;
+  uint32_t team = 0;
+  uint32_t template_ref = kNone32;  // interned template id
+  uint32_t batch = kNone32;         // BatchRecord number
+  uint32_t parent = kNone32;        // slot of the parent (nested children)
+  uint32_t cause_slot = kNone32;    // the job named in stats.error
+  Vertex vertex = kNoVertex;        // in the dependency graph, if any edge
+  uint32_t total_assets = 0;
+  int32_t priority = 0;
+  uint16_t batch_index = 0;         // position in the batch request (top-level)
+  ErrorCause cause = ErrorCause::kNone;
+  PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
+  bool top_level_of_batch = false;
+  bool cancel_requested = false;
+  uint64_t lease_token = 0;  // nonzero while rendering
+  int64_t lease_expires_ms = 0;
+  std::unique_ptr<JobExtras> extras;
+
+  JobState state() const { return *machine.state(); }
+  JobExtras& mutable_extras() {
+    if (!extras) extras = std::make_unique<JobExtras>();
+    return *extras;
+  }
+};
+
+class JobTable {
+ public:
+  static constexpr int kChunkBits = 12;
+  static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
+
+  // Makes a new record at the next slot and returns its slot.
+  uint32_t Append() {
+    if (size_ % kChunkSize == 0) chunks_.push_back(std::make_unique<JobRecord[]>(kChunkSize));
+    return size_++;
+  }
+  JobRecord& operator[](uint32_t slot) {
+    return chunks_[slot >> kChunkBits][slot & (kChunkSize - 1)];
+  }
+  const JobRecord& operator[](uint32_t slot) const {
+    return chunks_[slot >> kChunkBits][slot & (kChunkSize - 1)];
+  }
+  uint32_t size() const { return size_; }
+
+  // The first slot whose created_ms is >= `ms` (created_ms never decreases
+  // with the slot); size() if none.
+  uint32_t LowerBoundCreated(int64_t ms) const {
+    uint32_t lo = 0, hi = size_;
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if ((*this)[mid].created_ms < ms) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+ private:
+  std::vector<std::unique_ptr<JobRecord[]>> chunks_;
+  uint32_t size_ = 0;
+};
+
+}  // namespace cascade::internal
+
+#endif  // CASCADE_ENGINE_TABLE_JOB_TABLE_H_
