@@ -308,7 +308,7 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
   }
   if (out != nullptr) {
     out->state = table_[slot].state();
-    out->output_url = OutputUrl(table_[slot]);
+    out->output_url = OutputUrl(table_[slot], batch);  // not published yet
   }
   return slot;
 }
@@ -628,12 +628,13 @@ absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
 
 // ---- Views ------------------------------------------------------------------
 
-std::string EngineImpl::OutputUrl(const JobRecord& job) const {
+std::string EngineImpl::OutputUrl(const JobRecord& job, const BatchRecord* batch_record) const {
   const std::string& pattern = job.extras && !job.extras->output_url.empty()
                                    ? job.extras->output_url
                                    : options_.output_url_template;
   if (pattern.find('{') == std::string::npos) return pattern;
-  const std::string batch = job.batch == kNone32 ? "" : batches_.at(job.batch).id().ToString();
+  if (batch_record == nullptr && job.batch != kNone32) batch_record = &batches_.at(job.batch);
+  const std::string batch = batch_record == nullptr ? "" : batch_record->id().ToString();
   return absl::StrReplaceAll(pattern, {{"{id}", job.id.ToString()},
                                        {"{team}", teams_.name(job.team)},
                                        {"{batch}", batch}});

@@ -117,7 +117,10 @@ class EngineImpl final : public Engine {
   // ---- Views ----
   Job View(uint32_t slot) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   std::vector<Job> Views(std::vector<uint32_t> slots) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  std::string OutputUrl(const JobRecord& job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // `batch`: the job's batch while it is being created (not yet published);
+  // null to look it up.
+  std::string OutputUrl(const JobRecord& job, const BatchRecord* batch = nullptr) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   std::string ErrorText(const JobRecord& job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   int64_t NowMillis() const { return absl::ToUnixMillis(clock_->Now()); }

@@ -77,7 +77,8 @@ using JobId = Ulid;
 using BatchId = Ulid;
 
 // Parses each text as a JobId. On any failure returns InvalidArgument listing
-// every bad entry with its position ("ids[3]: 'x' is not a ULID"), and the
+// every bad entry with its position in the request's `jobs` array
+// ("jobs[3]: 'x' is not a ULID: ..."), and the
 // returned status carries them as field violations (see cascade/status.h).
 [[nodiscard]] absl::StatusOr<std::vector<JobId>> ParseJobIds(absl::Span<const std::string> texts);
 
