@@ -5,7 +5,8 @@
 // (state, event) pairs are legal; this header is its small, MSM-free face, so
 // that only one translation unit pays for compiling Boost.MSM.
 //
-// Each job owns one JobMachine (24 bytes): the job's state *is* the machine's.
+// Each job owns one JobMachine (32 bytes, holding the 28-byte MSM back-end):
+// the job's state *is* the machine's.
 
 #ifndef CASCADE_ENGINE_STATE_JOB_STATE_MACHINE_H_
 #define CASCADE_ENGINE_STATE_JOB_STATE_MACHINE_H_
