@@ -317,7 +317,7 @@ absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSp
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   CASCADE_RETURN_IF_ERROR(ValidateSpec(spec));
   const int64_t now_ms = NowMillis();
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   const uint32_t team_id = teams_.Intern(team);
   if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
   CASCADE_RETURN_IF_ERROR(CheckDependencies(team_id, spec));
@@ -340,7 +340,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
   for (const JobSpec& spec : specs) checks.push_back(ValidateSpec(spec));
 
   const int64_t now_ms = NowMillis();
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   const uint32_t team_id = teams_.Intern(team);
   if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
 
@@ -374,13 +374,13 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
 // ---- Read -------------------------------------------------------------------
 
 absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
   return View(slot);
 }
 
 size_t EngineImpl::JobCount() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   return table_.size();
 }
 
@@ -400,7 +400,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
   sel.offset = query.offset;
   sel.limit = query.limit;
 
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   std::optional<uint32_t> team_id = teams_.Find(team);
   if (!team_id) return std::vector<Job>();
   for (const std::string& tag : query.tags) {
@@ -431,7 +431,7 @@ absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id
   if (batch == nullptr) {
     return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
   }
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   BatchView view;
   view.batch_id = id;
   view.counts = batch->Snapshot();  // under the lock: agrees with the views
@@ -446,7 +446,7 @@ absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id
 
 absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId id) {
   const int64_t now_ms = NowMillis();
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
   if (!table_[slot].machine.Accepts(JobEvent::kCancel, {})) return Refused(slot, JobEvent::kCancel);
   std::vector<uint32_t> cancelled;
@@ -476,7 +476,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
     if (!dups.empty()) return InvalidArgumentWithViolations("duplicate job ids", dups);
   }
   const int64_t now_ms = NowMillis();
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   std::vector<uint32_t> slots;
   slots.reserve(ids.size());
   std::vector<std::string> unknown;
@@ -509,7 +509,7 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
     return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
   }
   const int64_t now_ms = NowMillis();
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   BatchCancelResult result;
   result.batch_id = id;
   result.total_jobs = batch->top_level().size();
@@ -546,7 +546,7 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
 
 absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   const int64_t now_ms = NowMillis();
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   std::vector<uint32_t> wanted;
   for (const std::string& tag : request.tags) {
     std::optional<uint32_t> t = tags_.Find(tag);
@@ -597,7 +597,7 @@ absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease
 absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
                                        const FinishReport& report) {
   const int64_t now_ms = NowMillis();
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish));
   if (report.output_url.size() > kMaxOutputUrlBytes) {
     return InvalidArgumentWithViolations(
@@ -615,7 +615,7 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
 absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
                                      std::string_view error) {
   const int64_t now_ms = NowMillis();
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
   Transition(slot, JobEvent::kFail, {.now_ms = now_ms});
   JobRecord& job = table_[slot];

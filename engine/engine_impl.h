@@ -4,7 +4,7 @@
 // table, the dependency graph, the per-team indexes and the batch directory,
 // and is the only code that changes them. docs/architecture.md draws it.
 //
-// Locking: one reader/writer mutex, `mu_`, guards everything but the batch
+// Locking: one reader/writer lock, `mu_` (engine/util/shared_mutex.h), guards everything but the batch
 // aggregates. Calls that change state hold it exclusively for their whole
 // duration, which is what makes a bulk cancel atomic; reads share it. Batch
 // aggregates are read with no lock at all (see batch_directory.h).
@@ -20,12 +20,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "cascade/engine.h"
 #include "engine/graph/dependency_graph.h"
 #include "engine/index/batch_directory.h"
 #include "engine/index/list_index.h"
 #include "engine/table/job_table.h"
+#include "engine/util/shared_mutex.h"
 #include "engine/util/strings.h"
 
 namespace cascade::internal {
@@ -129,7 +129,7 @@ class EngineImpl final : public Engine {
   const Options options_;
   Clock* const clock_;
 
-  mutable absl::Mutex mu_;
+  mutable SharedMutex mu_;
   IdGenerator ids_ ABSL_GUARDED_BY(mu_);
   JobTable table_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<JobId, uint32_t> by_id_ ABSL_GUARDED_BY(mu_);

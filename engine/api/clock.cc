@@ -4,6 +4,8 @@
 
 #include "cascade/clock.h"
 
+#include "absl/time/clock.h"
+
 namespace cascade {
 namespace {
 
@@ -22,17 +24,17 @@ Clock* Clock::Real() {
 ManualClock::ManualClock(absl::Time start) : now_(start) {}
 
 absl::Time ManualClock::Now() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return now_;
 }
 
 void ManualClock::Advance(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (d > absl::ZeroDuration()) now_ += d;
 }
 
 void ManualClock::Set(absl::Time t) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (t > now_) now_ = t;
 }
 

@@ -16,8 +16,9 @@
 #ifndef CASCADE_CLOCK_H_
 #define CASCADE_CLOCK_H_
 
+#include <mutex>
+
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace cascade {
@@ -48,7 +49,7 @@ class ManualClock final : public Clock {
   void Set(absl::Time t);
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;  // a std::mutex: visible to ThreadSanitizer
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
