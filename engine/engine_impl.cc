@@ -62,7 +62,7 @@ EngineImpl::EngineImpl(const Options& options)
       clock_(options.clock),
       ids_(options.id_seed ? IdGenerator(*options.id_seed) : IdGenerator()),
       random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
-                                     : std::random_device{}()) {}
+                                    : std::random_device{}()) {}
 
 uint64_t EngineImpl::NextRandom() const {
   return SplitMix64(random_state_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed));
@@ -72,7 +72,8 @@ uint64_t EngineImpl::NextRandom() const {
 
 absl::StatusOr<uint32_t> EngineImpl::FindAnyJob(JobId id) const {
   auto it = by_id_.find(id);
-  if (it == by_id_.end()) return absl::NotFoundError(absl::StrCat("job ", id.ToString(), " not found"));
+  if (it == by_id_.end())
+    return absl::NotFoundError(absl::StrCat("job ", id.ToString(), " not found"));
   return it->second;
 }
 
@@ -104,9 +105,8 @@ bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args
   if (job.top_level_of_batch) batches_.at(job.batch).Move(from, to);
   if (IsDead(to) && job.vertex != kNoVertex) {
     // One dependent fewer needs each of this job's prerequisites (rule U).
-    graph_.ForEachPrerequisite(job.vertex, [this](uint32_t p) {
-      --graph_.node(table_[p].vertex).live_dependents;
-    });
+    graph_.ForEachPrerequisite(
+        job.vertex, [this](uint32_t p) { --graph_.node(table_[p].vertex).live_dependents; });
   }
   return true;
 }
@@ -218,14 +218,16 @@ absl::Status EngineImpl::CheckDependencies(uint32_t team, const JobSpec& spec) c
       if (it == by_id_.end() || table_[it->second].team != team) {
         unknown.push_back(id.ToString());
       } else if (IsDead(table_[it->second].state())) {
-        dead.push_back(absl::StrCat(id.ToString(), " (", Sv(StateName(table_[it->second].state())), ")"));
+        dead.push_back(
+            absl::StrCat(id.ToString(), " (", Sv(StateName(table_[it->second].state())), ")"));
       }
     }
     for (const JobSpec& child : s.children) self(child, self);
   };
   visit(spec, visit);
   if (!unknown.empty()) {
-    return absl::NotFoundError(absl::StrCat("dependsOn: job(s) not found: ", absl::StrJoin(unknown, ", ")));
+    return absl::NotFoundError(
+        absl::StrCat("dependsOn: job(s) not found: ", absl::StrJoin(unknown, ", ")));
   }
   if (!dead.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -279,8 +281,9 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
   assert(ok);
   (void)ok;
   const JobState state = job.state();
-  team_index_[team]->Add(slot, state, job.extras ? absl::Span<const uint32_t>(job.extras->tags)
-                                                 : absl::Span<const uint32_t>());
+  team_index_[team]->Add(
+      slot, state,
+      job.extras ? absl::Span<const uint32_t>(job.extras->tags) : absl::Span<const uint32_t>());
   if (state == JobState::kQueued) queued_.insert(slot);
   if (job.top_level_of_batch) {
     batch->top_level().push_back(slot);
@@ -301,7 +304,8 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
   for (const JobSpec& child_spec : spec.children) {
     CreatedJob* child_out = nullptr;
     if (out != nullptr) child_out = &out->children.emplace_back();
-    const uint32_t c = CreateTree(team, child_spec, slot, batch, batch_number, 0, now_ms, child_out);
+    const uint32_t c =
+        CreateTree(team, child_spec, slot, batch, batch_number, 0, now_ms, child_out);
     const Vertex cv = EnsureVertex(c);
     graph_.AddEdge(cv, table_[slot].vertex);
     ++graph_.node(cv).live_dependents;
@@ -331,8 +335,8 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   if (specs.empty() || specs.size() > kMaxBatchJobs) {
     return InvalidArgumentWithViolations(
-        "invalid batch", {{"jobs", absl::StrCat("a batch has 1-", kMaxBatchJobs, " jobs, got ",
-                                                specs.size())}});
+        "invalid batch",
+        {{"jobs", absl::StrCat("a batch has 1-", kMaxBatchJobs, " jobs, got ", specs.size())}});
   }
   // Static checks need no lock.
   std::vector<absl::Status> checks;
@@ -353,8 +357,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
     absl::Status status = checks[i];
     if (status.ok()) status = CheckDependencies(team_id, specs[i]);
     if (!status.ok()) {
-      result.errors.push_back(
-          {i, std::string(status.message()), ErrorCodeName(status.code())});
+      result.errors.push_back({i, std::string(status.message()), ErrorCodeName(status.code())});
       continue;
     }
     BatchJobResult& created = result.jobs.emplace_back();
@@ -365,7 +368,8 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
   if (result.success_count == 0) {
     result.status = BatchSubmitStatus::kError;  // the batch id stays unused
   } else {
-    result.status = result.errors.empty() ? BatchSubmitStatus::kCreated : BatchSubmitStatus::kPartial;
+    result.status =
+        result.errors.empty() ? BatchSubmitStatus::kCreated : BatchSubmitStatus::kPartial;
     batches_.Insert(std::move(batch));  // publish: readers see it whole
   }
   return result;
@@ -409,8 +413,8 @@ absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
     sel.tags.push_back(*t);
   }
   sel.lo = query.from_date ? table_.LowerBoundCreated(absl::ToUnixMillis(*query.from_date)) : 0;
-  sel.hi = query.to_date ? table_.LowerBoundCreated(absl::ToUnixMillis(*query.to_date))
-                         : table_.size();
+  sel.hi =
+      query.to_date ? table_.LowerBoundCreated(absl::ToUnixMillis(*query.to_date)) : table_.size();
   std::vector<uint32_t> page = SelectPage(*team_index_[*team_id], table_, sel, NextRandom());
   std::vector<Job> jobs;
   jobs.reserve(page.size());
@@ -482,7 +486,10 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   std::vector<std::string> unknown;
   for (JobId id : ids) {
     absl::StatusOr<uint32_t> slot = FindJob(team, id);
-    if (slot.ok()) slots.push_back(*slot); else unknown.push_back(id.ToString());
+    if (slot.ok())
+      slots.push_back(*slot);
+    else
+      unknown.push_back(id.ToString());
   }
   if (!unknown.empty()) {
     return absl::NotFoundError(absl::StrCat("job(s) not found: ", absl::StrJoin(unknown, ", ")));
@@ -490,12 +497,14 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   std::vector<std::string> refused;
   for (uint32_t slot : slots) {
     if (!table_[slot].machine.Accepts(JobEvent::kCancel, {})) {
-      refused.push_back(absl::StrCat(table_[slot].id.ToString(), " (", Sv(StateName(table_[slot].state())), ")"));
+      refused.push_back(
+          absl::StrCat(table_[slot].id.ToString(), " (", Sv(StateName(table_[slot].state())), ")"));
     }
   }
   if (!refused.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job(s) not cancellable (only queued or pending jobs are): ", absl::StrJoin(refused, ", ")));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job(s) not cancellable (only queued or pending jobs are): ",
+                     absl::StrJoin(refused, ", ")));
   }
   std::vector<uint32_t> cancelled;
   cancelled.reserve(slots.size());
@@ -535,9 +544,9 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
       r.reason = absl::StrCat("job is ", Sv(StateName(job.state())));
     }
   }
-  result.status = result.cancelled_count == 0        ? BatchCancelStatus::kUnchanged
-                  : result.skipped_count == 0        ? BatchCancelStatus::kCancelled
-                                                     : BatchCancelStatus::kPartial;
+  result.status = result.cancelled_count == 0 ? BatchCancelStatus::kUnchanged
+                  : result.skipped_count == 0 ? BatchCancelStatus::kCancelled
+                                              : BatchCancelStatus::kPartial;
   result.cancelled_jobs = Views(std::move(cancelled));
   return result;
 }
@@ -635,9 +644,9 @@ std::string EngineImpl::OutputUrl(const JobRecord& job, const BatchRecord* batch
   if (pattern.find('{') == std::string::npos) return pattern;
   if (batch_record == nullptr && job.batch != kNone32) batch_record = &batches_.at(job.batch);
   const std::string batch = batch_record == nullptr ? "" : batch_record->id().ToString();
-  return absl::StrReplaceAll(pattern, {{"{id}", job.id.ToString()},
-                                       {"{team}", teams_.name(job.team)},
-                                       {"{batch}", batch}});
+  return absl::StrReplaceAll(
+      pattern,
+      {{"{id}", job.id.ToString()}, {"{team}", teams_.name(job.team)}, {"{batch}", batch}});
 }
 
 std::string EngineImpl::ErrorText(const JobRecord& job) const {
@@ -688,8 +697,10 @@ Job EngineImpl::View(uint32_t slot) const {
   if (r.parent != kNone32) job.parent_id = table_[r.parent].id;
   if (r.vertex != kNoVertex) {
     graph_.ForEachPrerequisite(r.vertex, [&](uint32_t p) {
-      if (table_[p].parent == slot) job.children.push_back(table_[p].id);
-      else job.depends_on.push_back(table_[p].id);
+      if (table_[p].parent == slot)
+        job.children.push_back(table_[p].id);
+      else
+        job.depends_on.push_back(table_[p].id);
     });
   }
   job.on_prerequisite_failure = r.policy;

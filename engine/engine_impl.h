@@ -4,10 +4,10 @@
 // table, the dependency graph, the per-team indexes and the batch directory,
 // and is the only code that changes them. docs/architecture.md draws it.
 //
-// Locking: one reader/writer lock, `mu_` (engine/util/shared_mutex.h), guards everything but the batch
-// aggregates. Calls that change state hold it exclusively for their whole
-// duration, which is what makes a bulk cancel atomic; reads share it. Batch
-// aggregates are read with no lock at all (see batch_directory.h).
+// Locking: one reader/writer lock, `mu_` (engine/util/shared_mutex.h), guards everything but the
+// batch aggregates. Calls that change state hold it exclusively for their whole duration, which is
+// what makes a bulk cancel atomic; reads share it. Batch aggregates are read with no lock at all
+// (see batch_directory.h).
 
 #ifndef CASCADE_ENGINE_ENGINE_IMPL_H_
 #define CASCADE_ENGINE_ENGINE_IMPL_H_
@@ -72,8 +72,7 @@ class EngineImpl final : public Engine {
   absl::StatusOr<ClaimedJob> Claim(const ClaimRequest& request) override;
   absl::StatusOr<Job> Finish(JobId id, std::string_view lease_token,
                              const FinishReport& report) override;
-  absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token,
-                           std::string_view error) override;
+  absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token, std::string_view error) override;
 
  private:
   // ---- Lookup ----
@@ -111,8 +110,8 @@ class EngineImpl final : public Engine {
   // After `slot` finished: dependents whose last prerequisite it was are queued.
   void ResolveDependents(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Validates the lease of a rendering job for `event`.
-  absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event)
-      const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // ---- Views ----
   Job View(uint32_t slot) const ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -43,27 +43,25 @@ int main() {
     std::cerr << family.status() << "\n";
     return 1;
   }
-  std::cout << "edit " << family->id.ToString() << " is "
-            << cascade::StateName(family->state) << "\n";  // pending
+  std::cout << "edit " << family->id.ToString() << " is " << cascade::StateName(family->state)
+            << "\n";  // pending
 
   // 3. A worker claims the children one by one and finishes them.
   for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<cascade::ClaimedJob> claim =
-        engine.Claim({.worker = "node-7", .tags = {"gpu"}});
+    absl::StatusOr<cascade::ClaimedJob> claim = engine.Claim({.worker = "node-7", .tags = {"gpu"}});
     if (!claim.ok()) break;
     clock.Advance(absl::Seconds(30));  // rendering...
     absl::StatusOr<cascade::Job> done = engine.Finish(claim->job.id, claim->lease.token, {});
-    std::cout << "finished " << done->id.ToString() << " in "
-              << *done->stats.render_duration << " s\n";
+    std::cout << "finished " << done->id.ToString() << " in " << *done->stats.render_duration
+              << " s\n";
   }
-  std::cout << "edit is now "
-            << cascade::StateName(engine.Get("studio", family->id)->state) << "\n";  // queued
+  std::cout << "edit is now " << cascade::StateName(engine.Get("studio", family->id)->state)
+            << "\n";  // queued
 
   // 4. A batch, and its progress read without a lock.
   std::vector<cascade::JobSpec> spots(3, cascade::JobSpec{.template_id = edit.template_id});
   absl::StatusOr<cascade::BatchSubmitResult> batch = engine.SubmitBatch("studio", spots);
-  absl::StatusOr<cascade::BatchCounts> counts =
-      engine.GetBatchCounts("studio", batch->batch_id);
+  absl::StatusOr<cascade::BatchCounts> counts = engine.GetBatchCounts("studio", batch->batch_id);
   std::cout << "batch " << cascade::BatchStatusName(cascade::StatusOf(*counts)) << ": "
             << counts->pending() << " of " << counts->total << " pending\n";
 

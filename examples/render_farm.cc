@@ -33,10 +33,9 @@ std::string Describe(const cascade::Job& job) {
 void PrintCounts(cascade::Engine& engine, cascade::BatchId batch) {
   auto counts = engine.GetBatchCounts(kTeam, batch);
   if (!counts.ok()) return;
-  Print(absl::StrFormat(
-      "  batch %s: %s  total=%d finished=%d error=%d pending=%d", batch.ToString(),
-      cascade::BatchStatusName(cascade::StatusOf(*counts)), counts->total, counts->finished(),
-      counts->failed(), counts->pending()));
+  Print(absl::StrFormat("  batch %s: %s  total=%d finished=%d error=%d pending=%d",
+                        batch.ToString(), cascade::BatchStatusName(cascade::StatusOf(*counts)),
+                        counts->total, counts->finished(), counts->failed(), counts->pending()));
 }
 
 // One worker step: claim the next queued job and finish it (or fail it).
@@ -132,7 +131,7 @@ int main() {
   cascade::ListQuery query;
   query.states = {cascade::JobState::kFinished};
   auto finished = engine.List(kTeam, query);
-  Print(absl::StrFormat("\n%d jobs finished, %d held in all.", finished->size(),
-                        engine.JobCount()));
+  Print(
+      absl::StrFormat("\n%d jobs finished, %d held in all.", finished->size(), engine.JobCount()));
   return 0;
 }

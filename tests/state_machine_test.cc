@@ -3,13 +3,12 @@
 // The per-job state machine against SPEC §1's table, written out here
 // independently: every (state, event) pair, legal and illegal.
 
-#include "engine/state/job_state_machine.h"
-
 #include <map>
 #include <optional>
 #include <tuple>
 #include <vector>
 
+#include "engine/state/job_state_machine.h"
 #include "gtest/gtest.h"
 
 namespace cascade::internal {
@@ -18,10 +17,10 @@ namespace {
 using S = JobState;
 using E = JobEvent;
 
-constexpr E kAllEvents[] = {E::kSubmit,  E::kPrerequisitesMet, E::kPrerequisiteFailed,
-                            E::kDependentsFailed, E::kCancel, E::kClaim,
-                            E::kProgress, E::kFinish, E::kFail,
-                            E::kRelease, E::kLeaseExpired, E::kAbortAcknowledged};
+constexpr E kAllEvents[] = {E::kSubmit,           E::kPrerequisitesMet, E::kPrerequisiteFailed,
+                            E::kDependentsFailed, E::kCancel,           E::kClaim,
+                            E::kProgress,         E::kFinish,           E::kFail,
+                            E::kRelease,          E::kLeaseExpired,     E::kAbortAcknowledged};
 
 // SPEC §1, one entry per row: (from, event, guard flag) -> to. `flag` is the
 // row's guard input: `blocked` for Submit, `attempts_left` for Release and
@@ -70,19 +69,37 @@ void DriveTo(JobMachine& m, JobTimeline& t, std::optional<S> target) {
   if (!target) return;
   auto step = [&](E e, bool flag = true) { ASSERT_TRUE(m.Apply(e, ArgsFor(e, flag, 1), t)); };
   switch (*target) {
-    case S::kQueued: step(E::kSubmit, false); break;
-    case S::kPending: step(E::kSubmit, true); break;
-    case S::kRendering: step(E::kSubmit, false); step(E::kClaim); break;
-    case S::kFinished: step(E::kSubmit, false); step(E::kClaim); step(E::kFinish); break;
-    case S::kError: step(E::kSubmit, false); step(E::kClaim); step(E::kFail); break;
-    case S::kCancelled: step(E::kSubmit, false); step(E::kCancel); break;
+    case S::kQueued:
+      step(E::kSubmit, false);
+      break;
+    case S::kPending:
+      step(E::kSubmit, true);
+      break;
+    case S::kRendering:
+      step(E::kSubmit, false);
+      step(E::kClaim);
+      break;
+    case S::kFinished:
+      step(E::kSubmit, false);
+      step(E::kClaim);
+      step(E::kFinish);
+      break;
+    case S::kError:
+      step(E::kSubmit, false);
+      step(E::kClaim);
+      step(E::kFail);
+      break;
+    case S::kCancelled:
+      step(E::kSubmit, false);
+      step(E::kCancel);
+      break;
   }
   ASSERT_EQ(m.state(), target);
 }
 
 TEST(JobStateMachineTest, EveryStateEventPairFollowsTheSpecTable) {
-  const std::optional<S> kStarts[] = {std::nullopt, S::kQueued,   S::kPending, S::kRendering,
-                                      S::kFinished, S::kError,    S::kCancelled};
+  const std::optional<S> kStarts[] = {std::nullopt, S::kQueued, S::kPending,  S::kRendering,
+                                      S::kFinished, S::kError,  S::kCancelled};
   int legal = 0, illegal = 0;
   for (std::optional<S> from : kStarts) {
     for (E event : kAllEvents) {
@@ -92,9 +109,8 @@ TEST(JobStateMachineTest, EveryStateEventPairFollowsTheSpecTable) {
         DriveTo(m, t, from);
         const JobTimeline before = t;
         auto it = SpecTable().find({from, event, flag});
-        SCOPED_TRACE(testing::Message()
-                     << "from " << (from ? StateName(*from) : "new") << " on "
-                     << EventName(event) << " flag " << flag);
+        SCOPED_TRACE(testing::Message() << "from " << (from ? StateName(*from) : "new") << " on "
+                                        << EventName(event) << " flag " << flag);
         EXPECT_EQ(m.Accepts(event, ArgsFor(event, flag, 100)), it != SpecTable().end());
         const bool applied = m.Apply(event, ArgsFor(event, flag, 100), t);
         if (it == SpecTable().end()) {

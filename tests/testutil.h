@@ -38,23 +38,21 @@ MATCHER_P(StatusIs, code, "has status code " + absl::StatusCodeToString(code)) {
 }
 
 // EXPECT_THAT(result, StatusIs(kNotFound, HasSubstr("01J...")));
-MATCHER_P2(StatusIs, code, message_matcher,
-           "has status code " + absl::StatusCodeToString(code)) {
+MATCHER_P2(StatusIs, code, message_matcher, "has status code " + absl::StatusCodeToString(code)) {
   const absl::Status& s = ::cascade::testing::GetStatus(arg);
   *result_listener << "status is " << s;
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
 }
 
 // Unwraps a StatusOr in a test, failing it (fatally) when not OK.
-#define CASCADE_ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                    \
+#define CASCADE_ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   CASCADE_TEST_ASSIGN_(CASCADE_TEST_CONCAT_(cascade_test_or_, __LINE__), lhs, rexpr)
 #define CASCADE_TEST_CONCAT_INNER_(a, b) a##b
 #define CASCADE_TEST_CONCAT_(a, b) CASCADE_TEST_CONCAT_INNER_(a, b)
-#define CASCADE_TEST_ASSIGN_(tmp, lhs, rexpr)   \
-  auto tmp = (rexpr);                           \
-  ASSERT_TRUE(tmp.ok()) << tmp.status();        \
+#define CASCADE_TEST_ASSIGN_(tmp, lhs, rexpr) \
+  auto tmp = (rexpr);                         \
+  ASSERT_TRUE(tmp.ok()) << tmp.status();      \
   lhs = std::move(tmp).value()
 
 // A spec with a template and nothing else.

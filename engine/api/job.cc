@@ -27,10 +27,10 @@ absl::StatusOr<JobState> ParseState(std::string_view name) {
   for (size_t i = 0; i < kStateNames.size(); ++i) {
     if (kStateNames[i] == name) return static_cast<JobState>(i);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "'", internal::Sv(name),
-      "' is not a job state (queued, pending, render:dorender, finished, error, "
-      "manually_cancelled)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", internal::Sv(name),
+                   "' is not a job state (queued, pending, render:dorender, finished, error, "
+                   "manually_cancelled)"));
 }
 
 std::string FormatTimestamp(absl::Time t) {

@@ -42,7 +42,8 @@ absl::StatusOr<SortOrder> ParseSortOrder(std::string_view name) {
     if (kSortNames[i] == name) return static_cast<SortOrder>(i);
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("'", internal::Sv(name), "' is not a sort order (oldest_first, newest_first, random, priority)"));
+      absl::StrCat("'", internal::Sv(name),
+                   "' is not a sort order (oldest_first, newest_first, random, priority)"));
 }
 
 absl::StatusOr<ListQuery> ParseListQuery(
@@ -62,16 +63,22 @@ absl::StatusOr<ListQuery> ParseListQuery(
 
   if (auto it = values.find("states"); it != values.end()) {
     auto states = ParseStates(it->second);
-    if (states.ok()) query.states = *std::move(states); else fail("states", states.status());
+    if (states.ok())
+      query.states = *std::move(states);
+    else
+      fail("states", states.status());
   }
   if (auto it = values.find("exclude_states"); it != values.end()) {
     auto states = ParseStates(it->second);
-    if (states.ok()) query.exclude_states = *std::move(states);
-    else fail("exclude_states", states.status());
+    if (states.ok())
+      query.exclude_states = *std::move(states);
+    else
+      fail("exclude_states", states.status());
   }
   if (auto it = values.find("from"); it != values.end()) {
     uint64_t from = 0;
-    if (!absl::SimpleAtoi(internal::Sv(it->second), &from) || it->second.empty() || it->second[0] == '+') {
+    if (!absl::SimpleAtoi(internal::Sv(it->second), &from) || it->second.empty() ||
+        it->second[0] == '+') {
       fail_text("from", absl::StrCat("'", internal::Sv(it->second), "' is not an integer >= 0"));
     } else {
       query.offset = static_cast<size_t>(from);
@@ -79,10 +86,10 @@ absl::StatusOr<ListQuery> ParseListQuery(
   }
   if (auto it = values.find("limit"); it != values.end()) {
     uint64_t limit = 0;
-    if (!absl::SimpleAtoi(internal::Sv(it->second), &limit) || it->second.empty() || it->second[0] == '+' ||
-        limit < 1 || limit > ListQuery::kMaxLimit) {
-      fail_text("limit", absl::StrCat("'", internal::Sv(it->second), "' is not an integer from 1 to ",
-                                      ListQuery::kMaxLimit));
+    if (!absl::SimpleAtoi(internal::Sv(it->second), &limit) || it->second.empty() ||
+        it->second[0] == '+' || limit < 1 || limit > ListQuery::kMaxLimit) {
+      fail_text("limit", absl::StrCat("'", internal::Sv(it->second),
+                                      "' is not an integer from 1 to ", ListQuery::kMaxLimit));
     } else {
       query.limit = static_cast<size_t>(limit);
     }
@@ -107,7 +114,10 @@ absl::StatusOr<ListQuery> ParseListQuery(
   }
   if (auto it = values.find("sort"); it != values.end()) {
     auto sort = ParseSortOrder(it->second);
-    if (sort.ok()) query.sort = *sort; else fail("sort", sort.status());
+    if (sort.ok())
+      query.sort = *sort;
+    else
+      fail("sort", sort.status());
   }
   if (auto it = values.find("minimal"); it != values.end()) {
     if (it->second == "true") {

@@ -33,8 +33,7 @@ absl::Status InvalidArgumentWithViolations(std::string_view summary,
   for (size_t i = 0; i < violations.size(); ++i) {
     absl::StrAppend(&message, i == 0 ? ": " : "; ", violations[i].field, ": ",
                     violations[i].message);
-    absl::StrAppend(&payload, Clean(violations[i].field), "\t", Clean(violations[i].message),
-                    "\n");
+    absl::StrAppend(&payload, Clean(violations[i].field), "\t", Clean(violations[i].message), "\n");
   }
   absl::Status status = absl::InvalidArgumentError(message);
   if (!violations.empty()) status.SetPayload(kViolationsUrl, absl::Cord(payload));

@@ -11,12 +11,11 @@
 #ifndef CASCADE_ENGINE_GRAPH_DEPENDENCY_GRAPH_H_
 #define CASCADE_ENGINE_GRAPH_DEPENDENCY_GRAPH_H_
 
+#include <boost/graph/adjacency_list.hpp>
 #include <cstdint>
 #include <limits>
 #include <ostream>
 #include <string>
-
-#include <boost/graph/adjacency_list.hpp>
 
 #include "absl/functional/function_ref.h"
 

@@ -38,22 +38,23 @@ uint64_t SplitMix64(uint64_t& state) {
 
 absl::StatusOr<Ulid> Ulid::Parse(std::string_view text) {
   if (text.size() != kTextLength) {
-    return absl::InvalidArgumentError(absl::StrCat("'", internal::Sv(text), "' is not a ULID: expected ",
-                                                   kTextLength, " characters, got ", text.size()));
+    return absl::InvalidArgumentError(absl::StrCat("'", internal::Sv(text),
+                                                   "' is not a ULID: expected ", kTextLength,
+                                                   " characters, got ", text.size()));
   }
   unsigned __int128 value = 0;
   for (char c : text) {
     int8_t d = kDecode[static_cast<unsigned char>(c)];
     if (d < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", internal::Sv(text), "' is not a ULID: '", absl::string_view(&c, 1),
-                       "' is not in ^[0-9A-HJKMNP-TV-Z]{26}$"));
+      return absl::InvalidArgumentError(absl::StrCat("'", internal::Sv(text), "' is not a ULID: '",
+                                                     absl::string_view(&c, 1),
+                                                     "' is not in ^[0-9A-HJKMNP-TV-Z]{26}$"));
     }
     value = (value << 5) | static_cast<unsigned>(d);
   }
   if (kDecode[static_cast<unsigned char>(text[0])] > 7) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", internal::Sv(text), "' is not a ULID: the first character must be 0-7 (128 bits)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", internal::Sv(text), "' is not a ULID: the first character must be 0-7 (128 bits)"));
   }
   return Ulid(static_cast<uint64_t>(value >> 64), static_cast<uint64_t>(value));
 }
@@ -94,7 +95,8 @@ absl::StatusOr<std::vector<JobId>> ParseJobIds(absl::Span<const std::string> tex
 
 IdGenerator::IdGenerator(uint64_t seed) : state_(seed) {}
 
-IdGenerator::IdGenerator() : state_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
+IdGenerator::IdGenerator()
+    : state_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
 
 uint64_t IdGenerator::NextRandom() { return SplitMix64(state_); }
 

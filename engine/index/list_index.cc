@@ -83,27 +83,25 @@ std::vector<uint32_t> SelectPage(const TeamIndex& index, const JobTable& table,
     if (tag_set == nullptr || s->size() < tag_set->size()) tag_set = s;
   }
   const bool from_tags = tag_set != nullptr && tag_set->size() < state_total;
-  std::vector<const SlotSet*> sources = from_tags ? std::vector<const SlotSet*>{tag_set}
-                                                  : state_sets;
+  std::vector<const SlotSet*> sources =
+      from_tags ? std::vector<const SlotSet*>{tag_set} : state_sets;
 
   auto matches = [&](uint32_t slot) {
     const JobRecord& job = table[slot];
-    return (!from_tags || sel.states[static_cast<int>(job.state())]) &&
-           HasAllTags(job, sel.tags);
+    return (!from_tags || sel.states[static_cast<int>(job.state())]) && HasAllTags(job, sel.tags);
   };
 
   if (sel.sort == SortOrder::kOldestFirst || sel.sort == SortOrder::kNewestFirst) {
     size_t skipped = 0;
-    WalkUnion(sources, sel.lo, sel.hi, sel.sort == SortOrder::kOldestFirst,
-              [&](uint32_t slot) {
-                if (!matches(slot)) return true;
-                if (skipped < sel.offset) {
-                  ++skipped;
-                  return true;
-                }
-                page.push_back(slot);
-                return page.size() < sel.limit;
-              });
+    WalkUnion(sources, sel.lo, sel.hi, sel.sort == SortOrder::kOldestFirst, [&](uint32_t slot) {
+      if (!matches(slot)) return true;
+      if (skipped < sel.offset) {
+        ++skipped;
+        return true;
+      }
+      page.push_back(slot);
+      return page.size() < sel.limit;
+    });
     return page;
   }
 

@@ -15,8 +15,8 @@ namespace cascade::internal {
 namespace {
 
 bool IsTagChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == ':' || c == '/' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == ':' || c == '/' || c == '-';
 }
 
 void Check(const JobSpec& spec, const std::string& path, int depth,
@@ -25,7 +25,8 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
     return path.empty() ? std::string(name) : absl::StrCat(path, ".", name);
   };
   if (spec.template_id.size() > kMaxTemplateBytes) {
-    out.push_back({field("template.id"), absl::StrCat("longer than ", kMaxTemplateBytes, " bytes")});
+    out.push_back(
+        {field("template.id"), absl::StrCat("longer than ", kMaxTemplateBytes, " bytes")});
   }
   if (spec.composition.size() > kMaxTemplateBytes) {
     out.push_back(
@@ -35,7 +36,7 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
   if (spec.tags.size() > kMaxTags) {
     out.push_back({field("tags"), absl::StrCat("more than ", kMaxTags, " tags")});
   }
-    for (size_t i = 0; i < spec.tags.size(); ++i) {
+  for (size_t i = 0; i < spec.tags.size(); ++i) {
     const std::string& tag = spec.tags[i];
     std::string name = field(absl::StrCat("tags[", i, "]"));
     if (tag.empty() || tag.size() > kMaxTagBytes) {
@@ -62,8 +63,8 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
     out.push_back({field("payload"), absl::StrCat("larger than ", kMaxPayloadBytes, " bytes")});
   }
   if (!spec.children.empty() && depth >= kMaxNestingDepth) {
-    out.push_back({field("children"), absl::StrCat("nested deeper than ", kMaxNestingDepth,
-                                                   " levels")});
+    out.push_back(
+        {field("children"), absl::StrCat("nested deeper than ", kMaxNestingDepth, " levels")});
     return;
   }
   for (size_t i = 0; i < spec.children.size(); ++i) {

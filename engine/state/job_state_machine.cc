@@ -6,11 +6,10 @@
 #include "engine/state/job_state_machine.h"
 
 #include <algorithm>
-#include <new>
-
 #include <boost/msm/back/state_machine.hpp>
 #include <boost/msm/front/functor_row.hpp>
 #include <boost/msm/front/state_machine_def.hpp>
+#include <new>
 
 namespace cascade::internal {
 namespace {
@@ -43,19 +42,27 @@ struct AbortAcknowledged : EventBase {};
 
 struct Blocked {
   template <class E, class F, class S, class T>
-  bool operator()(const E& e, F&, S&, T&) const { return e.args->blocked; }
+  bool operator()(const E& e, F&, S&, T&) const {
+    return e.args->blocked;
+  }
 };
 struct Ready {
   template <class E, class F, class S, class T>
-  bool operator()(const E& e, F&, S&, T&) const { return !e.args->blocked; }
+  bool operator()(const E& e, F&, S&, T&) const {
+    return !e.args->blocked;
+  }
 };
 struct AttemptsLeft {
   template <class E, class F, class S, class T>
-  bool operator()(const E& e, F&, S&, T&) const { return e.args->attempts_left; }
+  bool operator()(const E& e, F&, S&, T&) const {
+    return e.args->attempts_left;
+  }
 };
 struct NoAttemptsLeft {
   template <class E, class F, class S, class T>
-  bool operator()(const E& e, F&, S&, T&) const { return !e.args->attempts_left; }
+  bool operator()(const E& e, F&, S&, T&) const {
+    return !e.args->attempts_left;
+  }
 };
 
 // ---- Actions: the fields a transition writes --------------------------------
@@ -83,11 +90,15 @@ struct StampFinished {
 };
 struct StampError {  // error, and cancellation (errorAt is the cancel time)
   template <class E, class F, class S, class T>
-  void operator()(const E& e, F&, S&, T&) const { e.timeline->error_ms = e.args->now_ms; }
+  void operator()(const E& e, F&, S&, T&) const {
+    e.timeline->error_ms = e.args->now_ms;
+  }
 };
 struct Requeue {
   template <class E, class F, class S, class T>
-  void operator()(const E& e, F&, S&, T&) const { e.timeline->progress = 0.0f; }
+  void operator()(const E& e, F&, S&, T&) const {
+    e.timeline->progress = 0.0f;
+  }
 };
 
 // ---- The machine ------------------------------------------------------------
@@ -165,18 +176,30 @@ bool Process(Backend& m, const EventArgs& args, JobTimeline& timeline) {
 
 bool Dispatch(Backend& m, JobEvent event, const EventArgs& args, JobTimeline& t) {
   switch (event) {
-    case JobEvent::kSubmit: return Process<Submit>(m, args, t);
-    case JobEvent::kPrerequisitesMet: return Process<PrerequisitesMet>(m, args, t);
-    case JobEvent::kPrerequisiteFailed: return Process<PrerequisiteFailed>(m, args, t);
-    case JobEvent::kDependentsFailed: return Process<DependentsFailed>(m, args, t);
-    case JobEvent::kCancel: return Process<Cancel>(m, args, t);
-    case JobEvent::kClaim: return Process<Claim>(m, args, t);
-    case JobEvent::kProgress: return Process<Progress>(m, args, t);
-    case JobEvent::kFinish: return Process<Finish>(m, args, t);
-    case JobEvent::kFail: return Process<Fail>(m, args, t);
-    case JobEvent::kRelease: return Process<Release>(m, args, t);
-    case JobEvent::kLeaseExpired: return Process<LeaseExpired>(m, args, t);
-    case JobEvent::kAbortAcknowledged: return Process<AbortAcknowledged>(m, args, t);
+    case JobEvent::kSubmit:
+      return Process<Submit>(m, args, t);
+    case JobEvent::kPrerequisitesMet:
+      return Process<PrerequisitesMet>(m, args, t);
+    case JobEvent::kPrerequisiteFailed:
+      return Process<PrerequisiteFailed>(m, args, t);
+    case JobEvent::kDependentsFailed:
+      return Process<DependentsFailed>(m, args, t);
+    case JobEvent::kCancel:
+      return Process<Cancel>(m, args, t);
+    case JobEvent::kClaim:
+      return Process<Claim>(m, args, t);
+    case JobEvent::kProgress:
+      return Process<Progress>(m, args, t);
+    case JobEvent::kFinish:
+      return Process<Finish>(m, args, t);
+    case JobEvent::kFail:
+      return Process<Fail>(m, args, t);
+    case JobEvent::kRelease:
+      return Process<Release>(m, args, t);
+    case JobEvent::kLeaseExpired:
+      return Process<LeaseExpired>(m, args, t);
+    case JobEvent::kAbortAcknowledged:
+      return Process<AbortAcknowledged>(m, args, t);
   }
   return false;
 }
@@ -185,18 +208,30 @@ bool Dispatch(Backend& m, JobEvent event, const EventArgs& args, JobTimeline& t)
 
 std::string_view EventName(JobEvent event) {
   switch (event) {
-    case JobEvent::kSubmit: return "Submit";
-    case JobEvent::kPrerequisitesMet: return "PrerequisitesMet";
-    case JobEvent::kPrerequisiteFailed: return "PrerequisiteFailed";
-    case JobEvent::kDependentsFailed: return "DependentsFailed";
-    case JobEvent::kCancel: return "Cancel";
-    case JobEvent::kClaim: return "Claim";
-    case JobEvent::kProgress: return "Progress";
-    case JobEvent::kFinish: return "Finish";
-    case JobEvent::kFail: return "Fail";
-    case JobEvent::kRelease: return "Release";
-    case JobEvent::kLeaseExpired: return "LeaseExpired";
-    case JobEvent::kAbortAcknowledged: return "AbortAcknowledged";
+    case JobEvent::kSubmit:
+      return "Submit";
+    case JobEvent::kPrerequisitesMet:
+      return "PrerequisitesMet";
+    case JobEvent::kPrerequisiteFailed:
+      return "PrerequisiteFailed";
+    case JobEvent::kDependentsFailed:
+      return "DependentsFailed";
+    case JobEvent::kCancel:
+      return "Cancel";
+    case JobEvent::kClaim:
+      return "Claim";
+    case JobEvent::kProgress:
+      return "Progress";
+    case JobEvent::kFinish:
+      return "Finish";
+    case JobEvent::kFail:
+      return "Fail";
+    case JobEvent::kRelease:
+      return "Release";
+    case JobEvent::kLeaseExpired:
+      return "LeaseExpired";
+    case JobEvent::kAbortAcknowledged:
+      return "AbortAcknowledged";
   }
   return "Unknown";
 }

@@ -27,19 +27,19 @@ inline constexpr uint32_t kNone32 = std::numeric_limits<uint32_t>::max();
 // Why a job ended in error or was cancelled; stats.error is made from it.
 enum class ErrorCause : uint8_t {
   kNone,
-  kCustom,               // JobExtras::error (a worker's message)
-  kCancelledViaApi,      // "Cancelled via API"
-  kCancelCascade,        // "Cancelled: cascade from <cause_slot>"
-  kPrerequisiteFailed,   // "prerequisite <cause_slot> failed"
-  kDependentFailed,      // "dependent <cause_slot> failed"
-  kLeaseExpired,         // "lease expired after <attempts> attempts"
+  kCustom,              // JobExtras::error (a worker's message)
+  kCancelledViaApi,     // "Cancelled via API"
+  kCancelCascade,       // "Cancelled: cascade from <cause_slot>"
+  kPrerequisiteFailed,  // "prerequisite <cause_slot> failed"
+  kDependentFailed,     // "dependent <cause_slot> failed"
+  kLeaseExpired,        // "lease expired after <attempts> attempts"
 };
 
 // Fields most jobs never use, allocated on first need.
 struct JobExtras {
-  std::string output_url;     // overrides the engine's template when set
-  std::string error;          // ErrorCause::kCustom
-  std::string payload;        // handed to the worker at claim
+  std::string output_url;      // overrides the engine's template when set
+  std::string error;           // ErrorCause::kCustom
+  std::string payload;         // handed to the worker at claim
   std::vector<uint32_t> tags;  // interned tag ids, sorted, unique
 };
 
@@ -56,7 +56,7 @@ struct JobRecord {
   Vertex vertex = kNoVertex;        // in the dependency graph, if any edge
   uint32_t total_assets = 0;
   int32_t priority = 0;
-  uint16_t batch_index = 0;         // position in the batch request (top-level)
+  uint16_t batch_index = 0;  // position in the batch request (top-level)
   ErrorCause cause = ErrorCause::kNone;
   PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
   bool top_level_of_batch = false;
@@ -96,7 +96,10 @@ class JobTable {
     uint32_t lo = 0, hi = size_;
     while (lo < hi) {
       uint32_t mid = lo + (hi - lo) / 2;
-      if ((*this)[mid].created_ms < ms) lo = mid + 1; else hi = mid;
+      if ((*this)[mid].created_ms < ms)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     return lo;
   }

@@ -9,9 +9,9 @@
 #include "absl/status/statusor.h"
 
 // Returns `expr` from the enclosing function if it is not OK.
-#define CASCADE_RETURN_IF_ERROR(expr)                 \
-  do {                                                \
-    ::absl::Status cascade_status_ = (expr);          \
+#define CASCADE_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::absl::Status cascade_status_ = (expr);           \
     if (!cascade_status_.ok()) return cascade_status_; \
   } while (false)
 

@@ -61,7 +61,7 @@ struct BatchSubmitResult {
   BatchSubmitStatus status = BatchSubmitStatus::kCreated;
   size_t total_jobs = 0;
   size_t success_count = 0;
-  std::vector<BatchJobResult> jobs;  // in request order
+  std::vector<BatchJobResult> jobs;   // in request order
   std::vector<BatchJobError> errors;  // in request order
 };
 
@@ -114,9 +114,9 @@ std::string_view BatchCancelStatusName(BatchCancelStatus s);  // "cancelled", ..
 struct BatchCancelJobResult {
   size_t index = 0;
   JobId id;
-  bool cancelled = false;  // result: "cancelled" | "skipped"
+  bool cancelled = false;              // result: "cancelled" | "skipped"
   JobState state = JobState::kQueued;  // after the attempt
-  std::string reason;  // why it was skipped; empty when cancelled
+  std::string reason;                  // why it was skipped; empty when cancelled
 };
 
 struct BatchCancelResult {

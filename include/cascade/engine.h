@@ -54,8 +54,8 @@ struct Lease {
 };
 
 struct ClaimRequest {
-  std::string worker;              // free text, for diagnostics
-  std::vector<std::string> tags;   // only jobs carrying all of these
+  std::string worker;                   // free text, for diagnostics
+  std::vector<std::string> tags;        // only jobs carrying all of these
   std::optional<absl::Duration> lease;  // default: Options::lease_duration
 };
 

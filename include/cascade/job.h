@@ -49,9 +49,7 @@ std::string_view StateName(JobState state);
 
 inline bool IsTerminal(JobState s) { return s >= JobState::kFinished; }
 // Only queued and pending jobs can be cancelled (SPEC §4).
-inline bool IsCancellable(JobState s) {
-  return s == JobState::kQueued || s == JobState::kPending;
-}
+inline bool IsCancellable(JobState s) { return s == JobState::kQueued || s == JobState::kPending; }
 
 // What a pending job does when one of its prerequisites ends in error (SPEC §3).
 enum class PrerequisiteFailurePolicy : uint8_t {
