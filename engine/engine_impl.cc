@@ -378,6 +378,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
 // ---- Read -------------------------------------------------------------------
 
 absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   ReaderLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
   return View(slot);
@@ -423,6 +424,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
 }
 
 absl::StatusOr<BatchCounts> EngineImpl::GetBatchCounts(std::string_view team, BatchId id) const {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const BatchRecord* batch = FindBatch(team, id);
   if (batch == nullptr) {
     return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
@@ -431,6 +433,7 @@ absl::StatusOr<BatchCounts> EngineImpl::GetBatchCounts(std::string_view team, Ba
 }
 
 absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id) const {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const BatchRecord* batch = FindBatch(team, id);
   if (batch == nullptr) {
     return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
@@ -449,6 +452,7 @@ absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id
 // ---- Cancel -----------------------------------------------------------------
 
 absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId id) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const int64_t now_ms = NowMillis();
   WriterLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
@@ -461,6 +465,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId
 
 absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
                                                         absl::Span<const JobId> ids) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   if (ids.empty() || ids.size() > kMaxCancelIds) {
     return InvalidArgumentWithViolations(
         "invalid cancel request",
@@ -513,6 +518,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
 }
 
 absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team, BatchId id) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const BatchRecord* batch = FindBatch(team, id);
   if (batch == nullptr) {
     return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));

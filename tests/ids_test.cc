@@ -4,6 +4,8 @@
 // ^[0-9A-HJKMNP-TV-Z]{26}$, generated monotonically; ParseJobIds; and the
 // ISO 8601 UTC timestamps of the wire format.
 
+#include "cascade/ids.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,7 +13,6 @@
 #include "absl/status/status.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "cascade/ids.h"
 #include "cascade/job.h"
 #include "cascade/status.h"
 #include "gmock/gmock.h"
@@ -131,7 +132,9 @@ TEST(UlidTest, RejectsTextOutsideThePattern) {
       "0000000000000 000000000000",   // space
       "80000000000000000000000000",   // first character above '7': overflows 128 bits
       "ZZZZZZZZZZZZZZZZZZZZZZZZZZ",   // likewise
-      std::string("0000000000000\0" "000000000000", 26),  // NUL inside
+      std::string("0000000000000\0"
+                  "000000000000",
+                  26),  // NUL inside
   };
   for (const std::string& text : kBad) {
     SCOPED_TRACE("'" + text + "'");
@@ -141,8 +144,9 @@ TEST(UlidTest, RejectsTextOutsideThePattern) {
 }
 
 TEST(UlidTest, ParseErrorNamesTheText) {
-  EXPECT_THAT(Ulid::Parse("01arz3ndektsv4rrffq69g5fav"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("01arz3ndektsv4rrffq69g5fav")));
+  EXPECT_THAT(
+      Ulid::Parse("01arz3ndektsv4rrffq69g5fav"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("01arz3ndektsv4rrffq69g5fav")));
   EXPECT_THAT(Ulid::Parse("not-an-id"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not-an-id")));
 }
@@ -232,8 +236,8 @@ TEST(IdGeneratorTest, EntropySeededGeneratorMakesValidIds) {
 // ---- ParseJobIds --------------------------------------------------------------
 
 TEST(ParseJobIdsTest, ParsesEveryEntryInOrder) {
-  const std::vector<std::string> texts = {"01ARZ3NDEKTSV4RRFFQ69G5FAV", "00000000000000000000000001",
-                                          "01ARZ3NDEKTSV4RRFFQ69G5FAV"};
+  const std::vector<std::string> texts = {
+      "01ARZ3NDEKTSV4RRFFQ69G5FAV", "00000000000000000000000001", "01ARZ3NDEKTSV4RRFFQ69G5FAV"};
   CASCADE_ASSERT_OK_AND_ASSIGN(std::vector<JobId> ids, ParseJobIds(texts));
   ASSERT_EQ(ids.size(), 3u);
   EXPECT_EQ(ids[0].ToString(), texts[0]);
@@ -250,10 +254,10 @@ TEST(ParseJobIdsTest, ListsEveryBadEntryWithItsPosition) {
       "80000000000000000000000000",  // bad: overflow
   };
   absl::StatusOr<std::vector<JobId>> parsed = ParseJobIds(texts);
-  EXPECT_THAT(parsed, StatusIs(absl::StatusCode::kInvalidArgument,
-                               AllOf(HasSubstr("jobs[1]"), HasSubstr("'x'"), HasSubstr("jobs[3]"),
-                                     HasSubstr("01arz3ndektsv4rrffq69g5fav"),
-                                     HasSubstr("jobs[4]"))));
+  EXPECT_THAT(parsed,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("jobs[1]"), HasSubstr("'x'"), HasSubstr("jobs[3]"),
+                             HasSubstr("01arz3ndektsv4rrffq69g5fav"), HasSubstr("jobs[4]"))));
   EXPECT_THAT(
       GetFieldViolations(parsed.status()),
       ElementsAre(AllOf(Field(&FieldViolation::field, "jobs[1]"),
