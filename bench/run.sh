@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds cascade_bench (Release, in build-bench/), runs it with JSON output and
+# prints each median (wall and CPU time) beside its SPEC §12 goal, and the
+# cancel / floor ratio.
+#   bench/run.sh [cascade_bench flags...]
+# Defaults: --benchmark_repetitions=5 --benchmark_report_aggregates_only=true;
+# flags given here come after them, so they win. The JSON goes to
+# $CASCADE_BENCH_JSON (default build-bench/cascade_bench.json).
+# Needs only python3 besides the build (no jq).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=build-bench
+out=${CASCADE_BENCH_JSON:-$build_dir/cascade_bench.json}
+
+scripts/build.sh "$build_dir" -DCASCADE_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release
+mkdir -p "$(dirname "$out")"
+"$build_dir/bench/cascade_bench" \
+  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$out" --benchmark_out_format=json "$@"
+
+python3 - "$out" <<'EOF'
+import json
+import sys
+
+NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+# Benchmark -> (goal in ns or None, goal as SPEC §12 words it).
+GOALS = {
+    "BM_FloorHashFindWrite1000": (None, "the floor"),
+    "BM_CancelMany1000Leaves": (None, "<= 3x the floor"),
+    "BM_SubmitBatch1000": (500e3, "<= 500 us"),
+    "BM_Get": (150.0, "<= 150 ns"),
+    "BM_BatchAggregate": (50.0, "<= 50 ns"),
+}
+
+with open(sys.argv[1]) as f:
+    report = json.load(f)
+
+# One figure per benchmark (wall time, CPU time): the median aggregate when
+# there are repetitions, else the single run.
+medians, singles = {}, {}
+for b in report["benchmarks"]:
+    name = b.get("run_name", b["name"]).split("/")[0]
+    unit = NS[b["time_unit"]]
+    times = (b["real_time"] * unit, b["cpu_time"] * unit)
+    if b.get("run_type") == "aggregate":
+        if b.get("aggregate_name") == "median":
+            medians[name] = times
+    else:
+        singles.setdefault(name, times)
+figures = {**singles, **medians}
+
+
+def show(ns):
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} us"
+    return f"{ns:.1f} ns"
+
+
+def verdict(name, i):
+    goal = GOALS[name][0]
+    if goal is not None:
+        return "met" if figures[name][i] <= goal else "MISSED"
+    floor = figures.get("BM_FloorHashFindWrite1000")
+    if name == "BM_CancelMany1000Leaves" and floor:
+        return "met" if figures[name][i] <= 3 * floor[i] else "MISSED"
+    return ""
+
+
+kind = "median of repetitions" if medians else "single run"
+print(f"\nSPEC §12 goals ({kind}; JSON in {sys.argv[1]}):")
+print(f"| {'benchmark':<27} | {'wall':>10} | {'CPU':>10} | {'goal':<16} | wall    | CPU     |")
+print(f"|{'-' * 29}|{'-' * 12}|{'-' * 12}|{'-' * 18}|---------|---------|")
+for name, (goal, words) in GOALS.items():
+    if name not in figures:
+        continue
+    wall, cpu = figures[name]
+    print(f"| {name:<27} | {show(wall):>10} | {show(cpu):>10} | {words:<16} | "
+          f"{verdict(name, 0):<7} | {verdict(name, 1):<7} |")
+
+cancel = figures.get("BM_CancelMany1000Leaves")
+floor = figures.get("BM_FloorHashFindWrite1000")
+if cancel and floor:
+    for i, what in enumerate(("wall", "CPU")):
+        ratio = cancel[i] / floor[i]
+        print(f"\nBM_CancelMany1000Leaves / BM_FloorHashFindWrite1000 ({what}) = "
+              f"{show(cancel[i])} / {show(floor[i])} = {ratio:.2f}x "
+              f"(goal <= 3x: {'met' if ratio <= 3 else 'MISSED'})", end="")
+    print()
+else:
+    print("\n(cancel / floor ratio needs both BM_CancelMany1000Leaves and "
+          "BM_FloorHashFindWrite1000 in the run)")
+EOF
