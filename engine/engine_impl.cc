@@ -60,6 +60,7 @@ std::string LeaseToken(uint64_t token) { return absl::StrFormat("%016x", token);
 EngineImpl::EngineImpl(const Options& options)
     : options_(options),
       clock_(options.clock),
+      output_url_template_(options.output_url_template),
       ids_(options.id_seed ? IdGenerator(*options.id_seed) : IdGenerator()),
       random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
                                     : std::random_device{}()) {}
@@ -575,10 +576,14 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
     return std::includes(job.extras->tags.begin(), job.extras->tags.end(), wanted.begin(),
                          wanted.end());
   };
-  auto it = std::find_if(queued_.begin(), queued_.end(),
-                         [&](uint32_t slot) { return carries(table_[slot]); });
-  if (it == queued_.end()) return absl::NotFoundError("no queued job to claim");
-  const uint32_t slot = *it;
+  std::optional<uint32_t> found;
+  queued_.ForEach([&](uint32_t slot) {
+    if (!carries(table_[slot])) return true;
+    found = slot;
+    return false;
+  });
+  if (!found) return absl::NotFoundError("no queued job to claim");
+  const uint32_t slot = *found;
   bool ok = Transition(slot, JobEvent::kClaim, {.now_ms = now_ms});
   assert(ok);
   (void)ok;
@@ -644,15 +649,13 @@ absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
 // ---- Views ------------------------------------------------------------------
 
 std::string EngineImpl::OutputUrl(const JobRecord& job, const BatchRecord* batch_record) const {
-  const std::string& pattern = job.extras && !job.extras->output_url.empty()
-                                   ? job.extras->output_url
-                                   : options_.output_url_template;
-  if (pattern.find('{') == std::string::npos) return pattern;
   if (batch_record == nullptr && job.batch != kNone32) batch_record = &batches_.at(job.batch);
-  const std::string batch = batch_record == nullptr ? "" : batch_record->id().ToString();
-  return absl::StrReplaceAll(
-      pattern,
-      {{"{id}", job.id.ToString()}, {"{team}", teams_.name(job.team)}, {"{batch}", batch}});
+  const BatchId* batch = batch_record == nullptr ? nullptr : &batch_record->id();
+  const std::string_view team = teams_.name(job.team);
+  if (job.extras && !job.extras->output_url.empty()) {
+    return UrlTemplate(job.extras->output_url).Expand(job.id, team, batch);
+  }
+  return output_url_template_.Expand(job.id, team, batch);
 }
 
 std::string EngineImpl::ErrorText(const JobRecord& job) const {

@@ -27,6 +27,7 @@
 #include "engine/table/job_table.h"
 #include "engine/util/shared_mutex.h"
 #include "engine/util/strings.h"
+#include "engine/util/url_template.h"
 
 namespace cascade::internal {
 
@@ -127,6 +128,7 @@ class EngineImpl final : public Engine {
 
   const Options options_;
   Clock* const clock_;
+  const UrlTemplate output_url_template_;
 
   mutable SharedMutex mu_;
   IdGenerator ids_ ABSL_GUARDED_BY(mu_);

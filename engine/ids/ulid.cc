@@ -62,10 +62,12 @@ absl::StatusOr<Ulid> Ulid::Parse(std::string_view text) {
 bool Ulid::IsValid(std::string_view text) { return Parse(text).ok(); }
 
 void Ulid::AppendTo(char* out) const {
-  unsigned __int128 value = (static_cast<unsigned __int128>(hi_) << 64) | lo_;
+  // 26 groups of 5 bits, least significant last; the top group has 3 bits.
+  uint64_t hi = hi_, lo = lo_;
   for (int i = kTextLength - 1; i >= 0; --i) {
-    out[i] = kAlphabet[static_cast<unsigned>(value & 31)];
-    value >>= 5;
+    out[i] = kAlphabet[lo & 31];
+    lo = (lo >> 5) | (hi << 59);
+    hi >>= 5;
   }
 }
 

@@ -37,7 +37,7 @@ class BatchRecord {
   BatchRecord(BatchId id, uint32_t team, std::string team_name)
       : id_(id), team_(team), team_name_(std::move(team_name)) {}
 
-  BatchId id() const { return id_; }
+  const BatchId& id() const { return id_; }
   uint32_t team() const { return team_; }
   // Immutable, so a lock-free reader can check the caller's team.
   const std::string& team_name() const { return team_name_; }

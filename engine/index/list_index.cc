@@ -22,41 +22,47 @@ bool HasAllTags(const JobRecord& job, absl::Span<const uint32_t> tags) {
 }
 
 // Walks the union of `sets` (disjoint) restricted to [lo, hi) in ascending or
-// descending slot order, calling visit(slot) until it returns false.
+// descending slot order, calling visit(slot) until it returns false. Goes
+// chunk by chunk: the union of a chunk is the OR of the sets' bits for it.
 template <typename Visit>
 void WalkUnion(absl::Span<const SlotSet* const> sets, uint32_t lo, uint32_t hi, bool ascending,
                Visit visit) {
-  if (lo >= hi) return;
-  if (ascending) {
-    std::vector<std::pair<SlotSet::const_iterator, SlotSet::const_iterator>> cursors;
+  if (lo >= hi || sets.empty()) return;
+  constexpr int kBits = SlotSet::kChunkBits;
+  const uint32_t first = lo >> kBits, last = (hi - 1) >> kBits;
+  SlotSet::Bits bits;
+  uint32_t chunk = ascending ? first : last;
+  while (true) {
+    std::optional<uint32_t> next;
     for (const SlotSet* s : sets) {
-      auto it = s->lower_bound(lo), end = s->lower_bound(hi);
-      if (it != end) cursors.emplace_back(it, end);
+      std::optional<uint32_t> n = ascending ? s->NextChunk(chunk) : s->PrevChunk(chunk);
+      if (n && (!next || (ascending ? *n < *next : *n > *next))) next = n;
     }
-    while (!cursors.empty()) {
-      size_t best = 0;
-      for (size_t i = 1; i < cursors.size(); ++i) {
-        if (*cursors[i].first < *cursors[best].first) best = i;
+    if (!next || (ascending ? *next > last : *next < first)) return;
+    chunk = *next;
+    bits.fill(0);
+    for (const SlotSet* s : sets) s->OrChunk(chunk, bits);
+    const uint32_t base = chunk << kBits;
+    for (size_t i = 0; i < SlotSet::kWords; ++i) {
+      const size_t w = ascending ? i : SlotSet::kWords - 1 - i;
+      uint64_t word = bits[w];
+      while (word != 0) {
+        const int bit = ascending ? __builtin_ctzll(word) : 63 - __builtin_clzll(word);
+        word &= ~(uint64_t{1} << bit);
+        const uint32_t slot = base + static_cast<uint32_t>(w * 64 + bit);
+        if (slot < lo) {
+          if (ascending) continue;
+          return;
+        }
+        if (slot >= hi) {
+          if (ascending) return;
+          continue;
+        }
+        if (!visit(slot)) return;
       }
-      if (!visit(*cursors[best].first)) return;
-      if (++cursors[best].first == cursors[best].second) cursors.erase(cursors.begin() + best);
     }
-  } else {
-    // Each cursor points one past the next slot to visit.
-    std::vector<std::pair<SlotSet::const_iterator, SlotSet::const_iterator>> cursors;
-    for (const SlotSet* s : sets) {
-      auto begin = s->lower_bound(lo), it = s->lower_bound(hi);
-      if (it != begin) cursors.emplace_back(it, begin);
-    }
-    while (!cursors.empty()) {
-      size_t best = 0;
-      for (size_t i = 1; i < cursors.size(); ++i) {
-        if (*std::prev(cursors[i].first) > *std::prev(cursors[best].first)) best = i;
-      }
-      --cursors[best].first;
-      if (!visit(*cursors[best].first)) return;
-      if (cursors[best].first == cursors[best].second) cursors.erase(cursors.begin() + best);
-    }
+    if (chunk == (ascending ? last : first)) return;
+    chunk = ascending ? chunk + 1 : chunk - 1;
   }
 }
 

@@ -1,7 +1,7 @@
 // Copyright 2026 The Cascade Authors.
 //
 // Per-team listing indexes (SPEC §6): for each state and each tag, the ordered
-// set of job slots. Slot order is creation order, so walking a set in order
+// set of job slots (a SlotSet). Slot order is creation order, so walking a set in order
 // is `oldest_first`, backwards `newest_first`, and a createdAt range is a
 // slot range.
 //
@@ -14,16 +14,14 @@
 #include <cstdint>
 #include <vector>
 
-#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "cascade/job.h"
 #include "cascade/list_query.h"
+#include "engine/index/slot_set.h"
 #include "engine/table/job_table.h"
 
 namespace cascade::internal {
-
-using SlotSet = absl::btree_set<uint32_t>;
 
 class TeamIndex {
  public:

@@ -1,0 +1,180 @@
+// Copyright 2026 The Cascade Authors.
+//
+// SlotSet: an ordered set of 32-bit job slots, built for the listing and
+// claim indexes, where jobs move between sets on every transition.
+//
+// Slots are grouped in chunks of 4096 (slot >> 12). A chunk keeps its members
+// as a sorted array of 12-bit offsets while it has at most 256 of them, and
+// as a 4096-bit bitmap (512 bytes) beyond that, in the manner of Roaring
+// bitmaps. Chunks are kept in a vector sorted by chunk number.
+//
+// PERFORMANCE: insert and erase are a binary search over the chunks plus a
+// bit flip (bitmap) or a short memmove (array); a dense set costs one bit per
+// slot of its range. Ordered walks go chunk by chunk; a union of disjoint
+// sets (several states) is the bitwise OR of their chunks.
+//
+// NOTE: not thread-safe; the engine's lock guards it.
+
+#ifndef CASCADE_ENGINE_INDEX_SLOT_SET_H_
+#define CASCADE_ENGINE_INDEX_SLOT_SET_H_
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace cascade::internal {
+
+class SlotSet {
+ public:
+  static constexpr int kChunkBits = 12;
+  static constexpr uint32_t kChunkSlots = uint32_t{1} << kChunkBits;
+  static constexpr size_t kWords = kChunkSlots / 64;
+  static constexpr size_t kMaxArray = 256;
+  using Bits = std::array<uint64_t, kWords>;
+
+  // Adds `slot`; false if it was there already.
+  bool insert(uint32_t slot) {
+    Chunk& c = FindOrAddChunk(slot >> kChunkBits);
+    if (!c.Insert(static_cast<uint16_t>(slot & (kChunkSlots - 1)))) return false;
+    ++size_;
+    return true;
+  }
+  // Removes `slot`; false if it was not there.
+  bool erase(uint32_t slot) {
+    auto it = FindChunk(slot >> kChunkBits);
+    if (it == chunks_.end() || !it->Erase(static_cast<uint16_t>(slot & (kChunkSlots - 1)))) {
+      return false;
+    }
+    --size_;
+    if (it->count == 0) chunks_.erase(it);
+    return true;
+  }
+  bool contains(uint32_t slot) const {
+    auto it = FindChunk(slot >> kChunkBits);
+    return it != chunks_.end() && it->Contains(static_cast<uint16_t>(slot & (kChunkSlots - 1)));
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // The smallest chunk number >= `chunk` that has a member, if any.
+  std::optional<uint32_t> NextChunk(uint32_t chunk) const {
+    auto it = std::lower_bound(chunks_.begin(), chunks_.end(), chunk, ChunkBefore);
+    if (it == chunks_.end()) return std::nullopt;
+    return it->number;
+  }
+  // The largest chunk number <= `chunk` that has a member, if any.
+  std::optional<uint32_t> PrevChunk(uint32_t chunk) const {
+    auto it = std::upper_bound(chunks_.begin(), chunks_.end(), chunk, NumberBefore);
+    if (it == chunks_.begin()) return std::nullopt;
+    return std::prev(it)->number;
+  }
+  // ORs the members of chunk `chunk` into `bits` (bit i = slot chunk*4096+i).
+  void OrChunk(uint32_t chunk, Bits& bits) const {
+    auto it = FindChunk(chunk);
+    if (it != chunks_.end()) it->OrInto(bits);
+  }
+
+  // Calls f(slot) for every member in ascending order until f returns false.
+  template <typename F>
+  void ForEach(F&& f) const {
+    Bits bits;
+    for (const Chunk& c : chunks_) {
+      bits.fill(0);
+      c.OrInto(bits);
+      const uint32_t base = c.number << kChunkBits;
+      for (size_t w = 0; w < kWords; ++w) {
+        for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+          if (!f(base + static_cast<uint32_t>(w * 64 + __builtin_ctzll(word)))) return;
+        }
+      }
+    }
+  }
+
+ private:
+  struct Chunk {
+    uint32_t number = 0;
+    uint32_t count = 0;
+    std::vector<uint16_t> array;   // sorted; used while `bitmap` is null
+    std::unique_ptr<Bits> bitmap;  // used past kMaxArray members
+
+    bool Contains(uint16_t offset) const {
+      if (bitmap) return ((*bitmap)[offset >> 6] >> (offset & 63)) & 1;
+      return std::binary_search(array.begin(), array.end(), offset);
+    }
+    bool Insert(uint16_t offset) {
+      if (bitmap) {
+        uint64_t& word = (*bitmap)[offset >> 6];
+        const uint64_t bit = uint64_t{1} << (offset & 63);
+        if (word & bit) return false;
+        word |= bit;
+        ++count;
+        return true;
+      }
+      auto it = std::lower_bound(array.begin(), array.end(), offset);
+      if (it != array.end() && *it == offset) return false;
+      array.insert(it, offset);
+      ++count;
+      if (array.size() > kMaxArray) {
+        bitmap = std::make_unique<Bits>();
+        bitmap->fill(0);
+        for (uint16_t o : array) (*bitmap)[o >> 6] |= uint64_t{1} << (o & 63);
+        std::vector<uint16_t>().swap(array);
+      }
+      return true;
+    }
+    bool Erase(uint16_t offset) {
+      if (bitmap) {
+        uint64_t& word = (*bitmap)[offset >> 6];
+        const uint64_t bit = uint64_t{1} << (offset & 63);
+        if (!(word & bit)) return false;
+        word &= ~bit;
+        --count;
+        return true;
+      }
+      auto it = std::lower_bound(array.begin(), array.end(), offset);
+      if (it == array.end() || *it != offset) return false;
+      array.erase(it);
+      --count;
+      return true;
+    }
+    void OrInto(Bits& bits) const {
+      if (bitmap) {
+        for (size_t w = 0; w < kWords; ++w) bits[w] |= (*bitmap)[w];
+      } else {
+        for (uint16_t o : array) bits[o >> 6] |= uint64_t{1} << (o & 63);
+      }
+    }
+  };
+
+  static bool ChunkBefore(const Chunk& c, uint32_t number) { return c.number < number; }
+  static bool NumberBefore(uint32_t number, const Chunk& c) { return number < c.number; }
+
+  std::vector<Chunk>::const_iterator FindChunk(uint32_t number) const {
+    // New slots are the largest: the last chunk is the usual answer.
+    if (!chunks_.empty() && chunks_.back().number == number) return chunks_.end() - 1;
+    auto it = std::lower_bound(chunks_.begin(), chunks_.end(), number, ChunkBefore);
+    return it != chunks_.end() && it->number == number ? it : chunks_.end();
+  }
+  std::vector<Chunk>::iterator FindChunk(uint32_t number) {
+    auto it = static_cast<const SlotSet*>(this)->FindChunk(number);
+    return chunks_.begin() + (it - chunks_.cbegin());
+  }
+  Chunk& FindOrAddChunk(uint32_t number) {
+    if (!chunks_.empty() && chunks_.back().number == number) return chunks_.back();
+    auto it = std::lower_bound(chunks_.begin(), chunks_.end(), number, ChunkBefore);
+    if (it != chunks_.end() && it->number == number) return *it;
+    it = chunks_.insert(it, Chunk{});
+    it->number = number;
+    return *it;
+  }
+
+  std::vector<Chunk> chunks_;
+  size_t size_ = 0;
+};
+
+}  // namespace cascade::internal
+
+#endif  // CASCADE_ENGINE_INDEX_SLOT_SET_H_
