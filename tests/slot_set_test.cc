@@ -1,0 +1,128 @@
+// Copyright 2026 The Cascade Authors.
+//
+// SlotSet against std::set on seeded random operations, across the array
+// and bitmap forms of its chunks.
+
+#include "engine/index/slot_set.h"
+
+#include <random>
+#include <set>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace cascade::internal {
+namespace {
+
+std::vector<uint32_t> Members(const SlotSet& s) {
+  std::vector<uint32_t> out;
+  s.ForEach([&](uint32_t slot) {
+    out.push_back(slot);
+    return true;
+  });
+  return out;
+}
+
+TEST(SlotSetTest, StartsEmpty) {
+  SlotSet s;
+  EXPECT_TRUE(s.empty());
+  EXPECT_FALSE(s.contains(0));
+  EXPECT_FALSE(s.NextChunk(0).has_value());
+  EXPECT_FALSE(s.PrevChunk(1000).has_value());
+  EXPECT_FALSE(s.erase(5));
+}
+
+TEST(SlotSetTest, InsertAndEraseReportWhetherTheyChangedTheSet) {
+  SlotSet s;
+  EXPECT_TRUE(s.insert(7));
+  EXPECT_FALSE(s.insert(7));
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_TRUE(s.erase(7));
+  EXPECT_FALSE(s.erase(7));
+  EXPECT_TRUE(s.empty());
+}
+
+TEST(SlotSetTest, ChunkGrowsPastTheArrayLimitIntoABitmapAndBack) {
+  SlotSet s;
+  std::set<uint32_t> model;
+  // 600 members in one chunk: past the 256-member array form.
+  for (uint32_t i = 0; i < 600; ++i) {
+    s.insert(8192 + i * 5);
+    model.insert(8192 + i * 5);
+  }
+  EXPECT_EQ(Members(s), std::vector<uint32_t>(model.begin(), model.end()));
+  for (uint32_t i = 0; i < 600; i += 2) {
+    s.erase(8192 + i * 5);
+    model.erase(8192 + i * 5);
+  }
+  EXPECT_EQ(Members(s), std::vector<uint32_t>(model.begin(), model.end()));
+  EXPECT_EQ(s.size(), model.size());
+}
+
+TEST(SlotSetTest, ChunkNavigationSkipsEmptyChunks) {
+  SlotSet s;
+  s.insert(5);                               // chunk 0
+  s.insert(3 * SlotSet::kChunkSlots + 1);    // chunk 3
+  s.insert(9 * SlotSet::kChunkSlots + 100);  // chunk 9
+  EXPECT_EQ(s.NextChunk(0), 0u);
+  EXPECT_EQ(s.NextChunk(1), 3u);
+  EXPECT_EQ(s.NextChunk(4), 9u);
+  EXPECT_FALSE(s.NextChunk(10).has_value());
+  EXPECT_EQ(s.PrevChunk(100), 9u);
+  EXPECT_EQ(s.PrevChunk(8), 3u);
+  EXPECT_EQ(s.PrevChunk(2), 0u);
+  s.erase(3 * SlotSet::kChunkSlots + 1);
+  EXPECT_EQ(s.NextChunk(1), 9u) << "an emptied chunk disappears";
+}
+
+TEST(SlotSetTest, OrChunkAddsOnlyThatChunksMembers) {
+  SlotSet a, b;
+  a.insert(SlotSet::kChunkSlots + 3);
+  b.insert(SlotSet::kChunkSlots + 70);
+  b.insert(2 * SlotSet::kChunkSlots + 1);
+  SlotSet::Bits bits{};
+  a.OrChunk(1, bits);
+  b.OrChunk(1, bits);
+  EXPECT_EQ(bits[0], uint64_t{1} << 3);
+  EXPECT_EQ(bits[1], uint64_t{1} << 6);
+  for (size_t w = 2; w < SlotSet::kWords; ++w) EXPECT_EQ(bits[w], 0u);
+}
+
+TEST(SlotSetTest, MatchesStdSetOnRandomOperations) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    SlotSet s;
+    std::set<uint32_t> model;
+    // A range a few chunks wide so chunks fill, empty, and change form.
+    std::uniform_int_distribution<uint32_t> slot(0, 5 * SlotSet::kChunkSlots);
+    for (int op = 0; op < 20000; ++op) {
+      const uint32_t x = slot(rng);
+      switch (rng() % 3) {
+        case 0:
+          ASSERT_EQ(s.insert(x), model.insert(x).second) << "seed " << seed << " op " << op;
+          break;
+        case 1:
+          ASSERT_EQ(s.erase(x), model.erase(x) == 1) << "seed " << seed << " op " << op;
+          break;
+        default:
+          ASSERT_EQ(s.contains(x), model.count(x) == 1) << "seed " << seed << " op " << op;
+      }
+      ASSERT_EQ(s.size(), model.size());
+    }
+    ASSERT_EQ(Members(s), std::vector<uint32_t>(model.begin(), model.end())) << "seed " << seed;
+  }
+}
+
+TEST(SlotSetTest, ForEachStopsWhenTheVisitorSaysSo) {
+  SlotSet s;
+  for (uint32_t i = 0; i < 10; ++i) s.insert(i * 1000);
+  std::vector<uint32_t> seen;
+  s.ForEach([&](uint32_t slot) {
+    seen.push_back(slot);
+    return seen.size() < 3;
+  });
+  EXPECT_EQ(seen, (std::vector<uint32_t>{0, 1000, 2000}));
+}
+
+}  // namespace
+}  // namespace cascade::internal
