@@ -570,6 +570,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
     wanted.push_back(*t);
   }
   std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());  // a set of tags
   auto carries = [&](const JobRecord& job) {
     if (wanted.empty()) return true;
     if (!job.extras) return false;

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${1:-build}
+# Let ccache hit across clones in other directories (CI builds a fresh clone).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 shift || true
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
