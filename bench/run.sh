@@ -3,9 +3,12 @@
 # prints each median (wall and CPU time) beside its SPEC §12 goal, and the
 # cancel / floor ratio.
 #   bench/run.sh [cascade_bench flags...]
-# Defaults: --benchmark_repetitions=5 --benchmark_report_aggregates_only=true;
-# flags given here come after them, so they win. The JSON goes to
-# $CASCADE_BENCH_JSON (default build-bench/cascade_bench.json).
+# Defaults: --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+# --benchmark_enable_random_interleaving=true (the repetitions of all the
+# benchmarks run in a shuffled order, so the floor and the engine are sampled
+# over the same minutes of a noisy machine). Flags given here come after the
+# defaults, so they win. The JSON goes to $CASCADE_BENCH_JSON (default
+# build-bench/cascade_bench.json).
 # Needs only python3 besides the build (no jq).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +19,7 @@ scripts/build.sh "$build_dir" -DCASCADE_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Relea
 mkdir -p "$(dirname "$out")"
 "$build_dir/bench/cascade_bench" \
   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  --benchmark_enable_random_interleaving=true \
   --benchmark_out="$out" --benchmark_out_format=json "$@"
 
 python3 - "$out" <<'EOF'
