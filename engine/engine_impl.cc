@@ -418,9 +418,8 @@ absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
   sel.hi =
       query.to_date ? table_.LowerBoundCreated(absl::ToUnixMillis(*query.to_date)) : table_.size();
   std::vector<uint32_t> page = SelectPage(*team_index_[*team_id], table_, sel, NextRandom());
-  std::vector<Job> jobs;
-  jobs.reserve(page.size());
-  for (uint32_t slot : page) jobs.push_back(View(slot));
+  std::vector<Job> jobs(page.size());
+  for (size_t i = 0; i < page.size(); ++i) ViewInto(page[i], jobs[i]);
   return jobs;
 }
 
@@ -681,8 +680,13 @@ std::string EngineImpl::ErrorText(const JobRecord& job) const {
 }
 
 Job EngineImpl::View(uint32_t slot) const {
-  const JobRecord& r = table_[slot];
   Job job;
+  ViewInto(slot, job);
+  return job;
+}
+
+void EngineImpl::ViewInto(uint32_t slot, Job& job) const {
+  const JobRecord& r = table_[slot];
   job.id = r.id;
   job.team = teams_.name(r.team);
   if (r.template_ref != kNone32) job.template_id = templates_.name(r.template_ref);
@@ -716,14 +720,12 @@ Job EngineImpl::View(uint32_t slot) const {
   job.on_prerequisite_failure = r.policy;
   job.attempts = r.timeline.attempts;
   job.cancel_requested = r.cancel_requested;
-  return job;
 }
 
 std::vector<Job> EngineImpl::Views(std::vector<uint32_t> slots) const {
   std::sort(slots.begin(), slots.end());  // slot order is id order
-  std::vector<Job> jobs;
-  jobs.reserve(slots.size());
-  for (uint32_t slot : slots) jobs.push_back(View(slot));
+  std::vector<Job> jobs(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) ViewInto(slots[i], jobs[i]);
   return jobs;
 }
 

@@ -116,6 +116,8 @@ class EngineImpl final : public Engine {
 
   // ---- Views ----
   Job View(uint32_t slot) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Fills a default-constructed `job` (building it in place saves a move).
+  void ViewInto(uint32_t slot, Job& job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   std::vector<Job> Views(std::vector<uint32_t> slots) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // `batch`: the job's batch while it is being created (not yet published);
   // null to look it up.
