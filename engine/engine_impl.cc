@@ -101,8 +101,8 @@ bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args
   const JobState to = job.state();
   if (from == to) return true;
   team_index_[job.team]->Move(slot, from, to);
-  if (from == JobState::kQueued) queued_.erase(slot);
-  if (to == JobState::kQueued) queued_.insert(slot);
+  if (from == JobState::kQueued) Dequeue(slot);
+  if (to == JobState::kQueued) Enqueue(slot);
   if (job.top_level_of_batch) batches_.at(job.batch).Move(from, to);
   if (IsDead(to) && job.vertex != kNoVertex) {
     // One dependent fewer needs each of this job's prerequisites (rule U).
@@ -110,6 +110,52 @@ bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args
         job.vertex, [this](uint32_t p) { --graph_.node(table_[p].vertex).live_dependents; });
   }
   return true;
+}
+
+void EngineImpl::Enqueue(uint32_t slot) {
+  queued_.insert(slot);
+  queued_by_priority_[table_[slot].priority].insert(slot);
+}
+
+void EngineImpl::Dequeue(uint32_t slot) {
+  queued_.erase(slot);
+  auto it = queued_by_priority_.find(table_[slot].priority);
+  it->second.erase(slot);
+  if (it->second.empty()) queued_by_priority_.erase(it);
+}
+
+std::optional<uint32_t> EngineImpl::PickQueued(absl::FunctionRef<bool(uint32_t)> accept) const {
+  std::optional<uint32_t> found;
+  auto take = [&](uint32_t slot) {
+    if (!accept(slot)) return true;
+    found = slot;
+    return false;
+  };
+  switch (options_.pickup_order) {
+    case SortOrder::kOldestFirst:
+      queued_.ForEach(take);
+      break;
+    case SortOrder::kNewestFirst:
+      queued_.ForEachDescending(take);
+      break;
+    case SortOrder::kPriority:
+      // Highest priority first; within one, oldest first.
+      for (const auto& [priority, slots] : queued_by_priority_) {
+        slots.ForEach(take);
+        if (found) break;
+      }
+      break;
+    case SortOrder::kRandom: {
+      // A uniformly random queued job; with a filter, the first accepted one
+      // at or after it (wrapping around).
+      if (queued_.empty()) break;
+      const uint32_t start = queued_.Select(NextRandom() % queued_.size());
+      queued_.ForEach([&](uint32_t slot) { return slot < start || take(slot); });
+      if (!found) queued_.ForEach([&](uint32_t slot) { return slot < start && take(slot); });
+      break;
+    }
+  }
+  return found;
 }
 
 absl::Status EngineImpl::Refused(uint32_t slot, JobEvent event) const {
@@ -285,7 +331,7 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
   team_index_[team]->Add(
       slot, state,
       job.extras ? absl::Span<const uint32_t>(job.extras->tags) : absl::Span<const uint32_t>());
-  if (state == JobState::kQueued) queued_.insert(slot);
+  if (state == JobState::kQueued) Enqueue(slot);
   if (job.top_level_of_batch) {
     batch->top_level().push_back(slot);
     batch->Add(state);
@@ -576,12 +622,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
     return std::includes(job.extras->tags.begin(), job.extras->tags.end(), wanted.begin(),
                          wanted.end());
   };
-  std::optional<uint32_t> found;
-  queued_.ForEach([&](uint32_t slot) {
-    if (!carries(table_[slot])) return true;
-    found = slot;
-    return false;
-  });
+  std::optional<uint32_t> found = PickQueued([&](uint32_t slot) { return carries(table_[slot]); });
   if (!found) return absl::NotFoundError("no queued job to claim");
   const uint32_t slot = *found;
   bool ok = Transition(slot, JobEvent::kClaim, {.now_ms = now_ms});

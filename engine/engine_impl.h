@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "cascade/engine.h"
 #include "engine/graph/dependency_graph.h"
 #include "engine/index/batch_directory.h"
@@ -110,6 +112,13 @@ class EngineImpl final : public Engine {
   void PropagateFailure(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After `slot` finished: dependents whose last prerequisite it was are queued.
   void ResolveDependents(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps queued_ and queued_by_priority_ in step with a job entering or
+  // leaving the queued state.
+  void Enqueue(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Dequeue(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The queued job the pickup order gives first among those `accept`s.
+  std::optional<uint32_t> PickQueued(absl::FunctionRef<bool(uint32_t)> accept) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Validates the lease of a rendering job for `event`.
   absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -141,8 +150,10 @@ class EngineImpl final : public Engine {
   Interner templates_ ABSL_GUARDED_BY(mu_);
   Interner tags_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<TeamIndex>> team_index_ ABSL_GUARDED_BY(mu_);
-  // Every team's queued jobs, oldest first: what claims pick from.
+  // Every team's queued jobs: what claims pick from, in slot (age) order and
+  // grouped by priority, highest first.
   SlotSet queued_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<int32_t, SlotSet, std::greater<int32_t>> queued_by_priority_ ABSL_GUARDED_BY(mu_);
   int64_t last_created_ms_ ABSL_GUARDED_BY(mu_) = 0;
   // Writers hold mu_ exclusively; Find and the aggregates need no lock.
   BatchDirectory batches_;

@@ -113,6 +113,31 @@ TEST(SlotSetTest, MatchesStdSetOnRandomOperations) {
   }
 }
 
+TEST(SlotSetTest, SelectAndDescendingWalkAgreeWithStdSet) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937_64 rng(seed);
+    SlotSet s;
+    std::set<uint32_t> model;
+    // Dense and sparse chunks both: bitmaps and arrays.
+    for (int i = 0; i < 3000; ++i) {
+      const uint32_t x = (rng() % 2) ? static_cast<uint32_t>(rng() % 1500)
+                                     : static_cast<uint32_t>(rng() % (8 * SlotSet::kChunkSlots));
+      s.insert(x);
+      model.insert(x);
+    }
+    std::vector<uint32_t> sorted(model.begin(), model.end());
+    for (size_t k = 0; k < sorted.size(); ++k) {
+      ASSERT_EQ(s.Select(k), sorted[k]) << "seed " << seed << " rank " << k;
+    }
+    std::vector<uint32_t> descending;
+    s.ForEachDescending([&](uint32_t slot) {
+      descending.push_back(slot);
+      return true;
+    });
+    ASSERT_EQ(descending, std::vector<uint32_t>(sorted.rbegin(), sorted.rend())) << "seed " << seed;
+  }
+}
+
 TEST(SlotSetTest, ForEachStopsWhenTheVisitorSaysSo) {
   SlotSet s;
   for (uint32_t i = 0; i < 10; ++i) s.insert(i * 1000);

@@ -77,6 +77,48 @@ class SlotSet {
     if (it != chunks_.end()) it->OrInto(bits);
   }
 
+  // The member of rank `k` (0 = smallest). REQUIRES: k < size().
+  // PERFORMANCE: linear in the number of chunks.
+  uint32_t Select(size_t k) const {
+    for (const Chunk& c : chunks_) {
+      if (k >= c.count) {
+        k -= c.count;
+        continue;
+      }
+      const uint32_t base = c.number << kChunkBits;
+      if (!c.bitmap) return base + c.array[k];
+      for (size_t w = 0;; ++w) {
+        uint64_t word = (*c.bitmap)[w];
+        const size_t n = static_cast<size_t>(__builtin_popcountll(word));
+        if (k >= n) {
+          k -= n;
+          continue;
+        }
+        for (; k > 0; --k) word &= word - 1;
+        return base + static_cast<uint32_t>(w * 64 + __builtin_ctzll(word));
+      }
+    }
+    return 0;  // unreachable when k < size()
+  }
+
+  // Calls f(slot) for every member in descending order until f returns false.
+  template <typename F>
+  void ForEachDescending(F&& f) const {
+    Bits bits;
+    for (auto c = chunks_.rbegin(); c != chunks_.rend(); ++c) {
+      bits.fill(0);
+      c->OrInto(bits);
+      const uint32_t base = c->number << kChunkBits;
+      for (size_t w = kWords; w-- > 0;) {
+        for (uint64_t word = bits[w]; word != 0;) {
+          const int bit = 63 - __builtin_clzll(word);
+          word &= ~(uint64_t{1} << bit);
+          if (!f(base + static_cast<uint32_t>(w * 64 + bit))) return;
+        }
+      }
+    }
+  }
+
   // Calls f(slot) for every member in ascending order until f returns false.
   template <typename F>
   void ForEach(F&& f) const {

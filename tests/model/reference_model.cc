@@ -1,0 +1,1211 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The reference model: SPEC §1-6 and the minimal worker calls, computed the
+// slow and obvious way (see reference_model.h), and the comparisons of its
+// predictions with the engine's answers.
+
+#include "tests/model/reference_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
+
+namespace cascade::model {
+namespace {
+
+// Limits of a JobSpec (cascade/job.h) and of the calls (SPEC §4-6).
+constexpr size_t kMaxTextBytes = 256;  // template_id, composition
+constexpr size_t kMaxTags = 32;
+constexpr size_t kMaxTagBytes = 64;
+constexpr size_t kMaxDependsOn = 1000;
+constexpr int kMaxNestingDepth = 8;
+constexpr size_t kMaxJobsPerSpec = 1000;
+constexpr size_t kMaxPayloadBytes = size_t{1} << 20;
+constexpr size_t kMaxSpecsPerBatch = 1000;
+constexpr size_t kMaxIdsPerCancel = 1000;
+constexpr size_t kMaxListLimit = 1000;
+constexpr size_t kMaxTeamBytes = 128;
+
+constexpr char kCancelledViaApi[] = "Cancelled via API";
+
+// The wire names of SPEC §1, written out here rather than taken from the
+// library, so that the model does not share the engine's mistakes.
+const char* WireName(JobState state) {
+  switch (state) {
+    case JobState::kQueued:
+      return "queued";
+    case JobState::kPending:
+      return "pending";
+    case JobState::kRendering:
+      return "render:dorender";
+    case JobState::kFinished:
+      return "finished";
+    case JobState::kError:
+      return "error";
+    case JobState::kCancelled:
+      return "manually_cancelled";
+  }
+  return "?";
+}
+
+// SPEC §4: only queued and pending jobs can be cancelled.
+bool Cancellable(JobState state) {
+  return state == JobState::kQueued || state == JobState::kPending;
+}
+
+// "invalid_argument", "not_found", ... (cascade/status.h ErrorCodeName).
+std::string CodeName(absl::StatusCode code) {
+  return absl::AsciiStrToLower(absl::StatusCodeToString(code));
+}
+
+std::string Str(Ulid id) { return id.ToString(); }
+
+bool Contains(const std::vector<JobId>& ids, JobId id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+bool IsTagChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+         c == '/' || c == '-';
+}
+
+bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::string>& want) {
+  for (const std::string& tag : want) {
+    if (std::find(have.begin(), have.end(), tag) == have.end()) return false;
+  }
+  return true;
+}
+
+StatusAlternative Alt(absl::StatusCode code, std::vector<std::string> mention_all = {},
+                      std::vector<std::string> mention_any = {},
+                      bool needs_field_violations = false) {
+  StatusAlternative alternative;
+  alternative.code = code;
+  alternative.mention_all = std::move(mention_all);
+  alternative.mention_any = std::move(mention_any);
+  alternative.needs_field_violations = needs_field_violations;
+  return alternative;
+}
+
+// A prediction of exactly one error.
+ExpectedStatus Err(absl::StatusCode code, std::vector<std::string> mention_all = {}) {
+  return ExpectedStatus::Error(Alt(code, std::move(mention_all)));
+}
+
+// semantics.md: every call names a team of 1-128 bytes.
+bool ValidTeam(std::string_view team) { return !team.empty() && team.size() <= kMaxTeamBytes; }
+
+// A call about an id (get, cancel, batch reads) naming a malformed team:
+// semantics.md says every call names a team of 1-128 bytes, not what such a
+// call answers. InvalidArgument (a bad argument) and NotFound (no job of
+// that team exists) are both accepted.
+ExpectedStatus BadTeam() {
+  return {{Alt(absl::StatusCode::kInvalidArgument), Alt(absl::StatusCode::kNotFound)}};
+}
+
+// ---- Formatting for diffs -----------------------------------------------------
+
+std::string Fmt(const std::string& s) { return absl::StrCat("\"", s, "\""); }
+std::string Fmt(int v) { return absl::StrCat(v); }
+std::string Fmt(size_t v) { return absl::StrCat(v); }
+std::string Fmt(double v) { return absl::StrCat(v); }
+std::string Fmt(bool v) { return v ? "true" : "false"; }
+std::string Fmt(Ulid id) { return Str(id); }
+std::string Fmt(JobState s) { return std::string(WireName(s)); }
+std::string Fmt(PrerequisiteFailurePolicy p) {
+  return p == PrerequisiteFailurePolicy::kIgnore ? "ignore" : "fail";
+}
+std::string Fmt(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+template <typename T>
+std::string Fmt(const std::optional<T>& v) {
+  return v.has_value() ? Fmt(*v) : std::string("null");
+}
+template <typename T>
+std::string Fmt(const std::vector<T>& v) {
+  std::vector<std::string> parts;
+  for (const T& x : v) parts.push_back(Fmt(x));
+  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+}
+
+// Collects "name: want X, got Y" for each differing field.
+class Differ {
+ public:
+  template <typename T>
+  void Field(const std::string& name, const T& want, const T& got) {
+    if (!(want == got)) {
+      problems_.push_back(absl::StrCat(name, ": want ", Fmt(want), ", got ", Fmt(got)));
+    }
+  }
+  void Add(std::string problem) {
+    if (!problem.empty()) problems_.push_back(std::move(problem));
+  }
+  std::string Result(const std::string& what) const {
+    if (problems_.empty()) return "";
+    return absl::StrCat(what, ": ", absl::StrJoin(problems_, "; "));
+  }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+BatchStatus StatusFromCounts(const BatchCounts& c) {
+  const int pending =
+      c.count(JobState::kQueued) + c.count(JobState::kPending) + c.count(JobState::kRendering);
+  if (pending > 0) return BatchStatus::kProcessing;
+  if (c.count(JobState::kError) + c.count(JobState::kCancelled) == c.total) {
+    return BatchStatus::kError;
+  }
+  return BatchStatus::kFinished;
+}
+
+const char* Name(BatchStatus s) {
+  switch (s) {
+    case BatchStatus::kProcessing:
+      return "processing";
+    case BatchStatus::kFinished:
+      return "finished";
+    case BatchStatus::kError:
+      return "error";
+  }
+  return "?";
+}
+const char* Name(BatchSubmitStatus s) {
+  switch (s) {
+    case BatchSubmitStatus::kCreated:
+      return "created";
+    case BatchSubmitStatus::kPartial:
+      return "partial";
+    case BatchSubmitStatus::kError:
+      return "error";
+  }
+  return "?";
+}
+const char* Name(BatchCancelStatus s) {
+  switch (s) {
+    case BatchCancelStatus::kCancelled:
+      return "cancelled";
+    case BatchCancelStatus::kPartial:
+      return "partial";
+    case BatchCancelStatus::kUnchanged:
+      return "unchanged";
+  }
+  return "?";
+}
+
+}  // namespace
+
+// ---- ExpectedStatus -------------------------------------------------------------
+
+bool ExpectedStatus::ok() const {
+  return alternatives.size() == 1 && alternatives[0].code == absl::StatusCode::kOk;
+}
+
+bool ExpectedStatus::Allows(absl::StatusCode code) const { return Find(code) != nullptr; }
+
+const StatusAlternative* ExpectedStatus::Find(absl::StatusCode code) const {
+  for (const StatusAlternative& alternative : alternatives) {
+    if (alternative.code == code) return &alternative;
+  }
+  return nullptr;
+}
+
+std::string ExpectedStatus::ToString() const {
+  std::vector<std::string> parts;
+  for (const StatusAlternative& a : alternatives) {
+    std::string part = absl::StatusCodeToString(a.code);
+    if (!a.mention_all.empty()) {
+      absl::StrAppend(&part, " mentioning all of [", absl::StrJoin(a.mention_all, ", "), "]");
+    }
+    if (!a.mention_any.empty()) {
+      absl::StrAppend(&part, " mentioning one of [", absl::StrJoin(a.mention_any, ", "), "]");
+    }
+    parts.push_back(std::move(part));
+  }
+  return absl::StrJoin(parts, " or ");
+}
+
+namespace {
+
+std::string CheckMentions(const StatusAlternative& alternative, absl::string_view message) {
+  std::vector<std::string> problems;
+  for (const std::string& m : alternative.mention_all) {
+    if (message.find(m) == absl::string_view::npos) {
+      problems.push_back(absl::StrCat("the message does not mention '", m, "'"));
+    }
+  }
+  if (!alternative.mention_any.empty()) {
+    bool any = false;
+    for (const std::string& m : alternative.mention_any) {
+      any = any || message.find(m) != absl::string_view::npos;
+    }
+    if (!any) {
+      problems.push_back(absl::StrCat("the message mentions none of [",
+                                      absl::StrJoin(alternative.mention_any, ", "), "]"));
+    }
+  }
+  return absl::StrJoin(problems, "; ");
+}
+
+}  // namespace
+
+std::string ExpectedStatus::Mismatch(const absl::Status& status) const {
+  const StatusAlternative* alternative = Find(status.code());
+  if (alternative == nullptr) {
+    return absl::StrCat("expected ", ToString(), "; got ", status.ToString());
+  }
+  std::string problems = CheckMentions(*alternative, status.message());
+  if (alternative->needs_field_violations && GetFieldViolations(status).empty()) {
+    absl::StrAppend(&problems, problems.empty() ? "" : "; ", "it carries no field violations");
+  }
+  if (problems.empty()) return "";
+  return absl::StrCat("status ", status.ToString(), ": ", problems);
+}
+
+std::string ExpectedStatus::MismatchEntry(const std::string& error_code,
+                                          const std::string& message) const {
+  for (const StatusAlternative& alternative : alternatives) {
+    if (alternative.code == absl::StatusCode::kOk || CodeName(alternative.code) != error_code) {
+      continue;
+    }
+    std::string problems = CheckMentions(alternative, message);
+    if (problems.empty()) return "";
+    return absl::StrCat("error '", message, "' (", error_code, "): ", problems);
+  }
+  return absl::StrCat("expected ", ToString(), "; got errorCode ", error_code, " '", message, "'");
+}
+
+// ---- The model: lookups ---------------------------------------------------------
+
+ReferenceModel::ReferenceModel(const Options& options)
+    : output_url_template_(options.output_url_template),
+      lease_duration_(options.lease_duration),
+      pickup_order_(options.pickup_order) {}
+
+void ReferenceModel::SetNow(absl::Time now) { now_ = now; }
+
+const ModelJob* ReferenceModel::FindAnyTeam(JobId id) const {
+  for (const ModelJob& job : jobs_) {
+    if (job.job.id == id) return &job;
+  }
+  return nullptr;
+}
+
+ModelJob* ReferenceModel::FindAnyTeamMutable(JobId id) {
+  for (ModelJob& job : jobs_) {
+    if (job.job.id == id) return &job;
+  }
+  return nullptr;
+}
+
+const ModelJob* ReferenceModel::FindInTeam(std::string_view team, JobId id) const {
+  const ModelJob* job = FindAnyTeam(id);
+  return job != nullptr && job->job.team == team ? job : nullptr;
+}
+
+ModelJob* ReferenceModel::FindInTeam(std::string_view team, JobId id) {
+  ModelJob* job = FindAnyTeamMutable(id);
+  return job != nullptr && job->job.team == team ? job : nullptr;
+}
+
+const ModelBatch* ReferenceModel::FindBatch(std::string_view team, BatchId id) const {
+  for (const ModelBatch& batch : batches_) {
+    if (batch.id == id && batch.team == team && !batch.top_level.empty()) return &batch;
+  }
+  return nullptr;
+}
+
+std::vector<JobId> ReferenceModel::PrerequisitesOf(const Job& job) {
+  std::vector<JobId> prerequisites = job.children;
+  prerequisites.insert(prerequisites.end(), job.depends_on.begin(), job.depends_on.end());
+  return prerequisites;
+}
+
+std::vector<const ModelJob*> ReferenceModel::DependentsOf(JobId id) const {
+  std::vector<const ModelJob*> dependents;
+  for (const ModelJob& job : jobs_) {
+    if (Contains(job.job.children, id) || Contains(job.job.depends_on, id)) {
+      dependents.push_back(&job);
+    }
+  }
+  return dependents;
+}
+
+bool ReferenceModel::AllPrerequisitesResolved(const Job& job) const {
+  for (JobId p : PrerequisitesOf(job)) {
+    const JobState state = FindAnyTeam(p)->job.state;
+    if (state == JobState::kFinished) continue;
+    if (state == JobState::kError &&
+        job.on_prerequisite_failure == PrerequisiteFailurePolicy::kIgnore) {
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+BatchCounts ReferenceModel::CountsOf(const ModelBatch& batch) const {
+  BatchCounts counts;
+  for (const auto& [index, id] : batch.top_level) {
+    ++counts.by_state[static_cast<int>(FindAnyTeam(id)->job.state)];
+    ++counts.total;
+  }
+  return counts;
+}
+
+// ---- Submit -----------------------------------------------------------------------
+
+void ReferenceModel::Validate(std::string_view team, const JobSpec& spec, const std::string& field,
+                              int depth, SpecProblems& problems) const {
+  ++problems.job_count;
+  auto bad = [&](const std::string& name, std::string message) {
+    problems.violations.push_back({absl::StrCat(field, name), std::move(message)});
+  };
+  if (depth > kMaxNestingDepth) bad("children", "nested too deep");
+  if (spec.template_id.size() > kMaxTextBytes) bad("template.id", "too long");
+  if (spec.composition.size() > kMaxTextBytes) bad("template.composition", "too long");
+  if (spec.tags.size() > kMaxTags) bad("tags", "too many");
+  for (size_t i = 0; i < spec.tags.size(); ++i) {
+    const std::string& tag = spec.tags[i];
+    bool ok = !tag.empty() && tag.size() <= kMaxTagBytes;
+    for (char c : tag) ok = ok && IsTagChar(c);
+    if (!ok) bad(absl::StrCat("tags[", i, "]"), "bad tag");
+  }
+  if (spec.depends_on.size() > kMaxDependsOn) bad("dependsOn", "too many");
+  for (size_t i = 0; i < spec.depends_on.size(); ++i) {
+    const JobId id = spec.depends_on[i];
+    if (std::find(spec.depends_on.begin(), spec.depends_on.begin() + i, id) !=
+        spec.depends_on.begin() + i) {
+      bad(absl::StrCat("dependsOn[", i, "]"), "duplicate");
+    }
+    const ModelJob* dep = FindInTeam(team, id);
+    if (dep == nullptr) {
+      problems.unknown_deps.push_back(Str(id));
+    } else if (dep->job.state == JobState::kError || dep->job.state == JobState::kCancelled) {
+      problems.dead_deps.push_back(Str(id));
+    }
+  }
+  if (spec.payload.size() > kMaxPayloadBytes) bad("payload", "too large");
+  for (size_t i = 0; i < spec.children.size(); ++i) {
+    Validate(team, spec.children[i], absl::StrCat(field, "children[", i, "]."), depth + 1,
+             problems);
+  }
+}
+
+ExpectedStatus ReferenceModel::PredictSubmit(std::string_view team, const JobSpec& spec) const {
+  if (!ValidTeam(team)) return Err(absl::StatusCode::kInvalidArgument, {"team"});
+  SpecProblems problems;
+  Validate(team, spec, "", 0, problems);
+  if (problems.job_count > kMaxJobsPerSpec) problems.violations.push_back({"children", "too many"});
+  // semantics.md does not say which check comes first when a spec has
+  // problems of several kinds, so any of their codes is accepted.
+  ExpectedStatus want;
+  if (!problems.violations.empty()) {
+    want.alternatives.push_back(Alt(absl::StatusCode::kInvalidArgument, {}, {}, true));
+  }
+  if (!problems.unknown_deps.empty()) {
+    want.alternatives.push_back(Alt(absl::StatusCode::kNotFound, {}, problems.unknown_deps));
+  }
+  if (!problems.dead_deps.empty()) {
+    want.alternatives.push_back(Alt(absl::StatusCode::kFailedPrecondition, {}, problems.dead_deps));
+  }
+  if (want.alternatives.empty()) return ExpectedStatus::Ok();
+  return want;
+}
+
+absl::Status ReferenceModel::TakeId(JobId id, std::vector<JobId>& taken_now) {
+  if (id.is_zero()) return absl::InternalError("the engine answered the zero id");
+  if (!Ulid::IsValid(Str(id))) {
+    return absl::InternalError(absl::StrCat("the engine answered a malformed id ", Str(id)));
+  }
+  for (JobId earlier : all_ids_) {
+    if (earlier >= id) {
+      return absl::InternalError(absl::StrCat("the engine answered id ", Str(id),
+                                              ", not above the earlier id ", Str(earlier)));
+    }
+  }
+  if (Contains(taken_now, id)) {
+    return absl::InternalError(absl::StrCat("the engine answered id ", Str(id), " twice"));
+  }
+  taken_now.push_back(id);
+  return absl::OkStatus();
+}
+
+std::string ReferenceModel::PlanOutputUrl(const JobSpec& spec, JobId id, std::string_view team,
+                                          std::optional<BatchId> batch) const {
+  const std::string& url = spec.output_url.empty() ? output_url_template_ : spec.output_url;
+  return absl::StrReplaceAll(url, {{"{id}", Str(id)},
+                                   {"{team}", std::string(team)},
+                                   {"{batch}", batch.has_value() ? Str(*batch) : ""}});
+}
+
+absl::StatusOr<CreatedJob> ReferenceModel::AddTree(std::string_view team, const JobSpec& spec,
+                                                   const CreatedJob& answer,
+                                                   std::optional<BatchId> batch,
+                                                   std::optional<JobId> parent,
+                                                   std::vector<JobId>& taken_now) {
+  if (answer.children.size() != spec.children.size()) {
+    return absl::InternalError(absl::StrCat("job ", Str(answer.id), " was answered with ",
+                                            answer.children.size(), " children; its spec has ",
+                                            spec.children.size()));
+  }
+  if (absl::Status s = TakeId(answer.id, taken_now); !s.ok()) return s;
+
+  ModelJob added;
+  Job& job = added.job;
+  job.id = answer.id;
+  job.team = std::string(team);
+  if (!spec.template_id.empty()) job.template_id = spec.template_id;
+  job.progress = 0.0;
+  job.stats.created_at = now_;
+  job.stats.updated_at = now_;
+  job.stats.total_assets = spec.total_assets;
+  job.output_url = PlanOutputUrl(spec, answer.id, team, batch);
+  job.tags = spec.tags;
+  job.priority = spec.priority;
+  job.batch_id = batch;
+  job.parent_id = parent;
+  job.depends_on = spec.depends_on;
+  job.on_prerequisite_failure = spec.on_prerequisite_failure;
+  job.attempts = 0;
+  job.cancel_requested = false;
+  added.payload = spec.payload;
+
+  CreatedJob created;
+  created.id = answer.id;
+  for (size_t i = 0; i < spec.children.size(); ++i) {
+    absl::StatusOr<CreatedJob> child =
+        AddTree(team, spec.children[i], answer.children[i], batch, answer.id, taken_now);
+    if (!child.ok()) return child.status();
+    job.children.push_back(child->id);
+    created.children.push_back(*std::move(child));
+  }
+
+  // Pending iff some prerequisite is not finished: every nested child (new),
+  // or a dependsOn job that has not finished yet.
+  bool waits = !spec.children.empty();
+  for (JobId dep : spec.depends_on) {
+    waits = waits || FindAnyTeam(dep)->job.state != JobState::kFinished;
+  }
+  job.state = waits ? JobState::kPending : JobState::kQueued;
+  created.state = job.state;
+  created.output_url = job.output_url;
+  pending_commit_.push_back(std::move(added));
+  return created;
+}
+
+void ReferenceModel::Commit(const std::vector<JobId>& taken_now) {
+  for (ModelJob& job : pending_commit_) jobs_.push_back(std::move(job));
+  pending_commit_.clear();
+  std::sort(jobs_.begin(), jobs_.end(),
+            [](const ModelJob& a, const ModelJob& b) { return a.job.id < b.job.id; });
+  all_ids_.insert(all_ids_.end(), taken_now.begin(), taken_now.end());
+}
+
+absl::StatusOr<CreatedJob> ReferenceModel::ApplySubmit(std::string_view team, const JobSpec& spec,
+                                                       const CreatedJob& engine_answer) {
+  pending_commit_.clear();
+  std::vector<JobId> taken_now;
+  absl::StatusOr<CreatedJob> created =
+      AddTree(team, spec, engine_answer, std::nullopt, std::nullopt, taken_now);
+  if (!created.ok()) {
+    pending_commit_.clear();
+    return created.status();
+  }
+  Commit(taken_now);
+  return created;
+}
+
+ExpectedStatus ReferenceModel::PredictSubmitBatch(std::string_view team, size_t num_specs) const {
+  if (!ValidTeam(team)) return Err(absl::StatusCode::kInvalidArgument, {"team"});
+  if (num_specs == 0 || num_specs > kMaxSpecsPerBatch) {
+    return Err(absl::StatusCode::kInvalidArgument);
+  }
+  return ExpectedStatus::Ok();
+}
+
+absl::StatusOr<ExpectedBatchSubmit> ReferenceModel::ApplySubmitBatch(
+    std::string_view team, absl::Span<const JobSpec> specs,
+    const BatchSubmitResult& engine_answer) {
+  pending_commit_.clear();
+  std::vector<JobId> taken_now;
+  if (absl::Status s = TakeId(engine_answer.batch_id, taken_now); !s.ok()) return s;
+
+  ExpectedBatchSubmit want;
+  want.batch_id = engine_answer.batch_id;
+  want.total_jobs = specs.size();
+  ModelBatch batch{engine_answer.batch_id, std::string(team), {}};
+  size_t next_answer = 0;  // walks engine_answer.jobs, which is in request order
+  for (size_t i = 0; i < specs.size(); ++i) {
+    // Specs of one batch cannot name one another (their ids are not known
+    // yet), so each is judged against the jobs that existed before the call.
+    ExpectedStatus predicted = PredictSubmit(team, specs[i]);
+    const bool engine_created =
+        next_answer < engine_answer.jobs.size() && engine_answer.jobs[next_answer].index == i;
+    if (!predicted.ok()) {
+      if (engine_created) {
+        pending_commit_.clear();
+        return absl::InternalError(absl::StrCat("the engine created spec ", i,
+                                                "; the model expects ", predicted.ToString()));
+      }
+      want.errors.emplace_back(i, std::move(predicted));
+      continue;
+    }
+    if (!engine_created) {
+      pending_commit_.clear();
+      return absl::InternalError(
+          absl::StrCat("the engine did not create spec ", i, " (valid, says the model)"));
+    }
+    absl::StatusOr<CreatedJob> created =
+        AddTree(team, specs[i], engine_answer.jobs[next_answer].job, engine_answer.batch_id,
+                std::nullopt, taken_now);
+    if (!created.ok()) {
+      pending_commit_.clear();
+      return created.status();
+    }
+    batch.top_level.emplace_back(i, created->id);
+    want.jobs.push_back({i, *std::move(created)});
+    ++next_answer;
+  }
+  if (next_answer != engine_answer.jobs.size()) {
+    pending_commit_.clear();
+    return absl::InternalError("the engine answered jobs[] out of request order or repeated");
+  }
+  want.success_count = want.jobs.size();
+  want.status = want.success_count == want.total_jobs ? BatchSubmitStatus::kCreated
+                : want.success_count == 0             ? BatchSubmitStatus::kError
+                                                      : BatchSubmitStatus::kPartial;
+  Commit(taken_now);
+  batches_.push_back(std::move(batch));
+  return want;
+}
+
+// ---- Read -------------------------------------------------------------------------
+
+Expected<ExpectedJob> ReferenceModel::Get(std::string_view team, JobId id) const {
+  if (!ValidTeam(team)) return {BadTeam()};
+  const ModelJob* job = FindInTeam(team, id);
+  if (job == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  return {ExpectedStatus::Ok(), ToExpected(*job)};
+}
+
+ExpectedList ReferenceModel::List(std::string_view team, const ListQuery& query) const {
+  ExpectedList out;
+  if (!ValidTeam(team)) {
+    out.status = Err(absl::StatusCode::kInvalidArgument, {"team"});
+    return out;
+  }
+  if (query.limit == 0 || query.limit > kMaxListLimit) {
+    out.status = Err(absl::StatusCode::kInvalidArgument, {"limit"});
+    return out;
+  }
+  out.status = ExpectedStatus::Ok();
+  std::vector<const ModelJob*> matches;
+  for (const ModelJob& job : jobs_) {
+    const Job& j = job.job;
+    if (j.team != team) continue;
+    if (!query.states.empty() &&
+        std::find(query.states.begin(), query.states.end(), j.state) == query.states.end()) {
+      continue;
+    }
+    if (std::find(query.exclude_states.begin(), query.exclude_states.end(), j.state) !=
+        query.exclude_states.end()) {
+      continue;
+    }
+    if (query.from_date.has_value() && j.stats.created_at < *query.from_date) continue;
+    if (query.to_date.has_value() && j.stats.created_at >= *query.to_date) continue;
+    if (!HasAllTags(j.tags, query.tags)) continue;
+    matches.push_back(&job);
+  }
+  switch (query.sort) {
+    case SortOrder::kOldestFirst:
+    case SortOrder::kRandom:
+      std::sort(matches.begin(), matches.end(),
+                [](const ModelJob* a, const ModelJob* b) { return a->job.id < b->job.id; });
+      break;
+    case SortOrder::kNewestFirst:
+      std::sort(matches.begin(), matches.end(),
+                [](const ModelJob* a, const ModelJob* b) { return a->job.id > b->job.id; });
+      break;
+    case SortOrder::kPriority:
+      std::sort(matches.begin(), matches.end(), [](const ModelJob* a, const ModelJob* b) {
+        if (a->job.priority != b->job.priority) return a->job.priority > b->job.priority;
+        return a->job.id < b->job.id;
+      });
+      break;
+  }
+  const size_t begin = std::min(query.offset, matches.size());
+  const size_t end = begin + std::min(query.limit, matches.size() - begin);
+  if (query.sort == SortOrder::kRandom) {
+    out.any_order = true;
+    out.count = end - begin;
+    for (const ModelJob* job : matches) out.jobs.push_back(ToExpected(*job));
+  } else {
+    for (size_t i = begin; i < end; ++i) out.jobs.push_back(ToExpected(*matches[i]));
+    out.count = out.jobs.size();
+  }
+  return out;
+}
+
+Expected<BatchCounts> ReferenceModel::GetBatchCounts(std::string_view team, BatchId id) const {
+  if (!ValidTeam(team)) return {BadTeam()};
+  const ModelBatch* batch = FindBatch(team, id);
+  if (batch == nullptr) return {Err(absl::StatusCode::kNotFound)};
+  return {ExpectedStatus::Ok(), CountsOf(*batch)};
+}
+
+Expected<ExpectedBatchView> ReferenceModel::GetBatch(std::string_view team, BatchId id) const {
+  if (!ValidTeam(team)) return {BadTeam()};
+  const ModelBatch* batch = FindBatch(team, id);
+  if (batch == nullptr) return {Err(absl::StatusCode::kNotFound)};
+  ExpectedBatchView view;
+  view.batch_id = id;
+  view.counts = CountsOf(*batch);
+  view.status = StatusFromCounts(view.counts);
+  for (const auto& [index, job_id] : batch->top_level) {
+    view.jobs.emplace_back(index, ToExpected(*FindAnyTeam(job_id)));
+  }
+  return {ExpectedStatus::Ok(), std::move(view)};
+}
+
+// ---- Cancel -----------------------------------------------------------------------
+
+std::vector<ExpectedJob> ReferenceModel::CancelClosure(const std::vector<JobId>& named,
+                                                       bool named_texts_also_cascade) {
+  // The least fixpoint of E, R and U: start from the named jobs (E) and add
+  // every cancellable job that R or U reaches, over and over, until a whole
+  // pass over every job adds nothing.
+  std::vector<JobId> cancel = named;
+  auto is_cancelled = [&](JobId id) {
+    return Contains(cancel, id) || FindAnyTeam(id)->job.state == JobState::kCancelled;
+  };
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (const ModelJob& job : jobs_) {
+      if (!Cancellable(job.job.state) || Contains(cancel, job.job.id)) continue;
+      // R: one of its prerequisites is cancelled (now, or before).
+      bool unresolvable = false;
+      for (JobId p : PrerequisitesOf(job.job)) unresolvable = unresolvable || is_cancelled(p);
+      // U: it has dependents, and every one is cancelled or ended in error.
+      const std::vector<const ModelJob*> dependents = DependentsOf(job.job.id);
+      bool useless = !dependents.empty();
+      for (const ModelJob* d : dependents) {
+        useless = useless && (is_cancelled(d->job.id) || d->job.state == JobState::kError);
+      }
+      if (unresolvable || useless) {
+        cancel.push_back(job.job.id);
+        changed = true;
+      }
+    }
+  }
+
+  // Which named job's cascade reached a job depends on the engine's walk;
+  // any named job is accepted.
+  std::vector<std::string> cascade_texts;
+  for (JobId n : named) cascade_texts.push_back(absl::StrCat("Cancelled: cascade from ", Str(n)));
+  std::sort(cancel.begin(), cancel.end());
+  std::vector<ExpectedJob> cancelled;
+  for (JobId id : cancel) {
+    ModelJob& job = *FindAnyTeamMutable(id);
+    job.job.state = JobState::kCancelled;
+    job.job.stats.error_at = now_;
+    job.job.stats.updated_at = now_;
+    if (Contains(named, id)) {
+      job.error_options = {kCancelledViaApi};
+      // A batch cancel names every top-level job but works through them in
+      // request order: one an earlier job's cascade reached first may say so.
+      if (named_texts_also_cascade) {
+        for (JobId n : named) {
+          if (n != id)
+            job.error_options.push_back(absl::StrCat("Cancelled: cascade from ", Str(n)));
+        }
+      }
+    } else {
+      job.error_options = cascade_texts;
+    }
+    job.job.stats.error = job.error_options.front();
+    cancelled.push_back(ToExpected(job));
+  }
+  return cancelled;
+}
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::Cancel(std::string_view team, JobId id) {
+  if (!ValidTeam(team)) return {BadTeam()};
+  const ModelJob* job = FindInTeam(team, id);
+  if (job == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  if (!Cancellable(job->job.state)) {
+    return {Err(absl::StatusCode::kFailedPrecondition,
+                {Str(id), std::string(WireName(job->job.state))})};
+  }
+  return {ExpectedStatus::Ok(), CancelClosure({id}, false)};
+}
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::CancelMany(std::string_view team,
+                                                              absl::Span<const JobId> ids) {
+  // semantics.md: size, then duplicates, then unknown ids, then states; the
+  // first check that fails decides, and nothing changes.
+  if (!ValidTeam(team)) return {BadTeam()};
+  if (ids.empty() || ids.size() > kMaxIdsPerCancel) {
+    return {Err(absl::StatusCode::kInvalidArgument)};
+  }
+  std::vector<std::string> repeated;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const size_t n = std::count(ids.begin(), ids.end(), ids[i]);
+    const bool first = std::find(ids.begin(), ids.begin() + i, ids[i]) == ids.begin() + i;
+    if (n > 1 && first) repeated.push_back(Str(ids[i]));
+  }
+  if (!repeated.empty()) {
+    return {Err(absl::StatusCode::kInvalidArgument, repeated)};
+  }
+  std::vector<std::string> unknown;
+  for (JobId id : ids) {
+    if (FindInTeam(team, id) == nullptr) unknown.push_back(Str(id));
+  }
+  if (!unknown.empty()) return {Err(absl::StatusCode::kNotFound, unknown)};
+  std::vector<std::string> stuck;
+  for (JobId id : ids) {
+    const JobState state = FindInTeam(team, id)->job.state;
+    if (!Cancellable(state)) {
+      stuck.push_back(Str(id));
+      stuck.push_back(std::string(WireName(state)));
+    }
+  }
+  if (!stuck.empty()) {
+    return {Err(absl::StatusCode::kFailedPrecondition, stuck)};
+  }
+  return {ExpectedStatus::Ok(), CancelClosure(std::vector<JobId>(ids.begin(), ids.end()), false)};
+}
+
+Expected<ExpectedBatchCancel> ReferenceModel::CancelBatch(std::string_view team, BatchId id) {
+  if (!ValidTeam(team)) return {BadTeam()};
+  const ModelBatch* batch = FindBatch(team, id);
+  if (batch == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  const std::vector<std::pair<size_t, JobId>> top_level = batch->top_level;
+
+  // E applies to each top-level job that can still be cancelled; the closure
+  // of all of them is the closure of doing them one by one.
+  std::vector<JobId> named;
+  for (const auto& [index, job_id] : top_level) {
+    if (Cancellable(FindAnyTeam(job_id)->job.state)) named.push_back(job_id);
+  }
+  ExpectedBatchCancel out;
+  out.batch_id = id;
+  out.total_jobs = top_level.size();
+  out.cancelled_jobs = CancelClosure(named, true);
+  for (const auto& [index, job_id] : top_level) {
+    BatchCancelJobResult result;
+    result.index = index;
+    result.id = job_id;
+    result.cancelled = Contains(named, job_id);
+    result.state = FindAnyTeam(job_id)->job.state;
+    if (!result.cancelled) result.reason = absl::StrCat("job is ", WireName(result.state));
+    out.jobs.push_back(std::move(result));
+  }
+  out.cancelled_count = named.size();
+  out.skipped_count = out.total_jobs - out.cancelled_count;
+  out.status = out.cancelled_count == out.total_jobs ? BatchCancelStatus::kCancelled
+               : out.cancelled_count > 0             ? BatchCancelStatus::kPartial
+                                                     : BatchCancelStatus::kUnchanged;
+  return {ExpectedStatus::Ok(), std::move(out)};
+}
+
+// ---- Workers ----------------------------------------------------------------------
+
+Expected<ExpectedClaim> ReferenceModel::Claim(const ClaimRequest& request,
+                                              std::optional<JobId> engine_choice) {
+  std::vector<ModelJob*> candidates;
+  for (ModelJob& job : jobs_) {
+    if (job.job.state == JobState::kQueued && HasAllTags(job.job.tags, request.tags)) {
+      candidates.push_back(&job);
+    }
+  }
+  if (candidates.empty()) return {Err(absl::StatusCode::kNotFound)};
+  // `before(a, b)`: a is picked before b.
+  auto before = [&](const ModelJob* a, const ModelJob* b) {
+    switch (pickup_order_) {
+      case SortOrder::kNewestFirst:
+        return a->job.id > b->job.id;
+      case SortOrder::kPriority:
+        if (a->job.priority != b->job.priority) return a->job.priority > b->job.priority;
+        return a->job.id < b->job.id;
+      case SortOrder::kOldestFirst:
+      case SortOrder::kRandom:
+        return a->job.id < b->job.id;
+    }
+    return false;
+  };
+  ModelJob* picked = *std::min_element(candidates.begin(), candidates.end(), before);
+  if (pickup_order_ == SortOrder::kRandom && engine_choice.has_value()) {
+    for (ModelJob* candidate : candidates) {
+      if (candidate->job.id == *engine_choice) picked = candidate;
+    }
+  }
+  Job& job = picked->job;
+  job.state = JobState::kRendering;
+  job.attempts += 1;
+  job.stats.started_at = now_;
+  job.stats.updated_at = now_;
+  picked->lease_token.clear();
+  ExpectedClaim claim;
+  claim.job = ToExpected(*picked);
+  claim.lease_expires_at = now_ + request.lease.value_or(lease_duration_);
+  claim.payload = picked->payload;
+  return {ExpectedStatus::Ok(), std::move(claim)};
+}
+
+void ReferenceModel::SetLeaseToken(JobId id, std::string token) {
+  if (ModelJob* job = FindAnyTeamMutable(id); job != nullptr) job->lease_token = std::move(token);
+}
+
+Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_token,
+                                             const FinishReport& report) {
+  ModelJob* job = FindAnyTeamMutable(id);
+  if (job == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  if (job->job.state != JobState::kRendering) {
+    return {Err(absl::StatusCode::kFailedPrecondition,
+                {Str(id), std::string(WireName(job->job.state))})};
+  }
+  if (lease_token != job->lease_token) {
+    return {Err(absl::StatusCode::kFailedPrecondition, {Str(id)})};
+  }
+  Job& j = job->job;
+  j.state = JobState::kFinished;
+  j.progress = 100.0;
+  j.stats.finished_at = now_;
+  j.stats.updated_at = now_;
+  j.stats.render_duration = absl::ToDoubleSeconds(now_ - *j.stats.started_at);
+  if (!report.output_url.empty()) j.output_url = report.output_url;
+  job->lease_token.clear();
+  ExpectedJob answer = ToExpected(*job);
+  PromoteReadyJobs();
+  return {ExpectedStatus::Ok(), std::move(answer)};
+}
+
+Expected<ExpectedJob> ReferenceModel::Fail(JobId id, std::string_view lease_token,
+                                           std::string_view error) {
+  ModelJob* job = FindAnyTeamMutable(id);
+  if (job == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  if (job->job.state != JobState::kRendering) {
+    return {Err(absl::StatusCode::kFailedPrecondition,
+                {Str(id), std::string(WireName(job->job.state))})};
+  }
+  if (lease_token != job->lease_token) {
+    return {Err(absl::StatusCode::kFailedPrecondition, {Str(id)})};
+  }
+  Job& j = job->job;
+  j.state = JobState::kError;
+  j.stats.error = std::string(error);
+  j.stats.error_at = now_;
+  j.stats.updated_at = now_;
+  job->error_options = {std::string(error)};
+  job->lease_token.clear();
+  ExpectedJob answer = ToExpected(*job);
+  PropagateFailure();
+  PromoteReadyJobs();
+  return {ExpectedStatus::Ok(), std::move(answer)};
+}
+
+void ReferenceModel::PropagateFailure() {
+  // Two rules, applied to every queued or pending job until a whole pass
+  // changes nothing:
+  //  - PrerequisiteFailed: a pending job that does not ignore failures and
+  //    has a prerequisite in error;
+  //  - DependentsFailed (rule U with "failed"): a job with dependents, every
+  //    one of which ended without finishing (error or cancelled).
+  // Rendering and terminal jobs are never touched.
+  auto prerequisite_failed = [&](const Job& job) {
+    if (job.on_prerequisite_failure == PrerequisiteFailurePolicy::kIgnore) return false;
+    for (JobId p : PrerequisitesOf(job)) {
+      if (FindAnyTeam(p)->job.state == JobState::kError) return true;
+    }
+    return false;
+  };
+  auto dependents_failed = [&](const Job& job) {
+    const std::vector<const ModelJob*> dependents = DependentsOf(job.id);
+    bool all = !dependents.empty();
+    for (const ModelJob* d : dependents) {
+      all = all && (d->job.state == JobState::kError || d->job.state == JobState::kCancelled);
+    }
+    return all;
+  };
+  std::vector<JobId> failed;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (ModelJob& job : jobs_) {
+      Job& j = job.job;
+      if (j.state != JobState::kQueued && j.state != JobState::kPending) continue;
+      if ((j.state == JobState::kPending && prerequisite_failed(j)) || dependents_failed(j)) {
+        j.state = JobState::kError;
+        j.stats.error_at = now_;
+        j.stats.updated_at = now_;
+        failed.push_back(j.id);
+        changed = true;
+      }
+    }
+  }
+  // The text names the job that made it fail; which one depends on the
+  // order the engine walks in, so every reason that holds is accepted.
+  for (JobId id : failed) {
+    ModelJob& job = *FindAnyTeamMutable(id);
+    job.error_options.clear();
+    if (job.job.on_prerequisite_failure == PrerequisiteFailurePolicy::kFail) {
+      for (JobId p : PrerequisitesOf(job.job)) {
+        if (FindAnyTeam(p)->job.state == JobState::kError) {
+          job.error_options.push_back(absl::StrCat("prerequisite ", Str(p), " failed"));
+        }
+      }
+    }
+    if (dependents_failed(job.job)) {
+      for (const ModelJob* d : DependentsOf(id)) {
+        job.error_options.push_back(absl::StrCat("dependent ", Str(d->job.id), " failed"));
+      }
+    }
+    job.job.stats.error = job.error_options.front();
+  }
+}
+
+void ReferenceModel::PromoteReadyJobs() {
+  // PrerequisitesMet: a pending job whose every prerequisite is resolved.
+  for (ModelJob& job : jobs_) {
+    if (job.job.state == JobState::kPending && AllPrerequisitesResolved(job.job)) {
+      job.job.state = JobState::kQueued;
+      job.job.stats.updated_at = now_;
+    }
+  }
+}
+
+// ---- Comparisons ------------------------------------------------------------------
+
+std::string DiffJob(const ExpectedJob& want_job, const Job& got) {
+  const Job& want = want_job.job;
+  Differ d;
+  d.Field("id", want.id, got.id);
+  d.Field("team", want.team, got.team);
+  d.Field("templateId", want.template_id, got.template_id);
+  d.Field("status", want.state, got.state);
+  d.Field("progress", want.progress, got.progress);
+  d.Field("stats.createdAt", want.stats.created_at, got.stats.created_at);
+  d.Field("stats.updatedAt", want.stats.updated_at, got.stats.updated_at);
+  d.Field("stats.startedAt", want.stats.started_at, got.stats.started_at);
+  d.Field("stats.finishedAt", want.stats.finished_at, got.stats.finished_at);
+  d.Field("stats.errorAt", want.stats.error_at, got.stats.error_at);
+  d.Field("stats.totalAssets", want.stats.total_assets, got.stats.total_assets);
+  if (want.stats.render_duration.has_value() != got.stats.render_duration.has_value() ||
+      (want.stats.render_duration.has_value() &&
+       std::abs(*want.stats.render_duration - *got.stats.render_duration) > 1e-6)) {
+    d.Field("stats.renderDuration", want.stats.render_duration, got.stats.render_duration);
+  }
+  if (want_job.error_options.empty()) {
+    d.Field("stats.error", want.stats.error, got.stats.error);
+  } else if (!got.stats.error.has_value() ||
+             std::find(want_job.error_options.begin(), want_job.error_options.end(),
+                       *got.stats.error) == want_job.error_options.end()) {
+    d.Add(absl::StrCat("stats.error: want one of ", Fmt(want_job.error_options), ", got ",
+                       Fmt(got.stats.error)));
+  }
+  d.Field("outputUrl", want.output_url, got.output_url);
+  // Neither SPEC.md nor semantics.md says tags keep their order: compared
+  // as sets.
+  std::vector<std::string> want_tags = want.tags, got_tags = got.tags;
+  std::sort(want_tags.begin(), want_tags.end());
+  std::sort(got_tags.begin(), got_tags.end());
+  d.Field("tags (sorted)", want_tags, got_tags);
+  d.Field("priority", want.priority, got.priority);
+  d.Field("batchId", want.batch_id, got.batch_id);
+  d.Field("parentId", want.parent_id, got.parent_id);
+  d.Field("children", want.children, got.children);
+  d.Field("dependsOn", want.depends_on, got.depends_on);
+  d.Field("onPrerequisiteFailure", want.on_prerequisite_failure, got.on_prerequisite_failure);
+  d.Field("attempts", want.attempts, got.attempts);
+  d.Field("cancelRequested", want.cancel_requested, got.cancel_requested);
+  return d.Result(absl::StrCat("job ", Str(want.id)));
+}
+
+std::string DiffJobs(const std::vector<ExpectedJob>& want, const std::vector<Job>& got) {
+  std::vector<JobId> want_ids, got_ids;
+  for (const ExpectedJob& j : want) want_ids.push_back(j.job.id);
+  for (const Job& j : got) got_ids.push_back(j.id);
+  if (want_ids != got_ids) {
+    return absl::StrCat("jobs: want ids ", Fmt(want_ids), ", got ", Fmt(got_ids));
+  }
+  std::vector<std::string> problems;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (std::string d = DiffJob(want[i], got[i]); !d.empty()) problems.push_back(d);
+  }
+  return absl::StrJoin(problems, "\n");
+}
+
+std::string DiffCreated(const CreatedJob& want, const CreatedJob& got) {
+  Differ d;
+  d.Field("id", want.id, got.id);
+  d.Field("status", want.state, got.state);
+  d.Field("outputUrl", want.output_url, got.output_url);
+  d.Field("children.size", want.children.size(), got.children.size());
+  if (want.children.size() == got.children.size()) {
+    for (size_t i = 0; i < want.children.size(); ++i) {
+      d.Add(DiffCreated(want.children[i], got.children[i]));
+    }
+  }
+  return d.Result(absl::StrCat("created job ", Str(want.id)));
+}
+
+std::string DiffCounts(const BatchCounts& want, const BatchCounts& got) {
+  Differ d;
+  for (int s = 0; s < kNumJobStates; ++s) {
+    d.Field(WireName(static_cast<JobState>(s)), want.by_state[s], got.by_state[s]);
+  }
+  d.Field("total", want.total, got.total);
+  return d.Result("counts");
+}
+
+std::string DiffList(const ExpectedList& want, const std::vector<Job>& got) {
+  if (!want.any_order) return DiffJobs(want.jobs, got);
+  Differ d;
+  d.Field("page size", want.count, got.size());
+  std::vector<JobId> seen;
+  for (const Job& job : got) {
+    if (Contains(seen, job.id)) d.Add(absl::StrCat("job ", Str(job.id), " listed twice"));
+    seen.push_back(job.id);
+    auto it = std::find_if(want.jobs.begin(), want.jobs.end(),
+                           [&](const ExpectedJob& w) { return w.job.id == job.id; });
+    if (it == want.jobs.end()) {
+      d.Add(absl::StrCat("job ", Str(job.id), " does not match the query"));
+    } else {
+      d.Add(DiffJob(*it, job));
+    }
+  }
+  return d.Result("random listing");
+}
+
+std::string DiffBatchSubmit(const ExpectedBatchSubmit& want, const BatchSubmitResult& got) {
+  Differ d;
+  d.Field("batchId", want.batch_id, got.batch_id);
+  if (want.status != got.status) {
+    d.Add(absl::StrCat("status: want ", Name(want.status), ", got ", Name(got.status)));
+  }
+  d.Field("totalJobs", want.total_jobs, got.total_jobs);
+  d.Field("successCount", want.success_count, got.success_count);
+  d.Field("jobs.size", want.jobs.size(), got.jobs.size());
+  for (size_t i = 0; i < std::min(want.jobs.size(), got.jobs.size()); ++i) {
+    d.Field(absl::StrCat("jobs[", i, "].index"), want.jobs[i].index, got.jobs[i].index);
+    d.Add(DiffCreated(want.jobs[i].job, got.jobs[i].job));
+  }
+  d.Field("errors.size", want.errors.size(), got.errors.size());
+  for (size_t i = 0; i < std::min(want.errors.size(), got.errors.size()); ++i) {
+    d.Field(absl::StrCat("errors[", i, "].index"), want.errors[i].first, got.errors[i].index);
+    if (std::string m =
+            want.errors[i].second.MismatchEntry(got.errors[i].error_code, got.errors[i].error);
+        !m.empty()) {
+      d.Add(absl::StrCat("errors[", i, "]: ", m));
+    }
+  }
+  return d.Result(absl::StrCat("batch ", Str(want.batch_id)));
+}
+
+std::string DiffBatchView(const ExpectedBatchView& want, const BatchView& got) {
+  Differ d;
+  d.Field("batchId", want.batch_id, got.batch_id);
+  if (want.status != got.status) {
+    d.Add(absl::StrCat("status: want ", Name(want.status), ", got ", Name(got.status)));
+  }
+  d.Add(DiffCounts(want.counts, got.counts));
+  d.Field("jobs.size", want.jobs.size(), got.jobs.size());
+  for (size_t i = 0; i < std::min(want.jobs.size(), got.jobs.size()); ++i) {
+    d.Field(absl::StrCat("jobs[", i, "].index"), want.jobs[i].first, got.jobs[i].index);
+    d.Add(DiffJob(want.jobs[i].second, got.jobs[i].job));
+  }
+  return d.Result(absl::StrCat("batch view ", Str(want.batch_id)));
+}
+
+std::string DiffBatchCancel(const ExpectedBatchCancel& want, const BatchCancelResult& got) {
+  Differ d;
+  d.Field("batchId", want.batch_id, got.batch_id);
+  if (want.status != got.status) {
+    d.Add(absl::StrCat("status: want ", Name(want.status), ", got ", Name(got.status)));
+  }
+  d.Field("totalJobs", want.total_jobs, got.total_jobs);
+  d.Field("cancelledCount", want.cancelled_count, got.cancelled_count);
+  d.Field("skippedCount", want.skipped_count, got.skipped_count);
+  d.Field("jobs.size", want.jobs.size(), got.jobs.size());
+  for (size_t i = 0; i < std::min(want.jobs.size(), got.jobs.size()); ++i) {
+    const BatchCancelJobResult& w = want.jobs[i];
+    const BatchCancelJobResult& g = got.jobs[i];
+    const std::string at = absl::StrCat("jobs[", i, "].");
+    d.Field(at + "index", w.index, g.index);
+    d.Field(at + "id", w.id, g.id);
+    d.Field(at + "result", std::string(w.cancelled ? "cancelled" : "skipped"),
+            std::string(g.cancelled ? "cancelled" : "skipped"));
+    d.Field(at + "status", w.state, g.state);
+    d.Field(at + "reason", w.reason, g.reason);
+  }
+  d.Add(DiffJobs(want.cancelled_jobs, got.cancelled_jobs));
+  return d.Result(absl::StrCat("batch cancel ", Str(want.batch_id)));
+}
+
+std::string DiffClaim(const ExpectedClaim& want, const ClaimedJob& got) {
+  Differ d;
+  d.Add(DiffJob(want.job, got.job));
+  d.Field("lease.expiresAt", want.lease_expires_at, got.lease.expires_at);
+  d.Field("payload", want.payload, got.payload);
+  if (got.lease.token.empty()) d.Add("lease.token is empty");
+  return d.Result("claim");
+}
+
+std::string DescribeJob(const Job& job) {
+  return absl::StrCat(
+      Str(job.id), " ", job.team, " ", WireName(job.state), " children=", Fmt(job.children),
+      " dependsOn=", Fmt(job.depends_on),
+      job.on_prerequisite_failure == PrerequisiteFailurePolicy::kIgnore ? " ignore-failures" : "",
+      " error=", Fmt(job.stats.error));
+}
+
+std::string DescribeSpec(const JobSpec& spec) {
+  std::string out = "{";
+  if (spec.template_id.size() > 40) {
+    absl::StrAppend(&out, "template.id:", spec.template_id.size(), "B ");
+  }
+  if (spec.composition.size() > 40) {
+    absl::StrAppend(&out, "composition:", spec.composition.size(), "B ");
+  }
+  if (!spec.tags.empty()) {
+    std::vector<std::string> tags;
+    for (const std::string& t : spec.tags) {
+      tags.push_back(t.size() > 16 ? absl::StrCat(t.size(), "B-tag") : absl::StrCat("'", t, "'"));
+    }
+    if (tags.size() > 4) tags = {absl::StrCat(tags.size(), " tags")};
+    absl::StrAppend(&out, "tags:[", absl::StrJoin(tags, ","), "] ");
+  }
+  if (spec.priority != 0) absl::StrAppend(&out, "priority:", spec.priority, " ");
+  if (!spec.depends_on.empty()) absl::StrAppend(&out, "dependsOn:", Fmt(spec.depends_on), " ");
+  if (spec.on_prerequisite_failure == PrerequisiteFailurePolicy::kIgnore) {
+    absl::StrAppend(&out, "ignore-failures ");
+  }
+  if (!spec.output_url.empty()) absl::StrAppend(&out, "outputUrl:", spec.output_url, " ");
+  if (spec.payload.size() > 40) absl::StrAppend(&out, "payload:", spec.payload.size(), "B ");
+  if (!spec.children.empty()) {
+    std::vector<std::string> children;
+    for (const JobSpec& c : spec.children) children.push_back(DescribeSpec(c));
+    if (children.size() > 4) children = {absl::StrCat(children.size(), " children")};
+    absl::StrAppend(&out, "children:[", absl::StrJoin(children, ","), "]");
+  }
+  if (out.back() == ' ') out.pop_back();
+  return out + "}";
+}
+
+}  // namespace cascade::model

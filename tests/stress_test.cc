@@ -1,0 +1,789 @@
+// Copyright 2026 The Cascade Authors.
+//
+// Stress test (SPEC §13): four threads share one engine with two teams, each
+// running a fixed number of mixed operations (submit, batch submit, cancel,
+// cancel many, batch cancel, list, get, batch counts, claim, finish, fail)
+// while the main thread keeps reading batch aggregates without a lock. Every
+// answer is checked for sanity as it comes (a batch's counts always sum to its
+// total; terminal counts never go down; a job is never claimed twice; a
+// worker holding a lease can always finish or fail its job). When all threads
+// are done the engine's state is checked through the public API:
+//   - every batch's aggregate equals a recount of its jobs;
+//   - every job appears in exactly one state listing, and no acknowledged job
+//     is missing (JobCount agrees);
+//   - the closures of SPEC §3-4 hold: no queued or pending job has a
+//     cancelled prerequisite, nor dependents that all ended cancelled or in
+//     error; no pending job waits on nothing or on a failed prerequisite it
+//     does not ignore;
+//   - every claimed job is rendering, finished or in error exactly as its
+//     worker left it, and no other job was ever started.
+// Runs under ThreadSanitizer in CI; the operation count is bounded (not
+// timed). CASCADE_STRESS_OPS overrides the operations per thread.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cascade/cascade.h"
+#include "gtest/gtest.h"
+#include "tests/testutil.h"
+
+namespace cascade {
+namespace {
+
+constexpr int kThreads = 4;
+constexpr int kDefaultOpsPerThread = 10000;
+constexpr const char* kTeams[] = {"team-a", "team-b"};
+constexpr const char* kTagPool[] = {"hd", "4k", "urgent"};
+constexpr size_t kMaxProblems = 30;
+
+int OpsPerThread() {
+  const char* text = std::getenv("CASCADE_STRESS_OPS");
+  if (text == nullptr || *text == '\0') return kDefaultOpsPerThread;
+  return std::max(1, std::atoi(text));
+}
+
+std::string Text(JobState s) { return std::string(StateName(s)); }
+
+// What the threads learned from acknowledged answers, shared between them.
+class Ledger {
+ public:
+  struct Batch {
+    BatchId id;
+    int team = 0;
+    int top_level = 0;  // jobs created; 0 means the batch must not exist
+  };
+
+  void AddJobs(int team, const CreatedJob& created) {
+    std::lock_guard<std::mutex> lock(mu_);
+    AddTree(team, created);
+  }
+  void AddBatch(int team, const BatchSubmitResult& result) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const BatchJobResult& job : result.jobs) AddTree(team, job.job);
+    batches_.push_back({result.batch_id, team, static_cast<int>(result.jobs.size())});
+  }
+  // A random acknowledged job of `team`, if any.
+  std::optional<JobId> RandomJob(int team, std::mt19937_64& rng) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::vector<JobId>& ids = jobs_[team];
+    if (ids.empty()) return std::nullopt;
+    return ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(rng)];
+  }
+  std::optional<Batch> RandomBatch(int team, std::mt19937_64& rng) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<const Batch*> own;
+    for (const Batch& b : batches_) {
+      if (b.team == team) own.push_back(&b);
+    }
+    if (own.empty()) return std::nullopt;
+    return *own[std::uniform_int_distribution<size_t>(0, own.size() - 1)(rng)];
+  }
+  std::optional<Batch> RandomAnyBatch(std::mt19937_64& rng) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (batches_.empty()) return std::nullopt;
+    return batches_[std::uniform_int_distribution<size_t>(0, batches_.size() - 1)(rng)];
+  }
+  // Records a claim; false if the job had been claimed before.
+  bool RecordClaim(JobId id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return claimed_.insert(id).second;
+  }
+  // How a worker left a claimed job.
+  void RecordOutcome(JobId id, JobState state) {
+    std::lock_guard<std::mutex> lock(mu_);
+    outcome_[id] = state;
+  }
+
+  std::vector<JobId> Jobs(int team) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return jobs_[team];
+  }
+  std::vector<Batch> Batches() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batches_;
+  }
+  absl::flat_hash_map<JobId, JobState> Outcomes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outcome_;
+  }
+
+ private:
+  // REQUIRES: mu_ held.
+  void AddTree(int team, const CreatedJob& created) {
+    jobs_[team].push_back(created.id);
+    for (const CreatedJob& child : created.children) AddTree(team, child);
+  }
+
+  // A std::mutex, not an absl::Mutex: ThreadSanitizer sees std::mutex
+  // (through pthread), but not an absl::Mutex of an Abseil built without
+  // it, and would report the test's own bookkeeping as racy.
+  mutable std::mutex mu_;
+  // All guarded by mu_.
+  std::vector<JobId> jobs_[2];
+  std::vector<Batch> batches_;
+  absl::flat_hash_set<JobId> claimed_;
+  absl::flat_hash_map<JobId, JobState> outcome_;
+};
+
+// Problems found by any thread, reported by the main one.
+class Problems {
+ public:
+  void Add(std::string problem) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++count_;
+    if (problems_.size() < kMaxProblems) problems_.push_back(std::move(problem));
+  }
+  void Report() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& p : problems_) ADD_FAILURE() << p;
+    if (count_ > problems_.size()) ADD_FAILURE() << (count_ - problems_.size()) << " more problems";
+  }
+
+ private:
+  mutable std::mutex mu_;              // std::mutex: see Ledger::mu_
+  std::vector<std::string> problems_;  // guarded by mu_
+  size_t count_ = 0;                   // guarded by mu_
+};
+
+// True iff `jobs` are in strictly increasing id order (so also unique).
+bool StrictlyIncreasing(const std::vector<Job>& jobs) {
+  for (size_t i = 1; i < jobs.size(); ++i) {
+    if (!(jobs[i - 1].id < jobs[i].id)) return false;
+  }
+  return true;
+}
+
+bool Contains(const std::vector<Job>& jobs, JobId id) {
+  return std::any_of(jobs.begin(), jobs.end(), [&](const Job& j) { return j.id == id; });
+}
+
+int Sum(const BatchCounts& counts) {
+  int sum = 0;
+  for (int n : counts.by_state) sum += n;
+  return sum;
+}
+
+// One thread's share of the work: a fixed number of random operations for
+// its team, plus worker calls on any team's jobs.
+class Client {
+ public:
+  Client(Engine& engine, Ledger& ledger, Problems& problems, int index)
+      : engine_(engine),
+        ledger_(ledger),
+        problems_(problems),
+        team_index_(index % 2),
+        team_(kTeams[index % 2]),
+        rng_(1000 + index) {}
+
+  void Run(int ops) {
+    for (int i = 0; i < ops; ++i) {
+      const int pick = static_cast<int>(Uniform(100));
+      if (pick < 18) {
+        Submit();
+      } else if (pick < 26) {
+        SubmitBatch();
+      } else if (pick < 36) {
+        Cancel();
+      } else if (pick < 42) {
+        CancelMany();
+      } else if (pick < 46) {
+        CancelBatch();
+      } else if (pick < 53) {
+        List();
+      } else if (pick < 61) {
+        ReadCounts();
+      } else if (pick < 64) {
+        Get();
+      } else if (pick < 80) {
+        Claim();
+      } else {
+        EndAttempt();
+      }
+    }
+  }
+
+ private:
+  uint64_t Uniform(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+  bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+  void Problem(std::string what) { problems_.Add(absl::StrCat(team_, ": ", what)); }
+
+  JobSpec RandomSpec(bool allow_deps) {
+    JobSpec spec = testing::LeafSpec();
+    if (Chance(0.3)) spec.tags.push_back(kTagPool[Uniform(3)]);
+    spec.priority = static_cast<int32_t>(Uniform(3));
+    if (Chance(0.25)) {
+      const int n = 1 + static_cast<int>(Uniform(3));
+      for (int i = 0; i < n; ++i) spec.children.push_back(testing::LeafSpec("child"));
+    }
+    if (allow_deps && Chance(0.35)) {
+      if (std::optional<JobId> dep = ledger_.RandomJob(team_index_, rng_)) {
+        spec.depends_on.push_back(*dep);
+      }
+    }
+    if (Chance(0.15)) spec.on_prerequisite_failure = PrerequisiteFailurePolicy::kIgnore;
+    return spec;
+  }
+
+  void Submit() {
+    JobSpec spec = RandomSpec(/*allow_deps=*/true);
+    const bool invalid = Chance(0.05);
+    if (invalid) spec.tags.push_back("not a tag");
+    absl::StatusOr<CreatedJob> created = engine_.Submit(team_, spec);
+    if (invalid) {
+      if (created.status().code() != absl::StatusCode::kInvalidArgument) {
+        Problem(absl::StrCat("Submit with a bad tag: ", created.status().ToString()));
+      }
+      return;
+    }
+    if (!created.ok()) {
+      // The only legitimate refusal: the prerequisite ended meanwhile.
+      if (spec.depends_on.empty() ||
+          created.status().code() != absl::StatusCode::kFailedPrecondition) {
+        Problem(absl::StrCat("Submit: ", created.status().ToString()));
+      }
+      return;
+    }
+    const bool must_wait = !spec.children.empty();
+    const bool may_wait = must_wait || !spec.depends_on.empty();
+    if ((must_wait && created->state != JobState::kPending) ||
+        (!may_wait && created->state != JobState::kQueued) ||
+        created->children.size() != spec.children.size()) {
+      Problem(absl::StrCat("Submit answered ", Text(created->state), " with ",
+                           created->children.size(), " children for a spec with ",
+                           spec.children.size(), " children and ", spec.depends_on.size(),
+                           " dependsOn"));
+    }
+    for (const CreatedJob& child : created->children) {
+      if (child.state != JobState::kQueued) {
+        Problem(absl::StrCat("new child ", child.id.ToString(), " is ", Text(child.state)));
+      }
+    }
+    ledger_.AddJobs(team_index_, *created);
+  }
+
+  void SubmitBatch() {
+    std::vector<JobSpec> specs;
+    const int n = 1 + static_cast<int>(Uniform(5));
+    int invalid = 0;
+    for (int i = 0; i < n; ++i) {
+      specs.push_back(RandomSpec(/*allow_deps=*/true));
+      if (Chance(0.1)) {
+        specs.back().template_id = std::string(300, 'x');
+        ++invalid;
+      }
+    }
+    absl::StatusOr<BatchSubmitResult> result = engine_.SubmitBatch(team_, specs);
+    if (!result.ok()) {
+      Problem(absl::StrCat("SubmitBatch: ", result.status().ToString()));
+      return;
+    }
+    const size_t created = result->jobs.size();
+    const BatchSubmitStatus want_status = created == specs.size() ? BatchSubmitStatus::kCreated
+                                          : created == 0          ? BatchSubmitStatus::kError
+                                                                  : BatchSubmitStatus::kPartial;
+    if (result->total_jobs != specs.size() || result->success_count != created ||
+        created + result->errors.size() != specs.size() || result->status != want_status ||
+        result->errors.size() < static_cast<size_t>(invalid)) {
+      Problem(absl::StrCat("SubmitBatch of ", specs.size(), " (", invalid, " invalid): total ",
+                           result->total_jobs, ", success ", result->success_count, ", jobs ",
+                           created, ", errors ", result->errors.size(), ", status ",
+                           std::string(BatchSubmitStatusName(result->status))));
+    }
+    for (size_t i = 1; i < result->jobs.size(); ++i) {
+      if (result->jobs[i - 1].index >= result->jobs[i].index) {
+        Problem("SubmitBatch: jobs[] not in request order");
+      }
+    }
+    ledger_.AddBatch(team_index_, *result);
+  }
+
+  // Checks a cancel's answer: unique, id order, all cancelled, all ours.
+  void CheckCancelled(const char* call, const std::vector<Job>& jobs) {
+    if (!StrictlyIncreasing(jobs)) Problem(absl::StrCat(call, ": answer not unique in id order"));
+    for (const Job& job : jobs) {
+      if (job.state != JobState::kCancelled || job.team != team_) {
+        Problem(absl::StrCat(call, ": answered job ", job.id.ToString(), " of ", job.team,
+                             " in state ", Text(job.state)));
+      }
+    }
+  }
+
+  void Cancel() {
+    if (Chance(0.1)) {
+      // Another team's job does not exist for this one.
+      if (std::optional<JobId> other = ledger_.RandomJob(1 - team_index_, rng_)) {
+        absl::StatusOr<std::vector<Job>> r = engine_.Cancel(team_, *other);
+        if (r.status().code() != absl::StatusCode::kNotFound) {
+          Problem(absl::StrCat("Cancel of another team's job: ", r.status().ToString()));
+        }
+      }
+      return;
+    }
+    std::optional<JobId> id = ledger_.RandomJob(team_index_, rng_);
+    if (!id.has_value()) return;
+    absl::StatusOr<std::vector<Job>> r = engine_.Cancel(team_, *id);
+    if (r.ok()) {
+      CheckCancelled("Cancel", *r);
+      if (!Contains(*r, *id)) Problem("Cancel: the named job is not in the answer");
+    } else if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+      // Not cancellable then, so not now either: no state leads back.
+      ExpectStillUncancellable("Cancel", *id);
+    } else {
+      Problem(absl::StrCat("Cancel(", id->ToString(), "): ", r.status().ToString()));
+    }
+  }
+
+  // After a refusal naming `id` as not cancellable.
+  void ExpectStillUncancellable(const char* call, JobId id) {
+    absl::StatusOr<Job> job = engine_.Get(team_, id);
+    if (!job.ok() || IsCancellable(job->state)) {
+      Problem(absl::StrCat(call, " refused ", id.ToString(), " as not cancellable; it is ",
+                           job.ok() ? Text(job->state) : job.status().ToString()));
+    }
+  }
+
+  void CancelMany() {
+    std::vector<JobId> ids;
+    const int n = 1 + static_cast<int>(Uniform(3));
+    for (int i = 0; i < n; ++i) {
+      std::optional<JobId> id = ledger_.RandomJob(team_index_, rng_);
+      if (id.has_value() && std::find(ids.begin(), ids.end(), *id) == ids.end()) {
+        ids.push_back(*id);
+      }
+    }
+    if (ids.empty()) return;
+    absl::StatusOr<std::vector<Job>> r = engine_.CancelMany(team_, ids);
+    if (r.ok()) {
+      CheckCancelled("CancelMany", *r);
+      for (JobId id : ids) {
+        if (!Contains(*r, id)) Problem("CancelMany: a named job is not in the answer");
+      }
+    } else if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+      // The refusal lists the named jobs that are not cancellable (and
+      // nothing changed): each of those stays so.
+      bool named_any = false;
+      for (JobId id : ids) {
+        if (absl::StrContains(r.status().message(), id.ToString())) {
+          named_any = true;
+          ExpectStillUncancellable("CancelMany", id);
+        }
+      }
+      if (!named_any) {
+        Problem(absl::StrCat("CancelMany refusal names no job: ", r.status().ToString()));
+      }
+    } else {
+      Problem(absl::StrCat("CancelMany: ", r.status().ToString()));
+    }
+  }
+
+  void CancelBatch() {
+    std::optional<Ledger::Batch> batch = ledger_.RandomBatch(team_index_, rng_);
+    if (!batch.has_value()) return;
+    absl::StatusOr<BatchCancelResult> r = engine_.CancelBatch(team_, batch->id);
+    if (batch->top_level == 0) {
+      if (r.status().code() != absl::StatusCode::kNotFound) {
+        Problem(absl::StrCat("CancelBatch of an all-invalid batch: ", r.status().ToString()));
+      }
+      return;
+    }
+    if (!r.ok()) {
+      Problem(absl::StrCat("CancelBatch: ", r.status().ToString()));
+      return;
+    }
+    const size_t total = static_cast<size_t>(batch->top_level);
+    size_t cancelled = 0;
+    for (const BatchCancelJobResult& job : r->jobs) {
+      if (job.cancelled) {
+        ++cancelled;
+        if (job.state != JobState::kCancelled || !job.reason.empty() ||
+            !std::any_of(r->cancelled_jobs.begin(), r->cancelled_jobs.end(),
+                         [&](const Job& j) { return j.id == job.id; })) {
+          Problem("CancelBatch: a cancelled top-level job is inconsistent");
+        }
+      } else if (IsCancellable(job.state) || job.reason.empty()) {
+        Problem(absl::StrCat("CancelBatch: skipped a job that is ", Text(job.state)));
+      }
+    }
+    const BatchCancelStatus want_status = cancelled == total ? BatchCancelStatus::kCancelled
+                                          : cancelled > 0    ? BatchCancelStatus::kPartial
+                                                             : BatchCancelStatus::kUnchanged;
+    if (r->total_jobs != total || r->jobs.size() != total || r->cancelled_count != cancelled ||
+        r->skipped_count != total - cancelled || r->status != want_status) {
+      Problem(absl::StrCat("CancelBatch: total ", r->total_jobs, " (want ", total, "), jobs ",
+                           r->jobs.size(), ", cancelled ", r->cancelled_count, " (counted ",
+                           cancelled, "), skipped ", r->skipped_count));
+    }
+    CheckCancelled("CancelBatch", r->cancelled_jobs);
+  }
+
+  void List() {
+    ListQuery query;
+    if (Chance(0.7)) query.states.push_back(static_cast<JobState>(Uniform(kNumJobStates)));
+    const SortOrder orders[] = {SortOrder::kOldestFirst, SortOrder::kNewestFirst,
+                                SortOrder::kPriority};
+    query.sort = orders[Uniform(3)];
+    query.limit = 1 + Uniform(50);
+    query.offset = Uniform(20);
+    absl::StatusOr<std::vector<Job>> r = engine_.List(team_, query);
+    if (!r.ok()) {
+      Problem(absl::StrCat("List: ", r.status().ToString()));
+      return;
+    }
+    if (r->size() > query.limit) Problem("List: more jobs than the limit");
+    absl::flat_hash_set<JobId> seen;
+    for (size_t i = 0; i < r->size(); ++i) {
+      const Job& job = (*r)[i];
+      if (job.team != team_) Problem("List: another team's job");
+      if (!seen.insert(job.id).second) Problem("List: a job listed twice");
+      if (!query.states.empty() && job.state != query.states[0]) {
+        Problem(
+            absl::StrCat("List(states=", Text(query.states[0]), "): a job in ", Text(job.state)));
+      }
+      if (i == 0) continue;
+      const Job& prev = (*r)[i - 1];
+      bool ordered = true;
+      switch (query.sort) {
+        case SortOrder::kOldestFirst:
+          ordered = prev.id < job.id;
+          break;
+        case SortOrder::kNewestFirst:
+          ordered = job.id < prev.id;
+          break;
+        default:
+          ordered =
+              prev.priority > job.priority || (prev.priority == job.priority && prev.id < job.id);
+          break;
+      }
+      if (!ordered) {
+        Problem(
+            absl::StrCat("List(sort=", std::string(SortOrderName(query.sort)), "): out of order"));
+      }
+    }
+  }
+
+  void ReadCounts() {
+    std::optional<Ledger::Batch> batch = ledger_.RandomBatch(team_index_, rng_);
+    if (!batch.has_value()) return;
+    absl::StatusOr<BatchCounts> counts = engine_.GetBatchCounts(team_, batch->id);
+    if (batch->top_level == 0) {
+      if (counts.status().code() != absl::StatusCode::kNotFound) {
+        Problem(
+            absl::StrCat("GetBatchCounts of an all-invalid batch: ", counts.status().ToString()));
+      }
+      return;
+    }
+    if (!counts.ok()) {
+      Problem(absl::StrCat("GetBatchCounts: ", counts.status().ToString()));
+      return;
+    }
+    if (Sum(*counts) != counts->total || counts->total != batch->top_level) {
+      Problem(absl::StrCat("GetBatchCounts: counts sum to ", Sum(*counts), ", total ",
+                           counts->total, ", top-level jobs ", batch->top_level));
+    }
+  }
+
+  void Get() {
+    std::optional<JobId> id = ledger_.RandomJob(team_index_, rng_);
+    if (!id.has_value()) return;
+    absl::StatusOr<Job> job = engine_.Get(team_, *id);
+    if (!job.ok() || job->id != *id || job->team != team_) {
+      Problem(absl::StrCat("Get(", id->ToString(), "): ", job.status().ToString()));
+    }
+  }
+
+  void Claim() {
+    ClaimRequest request;
+    request.worker = team_;
+    if (Chance(0.2)) request.tags.push_back(kTagPool[Uniform(3)]);
+    absl::StatusOr<ClaimedJob> claimed = engine_.Claim(request);
+    if (!claimed.ok()) {
+      if (claimed.status().code() != absl::StatusCode::kNotFound) {
+        Problem(absl::StrCat("Claim: ", claimed.status().ToString()));
+      }
+      return;
+    }
+    const Job& job = claimed->job;
+    if (!ledger_.RecordClaim(job.id)) {
+      Problem(absl::StrCat("job ", job.id.ToString(), " was claimed twice"));
+    }
+    if (job.state != JobState::kRendering || job.attempts != 1 || claimed->lease.token.empty()) {
+      Problem(absl::StrCat("Claim answered job ", job.id.ToString(), " in ", Text(job.state),
+                           ", attempts ", job.attempts));
+    }
+    for (const std::string& tag : request.tags) {
+      if (std::find(job.tags.begin(), job.tags.end(), tag) == job.tags.end()) {
+        Problem(absl::StrCat("Claim(tags=", tag, ") answered a job without it"));
+      }
+    }
+    ledger_.RecordOutcome(job.id, JobState::kRendering);
+    held_.emplace_back(job.id, claimed->lease.token);
+  }
+
+  // Finishes or fails a job this thread holds. Nothing else can touch a
+  // rendering job in this test (no lease runs out on the manual clock), so
+  // the call must succeed.
+  void EndAttempt() {
+    if (held_.empty()) {
+      Claim();
+      return;
+    }
+    const size_t at = Uniform(held_.size());
+    const auto [id, token] = held_[at];
+    held_.erase(held_.begin() + at);
+    if (Chance(0.05)) {
+      absl::StatusOr<Job> stale = engine_.Finish(id, token + "-stale", FinishReport{});
+      if (stale.status().code() != absl::StatusCode::kFailedPrecondition) {
+        Problem(absl::StrCat("Finish with a wrong lease: ", stale.status().ToString()));
+      }
+    }
+    const bool finish = Chance(0.75);
+    absl::StatusOr<Job> done = finish ? engine_.Finish(id, token, FinishReport{})
+                                      : engine_.Fail(id, token, "render crashed");
+    const JobState want = finish ? JobState::kFinished : JobState::kError;
+    if (!done.ok() || done->state != want) {
+      Problem(absl::StrCat(finish ? "Finish(" : "Fail(", id.ToString(),
+                           ") by its lease holder: ", done.status().ToString()));
+      return;
+    }
+    ledger_.RecordOutcome(id, want);
+  }
+
+  Engine& engine_;
+  Ledger& ledger_;
+  Problems& problems_;
+  const int team_index_;
+  const std::string team_;
+  std::mt19937_64 rng_;
+  std::vector<std::pair<JobId, std::string>> held_;  // leases this thread holds
+};
+
+// ---- Final checks ----------------------------------------------------------------
+
+// Every job of `team`, read state by state through List (paged), checking
+// that no job shows up in two state listings.
+absl::flat_hash_map<JobId, Job> ListAllByState(Engine& engine, const std::string& team) {
+  absl::flat_hash_map<JobId, Job> jobs;
+  for (int s = 0; s < kNumJobStates; ++s) {
+    const JobState state = static_cast<JobState>(s);
+    ListQuery query;
+    query.states = {state};
+    query.limit = ListQuery::kMaxLimit;
+    for (query.offset = 0;; query.offset += query.limit) {
+      absl::StatusOr<std::vector<Job>> page = engine.List(team, query);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (Job& job : *page) {
+        EXPECT_EQ(job.state, state) << job.id.ToString() << " listed under " << Text(state);
+        EXPECT_TRUE(jobs.emplace(job.id, job).second)
+            << "job " << job.id.ToString() << " appears in more than one state listing";
+      }
+      if (page->size() < query.limit) break;
+    }
+  }
+  return jobs;
+}
+
+TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
+  testing::DeterministicEngine engine(/*seed=*/99);
+  Ledger ledger;
+  Problems problems;
+  const int ops = OpsPerThread();
+
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Client client(*engine.engine, ledger, problems, t);
+      client.Run(ops);
+    });
+  }
+
+  // The main thread reads batch aggregates while the others work: each read
+  // is one consistent snapshot, so it sums to the total, and since terminal
+  // states are final, no terminal count ever goes down between two reads.
+  std::mt19937_64 rng(7);
+  absl::flat_hash_map<BatchId, BatchCounts> last_seen;
+  std::thread stopper([&] {
+    for (std::thread& t : threads) t.join();
+    done.store(true);
+  });
+  int64_t reads = 0;
+  while (!done.load()) {
+    std::optional<Ledger::Batch> batch = ledger.RandomAnyBatch(rng);
+    if (!batch.has_value() || batch->top_level == 0) {
+      std::this_thread::yield();
+      continue;
+    }
+    absl::StatusOr<BatchCounts> counts = engine->GetBatchCounts(kTeams[batch->team], batch->id);
+    ++reads;
+    if (!counts.ok()) {
+      problems.Add(absl::StrCat("GetBatchCounts: ", counts.status().ToString()));
+      continue;
+    }
+    if (Sum(*counts) != counts->total || counts->total != batch->top_level) {
+      problems.Add(absl::StrCat("GetBatchCounts (lock-free read): counts sum to ", Sum(*counts),
+                                ", total ", counts->total, ", top-level jobs ", batch->top_level));
+    }
+    auto [it, first] = last_seen.try_emplace(batch->id, *counts);
+    if (!first) {
+      for (JobState s : {JobState::kFinished, JobState::kError, JobState::kCancelled}) {
+        if (counts->count(s) < it->second.count(s)) {
+          problems.Add(absl::StrCat("GetBatchCounts: ", Text(s), " went down from ",
+                                    it->second.count(s), " to ", counts->count(s)));
+        }
+      }
+      it->second = *counts;
+    }
+  }
+  stopper.join();
+  problems.Report();
+
+  // ---- Afterwards, through the public API only.
+  size_t acknowledged = 0;
+  absl::flat_hash_map<JobId, Job> all;
+  for (int team = 0; team < 2; ++team) {
+    const std::vector<JobId> ids = ledger.Jobs(team);
+    acknowledged += ids.size();
+    absl::flat_hash_map<JobId, Job> listed = ListAllByState(*engine.engine, kTeams[team]);
+    // No job lost: every acknowledged submit is listed under exactly one state.
+    EXPECT_EQ(listed.size(), ids.size()) << kTeams[team];
+    for (JobId id : ids) {
+      auto it = listed.find(id);
+      ASSERT_NE(it, listed.end()) << "acknowledged job " << id.ToString() << " is missing";
+      absl::StatusOr<Job> got = engine->Get(kTeams[team], id);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->state, it->second.state) << id.ToString();
+      EXPECT_EQ(got->team, kTeams[team]);
+      all.emplace(id, *std::move(got));
+    }
+  }
+  EXPECT_EQ(engine->JobCount(), acknowledged);
+
+  // Batches: the aggregate equals a recount of the batch's jobs.
+  for (const Ledger::Batch& batch : ledger.Batches()) {
+    const char* team = kTeams[batch.team];
+    absl::StatusOr<BatchCounts> counts = engine->GetBatchCounts(team, batch.id);
+    absl::StatusOr<BatchView> view = engine->GetBatch(team, batch.id);
+    if (batch.top_level == 0) {
+      EXPECT_EQ(counts.status().code(), absl::StatusCode::kNotFound);
+      continue;
+    }
+    ASSERT_TRUE(counts.ok()) << counts.status();
+    ASSERT_TRUE(view.ok()) << view.status();
+    BatchCounts recount;
+    for (const BatchJobView& job : view->jobs) {
+      ++recount.by_state[static_cast<int>(job.job.state)];
+      ++recount.total;
+      EXPECT_EQ(job.job.state, all.at(job.job.id).state);
+      EXPECT_FALSE(job.job.parent_id.has_value()) << "a nested child is listed as top-level";
+    }
+    EXPECT_EQ(recount.total, batch.top_level);
+    EXPECT_EQ(counts->by_state, recount.by_state) << "batch " << batch.id.ToString();
+    EXPECT_EQ(counts->total, recount.total);
+    EXPECT_EQ(view->counts.by_state, recount.by_state);
+    EXPECT_EQ(view->status, StatusOf(recount));
+  }
+
+  // Closure (SPEC §3-4, semantics.md), from the jobs' own views.
+  absl::flat_hash_map<JobId, std::vector<JobId>> dependents;
+  for (const auto& [id, job] : all) {
+    for (JobId p : job.children) dependents[p].push_back(id);
+    for (JobId p : job.depends_on) dependents[p].push_back(id);
+  }
+  const absl::flat_hash_map<JobId, JobState> outcomes = ledger.Outcomes();
+  for (const auto& [id, job] : all) {
+    const std::string name = absl::StrCat("job ", id.ToString(), " (", Text(job.state), ")");
+    std::vector<JobId> prerequisites = job.children;
+    prerequisites.insert(prerequisites.end(), job.depends_on.begin(), job.depends_on.end());
+    bool all_resolved = true;
+    for (JobId p : prerequisites) {
+      ASSERT_TRUE(all.contains(p)) << name << " needs an unknown job " << p.ToString();
+      const JobState ps = all.at(p).state;
+      const bool resolved = ps == JobState::kFinished ||
+                            (ps == JobState::kError &&
+                             job.on_prerequisite_failure == PrerequisiteFailurePolicy::kIgnore);
+      all_resolved = all_resolved && resolved;
+      if (IsCancellable(job.state)) {
+        EXPECT_NE(ps, JobState::kCancelled) << name << " has a cancelled prerequisite (rule R)";
+      }
+      if (job.state == JobState::kPending &&
+          job.on_prerequisite_failure == PrerequisiteFailurePolicy::kFail) {
+        EXPECT_NE(ps, JobState::kError) << name << " waits on a failed prerequisite";
+      }
+    }
+    if (job.state == JobState::kQueued || job.state == JobState::kRendering ||
+        job.state == JobState::kFinished) {
+      EXPECT_TRUE(all_resolved) << name << " started before its prerequisites were done";
+    }
+    if (job.state == JobState::kPending) {
+      EXPECT_FALSE(all_resolved) << name << " waits for nothing";
+    }
+    auto d = dependents.find(id);
+    if (IsCancellable(job.state) && d != dependents.end()) {
+      const bool all_ended = std::all_of(d->second.begin(), d->second.end(), [&](JobId dep) {
+        const JobState ds = all.at(dep).state;
+        return ds == JobState::kCancelled || ds == JobState::kError;
+      });
+      EXPECT_FALSE(all_ended) << name << " is useless: every dependent ended (rule U)";
+    }
+    // Only the workers of this test start jobs, and each left its job as
+    // recorded; a job nobody claimed never started, and one that ended
+    // without a worker says why (SPEC §1, §3, §4).
+    auto outcome = outcomes.find(id);
+    if (job.state == JobState::kCancelled) {
+      const std::string error = job.stats.error.value_or("");
+      const std::string prefix = "Cancelled: cascade from ";
+      if (error.rfind(prefix, 0) == 0) {
+        absl::StatusOr<JobId> from = JobId::Parse(error.substr(prefix.size()));
+        EXPECT_TRUE(from.ok() && all.contains(*from) &&
+                    all.at(*from).state == JobState::kCancelled && all.at(*from).team == job.team)
+            << name << ": " << error;
+      } else {
+        EXPECT_EQ(error, "Cancelled via API") << name;
+      }
+      EXPECT_TRUE(job.stats.error_at.has_value()) << name;
+    }
+    if (job.state == JobState::kError && outcome == outcomes.end()) {
+      const std::string error = job.stats.error.value_or("");
+      EXPECT_TRUE((error.rfind("prerequisite ", 0) == 0 || error.rfind("dependent ", 0) == 0) &&
+                  error.size() > 7 && error.substr(error.size() - 7) == " failed")
+          << name << ": " << error;
+    }
+    if (outcome != outcomes.end()) {
+      EXPECT_EQ(job.state, outcome->second) << name;
+      EXPECT_EQ(job.attempts, 1) << name;
+      EXPECT_TRUE(job.stats.started_at.has_value()) << name;
+    } else {
+      EXPECT_NE(job.state, JobState::kRendering) << name << " renders but nobody claimed it";
+      EXPECT_NE(job.state, JobState::kFinished) << name << " finished but nobody claimed it";
+      EXPECT_EQ(job.attempts, 0) << name;
+    }
+  }
+  int by_state[kNumJobStates] = {};
+  for (const auto& [id, job] : all) ++by_state[static_cast<int>(job.state)];
+  std::cout << "jobs: " << acknowledged << ", batches: " << ledger.Batches().size()
+            << ", claims: " << outcomes.size() << ", lock-free reads: " << reads << "\n";
+  for (int s = 0; s < kNumJobStates; ++s) {
+    std::cout << "  " << Text(static_cast<JobState>(s)) << ": " << by_state[s] << "\n";
+  }
+}
+
+}  // namespace
+}  // namespace cascade
