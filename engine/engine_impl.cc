@@ -428,7 +428,9 @@ absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   ReaderLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
-  return View(slot);
+  absl::StatusOr<Job> job(absl::in_place);  // built in place: no move of the Job
+  ViewInto(slot, *job);
+  return job;
 }
 
 size_t EngineImpl::JobCount() const {

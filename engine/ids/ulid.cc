@@ -62,13 +62,17 @@ absl::StatusOr<Ulid> Ulid::Parse(std::string_view text) {
 bool Ulid::IsValid(std::string_view text) { return Parse(text).ok(); }
 
 void Ulid::AppendTo(char* out) const {
-  // 26 groups of 5 bits, least significant last; the top group has 3 bits.
-  uint64_t hi = hi_, lo = lo_;
-  for (int i = kTextLength - 1; i >= 0; --i) {
-    out[i] = kAlphabet[lo & 31];
-    lo = (lo >> 5) | (hi << 59);
-    hi >>= 5;
-  }
+  // 26 groups of 5 bits, most significant first; the top group has 3 bits.
+  // Three independent 60-, 60- and 8-bit words avoid a two-word shift per
+  // character: characters 14-25 come from lo's low 60 bits, 2-13 from the
+  // next 60, and 0-1 from hi's top 8.
+  uint64_t low = lo_ & ((uint64_t{1} << 60) - 1);
+  uint64_t mid = ((lo_ >> 60) | (hi_ << 4)) & ((uint64_t{1} << 60) - 1);
+  uint64_t top = hi_ >> 56;
+  for (int i = 25; i >= 14; --i, low >>= 5) out[i] = kAlphabet[low & 31];
+  for (int i = 13; i >= 2; --i, mid >>= 5) out[i] = kAlphabet[mid & 31];
+  out[1] = kAlphabet[top & 31];
+  out[0] = kAlphabet[top >> 5];
 }
 
 std::string Ulid::ToString() const {
