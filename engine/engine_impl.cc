@@ -692,8 +692,9 @@ absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
 // ---- Views ------------------------------------------------------------------
 
 std::string EngineImpl::OutputUrl(const JobRecord& job, const BatchRecord* batch_record) const {
-  if (batch_record == nullptr && job.batch != kNone32) batch_record = &batches_.at(job.batch);
-  const BatchId* batch = batch_record == nullptr ? nullptr : &batch_record->id();
+  const BatchId* batch = batch_record != nullptr ? &batch_record->id()
+                         : job.batch != kNone32  ? &batches_.id_of(job.batch)
+                                                 : nullptr;
   const std::string_view team = teams_.name(job.team);
   if (job.extras && !job.extras->output_url.empty()) {
     return UrlTemplate(job.extras->output_url).Expand(job.id, team, batch);
@@ -750,7 +751,7 @@ void EngineImpl::ViewInto(uint32_t slot, Job& job) const {
     for (uint32_t t : r.extras->tags) job.tags.push_back(tags_.name(t));
   }
   job.priority = r.priority;
-  if (r.batch != kNone32) job.batch_id = batches_.at(r.batch).id();
+  if (r.batch != kNone32) job.batch_id = batches_.id_of(r.batch);
   if (r.parent != kNone32) job.parent_id = table_[r.parent].id;
   if (r.vertex != kNoVertex) {
     graph_.ForEachPrerequisite(r.vertex, [&](uint32_t p) {
