@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-scripts/build.sh build -DCASCADE_BUILD_TESTS=OFF -DCASCADE_BUILD_BENCHMARKS=OFF
-exec build/render_farm_example "$@"
+# Its own build tree, so that it never changes the options of test.sh's.
+scripts/build.sh build-run -DCASCADE_BUILD_TESTS=OFF -DCASCADE_BUILD_BENCHMARKS=OFF
+exec build-run/render_farm_example "$@"
