@@ -14,7 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "cascade/status.h"
 #include "engine/spec/spec_validation.h"
 #include "engine/util/status_macros.h"
