@@ -25,10 +25,13 @@
 namespace cascade {
 namespace {
 
+using ::cascade::testing::ClaimTagged;
 using ::cascade::testing::DeterministicEngine;
 using ::cascade::testing::FamilySpec;
 using ::cascade::testing::IsOk;
 using ::cascade::testing::LeafSpec;
+using ::cascade::testing::RenderAndFail;
+using ::cascade::testing::RenderAndFinish;
 using ::cascade::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -56,25 +59,6 @@ int Sum(const BatchCounts& counts) {
 
 class BatchTest : public ::testing::Test {
  protected:
-  absl::StatusOr<ClaimedJob> ClaimTagged(std::string tag) {
-    ClaimRequest request;
-    request.worker = "worker-1";
-    request.tags = {std::move(tag)};
-    return engine_->Claim(request);
-  }
-
-  absl::Status RenderAndFinish(std::string tag) {
-    absl::StatusOr<ClaimedJob> claimed = ClaimTagged(std::move(tag));
-    if (!claimed.ok()) return claimed.status();
-    return engine_->Finish(claimed->job.id, claimed->lease.token, {}).status();
-  }
-
-  absl::Status RenderAndFail(std::string tag) {
-    absl::StatusOr<ClaimedJob> claimed = ClaimTagged(std::move(tag));
-    if (!claimed.ok()) return claimed.status();
-    return engine_->Fail(claimed->job.id, claimed->lease.token, "render crashed").status();
-  }
-
   DeterministicEngine engine_;
 };
 
@@ -240,12 +224,12 @@ TEST_F(BatchTest, CountsSumToTotalAndCountOnlyTopLevelJobs) {
       // Children finish: their counts are not the batch's.
       {"a's children finish",
        [&] {
-         absl::Status s = RenderAndFinish("a-c0");
-         return s.ok() ? RenderAndFinish("a-c1") : s;
+         absl::Status s = RenderAndFinish(*engine_.engine, "a-c0");
+         return s.ok() ? RenderAndFinish(*engine_.engine, "a-c1") : s;
        },
        {2, 1, 0, 0, 0, 0}},
-      {"a renders", [&] { return ClaimTagged("a").status(); }, {1, 1, 1, 0, 0, 0}},
-      {"c fails", [&] { return RenderAndFail("c"); }, {0, 1, 1, 0, 1, 0}},
+      {"a renders", [&] { return ClaimTagged(*engine_.engine, "a").status(); }, {1, 1, 1, 0, 0, 0}},
+      {"c fails", [&] { return RenderAndFail(*engine_.engine, "c"); }, {0, 1, 1, 0, 1, 0}},
       {"b cancelled",
        [&] { return engine_->Cancel(kTeam, result.jobs[1].job.id).status(); },
        {0, 0, 1, 0, 1, 1}},
@@ -264,7 +248,7 @@ TEST_F(BatchTest, CountsSumToTotalAndCountOnlyTopLevelJobs) {
 TEST_F(BatchTest, GetBatchListsTopLevelJobsByRequestIndex) {
   const std::vector<JobSpec> specs = {Tagged("t0"), BadTagSpec(), TaggedFamily("t2", 1)};
   CASCADE_ASSERT_OK_AND_ASSIGN(BatchSubmitResult result, engine_->SubmitBatch(kTeam, specs));
-  ASSERT_THAT(ClaimTagged("t0"), IsOk());
+  ASSERT_THAT(ClaimTagged(*engine_.engine, "t0"), IsOk());
   CASCADE_ASSERT_OK_AND_ASSIGN(BatchView view, engine_->GetBatch(kTeam, result.batch_id));
   EXPECT_EQ(view.batch_id, result.batch_id);
   EXPECT_EQ(view.status, BatchStatus::kProcessing);
@@ -381,12 +365,12 @@ TEST_F(BatchTest, GetBatchStatusIsProcessingThenFinishedOrError) {
   EXPECT_EQ(status_of(one.batch_id), BatchStatus::kProcessing);
   EXPECT_EQ(status_of(two.batch_id), BatchStatus::kProcessing);
 
-  ASSERT_THAT(RenderAndFinish("one-a"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "one-a"), IsOk());
   EXPECT_EQ(status_of(one.batch_id), BatchStatus::kProcessing);
-  ASSERT_THAT(RenderAndFail("one-b"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "one-b"), IsOk());
   EXPECT_EQ(status_of(one.batch_id), BatchStatus::kFinished);
 
-  ASSERT_THAT(RenderAndFail("two-a"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "two-a"), IsOk());
   EXPECT_EQ(status_of(two.batch_id), BatchStatus::kProcessing);
   ASSERT_THAT(engine_->Cancel(kTeam, two.jobs[1].job.id), IsOk());
   EXPECT_EQ(status_of(two.batch_id), BatchStatus::kError);

@@ -27,10 +27,13 @@
 namespace cascade {
 namespace {
 
+using ::cascade::testing::ClaimTagged;
 using ::cascade::testing::DeterministicEngine;
 using ::cascade::testing::IdsOf;
 using ::cascade::testing::IsOk;
 using ::cascade::testing::LeafSpec;
+using ::cascade::testing::RenderAndFail;
+using ::cascade::testing::RenderAndFinish;
 using ::cascade::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::ElementsAreArray;
@@ -112,25 +115,6 @@ class CancelTest : public ::testing::Test {
     return f;
   }
 
-  absl::StatusOr<ClaimedJob> ClaimTagged(std::string tag) {
-    ClaimRequest request;
-    request.worker = "worker-1";
-    request.tags = {std::move(tag)};
-    return engine_->Claim(request);
-  }
-
-  absl::Status RenderAndFinish(std::string tag) {
-    absl::StatusOr<ClaimedJob> claimed = ClaimTagged(std::move(tag));
-    if (!claimed.ok()) return claimed.status();
-    return engine_->Finish(claimed->job.id, claimed->lease.token, {}).status();
-  }
-
-  absl::Status RenderAndFail(std::string tag) {
-    absl::StatusOr<ClaimedJob> claimed = ClaimTagged(std::move(tag));
-    if (!claimed.ok()) return claimed.status();
-    return engine_->Fail(claimed->job.id, claimed->lease.token, "render crashed").status();
-  }
-
   JobState StateOf(JobId id) const {
     absl::StatusOr<Job> job = engine_->Get(kTeam, id);
     if (!job.ok()) {
@@ -208,8 +192,8 @@ TEST_F(CancelTest, ParentCancelsItsQueuedAndPendingChildrenRecursively) {
 
 TEST_F(CancelTest, ParentCancelLeavesRenderingAndFinishedChildrenAlone) {
   CASCADE_ASSERT_OK_AND_ASSIGN(Family f, SubmitFamily("p", 3));
-  ASSERT_THAT(RenderAndFinish("p-c1"), IsOk());
-  ASSERT_THAT(ClaimTagged("p-c2"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "p-c1"), IsOk());
+  ASSERT_THAT(ClaimTagged(*engine_.engine, "p-c2"), IsOk());
   const std::vector<std::string> untouched = Snapshot({f.children[1], f.children[2]});
   Tick();
 
@@ -233,8 +217,8 @@ TEST_F(CancelTest, ChildCancelsParentAndWaitingSiblings) {
 
 TEST_F(CancelTest, ChildCancelLeavesRenderingAndFinishedSiblingsAlone) {
   CASCADE_ASSERT_OK_AND_ASSIGN(Family f, SubmitFamily("p", 4));
-  ASSERT_THAT(ClaimTagged("p-c2"), IsOk());
-  ASSERT_THAT(RenderAndFinish("p-c3"), IsOk());
+  ASSERT_THAT(ClaimTagged(*engine_.engine, "p-c2"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "p-c3"), IsOk());
   const std::vector<std::string> untouched = Snapshot({f.children[2], f.children[3]});
   Tick();
 
@@ -315,7 +299,7 @@ TEST_F(CancelTest, RuleUCountsDependentsThatEndedInError) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId x, Submit(Tagged("x")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId d1, Submit(DependingOn("d1", {x, shared})));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId d2, Submit(DependingOn("d2", {shared})));
-  ASSERT_THAT(RenderAndFail("x"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "x"), IsOk());
   ASSERT_EQ(StateOf(d1), JobState::kError);
   ASSERT_EQ(StateOf(shared), JobState::kQueued);  // d2 still needs it
   Tick();
@@ -327,7 +311,7 @@ TEST_F(CancelTest, CascadeNeverTouchesARenderingPrerequisite) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId a, Submit(Tagged("a")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId b, Submit(Tagged("b")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId d, Submit(DependingOn("d", {a, b})));
-  ASSERT_THAT(ClaimTagged("a"), IsOk());
+  ASSERT_THAT(ClaimTagged(*engine_.engine, "a"), IsOk());
   const std::vector<std::string> rendering = Snapshot({a});
   Tick();
   CASCADE_ASSERT_OK_AND_ASSIGN(std::vector<Job> response, engine_->Cancel(kTeam, d));
@@ -382,7 +366,7 @@ TEST_F(CancelTest, NotCancellableJobIsFailedPreconditionNamingItsState) {
     if (state == JobState::kCancelled) {
       ASSERT_THAT(engine_->Cancel(kTeam, id), IsOk());
     } else {
-      CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(tag));
+      CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(*engine_.engine, tag));
       if (state == JobState::kFinished) {
         ASSERT_THAT(engine_->Finish(id, claimed.lease.token, {}), IsOk());
       } else if (state == JobState::kError) {
@@ -487,8 +471,8 @@ TEST_F(CancelTest, CancelManyWithANonCancellableJobIsFailedPreconditionAndChange
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId finished, Submit(Tagged("finished")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId shared, Submit(Tagged("shared")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId dependent, Submit(DependingOn("dependent", {shared})));
-  ASSERT_THAT(ClaimTagged("rendering"), IsOk());
-  ASSERT_THAT(RenderAndFinish("finished"), IsOk());
+  ASSERT_THAT(ClaimTagged(*engine_.engine, "rendering"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "finished"), IsOk());
   std::vector<JobId> all = f1.all();
   for (JobId id : f2.all()) all.push_back(id);
   for (JobId id : {rendering, finished, shared, dependent}) all.push_back(id);
@@ -507,7 +491,7 @@ TEST_F(CancelTest, CancelManyWithANonCancellableJobIsFailedPreconditionAndChange
 TEST_F(CancelTest, CancelManyChecksCountThenDuplicatesThenExistenceThenState) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId a, Submit(Tagged("a")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId finished, Submit(Tagged("finished")));
-  ASSERT_THAT(RenderAndFinish("finished"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "finished"), IsOk());
   const JobId unknown = UnknownId();
   const std::vector<std::string> before = Snapshot({a, finished});
 
@@ -590,8 +574,8 @@ TEST_F(CancelBatchTest, SomeRenderingOrFinishedIsPartialWithPerJobReasons) {
   CASCADE_ASSERT_OK_AND_ASSIGN(BatchSubmitResult batch, SubmitBatch(specs));
   ASSERT_EQ(batch.status, BatchSubmitStatus::kPartial);
   ASSERT_EQ(batch.jobs.size(), 4u);
-  ASSERT_THAT(ClaimTagged("t2"), IsOk());
-  ASSERT_THAT(RenderAndFinish("t3"), IsOk());
+  ASSERT_THAT(ClaimTagged(*engine_.engine, "t2"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "t3"), IsOk());
   const JobId t0 = batch.jobs[0].job.id;
   const JobId t2 = batch.jobs[1].job.id;
   const JobId t3 = batch.jobs[2].job.id;
@@ -637,8 +621,8 @@ TEST_F(CancelBatchTest, SomeRenderingOrFinishedIsPartialWithPerJobReasons) {
 TEST_F(CancelBatchTest, NoneCancellableIsUnchanged) {
   std::vector<JobSpec> specs = {Tagged("t0"), Tagged("t1")};
   CASCADE_ASSERT_OK_AND_ASSIGN(BatchSubmitResult batch, SubmitBatch(specs));
-  ASSERT_THAT(ClaimTagged("t0"), IsOk());
-  ASSERT_THAT(RenderAndFail("t1"), IsOk());
+  ASSERT_THAT(ClaimTagged(*engine_.engine, "t0"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "t1"), IsOk());
   CASCADE_ASSERT_OK_AND_ASSIGN(BatchCancelResult result,
                                engine_->CancelBatch(kTeam, batch.batch_id));
   EXPECT_EQ(result.status, BatchCancelStatus::kUnchanged);

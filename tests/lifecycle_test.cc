@@ -55,9 +55,12 @@ void PrintTo(JobState state, std::ostream* os) {
 
 namespace {
 
+using ::cascade::testing::ClaimTagged;
 using ::cascade::testing::DeterministicEngine;
 using ::cascade::testing::IsOk;
 using ::cascade::testing::LeafSpec;
+using ::cascade::testing::RenderAndFail;
+using ::cascade::testing::RenderAndFinish;
 using ::cascade::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -121,27 +124,6 @@ class LifecycleTest : public ::testing::Test {
     absl::StatusOr<CreatedJob> created = engine_->Submit(kTeam, spec);
     if (!created.ok()) return created.status();
     return created->id;
-  }
-
-  absl::StatusOr<ClaimedJob> ClaimTagged(std::string tag) {
-    ClaimRequest request;
-    request.worker = "worker-1";
-    request.tags = {std::move(tag)};
-    return engine_->Claim(request);
-  }
-
-  // Claims the queued job tagged `tag` and finishes it.
-  absl::Status RenderAndFinish(std::string tag) {
-    absl::StatusOr<ClaimedJob> claimed = ClaimTagged(std::move(tag));
-    if (!claimed.ok()) return claimed.status();
-    return engine_->Finish(claimed->job.id, claimed->lease.token, {}).status();
-  }
-
-  // Claims the queued job tagged `tag` and fails it with `error`.
-  absl::Status RenderAndFail(std::string tag, std::string_view error = "render crashed") {
-    absl::StatusOr<ClaimedJob> claimed = ClaimTagged(std::move(tag));
-    if (!claimed.ok()) return claimed.status();
-    return engine_->Fail(claimed->job.id, claimed->lease.token, error).status();
   }
 
   JobState StateOf(JobId id) const {
@@ -247,10 +229,10 @@ TEST_F(LifecycleTest, NestedGrandchildrenMakeEveryAncestorPending) {
   EXPECT_EQ(StateOf(c), JobState::kPending);
   EXPECT_EQ(StateOf(g), JobState::kQueued);
 
-  ASSERT_THAT(RenderAndFinish("grandchild"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "grandchild"), IsOk());
   EXPECT_EQ(StateOf(c), JobState::kQueued);
   EXPECT_EQ(StateOf(created.id), JobState::kPending);
-  ASSERT_THAT(RenderAndFinish("child"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "child"), IsOk());
   EXPECT_EQ(StateOf(created.id), JobState::kQueued);
 }
 
@@ -285,7 +267,7 @@ TEST_F(LifecycleTest, DependsOnIsPendingIffAPrerequisiteIsUnfinished) {
         CASCADE_ASSERT_OK_AND_ASSIGN(id, Submit(Tagged(tag)));
       }
       if (s == JobState::kRendering || s == JobState::kFinished) {
-        CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(tag));
+        CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(*engine_.engine, tag));
         if (s == JobState::kFinished) {
           ASSERT_THAT(engine_->Finish(id, claimed.lease.token, {}), IsOk());
         }
@@ -323,7 +305,7 @@ TEST_F(LifecycleTest, DependsOnAnotherTeamsJobIsNotFound) {
 
 TEST_F(LifecycleTest, DependsOnJobInErrorIsFailedPrecondition) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId failed, Submit(Tagged("failed")));
-  ASSERT_THAT(RenderAndFail("failed"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "failed"), IsOk());
   const size_t before = engine_->JobCount();
   EXPECT_THAT(engine_->Submit(kTeam, DependingOn("d", {failed})),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -369,7 +351,7 @@ TEST_F(LifecycleTest, ClaimMovesQueuedToRenderingSetsStartedAtAndCountsAnAttempt
   const absl::Time created = Now();
   Tick(absl::Seconds(5));
   const absl::Time t1 = Now();
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged("a"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(*engine_.engine, "a"));
   EXPECT_EQ(claimed.job.id, id);
   EXPECT_EQ(claimed.job.state, JobState::kRendering);
   EXPECT_EQ(claimed.payload, "{\"render\":true}");
@@ -404,11 +386,11 @@ TEST_F(LifecycleTest, ClaimWithNothingQueuedIsNotFound) {
 TEST_F(LifecycleTest, TwoClaimsNeverTakeTheSameJob) {
   ASSERT_THAT(Submit(Tagged("a")), IsOk());
   ASSERT_THAT(Submit(Tagged("a")), IsOk());
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob first, ClaimTagged("a"));
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob second, ClaimTagged("a"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob first, ClaimTagged(*engine_.engine, "a"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob second, ClaimTagged(*engine_.engine, "a"));
   EXPECT_NE(first.job.id, second.job.id);
   EXPECT_NE(first.lease.token, second.lease.token);
-  EXPECT_THAT(ClaimTagged("a"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(ClaimTagged(*engine_.engine, "a"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 // ---- Rendering -> Finish -> Finished ------------------------------------------------
@@ -416,7 +398,7 @@ TEST_F(LifecycleTest, TwoClaimsNeverTakeTheSameJob) {
 TEST_F(LifecycleTest, FinishSetsFinishedAtRenderDurationAndFullProgress) {
   CASCADE_ASSERT_OK_AND_ASSIGN(CreatedJob created, engine_->Submit(kTeam, Tagged("a")));
   Tick();
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged("a"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(*engine_.engine, "a"));
   const absl::Time started = Now();
   Tick(absl::Seconds(7));
   const absl::Time t2 = Now();
@@ -437,7 +419,7 @@ TEST_F(LifecycleTest, FinishSetsFinishedAtRenderDurationAndFullProgress) {
 
 TEST_F(LifecycleTest, FinishWithOutputUrlReplacesThePlannedOne) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId id, Submit(Tagged("a")));
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged("a"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(*engine_.engine, "a"));
   FinishReport report;
   report.output_url = "s3://renders/final.mp4";
   CASCADE_ASSERT_OK_AND_ASSIGN(Job finished, engine_->Finish(id, claimed.lease.token, report));
@@ -450,7 +432,7 @@ TEST_F(LifecycleTest, FinishWithOutputUrlReplacesThePlannedOne) {
 
 TEST_F(LifecycleTest, FailSetsErrorAtAndStatsError) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId id, Submit(Tagged("a")));
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged("a"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(*engine_.engine, "a"));
   Tick(absl::Seconds(3));
   const absl::Time t = Now();
   CASCADE_ASSERT_OK_AND_ASSIGN(Job failed, engine_->Fail(id, claimed.lease.token, "codec missing"));
@@ -502,24 +484,24 @@ TEST_F(LifecycleTest, ParentBecomesQueuedWhenItsLastChildFinishes) {
   const absl::Time created_at = Now();
 
   Tick();
-  ASSERT_THAT(RenderAndFinish("c2"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "c2"), IsOk());
   EXPECT_EQ(StateOf(created.id), JobState::kPending);
   Tick();
-  ASSERT_THAT(RenderAndFinish("c1"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "c1"), IsOk());
   EXPECT_EQ(StateOf(created.id), JobState::kPending);
   CASCADE_ASSERT_OK_AND_ASSIGN(Job still_pending, engine_->Get(kTeam, created.id));
   EXPECT_EQ(still_pending.stats.updated_at, created_at);  // no transition yet
 
   Tick();
   const absl::Time last = Now();
-  ASSERT_THAT(RenderAndFinish("c3"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "c3"), IsOk());
   CASCADE_ASSERT_OK_AND_ASSIGN(Job job, engine_->Get(kTeam, created.id));
   EXPECT_EQ(job.state, JobState::kQueued);
   EXPECT_EQ(job.stats.updated_at, last);
   EXPECT_EQ(job.stats.started_at, std::nullopt);
 
   // Now it renders like any queued job.
-  ASSERT_THAT(RenderAndFinish("parent"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "parent"), IsOk());
   EXPECT_EQ(StateOf(created.id), JobState::kFinished);
 }
 
@@ -528,10 +510,10 @@ TEST_F(LifecycleTest, DependentBecomesQueuedWhenEveryDependsOnJobFinished) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId b, Submit(Tagged("b")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId d, Submit(DependingOn("d", {a, b})));
   EXPECT_EQ(StateOf(d), JobState::kPending);
-  ASSERT_THAT(RenderAndFinish("a"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "a"), IsOk());
   EXPECT_EQ(StateOf(d), JobState::kPending);
   Tick();
-  ASSERT_THAT(RenderAndFinish("b"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "b"), IsOk());
   CASCADE_ASSERT_OK_AND_ASSIGN(Job job, engine_->Get(kTeam, d));
   EXPECT_EQ(job.state, JobState::kQueued);
   EXPECT_EQ(job.stats.updated_at, Now());
@@ -543,7 +525,7 @@ TEST_F(LifecycleTest, PrerequisiteFailureFailsPendingDependentByDefault) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId a, Submit(Tagged("a")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId d, Submit(DependingOn("d", {a})));
   Tick(absl::Seconds(4));
-  ASSERT_THAT(RenderAndFail("a"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "a"), IsOk());
   CASCADE_ASSERT_OK_AND_ASSIGN(Job job, engine_->Get(kTeam, d));
   EXPECT_EQ(job.state, JobState::kError);
   EXPECT_THAT(job.stats.error, Optional("prerequisite " + a.ToString() + " failed"));
@@ -555,7 +537,7 @@ TEST_F(LifecycleTest, FailureChainsThroughPendingDependents) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId a, Submit(Tagged("a")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId b, Submit(DependingOn("b", {a})));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId c, Submit(DependingOn("c", {b})));
-  ASSERT_THAT(RenderAndFail("a"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "a"), IsOk());
   EXPECT_EQ(StateOf(b), JobState::kError);
   EXPECT_THAT(ErrorOf(b), Optional("prerequisite " + a.ToString() + " failed"));
   EXPECT_EQ(StateOf(c), JobState::kError);
@@ -571,10 +553,10 @@ TEST_F(LifecycleTest, ChildFailureFailsParentAndWaitingSiblingsWhileRenderingOne
   const JobId c2 = created.children[1].id;
   const JobId c3 = created.children[2].id;
   const JobId c4 = created.children[3].id;
-  ASSERT_THAT(RenderAndFinish("c4"), IsOk());
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob rendering, ClaimTagged("c2"));
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "c4"), IsOk());
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob rendering, ClaimTagged(*engine_.engine, "c2"));
   Tick();
-  ASSERT_THAT(RenderAndFail("c1", "out of memory"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "c1", "out of memory"), IsOk());
 
   EXPECT_EQ(StateOf(c1), JobState::kError);
   EXPECT_THAT(ErrorOf(c1), Optional(std::string("out of memory")));
@@ -600,13 +582,13 @@ TEST_F(LifecycleTest, DependentsFailedEndsAPrerequisiteOnlyWhenNoDependentWaitsF
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId b, Submit(Tagged("b")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId d2, Submit(DependingOn("d2", {b, shared})));
 
-  ASSERT_THAT(RenderAndFail("a"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "a"), IsOk());
   EXPECT_EQ(StateOf(d1), JobState::kError);
   EXPECT_EQ(StateOf(shared), JobState::kQueued);  // d2 still needs it
   EXPECT_EQ(StateOf(d2), JobState::kPending);
 
   Tick();
-  ASSERT_THAT(RenderAndFail("b"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "b"), IsOk());
   EXPECT_EQ(StateOf(d2), JobState::kError);
   EXPECT_THAT(ErrorOf(d2), Optional("prerequisite " + b.ToString() + " failed"));
   EXPECT_EQ(StateOf(shared), JobState::kError);
@@ -624,7 +606,7 @@ TEST_F(LifecycleTest, DependentsFailedCountsCancelledDependentsAsEnded) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId d2, Submit(DependingOn("d2", {a, shared})));
   ASSERT_THAT(engine_->Cancel(kTeam, d1), IsOk());
   EXPECT_EQ(StateOf(shared), JobState::kQueued);  // d2 still needs it
-  ASSERT_THAT(RenderAndFail("a"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "a"), IsOk());
   EXPECT_EQ(StateOf(d2), JobState::kError);
   EXPECT_EQ(StateOf(shared), JobState::kError);
   EXPECT_THAT(ErrorOf(shared), Optional("dependent " + d2.ToString() + " failed"));
@@ -635,10 +617,10 @@ TEST_F(LifecycleTest, IgnorePolicyProceedsWhenTheOtherPrerequisitesFinished) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId b, Submit(Tagged("b")));
   CASCADE_ASSERT_OK_AND_ASSIGN(
       JobId d, Submit(DependingOn("d", {a, b}, PrerequisiteFailurePolicy::kIgnore)));
-  ASSERT_THAT(RenderAndFail("a"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "a"), IsOk());
   EXPECT_EQ(StateOf(d), JobState::kPending);  // b is unfinished
   EXPECT_EQ(StateOf(b), JobState::kQueued);   // d still needs b: not useless
-  ASSERT_THAT(RenderAndFinish("b"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "b"), IsOk());
   EXPECT_EQ(StateOf(d), JobState::kQueued);
   EXPECT_EQ(ErrorOf(d), std::nullopt);
   CASCADE_ASSERT_OK_AND_ASSIGN(Job job, engine_->Get(kTeam, d));
@@ -650,10 +632,10 @@ TEST_F(LifecycleTest, IgnorePolicyWithOnlyFailedPrerequisitesBecomesQueuedAtOnce
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId b, Submit(Tagged("b")));
   CASCADE_ASSERT_OK_AND_ASSIGN(
       JobId d, Submit(DependingOn("d", {a, b}, PrerequisiteFailurePolicy::kIgnore)));
-  ASSERT_THAT(RenderAndFinish("b"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "b"), IsOk());
   EXPECT_EQ(StateOf(d), JobState::kPending);
   Tick();
-  ASSERT_THAT(RenderAndFail("a"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "a"), IsOk());
   CASCADE_ASSERT_OK_AND_ASSIGN(Job job, engine_->Get(kTeam, d));
   EXPECT_EQ(job.state, JobState::kQueued);
   EXPECT_EQ(job.stats.updated_at, Now());
@@ -666,7 +648,7 @@ TEST_F(LifecycleTest, TerminalJobsAreNeverMovedByPropagation) {
   parent.children = {Tagged("c1"), Tagged("c2")};
   CASCADE_ASSERT_OK_AND_ASSIGN(CreatedJob family, engine_->Submit(kTeam, parent));
   const JobId c2 = family.children[1].id;
-  ASSERT_THAT(RenderAndFinish("c2"), IsOk());
+  ASSERT_THAT(RenderAndFinish(*engine_.engine, "c2"), IsOk());
   // A cancelled dependent keeps its reason when its prerequisite later fails.
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId a, Submit(Tagged("a")));
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId x, Submit(DependingOn("x", {a})));
@@ -676,8 +658,8 @@ TEST_F(LifecycleTest, TerminalJobsAreNeverMovedByPropagation) {
   const std::vector<std::string> before = Snapshot({c2, x});
 
   Tick();
-  ASSERT_THAT(RenderAndFail("c1"), IsOk());
-  ASSERT_THAT(RenderAndFail("a"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "c1"), IsOk());
+  ASSERT_THAT(RenderAndFail(*engine_.engine, "a"), IsOk());
   EXPECT_EQ(StateOf(family.id), JobState::kError);
   EXPECT_EQ(StateOf(y), JobState::kError);
   EXPECT_EQ(Snapshot({c2, x}), before);
@@ -846,7 +828,7 @@ INSTANTIATE_TEST_SUITE_P(EveryNonQueuedState, ClaimSkipsTest,
 
 TEST_F(LifecycleTest, WrongLeaseIsFailedPreconditionAndChangesNothing) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId id, Submit(Tagged("a")));
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged("a"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(*engine_.engine, "a"));
   const std::string before = Describe(engine_->Get(kTeam, id));
   Tick();
   EXPECT_THAT(engine_->Finish(id, claimed.lease.token + "x", {}),
@@ -861,8 +843,8 @@ TEST_F(LifecycleTest, WrongLeaseIsFailedPreconditionAndChangesNothing) {
 TEST_F(LifecycleTest, LeaseOfAnotherJobIsRejected) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobId a, Submit(Tagged("a")));
   ASSERT_THAT(Submit(Tagged("b")), IsOk());
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed_a, ClaimTagged("a"));
-  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed_b, ClaimTagged("b"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed_a, ClaimTagged(*engine_.engine, "a"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed_b, ClaimTagged(*engine_.engine, "b"));
   EXPECT_THAT(engine_->Finish(a, claimed_b.lease.token, {}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(StateOf(a), JobState::kRendering);

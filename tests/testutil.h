@@ -88,6 +88,28 @@ struct DeterministicEngine {
   std::unique_ptr<Engine> engine;
 };
 
+// Worker steps for tests: claim the queued job carrying `tag` (tests give each
+// job a unique tag to pick it), then finish or fail it.
+inline absl::StatusOr<ClaimedJob> ClaimTagged(Engine& engine, std::string tag) {
+  ClaimRequest request;
+  request.worker = "worker-1";
+  request.tags = {std::move(tag)};
+  return engine.Claim(request);
+}
+
+inline absl::Status RenderAndFinish(Engine& engine, std::string tag) {
+  absl::StatusOr<ClaimedJob> claimed = ClaimTagged(engine, std::move(tag));
+  if (!claimed.ok()) return claimed.status();
+  return engine.Finish(claimed->job.id, claimed->lease.token, {}).status();
+}
+
+inline absl::Status RenderAndFail(Engine& engine, std::string tag,
+                                  std::string_view error = "render crashed") {
+  absl::StatusOr<ClaimedJob> claimed = ClaimTagged(engine, std::move(tag));
+  if (!claimed.ok()) return claimed.status();
+  return engine.Fail(claimed->job.id, claimed->lease.token, error).status();
+}
+
 inline std::vector<JobId> IdsOf(const std::vector<Job>& jobs) {
   std::vector<JobId> ids;
   for (const Job& j : jobs) ids.push_back(j.id);
