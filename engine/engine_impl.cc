@@ -62,7 +62,19 @@ EngineImpl::EngineImpl(const Options& options)
       output_url_template_(options.output_url_template),
       ids_(options.id_seed ? IdGenerator(*options.id_seed) : IdGenerator()),
       random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
-                                    : std::random_device{}()) {}
+                                    : std::random_device{}()) {
+  // A manual clock moves only when told to, and its owner calls RunDueWork.
+  if (!clock_->IsManual()) timer_ = std::thread(&EngineImpl::TimerLoop, this);
+}
+
+EngineImpl::~EngineImpl() {
+  {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    timer_stop_ = true;
+  }
+  timer_cv_.notify_all();
+  if (timer_.joinable()) timer_.join();
+}
 
 uint64_t EngineImpl::NextRandom() const {
   return SplitMix64(random_state_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed));
@@ -180,6 +192,12 @@ void EngineImpl::CancelClosure(absl::Span<const uint32_t> named, int64_t now_ms,
     cancelled.push_back(slot);
     work.emplace_back(slot, slot);
   }
+  CancelCascade(work, now_ms, cancelled);
+}
+
+void EngineImpl::CancelCascade(std::deque<std::pair<uint32_t, uint32_t>>& work, int64_t now_ms,
+                               std::vector<uint32_t>& cancelled) {
+  const EventArgs args{.now_ms = now_ms};
   auto cascade = [&](uint32_t slot, uint32_t origin) {
     Transition(slot, JobEvent::kCancel, args);
     JobRecord& job = table_[slot];
@@ -205,6 +223,47 @@ void EngineImpl::CancelClosure(absl::Span<const uint32_t> named, int64_t now_ms,
       }
     });
   }
+}
+
+void EngineImpl::EndAborted(uint32_t slot, int64_t now_ms) {
+  DropLease(slot);
+  bool ok = Transition(slot, JobEvent::kAbortAcknowledged, {.now_ms = now_ms});
+  assert(ok);
+  (void)ok;
+  table_[slot].cause = ErrorCause::kCancelledViaApi;  // the abort named it
+  std::deque<std::pair<uint32_t, uint32_t>> work{{slot, slot}};
+  std::vector<uint32_t> cancelled;
+  CancelCascade(work, now_ms, cancelled);
+}
+
+void EngineImpl::EndAttempt(uint32_t slot, JobEvent event, int64_t now_ms) {
+  DropLease(slot);
+  JobRecord& job = table_[slot];
+  const bool attempts_left = job.timeline.attempts < options_.max_attempts;
+  bool ok = Transition(slot, event, {.now_ms = now_ms, .attempts_left = attempts_left});
+  assert(ok);
+  (void)ok;
+  if (job.state() == JobState::kError) {
+    job.cause = ErrorCause::kLeaseExpired;
+    PropagateFailure(slot, now_ms);
+  }
+}
+
+bool EngineImpl::SetLease(uint32_t slot, const ActiveLease& lease) {
+  auto [it, inserted] = leases_.try_emplace(slot, lease);
+  if (!inserted) {
+    deadlines_.erase({it->second.due_ms(), slot});
+    it->second = lease;
+  }
+  auto [pos, added] = deadlines_.insert({lease.due_ms(), slot});
+  return pos == deadlines_.begin();
+}
+
+void EngineImpl::DropLease(uint32_t slot) {
+  auto it = leases_.find(slot);
+  if (it == leases_.end()) return;
+  deadlines_.erase({it->second.due_ms(), slot});
+  leases_.erase(it);
 }
 
 void EngineImpl::PropagateFailure(uint32_t failed, int64_t now_ms) {
@@ -607,6 +666,9 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
 // ---- Workers ----------------------------------------------------------------
 
 absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
+  if (request.lease && *request.lease <= absl::ZeroDuration()) {
+    return InvalidArgumentWithViolations("invalid claim", {{"leaseSeconds", "must be positive"}});
+  }
   const int64_t now_ms = NowMillis();
   WriterLock lock(&mu_);
   std::vector<uint32_t> wanted;
@@ -629,15 +691,15 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   bool ok = Transition(slot, JobEvent::kClaim, {.now_ms = now_ms});
   assert(ok);
   (void)ok;
-  JobRecord& job = table_[slot];
-  uint64_t token = 0;
-  while (token == 0) token = NextRandom();
-  job.lease_token = token;
-  const absl::Duration lease = request.lease.value_or(options_.lease_duration);
-  job.lease_expires_ms = now_ms + absl::ToInt64Milliseconds(lease);
+  const JobRecord& job = table_[slot];
+  ActiveLease lease;
+  while (lease.token == 0) lease.token = NextRandom();
+  lease.length_ms = absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
+  lease.expires_ms = now_ms + lease.length_ms;
+  if (SetLease(slot, lease)) WakeTimer();
   ClaimedJob claimed;
-  claimed.job = View(slot);
-  claimed.lease = {LeaseToken(token), absl::FromUnixMillis(job.lease_expires_ms)};
+  ViewInto(slot, claimed.job);
+  claimed.lease = {LeaseToken(lease.token), absl::FromUnixMillis(lease.expires_ms)};
   if (job.extras) claimed.payload = job.extras->payload;
   return claimed;
 }
@@ -648,8 +710,9 @@ absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease
   const JobRecord& job = table_[slot];
   if (job.state() != JobState::kRendering) return Refused(slot, event);
   uint64_t token = 0;
+  auto lease = leases_.find(slot);
   if (lease_token.size() != 16 || !absl::SimpleHexAtoi(Sv(lease_token), &token) ||
-      token != job.lease_token) {
+      lease == leases_.end() || token != lease->second.token) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", id.ToString(), ": the lease is stale or not this job's"));
   }
@@ -666,9 +729,9 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
         "invalid finish report",
         {{"outputUrl", absl::StrCat("longer than ", kMaxOutputUrlBytes, " bytes")}});
   }
+  DropLease(slot);
   Transition(slot, JobEvent::kFinish, {.now_ms = now_ms});
   JobRecord& job = table_[slot];
-  job.lease_token = 0;
   if (!report.output_url.empty()) job.mutable_extras().output_url = report.output_url;
   ResolveDependents(slot, now_ms);
   return View(slot);
@@ -679,13 +742,122 @@ absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
   const int64_t now_ms = NowMillis();
   WriterLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
+  DropLease(slot);
   Transition(slot, JobEvent::kFail, {.now_ms = now_ms});
   JobRecord& job = table_[slot];
-  job.lease_token = 0;
   job.cause = ErrorCause::kCustom;
   job.mutable_extras().error = error.empty() ? "render failed" : std::string(error.substr(0, 4096));
   PropagateFailure(slot, now_ms);
   return View(slot);
+}
+
+absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view lease_token,
+                                                      const HeartbeatReport& report) {
+  std::vector<FieldViolation> bad;
+  if (report.progress && !(*report.progress >= 0.0 && *report.progress <= 100.0)) {
+    bad.push_back({"progress", absl::StrCat("must be 0-100, got ", *report.progress)});
+  }
+  if (report.extend && *report.extend <= absl::ZeroDuration()) {
+    bad.push_back({"extend", "must be positive"});
+  }
+  if (!bad.empty()) return InvalidArgumentWithViolations("invalid heartbeat", bad);
+  const int64_t now_ms = NowMillis();
+  WriterLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress));
+  if (report.progress) {
+    Transition(slot, JobEvent::kProgress,
+               {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)});
+  }
+  ActiveLease lease = leases_.at(slot);
+  lease.expires_ms =
+      now_ms + (report.extend ? absl::ToInt64Milliseconds(*report.extend) : lease.length_ms);
+  if (SetLease(slot, lease)) WakeTimer();
+  HeartbeatResult result;
+  ViewInto(slot, result.job);
+  result.lease = {std::string(lease_token), absl::FromUnixMillis(lease.expires_ms)};
+  result.cancel_requested = table_[slot].cancel_requested;
+  return result;
+}
+
+absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) {
+  const int64_t now_ms = NowMillis();
+  WriterLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kRelease));
+  if (table_[slot].cancel_requested) {
+    EndAborted(slot, now_ms);  // releasing acknowledges the abort
+  } else {
+    EndAttempt(slot, JobEvent::kRelease, now_ms);
+  }
+  return View(slot);
+}
+
+absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  const int64_t now_ms = NowMillis();
+  WriterLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
+  JobRecord& job = table_[slot];
+  if (job.state() != JobState::kRendering) {
+    return absl::FailedPreconditionError(absl::StrCat("job ", id.ToString(), " is ",
+                                                      Sv(StateName(job.state())),
+                                                      "; only a rendering job can be aborted"));
+  }
+  if (!job.cancel_requested) {
+    job.cancel_requested = true;
+    job.timeline.updated_ms = now_ms;
+    ActiveLease lease = leases_.at(slot);
+    lease.abort_deadline_ms = now_ms + absl::ToInt64Milliseconds(options_.abort_grace);
+    if (SetLease(slot, lease)) WakeTimer();
+  }
+  return View(slot);
+}
+
+size_t EngineImpl::RunDueWork() {
+  const int64_t now_ms = NowMillis();
+  WriterLock lock(&mu_);
+  size_t changed = 0;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
+    const uint32_t slot = deadlines_.begin()->second;
+    // An abort requested and not acknowledged in time, or a lease lost while
+    // an abort was pending: the job was asked to stop, so it is cancelled.
+    if (table_[slot].cancel_requested) {
+      EndAborted(slot, now_ms);
+    } else {
+      EndAttempt(slot, JobEvent::kLeaseExpired, now_ms);
+    }
+    ++changed;
+  }
+  return changed;
+}
+
+void EngineImpl::WakeTimer() {
+  {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    ++timer_generation_;
+  }
+  timer_cv_.notify_one();
+}
+
+void EngineImpl::TimerLoop() {
+  // Lock order: mu_ before timer_mu_. This thread never holds timer_mu_ while
+  // it takes mu_ (RunDueWork and the deadline read happen unlocked).
+  constexpr int64_t kMaxWaitMs = 1000;
+  std::unique_lock<std::mutex> timer_lock(timer_mu_);
+  while (!timer_stop_) {
+    const uint64_t generation = timer_generation_;
+    timer_lock.unlock();
+    RunDueWork();
+    int64_t wait_ms = kMaxWaitMs;
+    {
+      ReaderLock lock(&mu_);
+      if (!deadlines_.empty()) {
+        wait_ms = std::clamp<int64_t>(deadlines_.begin()->first - NowMillis(), 1, kMaxWaitMs);
+      }
+    }
+    timer_lock.lock();
+    timer_cv_.wait_for(timer_lock, std::chrono::milliseconds(wait_ms),
+                       [&] { return timer_stop_ || timer_generation_ != generation; });
+  }
 }
 
 // ---- Views ------------------------------------------------------------------

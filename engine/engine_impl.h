@@ -12,14 +12,20 @@
 #ifndef CASCADE_ENGINE_ENGINE_IMPL_H_
 #define CASCADE_ENGINE_ENGINE_IMPL_H_
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "cascade/engine.h"
@@ -57,7 +63,8 @@ class Interner {
 class EngineImpl final : public Engine {
  public:
   explicit EngineImpl(const Options& options);
-  ~EngineImpl() override = default;
+  // Stops the timer thread, if any.
+  ~EngineImpl() override;
 
   absl::StatusOr<CreatedJob> Submit(std::string_view team, const JobSpec& spec) override;
   absl::StatusOr<BatchSubmitResult> SubmitBatch(std::string_view team,
@@ -76,6 +83,11 @@ class EngineImpl final : public Engine {
   absl::StatusOr<Job> Finish(JobId id, std::string_view lease_token,
                              const FinishReport& report) override;
   absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token, std::string_view error) override;
+  absl::StatusOr<HeartbeatResult> Heartbeat(JobId id, std::string_view lease_token,
+                                            const HeartbeatReport& report) override;
+  absl::StatusOr<Job> Release(JobId id, std::string_view lease_token) override;
+  absl::StatusOr<Job> RequestAbort(std::string_view team, JobId id) override;
+  size_t RunDueWork() override;
 
  private:
   // ---- Lookup ----
@@ -108,6 +120,16 @@ class EngineImpl final : public Engine {
   // appends every slot cancelled to `cancelled`.
   void CancelClosure(absl::Span<const uint32_t> named, int64_t now_ms,
                      std::vector<uint32_t>& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The R/U walk from jobs just cancelled, each paired with the named job
+  // its cascade started from.
+  void CancelCascade(std::deque<std::pair<uint32_t, uint32_t>>& work, int64_t now_ms,
+                     std::vector<uint32_t>& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a rendering job whose abort was requested: manually_cancelled, then
+  // the cancel cascade from it.
+  void EndAborted(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends an attempt without a result (release, lease expiry): back to queued,
+  // or error with propagation after max_attempts.
+  void EndAttempt(uint32_t slot, JobEvent event, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After `slot` ended in error: SPEC §3's propagation.
   void PropagateFailure(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After `slot` finished: dependents whose last prerequisite it was are queued.
@@ -119,6 +141,22 @@ class EngineImpl final : public Engine {
   // The queued job the pickup order gives first among those `accept`s.
   std::optional<uint32_t> PickQueued(absl::FunctionRef<bool(uint32_t)> accept) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // ---- Leases ----
+  // A rendering job's lease. Only rendering jobs have one.
+  struct ActiveLease {
+    uint64_t token = 0;
+    int64_t expires_ms = 0;
+    int64_t length_ms = 0;                     // what the claim granted
+    int64_t abort_deadline_ms = kUnsetMillis;  // set by RequestAbort
+    int64_t due_ms() const {
+      return abort_deadline_ms == kUnsetMillis ? expires_ms
+                                               : std::min(expires_ms, abort_deadline_ms);
+    }
+  };
+  // Installs or replaces the lease of `slot`, keeping deadlines_ in step.
+  // Returns true when it became the earliest deadline (the timer must wake).
+  bool SetLease(uint32_t slot, const ActiveLease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropLease(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Validates the lease of a rendering job for `event`.
   absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -155,8 +193,22 @@ class EngineImpl final : public Engine {
   SlotSet queued_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<int32_t, SlotSet, std::greater<int32_t>> queued_by_priority_ ABSL_GUARDED_BY(mu_);
   int64_t last_created_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  // Leases of rendering jobs, and their next due times (the earlier of lease
+  // expiry and abort deadline) in time order.
+  absl::flat_hash_map<uint32_t, ActiveLease> leases_ ABSL_GUARDED_BY(mu_);
+  absl::btree_set<std::pair<int64_t, uint32_t>> deadlines_ ABSL_GUARDED_BY(mu_);
   // Writers hold mu_ exclusively; Find and the aggregates need no lock.
   BatchDirectory batches_;
+
+  // ---- Timer (real clocks only): runs RunDueWork when something is due ----
+  void TimerLoop();
+  // Wakes the timer thread to recompute its wait. Call without holding mu_.
+  void WakeTimer();
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
+  uint64_t timer_generation_ ABSL_GUARDED_BY(timer_mu_) = 0;
+  std::thread timer_;  // last member: starts after everything it uses
   // Feeds `random` orders and lease tokens; atomic so readers may draw.
   mutable std::atomic<uint64_t> random_state_;
 };

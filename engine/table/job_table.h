@@ -60,9 +60,7 @@ struct JobRecord {
   ErrorCause cause = ErrorCause::kNone;
   PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
   bool top_level_of_batch = false;
-  bool cancel_requested = false;
-  uint64_t lease_token = 0;  // nonzero while rendering
-  int64_t lease_expires_ms = 0;
+  bool cancel_requested = false;  // an abort was requested while rendering
   std::unique_ptr<JobExtras> extras;
 
   JobState state() const { return *machine.state(); }

@@ -70,6 +70,22 @@ struct FinishReport {
   std::string output_url;
 };
 
+struct HeartbeatReport {
+  // 0-100. A value below the current progress is accepted and changes
+  // nothing (progress never decreases within an attempt).
+  std::optional<double> progress;
+  // The lease's new length from now; default: the length the claim granted.
+  std::optional<absl::Duration> extend;
+};
+
+struct HeartbeatResult {
+  Job job;
+  Lease lease;  // the same token, a later expiry
+  // An abort was requested: stop rendering and Release the job, which then
+  // ends manually_cancelled.
+  bool cancel_requested = false;
+};
+
 class Engine {
  public:
   // Makes an in-memory engine. InvalidArgument if `options` breaks a REQUIRES.
@@ -157,6 +173,35 @@ class Engine {
   // dependents (SPEC §3). Errors as Finish.
   [[nodiscard]] virtual absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token,
                                                  std::string_view error) = 0;
+
+  // Extends the lease and records progress; tells the worker whether an abort
+  // was requested. Errors: InvalidArgument (progress outside 0-100, or a
+  // non-positive extension); NotFound; FailedPrecondition (not rendering, or
+  // a stale lease).
+  [[nodiscard]] virtual absl::StatusOr<HeartbeatResult> Heartbeat(
+      JobId id, std::string_view lease_token, const HeartbeatReport& report) = 0;
+
+  // Ends the attempt without a result: the job goes back to queued (the
+  // attempt counted), or to error ("lease expired after N attempts") when it
+  // has used Options::max_attempts. A job whose abort was requested ends
+  // manually_cancelled instead: releasing it is how a worker acknowledges.
+  // Errors as Finish.
+  [[nodiscard]] virtual absl::StatusOr<Job> Release(JobId id, std::string_view lease_token) = 0;
+
+  // Asks the worker rendering the job to stop: `cancel_requested` becomes
+  // true and the worker learns it on its next heartbeat. If the job is not
+  // released within Options::abort_grace it is cancelled without the worker.
+  // Errors: NotFound; FailedPrecondition unless the job is rendering.
+  [[nodiscard]] virtual absl::StatusOr<Job> RequestAbort(std::string_view team, JobId id) = 0;
+
+  // ---- Time -----------------------------------------------------------------
+
+  // Runs what is due at the clock's current time: leases that ran out go back
+  // to queued (or to error after max_attempts), and aborts past their grace
+  // end manually_cancelled. Returns how many jobs changed. With a real clock
+  // a background thread of the engine calls this; with a ManualClock nothing
+  // happens until the caller does, so tests are deterministic.
+  virtual size_t RunDueWork() = 0;
 
  protected:
   Engine() = default;
