@@ -7,7 +7,8 @@
 // Locking: one reader/writer lock, `mu_` (engine/util/shared_mutex.h), guards everything but the
 // batch aggregates. Calls that change state hold it exclusively for their whole duration, which is
 // what makes a bulk cancel atomic; reads share it. Batch aggregates are read with no lock at all
-// (see batch_directory.h).
+// (see batch_directory.h). With a real clock a timer thread runs RunDueWork; the lock order is
+// mu_ before timer_mu_, and the timer thread never holds timer_mu_ while it takes mu_.
 
 #ifndef CASCADE_ENGINE_ENGINE_IMPL_H_
 #define CASCADE_ENGINE_ENGINE_IMPL_H_
