@@ -124,45 +124,75 @@ bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args
 }
 
 void EngineImpl::Enqueue(uint32_t slot) {
+  const JobRecord& job = table_[slot];
   queued_.insert(slot);
-  queued_by_priority_[table_[slot].priority].insert(slot);
+  queued_by_priority_[job.priority].insert(slot);
+  if (job.extras) {
+    for (uint32_t tag : job.extras->tags) queued_by_tag_[tag].insert(slot);
+  }
 }
 
 void EngineImpl::Dequeue(uint32_t slot) {
+  const JobRecord& job = table_[slot];
   queued_.erase(slot);
-  auto it = queued_by_priority_.find(table_[slot].priority);
+  auto it = queued_by_priority_.find(job.priority);
   it->second.erase(slot);
   if (it->second.empty()) queued_by_priority_.erase(it);
+  if (job.extras) {
+    for (uint32_t tag : job.extras->tags) {
+      auto t = queued_by_tag_.find(tag);
+      t->second.erase(slot);
+      if (t->second.empty()) queued_by_tag_.erase(t);
+    }
+  }
 }
 
-std::optional<uint32_t> EngineImpl::PickQueued(absl::FunctionRef<bool(uint32_t)> accept) const {
+std::optional<uint32_t> EngineImpl::PickQueued(absl::Span<const uint32_t> wanted) const {
+  // Candidates: the queued jobs of the rarest wanted tag (or all of them).
+  const SlotSet* candidates = &queued_;
+  for (uint32_t tag : wanted) {
+    auto it = queued_by_tag_.find(tag);
+    if (it == queued_by_tag_.end()) return std::nullopt;
+    if (candidates == &queued_ || it->second.size() < candidates->size()) {
+      candidates = &it->second;
+    }
+  }
+  auto carries = [&](uint32_t slot) {
+    if (wanted.size() <= 1) return true;  // a candidate carries the one tag
+    const std::vector<uint32_t>& have = table_[slot].extras->tags;  // sorted
+    return std::includes(have.begin(), have.end(), wanted.begin(), wanted.end());
+  };
   std::optional<uint32_t> found;
   auto take = [&](uint32_t slot) {
-    if (!accept(slot)) return true;
+    if (!carries(slot)) return true;
     found = slot;
     return false;
   };
   switch (options_.pickup_order) {
     case SortOrder::kOldestFirst:
-      queued_.ForEach(take);
+      candidates->ForEach(take);
       break;
     case SortOrder::kNewestFirst:
-      queued_.ForEachDescending(take);
+      candidates->ForEachDescending(take);
       break;
     case SortOrder::kPriority:
       // Highest priority first; within one, oldest first.
-      for (const auto& [priority, slots] : queued_by_priority_) {
-        slots.ForEach(take);
+      for (const auto& [priority, group] : queued_by_priority_) {
+        if (candidates == &queued_) {
+          group.ForEach(take);
+        } else {
+          SlotSet::ForEachInBoth(group, *candidates, take);
+        }
         if (found) break;
       }
       break;
     case SortOrder::kRandom: {
-      // A uniformly random queued job; with a filter, the first accepted one
-      // at or after it (wrapping around).
-      if (queued_.empty()) break;
-      const uint32_t start = queued_.Select(NextRandom() % queued_.size());
-      queued_.ForEach([&](uint32_t slot) { return slot < start || take(slot); });
-      if (!found) queued_.ForEach([&](uint32_t slot) { return slot < start && take(slot); });
+      // A uniformly random candidate; when it lacks another wanted tag, the
+      // first candidate after it (wrapping around) that has them all.
+      if (candidates->empty()) break;
+      const uint32_t start = candidates->Select(NextRandom() % candidates->size());
+      candidates->ForEach([&](uint32_t slot) { return slot < start || take(slot); });
+      if (!found) candidates->ForEach([&](uint32_t slot) { return slot < start && take(slot); });
       break;
     }
   }
@@ -679,13 +709,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   }
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());  // a set of tags
-  auto carries = [&](const JobRecord& job) {
-    if (wanted.empty()) return true;
-    if (!job.extras) return false;
-    return std::includes(job.extras->tags.begin(), job.extras->tags.end(), wanted.begin(),
-                         wanted.end());
-  };
-  std::optional<uint32_t> found = PickQueued([&](uint32_t slot) { return carries(table_[slot]); });
+  std::optional<uint32_t> found = PickQueued(wanted);
   if (!found) return absl::NotFoundError("no queued job to claim");
   const uint32_t slot = *found;
   bool ok = Transition(slot, JobEvent::kClaim, {.now_ms = now_ms});

@@ -135,12 +135,14 @@ class EngineImpl final : public Engine {
   void PropagateFailure(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After `slot` finished: dependents whose last prerequisite it was are queued.
   void ResolveDependents(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Keeps queued_ and queued_by_priority_ in step with a job entering or
-  // leaving the queued state.
+  // Keeps queued_, queued_by_priority_ and queued_by_tag_ in step with a job
+  // entering or leaving the queued state.
   void Enqueue(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dequeue(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The queued job the pickup order gives first among those `accept`s.
-  std::optional<uint32_t> PickQueued(absl::FunctionRef<bool(uint32_t)> accept) const
+  // The queued job the pickup order gives first among those carrying every
+  // tag of `wanted` (interned, sorted, unique). Walks the queued jobs of the
+  // rarest wanted tag, never every queued job.
+  std::optional<uint32_t> PickQueued(absl::Span<const uint32_t> wanted) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // ---- Leases ----
   // A rendering job's lease. Only rendering jobs have one.
@@ -193,6 +195,8 @@ class EngineImpl final : public Engine {
   // grouped by priority, highest first.
   SlotSet queued_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<int32_t, SlotSet, std::greater<int32_t>> queued_by_priority_ ABSL_GUARDED_BY(mu_);
+  // Queued jobs carrying each tag (interned id), for claims with tags.
+  absl::flat_hash_map<uint32_t, SlotSet> queued_by_tag_ ABSL_GUARDED_BY(mu_);
   int64_t last_created_ms_ ABSL_GUARDED_BY(mu_) = 0;
   // Leases of rendering jobs, and their next due times (the earlier of lease
   // expiry and abort deadline) in time order.

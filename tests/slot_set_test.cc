@@ -5,6 +5,8 @@
 
 #include "engine/index/slot_set.h"
 
+#include <algorithm>
+#include <iterator>
 #include <random>
 #include <set>
 #include <vector>
@@ -135,6 +137,39 @@ TEST(SlotSetTest, SelectAndDescendingWalkAgreeWithStdSet) {
       return true;
     });
     ASSERT_EQ(descending, std::vector<uint32_t>(sorted.rbegin(), sorted.rend())) << "seed " << seed;
+  }
+}
+
+TEST(SlotSetTest, ForEachInBothVisitsTheIntersectionInOrder) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937_64 rng(seed);
+    SlotSet a, b;
+    std::set<uint32_t> ma, mb;
+    for (int i = 0; i < 4000; ++i) {
+      const uint32_t x = static_cast<uint32_t>(rng() % (6 * SlotSet::kChunkSlots));
+      if (rng() % 2) {
+        a.insert(x);
+        ma.insert(x);
+      } else {
+        b.insert(x);
+        mb.insert(x);
+      }
+      if (rng() % 3 == 0) {  // some members in both
+        a.insert(x);
+        b.insert(x);
+        ma.insert(x);
+        mb.insert(x);
+      }
+    }
+    std::vector<uint32_t> want;
+    std::set_intersection(ma.begin(), ma.end(), mb.begin(), mb.end(), std::back_inserter(want));
+    std::vector<uint32_t> got;
+    SlotSet::ForEachInBoth(a, b, [&](uint32_t slot) {
+      got.push_back(slot);
+      return true;
+    });
+    ASSERT_FALSE(want.empty());
+    ASSERT_EQ(got, want) << "seed " << seed;
   }
 }
 

@@ -119,6 +119,29 @@ class SlotSet {
     }
   }
 
+  // Calls f(slot) for every member of both `a` and `b`, ascending, until f
+  // returns false. PERFORMANCE: linear in the chunks of the smaller set.
+  template <typename F>
+  static void ForEachInBoth(const SlotSet& a, const SlotSet& b, F&& f) {
+    const SlotSet& small = a.chunks_.size() <= b.chunks_.size() ? a : b;
+    const SlotSet& large = &small == &a ? b : a;
+    Bits mine, theirs;
+    for (const Chunk& c : small.chunks_) {
+      auto other = large.FindChunk(c.number);
+      if (other == large.chunks_.end()) continue;
+      mine.fill(0);
+      theirs.fill(0);
+      c.OrInto(mine);
+      other->OrInto(theirs);
+      const uint32_t base = c.number << kChunkBits;
+      for (size_t w = 0; w < kWords; ++w) {
+        for (uint64_t word = mine[w] & theirs[w]; word != 0; word &= word - 1) {
+          if (!f(base + static_cast<uint32_t>(w * 64 + __builtin_ctzll(word)))) return;
+        }
+      }
+    }
+  }
+
   // Calls f(slot) for every member in ascending order until f returns false.
   template <typename F>
   void ForEach(F&& f) const {
