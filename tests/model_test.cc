@@ -10,10 +10,14 @@
 // engine (ManualClock, id seed = the sequence's seed) with two teams and a
 // few dozen jobs, so families, shared prerequisites (dependsOn), batches,
 // nested children, invalid specs, malformed teams, unknown and other teams'
-// ids all come up often. The main test runs the default pickup order; three
-// smaller ones run the others. ModelFoundTest keeps a minimal reproduction
-// of each difference the sequences found; ReferenceModelTest shows, on
-// hand-worked cases, that the model says what SPEC and semantics.md say.
+// ids all come up often. Workers claim, heartbeat (progress, lease extension),
+// finish, fail and release, with current, stale and wrong leases; clients
+// request aborts; the clock jumps now and then past leases and abort graces,
+// and RunDueWork (sometimes right after a jump) expires them. Each sequence
+// has its own Options::max_attempts (1-3), lease length and abort grace. The main test runs the
+// default pickup order; three smaller ones run the others. ModelFoundTest keeps a minimal
+// reproduction of each difference the sequences found; ReferenceModelTest shows, on hand-worked
+// cases, that the model says what SPEC and semantics.md say.
 //
 //   CASCADE_MODEL_SEQUENCES=N   sequences of the main test (default 10000; 1000
 //                               under TSan); the others run a tenth as many
@@ -92,10 +96,6 @@ constexpr const char* kUrlTemplates[] = {
     "https://cdn.example.com/{batch}{id}",
 };
 
-// The clock moves at most this much in one sequence: less than the default
-// lease (60 s), so no lease ever runs out.
-constexpr absl::Duration kMaxSequenceTime = absl::Seconds(45);
-
 std::optional<uint64_t> EnvNumber(const char* name) {
   const char* text = std::getenv(name);
   if (text == nullptr || *text == '\0') return std::nullopt;
@@ -115,9 +115,11 @@ JobSpec BareSpec() {
 // operations reach the interesting paths (cascades, propagation, errors).
 struct Coverage {
   std::map<std::string, std::map<std::string, int64_t>> calls;  // name -> code -> count
-  int64_t cascaded_cancels = 0;    // cancels that took more jobs than named
-  int64_t propagated_errors = 0;   // jobs failed by propagation
-  int64_t promoted_by_ignore = 0;  // finishes/fails that queued a waiting job
+  int64_t cascaded_cancels = 0;                 // cancels that took more jobs than named
+  int64_t propagated_errors = 0;                // jobs failed by propagation
+  int64_t promoted_by_ignore = 0;               // finishes/fails that queued a waiting job
+  int64_t due_jobs = 0;                         // jobs RunDueWork ended (expired or aborted)
+  std::map<std::string, int64_t> attempt_ends;  // "Release -> queued", ...
   int64_t jobs = 0;
 
   void Call(const std::string& name, absl::StatusCode code) {
@@ -133,7 +135,9 @@ struct Coverage {
     absl::StrAppend(&out, "  cancels with a cascade: ", cascaded_cancels,
                     "\n  jobs failed by propagation: ", propagated_errors,
                     "\n  finish/fail that queued a waiting job: ", promoted_by_ignore,
-                    "\n  jobs created: ", jobs, "\n");
+                    "\n  jobs ended by RunDueWork: ", due_jobs, "\n");
+    for (const auto& [end, n] : attempt_ends) absl::StrAppend(&out, "  ", end, ": ", n, "\n");
+    absl::StrAppend(&out, "  jobs created: ", jobs, "\n");
     return out;
   }
 };
@@ -162,21 +166,27 @@ class Sequence {
     // Mostly short sequences; one in twenty is long, for bigger graphs.
     const int num_ops =
         Chance(0.05) ? 150 + static_cast<int>(Uniform(151)) : 30 + static_cast<int>(Uniform(31));
-    const absl::Time start = clock_.Now();
     for (op_index_ = 0; op_index_ < num_ops; ++op_index_) {
+      // Whole milliseconds (timestamps have millisecond precision): mostly
+      // small steps, sometimes seconds, now and then a jump past leases and
+      // abort graces, after which RunDueWork often runs at once.
       std::string advanced;
-      if (Chance(0.4)) {
-        // Small steps, whole milliseconds (timestamps have millisecond
-        // precision), and never past one lease in total: the minimal
-        // worker API has no lease expiry to model.
-        const int64_t ms = static_cast<int64_t>(Uniform(300));
-        if (clock_.Now() + absl::Milliseconds(ms) - start < kMaxSequenceTime) {
-          clock_.Advance(absl::Milliseconds(ms));
-          advanced = absl::StrCat("[+", ms, "ms] ");
-        }
+      const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+      int64_t ms = 0;
+      if (r < 0.35) {
+        ms = static_cast<int64_t>(Uniform(300));
+      } else if (r < 0.42) {
+        ms = 1000 * (1 + static_cast<int64_t>(Uniform(20)));
+      } else if (r < 0.45) {
+        ms = 1000 * (30 + static_cast<int64_t>(Uniform(600))) + static_cast<int64_t>(Uniform(1000));
+      }
+      if (ms > 0) {
+        clock_.Advance(absl::Milliseconds(ms));
+        advanced = absl::StrCat("[+", ms, "ms] ");
       }
       model_.SetNow(clock_.Now());
-      const OpEntry& op = PickOp();
+      static const OpEntry kRunDueWorkOp = {&Sequence::RunDueWork, 0};
+      const OpEntry& op = ms >= 1000 && Chance(0.5) ? kRunDueWorkOp : PickOp();
       what_.clear();
       std::string mismatch = (this->*op.run)();
       log_.push_back(advanced + what_);
@@ -207,17 +217,21 @@ class Sequence {
     options.id_seed = seed_;
     options.output_url_template = output_url_template_;
     options.pickup_order = pickup_order_;
-    // Seeds take turns at two lease lengths.
+    // Seeds take turns at two lease lengths, two abort graces and 1-3
+    // attempts.
     options.lease_duration = (seed_ / 3) % 2 == 0 ? absl::Seconds(60) : absl::Minutes(5);
+    options.abort_grace = (seed_ / 5) % 2 == 0 ? absl::Seconds(30) : absl::Seconds(4);
+    options.max_attempts = 1 + static_cast<int>((seed_ / 7) % 3);
     return options;
   }
 
   const OpEntry& PickOp() {
     static const OpEntry kOps[] = {
-        {&Sequence::Submit, 22},    {&Sequence::SubmitBatch, 8}, {&Sequence::Cancel, 12},
-        {&Sequence::CancelMany, 8}, {&Sequence::CancelBatch, 6}, {&Sequence::Claim, 14},
-        {&Sequence::Finish, 9},     {&Sequence::Fail, 7},        {&Sequence::List, 7},
-        {&Sequence::Get, 3},        {&Sequence::ReadBatch, 4},
+        {&Sequence::Submit, 22},    {&Sequence::SubmitBatch, 8},  {&Sequence::Cancel, 12},
+        {&Sequence::CancelMany, 8}, {&Sequence::CancelBatch, 6},  {&Sequence::Claim, 14},
+        {&Sequence::Finish, 7},     {&Sequence::Fail, 5},         {&Sequence::List, 7},
+        {&Sequence::Get, 3},        {&Sequence::ReadBatch, 4},    {&Sequence::Heartbeat, 9},
+        {&Sequence::Release, 5},    {&Sequence::RequestAbort, 5}, {&Sequence::RunDueWork, 3},
     };
     int total = 0;
     for (const OpEntry& op : kOps) total += op.weight;
@@ -593,20 +607,33 @@ class Sequence {
     request.worker = absl::StrCat("worker-", Uniform(3));
     if (Chance(0.2)) request.tags.push_back(kTagPool[Uniform(4)]);
     if (Chance(0.05)) request.tags.push_back(kTagPool[Uniform(4)]);
-    if (Chance(0.5)) request.lease = absl::Minutes(10 + static_cast<int64_t>(Uniform(50)));
+    // Long leases, short ones (that a jump outlives), and invalid ones.
+    const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+    if (r < 0.2) {
+      request.lease = absl::Minutes(10 + static_cast<int64_t>(Uniform(50)));
+    } else if (r < 0.45) {
+      request.lease = absl::Milliseconds(500 + static_cast<int64_t>(Uniform(120'000)));
+    } else if (r < 0.47) {
+      request.lease = Chance(0.5) ? absl::ZeroDuration() : absl::Seconds(-1);
+    }
     what_ = absl::StrCat("Claim(tags=[", absl::StrJoin(request.tags, ","), "]",
-                         request.lease.has_value() ? ", lease" : "", ")");
+                         request.lease.has_value()
+                             ? absl::StrCat(", lease ", absl::FormatDuration(*request.lease))
+                             : "",
+                         ")");
     absl::StatusOr<ClaimedJob> got = engine_->Claim(request);
     auto want = model_.Claim(request, got.ok() ? std::optional<JobId>(got->job.id) : std::nullopt);
     if (std::string m = CheckStatus("Claim", want.status, got.status()); !m.empty()) return m;
     if (!got.ok()) return "";
     model_.SetLeaseToken(want.value.job.job.id, got->lease.token);
+    past_leases_.emplace_back(got->job.id, got->lease.token);
     absl::StrAppend(&what_, " -> ", Name(got->job.id));
     return DiffClaim(want.value, *got);
   }
 
-  // A job id and lease token for Finish/Fail: mostly a rendering job with
-  // its lease, sometimes a wrong lease, a job that is not rendering, or an
+  // A job id and lease token for the worker calls: mostly a rendering job
+  // with its lease, sometimes a wrong lease, a lease of an earlier claim
+  // (stale once the job was requeued), a job that is not rendering, or an
   // unknown id.
   std::pair<JobId, std::string> WorkerTarget() {
     std::vector<const ModelJob*> rendering;
@@ -618,7 +645,7 @@ class Sequence {
       const ModelJob* job = PickFrom(rendering);
       return {job->job.id, job->lease_token};
     }
-    if (r < 0.85 && !rendering.empty()) {
+    if (r < 0.83 && !rendering.empty()) {
       const ModelJob* job = PickFrom(rendering);
       const ModelJob* other = PickFrom(rendering);
       if (other->lease_token != job->lease_token && Chance(0.5)) {
@@ -626,7 +653,8 @@ class Sequence {
       }
       return {job->job.id, job->lease_token + "-stale"};
     }
-    if (r < 0.95 && !model_.jobs().empty()) {
+    if (r < 0.9 && !past_leases_.empty()) return PickFrom(past_leases_);
+    if (r < 0.96 && !model_.jobs().empty()) {
       const ModelJob& job = PickFrom(model_.jobs());
       return {job.job.id, job.lease_token.empty() ? "no-lease" : job.lease_token};
     }
@@ -675,6 +703,104 @@ class Sequence {
     if (QueuedCount() > queued_before) ++coverage_.promoted_by_ignore;
     return DiffJob(want.value, *got);
   }
+
+  // What a token is in reports: the job's lease, an earlier one, or other.
+  std::string TokenName(JobId id, const std::string& token) const {
+    if (token == "no-lease") return "none";
+    const ModelJob* job = model_.FindAnyTeam(id);
+    if (job != nullptr && !token.empty() && token == job->lease_token) return "current";
+    for (const auto& [past_id, past] : past_leases_) {
+      if (past == token) return past_id == id ? "earlier" : absl::StrCat(Name(past_id), "'s");
+    }
+    return "wrong";
+  }
+
+  std::string Heartbeat() {
+    const auto [id, token] = WorkerTarget();
+    HeartbeatReport report;
+    std::string described;
+    const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+    if (r < 0.6) {
+      // Quarter steps: exact in any floating-point width the engine keeps.
+      report.progress = 0.25 * static_cast<double>(Uniform(401));
+    } else if (r < 0.66) {
+      const double bad[] = {-0.25, 100.25, -1e9, std::numeric_limits<double>::quiet_NaN(),
+                            std::numeric_limits<double>::infinity()};
+      report.progress = bad[Uniform(std::size(bad))];
+    }
+    if (report.progress.has_value()) absl::StrAppend(&described, ", progress ", *report.progress);
+    if (Chance(0.3)) {
+      report.extend = absl::Milliseconds(1000 + static_cast<int64_t>(Uniform(300'000)));
+    } else if (Chance(0.03)) {
+      report.extend = Chance(0.5) ? absl::ZeroDuration() : absl::Milliseconds(-5);
+    }
+    if (report.extend.has_value()) {
+      absl::StrAppend(&described, ", extend ", absl::FormatDuration(*report.extend));
+    }
+    what_ = absl::StrCat("Heartbeat(", Name(id), ", token ", TokenName(id, token), described, ")");
+    auto want = model_.Heartbeat(id, token, report);
+    absl::StatusOr<HeartbeatResult> got = engine_->Heartbeat(id, token, report);
+    if (std::string m = CheckStatus("Heartbeat", want.status, got.status()); !m.empty()) return m;
+    if (!got.ok()) return "";
+    if (got->cancel_requested) absl::StrAppend(&what_, " -> cancel requested");
+    return model::DiffHeartbeat(want.value, token, *got);
+  }
+
+  std::string Release() {
+    const auto [id, token] = WorkerTarget();
+    what_ = absl::StrCat("Release(", Name(id), ", token ", TokenName(id, token), ")");
+    auto want = model_.Release(id, token);
+    absl::StatusOr<Job> got = engine_->Release(id, token);
+    if (std::string m = CheckStatus("Release", want.status, got.status()); !m.empty()) return m;
+    if (!got.ok()) return "";
+    ++coverage_.attempt_ends[absl::StrCat("Release -> ", WireState(want.value.job.state))];
+    absl::StrAppend(&what_, " -> ", WireState(got->state));
+    return DiffJob(want.value, *got);
+  }
+
+  std::string RequestAbort() {
+    const std::string team = Team();
+    JobId id;
+    std::vector<JobId> rendering;
+    for (const ModelJob& job : model_.jobs()) {
+      if (job.job.team == team && job.job.state == JobState::kRendering) {
+        rendering.push_back(job.job.id);
+      }
+    }
+    id = !rendering.empty() && Chance(0.75) ? PickFrom(rendering) : TargetId(team, 0.0);
+    what_ = absl::StrCat("RequestAbort(", Short(team), ", ", Name(id), ")");
+    auto want = model_.RequestAbort(team, id);
+    absl::StatusOr<Job> got = engine_->RequestAbort(team, id);
+    if (std::string m = CheckStatus("RequestAbort", want.status, got.status()); !m.empty()) {
+      return m;
+    }
+    if (!got.ok()) return "";
+    return DiffJob(want.value, *got);
+  }
+
+  std::string RunDueWork() {
+    what_ = "RunDueWork()";
+    std::vector<std::pair<JobId, JobState>> due_before;
+    for (const ModelJob& job : model_.jobs()) {
+      if (job.job.state == JobState::kRendering) due_before.emplace_back(job.job.id, job.job.state);
+    }
+    const model::ExpectedDueWork want = model_.RunDueWork();
+    const size_t got = engine_->RunDueWork();
+    coverage_.Call("RunDueWork", absl::StatusCode::kOk);
+    coverage_.due_jobs += static_cast<int64_t>(want.due);
+    for (const auto& [id, state] : due_before) {
+      const JobState now = model_.FindAnyTeam(id)->job.state;
+      if (now != state) ++coverage_.attempt_ends[absl::StrCat("expired -> ", WireState(now))];
+    }
+    absl::StrAppend(&what_, " -> ", got);
+    if (got != want.due && got != want.changed) {
+      return absl::StrCat("RunDueWork: want ", want.due, " (jobs due) or ", want.changed,
+                          " (jobs changed), got ", got);
+    }
+    return "";
+  }
+
+  static std::string WireState(JobState s) { return std::string(StateName(s)); }
 
   absl::Time SomeTime() {
     if (model_.jobs().empty() || Chance(0.1)) return clock_.Now();
@@ -830,6 +956,7 @@ class Sequence {
   int op_index_ = 0;
   std::string what_;
   std::vector<std::string> log_;
+  std::vector<std::pair<JobId, std::string>> past_leases_;  // every lease given
 };
 
 // Runs sequences with seeds 1..`sequences` (or only CASCADE_MODEL_SEED),

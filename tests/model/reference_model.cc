@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The reference model: SPEC §1-6 and the minimal worker calls, computed the
+// The reference model: SPEC §1-7, computed the
 // slow and obvious way (see reference_model.h), and the comparisons of its
 // predictions with the engine's answers.
 
@@ -294,6 +294,8 @@ std::string ExpectedStatus::MismatchEntry(const std::string& error_code,
 ReferenceModel::ReferenceModel(const Options& options)
     : output_url_template_(options.output_url_template),
       lease_duration_(options.lease_duration),
+      max_attempts_(options.max_attempts),
+      abort_grace_(options.abort_grace),
       pickup_order_(options.pickup_order) {}
 
 void ReferenceModel::SetNow(absl::Time now) { now_ = now; }
@@ -701,12 +703,19 @@ std::vector<ExpectedJob> ReferenceModel::CancelClosure(const std::vector<JobId>&
       // R: one of its prerequisites is cancelled (now, or before).
       bool unresolvable = false;
       for (JobId p : PrerequisitesOf(job.job)) unresolvable = unresolvable || is_cancelled(p);
-      // U: it has dependents, and every one is cancelled or ended in error.
+      // U: it has dependents, every one cancelled or ended in error, and
+      // one of them cancelled by this call. A queued job whose dependents
+      // had all ended before is not this call's business: it can exist only
+      // when a worker released it (or its lease ran out) after that, and
+      // semantics.md has requeueing run no cascade.
       const std::vector<const ModelJob*> dependents = DependentsOf(job.job.id);
       bool useless = !dependents.empty();
+      bool reached = false;
       for (const ModelJob* d : dependents) {
         useless = useless && (is_cancelled(d->job.id) || d->job.state == JobState::kError);
+        reached = reached || Contains(cancel, d->job.id);
       }
+      useless = useless && reached;
       if (unresolvable || useless) {
         cancel.push_back(job.job.id);
         changed = true;
@@ -828,6 +837,10 @@ Expected<ExpectedBatchCancel> ReferenceModel::CancelBatch(std::string_view team,
 
 Expected<ExpectedClaim> ReferenceModel::Claim(const ClaimRequest& request,
                                               std::optional<JobId> engine_choice) {
+  // semantics.md: ClaimRequest::lease must be positive.
+  if (request.lease.has_value() && *request.lease <= absl::ZeroDuration()) {
+    return {Err(absl::StatusCode::kInvalidArgument)};
+  }
   std::vector<ModelJob*> candidates;
   for (ModelJob& job : jobs_) {
     if (job.job.state == JobState::kQueued && HasAllTags(job.job.tags, request.tags)) {
@@ -858,14 +871,34 @@ Expected<ExpectedClaim> ReferenceModel::Claim(const ClaimRequest& request,
   Job& job = picked->job;
   job.state = JobState::kRendering;
   job.attempts += 1;
+  job.progress = 0.0;
   job.stats.started_at = now_;
   job.stats.updated_at = now_;
   picked->lease_token.clear();
+  picked->lease_length = request.lease.value_or(lease_duration_);
+  picked->lease_expires_at = now_ + picked->lease_length;
+  picked->abort_deadline.reset();
   ExpectedClaim claim;
   claim.job = ToExpected(*picked);
-  claim.lease_expires_at = now_ + request.lease.value_or(lease_duration_);
+  claim.lease_expires_at = picked->lease_expires_at;
   claim.payload = picked->payload;
   return {ExpectedStatus::Ok(), std::move(claim)};
+}
+
+ExpectedStatus ReferenceModel::FindLeased(JobId id, std::string_view lease_token, ModelJob** job) {
+  // semantics.md, Fencing: the job must be rendering (the message names its
+  // state) and the token its current lease's; anything else changes nothing.
+  ModelJob* found = FindAnyTeamMutable(id);
+  if (found == nullptr) return Err(absl::StatusCode::kNotFound, {Str(id)});
+  if (found->job.state != JobState::kRendering) {
+    return Err(absl::StatusCode::kFailedPrecondition,
+               {Str(id), std::string(WireName(found->job.state))});
+  }
+  if (lease_token != found->lease_token) {
+    return Err(absl::StatusCode::kFailedPrecondition, {Str(id)});
+  }
+  *job = found;
+  return ExpectedStatus::Ok();
 }
 
 void ReferenceModel::SetLeaseToken(JobId id, std::string token) {
@@ -874,15 +907,8 @@ void ReferenceModel::SetLeaseToken(JobId id, std::string token) {
 
 Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_token,
                                              const FinishReport& report) {
-  ModelJob* job = FindAnyTeamMutable(id);
-  if (job == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
-  if (job->job.state != JobState::kRendering) {
-    return {Err(absl::StatusCode::kFailedPrecondition,
-                {Str(id), std::string(WireName(job->job.state))})};
-  }
-  if (lease_token != job->lease_token) {
-    return {Err(absl::StatusCode::kFailedPrecondition, {Str(id)})};
-  }
+  ModelJob* job = nullptr;
+  if (ExpectedStatus status = FindLeased(id, lease_token, &job); !status.ok()) return {status};
   Job& j = job->job;
   j.state = JobState::kFinished;
   j.progress = 100.0;
@@ -891,6 +917,7 @@ Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_to
   j.stats.render_duration = absl::ToDoubleSeconds(now_ - *j.stats.started_at);
   if (!report.output_url.empty()) j.output_url = report.output_url;
   job->lease_token.clear();
+  job->abort_deadline.reset();
   ExpectedJob answer = ToExpected(*job);
   PromoteReadyJobs();
   return {ExpectedStatus::Ok(), std::move(answer)};
@@ -898,15 +925,8 @@ Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_to
 
 Expected<ExpectedJob> ReferenceModel::Fail(JobId id, std::string_view lease_token,
                                            std::string_view error) {
-  ModelJob* job = FindAnyTeamMutable(id);
-  if (job == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
-  if (job->job.state != JobState::kRendering) {
-    return {Err(absl::StatusCode::kFailedPrecondition,
-                {Str(id), std::string(WireName(job->job.state))})};
-  }
-  if (lease_token != job->lease_token) {
-    return {Err(absl::StatusCode::kFailedPrecondition, {Str(id)})};
-  }
+  ModelJob* job = nullptr;
+  if (ExpectedStatus status = FindLeased(id, lease_token, &job); !status.ok()) return {status};
   Job& j = job->job;
   j.state = JobState::kError;
   j.stats.error = std::string(error);
@@ -914,36 +934,146 @@ Expected<ExpectedJob> ReferenceModel::Fail(JobId id, std::string_view lease_toke
   j.stats.updated_at = now_;
   job->error_options = {std::string(error)};
   job->lease_token.clear();
+  job->abort_deadline.reset();
   ExpectedJob answer = ToExpected(*job);
-  PropagateFailure();
+  PropagateFailure(id);
   PromoteReadyJobs();
   return {ExpectedStatus::Ok(), std::move(answer)};
 }
 
-void ReferenceModel::PropagateFailure() {
+Expected<ExpectedHeartbeat> ReferenceModel::Heartbeat(JobId id, std::string_view lease_token,
+                                                      const HeartbeatReport& report) {
+  // Progress 0-100 (NaN fails both comparisons) and a positive extension
+  // (engine.h); either problem is InvalidArgument and changes nothing.
+  const bool bad_progress =
+      report.progress.has_value() && !(*report.progress >= 0.0 && *report.progress <= 100.0);
+  const bool bad_extend = report.extend.has_value() && *report.extend <= absl::ZeroDuration();
+  ModelJob* job = nullptr;
+  ExpectedStatus leased = FindLeased(id, lease_token, &job);
+  if (bad_progress || bad_extend) {
+    // Which check comes first is not said: with a lookup error too, either.
+    ExpectedStatus want = Err(absl::StatusCode::kInvalidArgument);
+    if (!leased.ok()) want.alternatives.push_back(leased.alternatives.front());
+    return {want};
+  }
+  if (!leased.ok()) return {leased};
+  Job& j = job->job;
+  if (report.progress.has_value()) {
+    // A progress report: updatedAt changes; progress never goes down.
+    j.progress = std::max(j.progress, *report.progress);
+    j.stats.updated_at = now_;
+  }
+  job->lease_expires_at = now_ + report.extend.value_or(job->lease_length);
+  ExpectedHeartbeat answer;
+  answer.job = ToExpected(*job);
+  answer.lease_expires_at = job->lease_expires_at;
+  answer.cancel_requested = j.cancel_requested;
+  return {ExpectedStatus::Ok(), std::move(answer)};
+}
+
+void ReferenceModel::EndAttempt(ModelJob& job) {
+  Job& j = job.job;
+  job.lease_token.clear();
+  if (j.cancel_requested) {
+    // The abort named the job: it ends manually_cancelled "Cancelled via
+    // API", and the cancel cascade (R, U) runs from it.
+    job.abort_deadline.reset();
+    CancelClosure({j.id}, false);
+    return;
+  }
+  if (j.attempts < max_attempts_) {
+    j.state = JobState::kQueued;  // the attempt stays counted
+    j.progress = 0.0;
+    j.stats.updated_at = now_;
+    return;
+  }
+  const std::string text = absl::StrCat("lease expired after ", j.attempts, " attempts");
+  j.state = JobState::kError;
+  j.stats.error = text;
+  j.stats.error_at = now_;
+  j.stats.updated_at = now_;
+  job.error_options = {text};
+  PropagateFailure(j.id);
+  PromoteReadyJobs();
+}
+
+Expected<ExpectedJob> ReferenceModel::Release(JobId id, std::string_view lease_token) {
+  ModelJob* job = nullptr;
+  if (ExpectedStatus status = FindLeased(id, lease_token, &job); !status.ok()) return {status};
+  EndAttempt(*job);
+  return {ExpectedStatus::Ok(), ToExpected(*FindAnyTeam(id))};
+}
+
+Expected<ExpectedJob> ReferenceModel::RequestAbort(std::string_view team, JobId id) {
+  if (!ValidTeam(team)) return {BadTeam()};
+  ModelJob* job = FindInTeam(team, id);
+  if (job == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  if (job->job.state != JobState::kRendering) {
+    return {Err(absl::StatusCode::kFailedPrecondition,
+                {Str(id), std::string(WireName(job->job.state))})};
+  }
+  // A repeated request changes nothing and does not extend the grace.
+  if (!job->job.cancel_requested) {
+    job->job.cancel_requested = true;
+    job->job.stats.updated_at = now_;
+    job->abort_deadline = now_ + abort_grace_;
+  }
+  return {ExpectedStatus::Ok(), ToExpected(*job)};
+}
+
+ExpectedDueWork ReferenceModel::RunDueWork() {
+  // Every rendering job whose lease expiry or abort deadline is at or
+  // before now, by scanning every job; handled in deadline order, then
+  // creation order. No handling touches a rendering job, so every one found
+  // is still due when its turn comes.
+  const std::vector<ModelJob> before = jobs_;
+  std::vector<std::pair<absl::Time, JobId>> due;
+  for (const ModelJob& job : jobs_) {
+    if (job.job.state != JobState::kRendering) continue;
+    absl::Time deadline = job.lease_expires_at;
+    if (job.abort_deadline.has_value()) deadline = std::min(deadline, *job.abort_deadline);
+    if (deadline <= now_) due.emplace_back(deadline, job.job.id);
+  }
+  std::sort(due.begin(), due.end());
+  for (const auto& [deadline, id] : due) EndAttempt(*FindAnyTeamMutable(id));
+  ExpectedDueWork out;
+  out.due = due.size();
+  for (size_t i = 0; i < before.size(); ++i) {
+    if (!DiffJob(ToExpected(before[i]), jobs_[i].job).empty()) ++out.changed;
+  }
+  return out;
+}
+
+void ReferenceModel::PropagateFailure(JobId origin) {
   // Two rules, applied to every queued or pending job until a whole pass
   // changes nothing:
   //  - PrerequisiteFailed: a pending job that does not ignore failures and
   //    has a prerequisite in error;
   //  - DependentsFailed (rule U with "failed"): a job with dependents, every
   //    one of which ended without finishing (error or cancelled).
+  // Each applies through a job that failed in this propagation (`origin`,
+  // or one failed since): a job requeued after its dependents had all ended
+  // is not touched by an unrelated failure (see CancelClosure).
   // Rendering and terminal jobs are never touched.
+  std::vector<JobId> failed;
+  auto failed_now = [&](JobId id) { return id == origin || Contains(failed, id); };
   auto prerequisite_failed = [&](const Job& job) {
     if (job.on_prerequisite_failure == PrerequisiteFailurePolicy::kIgnore) return false;
     for (JobId p : PrerequisitesOf(job)) {
-      if (FindAnyTeam(p)->job.state == JobState::kError) return true;
+      if (FindAnyTeam(p)->job.state == JobState::kError && failed_now(p)) return true;
     }
     return false;
   };
   auto dependents_failed = [&](const Job& job) {
     const std::vector<const ModelJob*> dependents = DependentsOf(job.id);
     bool all = !dependents.empty();
+    bool reached = false;
     for (const ModelJob* d : dependents) {
       all = all && (d->job.state == JobState::kError || d->job.state == JobState::kCancelled);
+      reached = reached || failed_now(d->job.id);
     }
-    return all;
+    return all && reached;
   };
-  std::vector<JobId> failed;
   bool changed = true;
   while (changed) {
     changed = false;
@@ -1165,6 +1295,16 @@ std::string DiffClaim(const ExpectedClaim& want, const ClaimedJob& got) {
   d.Field("payload", want.payload, got.payload);
   if (got.lease.token.empty()) d.Add("lease.token is empty");
   return d.Result("claim");
+}
+
+std::string DiffHeartbeat(const ExpectedHeartbeat& want, std::string_view given_token,
+                          const HeartbeatResult& got) {
+  Differ d;
+  d.Add(DiffJob(want.job, got.job));
+  d.Field("lease.expiresAt", want.lease_expires_at, got.lease.expires_at);
+  d.Field("lease.token", std::string(given_token), got.lease.token);
+  d.Field("cancelRequested (answer)", want.cancel_requested, got.cancel_requested);
+  return d.Result("heartbeat");
 }
 
 std::string DescribeJob(const Job& job) {

@@ -2,8 +2,9 @@
 //
 // File: tests/model/reference_model.h
 // -----------------------------------------------------------------------------
-// A reference model of SPEC §1-6 and the minimal worker calls (Claim, Finish,
-// Fail), as docs/semantics.md reads them. It is small, single-threaded and
+// A reference model of SPEC §1-7 (the worker calls: Claim, Heartbeat, Finish,
+// Fail, Release, RequestAbort, and lease and abort expiry by RunDueWork), as
+// docs/semantics.md reads them. It is small, single-threaded and
 // deliberately naive: jobs live in one plain vector in creation order, every
 // lookup is a linear scan, dependents are found by scanning every job, and the
 // cancellation and failure closures are computed by applying their rules to
@@ -26,7 +27,13 @@
 //     error or any dependent that ended without finishing (the exact one
 //     depends on the engine's walk; see `ExpectedJob::error_options`);
 //   - tags are compared as sets;
-//   - under the `random` pickup order a claim may take any matching job.
+//   - under the `random` pickup order a claim may take any matching job;
+//   - a heartbeat with an invalid report about a job it may not touch may be
+//     InvalidArgument or the lookup's error (which is checked first is open);
+//   - RunDueWork may count only the jobs whose deadline was due, or every job
+//     it changed (cascades and propagation included).
+// RunDueWork handles the due jobs in deadline order, then creation order
+// (an earlier job's cancel cascade can reach a job requeued before it).
 //
 // Example:
 //
@@ -150,6 +157,18 @@ struct ExpectedClaim {
   std::string payload;
 };
 
+struct ExpectedHeartbeat {
+  ExpectedJob job;
+  absl::Time lease_expires_at;
+  bool cancel_requested = false;
+};
+
+// RunDueWork's count: either reading of "how many jobs it changed".
+struct ExpectedDueWork {
+  size_t due = 0;      // jobs whose lease or abort deadline was due
+  size_t changed = 0;  // every job that changed, cascades included
+};
+
 // ---- The model's state ------------------------------------------------------
 
 struct ModelJob {
@@ -157,6 +176,11 @@ struct ModelJob {
   std::vector<std::string> error_options;
   std::string payload;
   std::string lease_token;  // the engine's token while rendering
+  // While rendering: the lease the claim granted, its expiry, and the abort
+  // deadline once an abort was requested.
+  absl::Duration lease_length;
+  absl::Time lease_expires_at;
+  std::optional<absl::Time> abort_deadline;
 };
 
 struct ModelBatch {
@@ -171,8 +195,9 @@ struct ModelBatch {
 
 class ReferenceModel {
  public:
-  // Uses `options.output_url_template`, `options.lease_duration` and
-  // `options.pickup_order`; the rest of `options` does not change what the
+  // Uses `options.output_url_template`, `options.lease_duration`,
+  // `options.max_attempts`, `options.abort_grace` and `options.pickup_order`;
+  // the rest of `options` does not change what the
   // model predicts.
   explicit ReferenceModel(const Options& options);
 
@@ -233,6 +258,13 @@ class ReferenceModel {
   void SetLeaseToken(JobId id, std::string token);
   Expected<ExpectedJob> Finish(JobId id, std::string_view lease_token, const FinishReport& report);
   Expected<ExpectedJob> Fail(JobId id, std::string_view lease_token, std::string_view error);
+  Expected<ExpectedHeartbeat> Heartbeat(JobId id, std::string_view lease_token,
+                                        const HeartbeatReport& report);
+  Expected<ExpectedJob> Release(JobId id, std::string_view lease_token);
+  Expected<ExpectedJob> RequestAbort(std::string_view team, JobId id);
+  // Every rendering job whose lease expiry or abort deadline is at or before
+  // now ends its attempt (see the .cc).
+  ExpectedDueWork RunDueWork();
 
   // ---- Inspection -------------------------------------------------------------
 
@@ -247,6 +279,12 @@ class ReferenceModel {
   ModelJob* FindInTeam(std::string_view team, JobId id);
   const ModelJob* FindInTeam(std::string_view team, JobId id) const;
   ModelJob* FindAnyTeamMutable(JobId id);
+  // The rendering job `id` if `lease_token` is its lease (sets `*job`), else
+  // the error a worker call must get.
+  ExpectedStatus FindLeased(JobId id, std::string_view lease_token, ModelJob** job);
+  // Release and expiry: requeue, error after max_attempts, or (an abort was
+  // requested) manually_cancelled with the cancel cascade.
+  void EndAttempt(ModelJob& job);
   const ModelBatch* FindBatch(std::string_view team, BatchId id) const;
 
   // The prerequisites of a job: its nested children, then its dependsOn.
@@ -278,13 +316,16 @@ class ReferenceModel {
                             std::optional<BatchId> batch) const;
 
   // Cancels the least fixpoint of rules E, R and U containing `named`
-  // (every one cancellable), and returns the cancelled jobs in id order.
+  // (every one cancellable, or the rendering job an abort ended), and
+  // returns the cancelled jobs in id order. U reaches only prerequisites of
+  // jobs this call cancels (see the .cc).
   // `named_texts_also_cascade`: a named job may also carry a cascade text
   // (used by the batch cancel, see the .cc).
   std::vector<ExpectedJob> CancelClosure(const std::vector<JobId>& named,
                                          bool named_texts_also_cascade);
-  // After a job went to error: failure propagation (SPEC §3).
-  void PropagateFailure();
+  // After `origin` went to error: failure propagation (SPEC §3), reaching
+  // out from `origin` (see the .cc).
+  void PropagateFailure(JobId origin);
   // PrerequisitesMet: pending jobs whose prerequisites are all resolved
   // become queued.
   void PromoteReadyJobs();
@@ -297,6 +338,8 @@ class ReferenceModel {
 
   std::string output_url_template_;
   absl::Duration lease_duration_;
+  int max_attempts_;
+  absl::Duration abort_grace_;
   SortOrder pickup_order_;
   absl::Time now_ = absl::UnixEpoch();
   std::vector<ModelJob> jobs_;  // creation order
@@ -318,6 +361,9 @@ std::string DiffBatchSubmit(const ExpectedBatchSubmit& want, const BatchSubmitRe
 std::string DiffBatchView(const ExpectedBatchView& want, const BatchView& got);
 std::string DiffBatchCancel(const ExpectedBatchCancel& want, const BatchCancelResult& got);
 std::string DiffClaim(const ExpectedClaim& want, const ClaimedJob& got);
+// `given_token` is the token the heartbeat presented: the answer repeats it.
+std::string DiffHeartbeat(const ExpectedHeartbeat& want, std::string_view given_token,
+                          const HeartbeatResult& got);
 
 // Human-readable forms for failure messages.
 std::string DescribeJob(const Job& job);
