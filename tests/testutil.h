@@ -1,6 +1,8 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Shared test helpers: status matchers and a deterministic engine fixture.
+// Shared test helpers: status matchers and a deterministic engine fixture. The
+// worker-driving helpers and the EngineTest fixture are public, in
+// cascade/testing/engine_test.h, and included here.
 
 #ifndef CASCADE_TESTS_TESTUTIL_H_
 #define CASCADE_TESTS_TESTUTIL_H_
@@ -12,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cascade/cascade.h"
+#include "cascade/testing/engine_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -88,27 +91,8 @@ struct DeterministicEngine {
   std::unique_ptr<Engine> engine;
 };
 
-// Worker steps for tests: claim the queued job carrying `tag` (tests give each
-// job a unique tag to pick it), then finish or fail it.
-inline absl::StatusOr<ClaimedJob> ClaimTagged(Engine& engine, std::string tag) {
-  ClaimRequest request;
-  request.worker = "worker-1";
-  request.tags = {std::move(tag)};
-  return engine.Claim(request);
-}
-
-inline absl::Status RenderAndFinish(Engine& engine, std::string tag) {
-  absl::StatusOr<ClaimedJob> claimed = ClaimTagged(engine, std::move(tag));
-  if (!claimed.ok()) return claimed.status();
-  return engine.Finish(claimed->job.id, claimed->lease.token, {}).status();
-}
-
-inline absl::Status RenderAndFail(Engine& engine, std::string tag,
-                                  std::string_view error = "render crashed") {
-  absl::StatusOr<ClaimedJob> claimed = ClaimTagged(engine, std::move(tag));
-  if (!claimed.ok()) return claimed.status();
-  return engine.Fail(claimed->job.id, claimed->lease.token, error).status();
-}
+// ClaimTagged, RenderAndFinish and RenderAndFail (worker steps that pick a job
+// by its tag) come from cascade/testing/engine_test.h.
 
 inline std::vector<JobId> IdsOf(const std::vector<Job>& jobs) {
   std::vector<JobId> ids;
