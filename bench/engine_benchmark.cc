@@ -3,10 +3,12 @@
 // File: bench/engine_benchmark.cc
 // -----------------------------------------------------------------------------
 // The engine with 1,000,000 resident jobs, beside its floor (SPEC §12). Every
-// benchmark shares one engine, built once per process the first time one of
-// them runs: 1000 SubmitBatch calls of 1000 queued leaf jobs (template id only,
-// no tags) for one team, on a ManualClock advanced 1 ms per batch, with a fixed
-// id seed, so every run builds the same jobs with the same ids.
+// benchmark but BM_ClaimFinish shares one engine, built once per process the
+// first time one of them runs: 1000 SubmitBatch calls of 1000 queued leaf jobs
+// (template id only, no tags) for one team, on a ManualClock advanced 1 ms per
+// batch, with a fixed id seed, so every run builds the same jobs with the same
+// ids. BM_ClaimFinish drains queued jobs, so it has an engine of its own (see
+// below).
 //
 //   BM_FloorHashFindWrite1000   1000 random find + write (a state and two
 //                               timestamps) in an absl::flat_hash_map of 1M
@@ -19,6 +21,12 @@
 //   BM_Get                      Get(team, random id). Goal: <= 150 ns.
 //   BM_BatchAggregate           GetBatchCounts(team, random batch id).
 //                               Goal: <= 50 ns.
+//   BM_ClaimFinish/threads:1    One worker cycle: Claim({}) of the oldest
+//   BM_ClaimFinish/threads:2    queued job, then Finish(id, token, {}), from
+//                               1 thread and from 2 threads at once on one
+//                               engine; items_per_second is cycles per second
+//                               over all threads. Goal: 2 threads >= 1.6x the
+//                               items_per_second of 1 thread.
 //
 // The floor and the cancel benchmark carry a `ns_per_1000_ops` counter (the
 // time of one iteration, which is 1000 operations), so the ratio against the
@@ -28,14 +36,23 @@
 // from a pool of 800,000 queued jobs shuffled across the whole million, so
 // its accesses are as cache-unfriendly as the floor's; Get reads from the
 // other 200,000 jobs, which no benchmark cancels, so its figure does not
-// depend on which benchmarks ran before it. The SQLite peers of SPEC §12 are
+// depend on which benchmarks ran before it.
+//
+// BM_ClaimFinish runs on an engine that starts with 3,000,000 queued leaf jobs
+// (the same specs, batches of 1000), enough for 5 repetitions at 1 thread and
+// 5 at 2 threads of 200,000 cycles per thread; a run that would need more
+// submits more before its timed loop. Its clock is lock-free and manual, so no
+// lease expires and the engine runs no background work. bench/run.sh prints
+// the 2-thread / 1-thread throughput ratio. The SQLite peers of SPEC §12 are
 // not measured here.
 //
 // Example (docs/benchmarks.md has the figures and how they were taken):
 //
 //   bench/run.sh      # Release build, 5 interleaved repetitions, goal table
 //   build-bench/bench/cascade_bench --benchmark_filter='Cancel|Floor'
+//   build-bench/bench/cascade_bench --benchmark_filter=ClaimFinish
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -73,6 +90,12 @@ constexpr int kCancelIterations = 100;
 // Iterations of the submit benchmark per repetition: each adds 1000 jobs, so 5
 // repetitions grow the engine from 1.0M to 1.5M jobs.
 constexpr int kSubmitIterations = 100;
+// Claim + finish cycles per thread and repetition, and the queued jobs the
+// claim engine starts with: 5 repetitions at 1 thread and 5 at 2 threads take
+// 5 x (1 + 2) x 200,000 = 3M jobs. At ~0.8 us a cycle a repetition runs for
+// 0.16 s or more, long enough to average over scheduler noise.
+constexpr int kClaimIterations = 200'000;
+constexpr size_t kClaimQueuedJobs = 15 * kClaimIterations;
 
 // Fisher-Yates with our own index draw, so the order is the same with every
 // standard library (std::shuffle's is not specified).
@@ -352,6 +375,111 @@ void BM_BatchAggregate(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BatchAggregate)->Unit(benchmark::kNanosecond)->UseRealTime();
+
+// ---- Workers ----------------------------------------------------------------
+
+// A manual clock read with one relaxed atomic load. ManualClock takes a mutex
+// on every read, which two claiming threads would contend for outside the
+// engine; the real clock takes none. Manual (IsManual()), so the engine runs
+// no background work and, as nothing advances it during the benchmark, no
+// lease expires.
+class AtomicClock final : public Clock {
+ public:
+  absl::Time Now() const override {
+    return absl::FromUnixMillis(millis_.load(std::memory_order_relaxed));
+  }
+  bool IsManual() const override { return true; }
+
+  // Called between batches while the engine is built: one thread only.
+  void AdvanceMillis(int64_t ms) { millis_.fetch_add(ms, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> millis_{int64_t{1'700'000'000} * 1000};
+};
+
+// The claim + finish benchmark's engine: queued leaf jobs for one team, built
+// like the shared engine's (batches of 1000, 1 ms apart, the same id seed) but
+// separate from it, because every cycle turns a queued job into a finished
+// one. Built on first use; never destroyed.
+class ClaimQueue {
+ public:
+  static ClaimQueue& Get() {
+    static ClaimQueue* const queue = new ClaimQueue();
+    return *queue;
+  }
+
+  Engine& engine() { return *engine_; }
+
+  // Sets aside `n` queued jobs for the run about to start, first submitting
+  // more (in batches of 1000) if fewer than `n` are left. Called by one thread
+  // before the timed loop; Google Benchmark starts no thread's loop before
+  // every thread has reached it, so the others never see a short queue.
+  void Reserve(size_t n) {
+    while (unreserved_ < n) SubmitBatch();
+    unreserved_ -= n;
+  }
+
+ private:
+  ClaimQueue() {
+    Options options;
+    options.clock = &clock_;
+    options.id_seed = kIdSeed;
+    auto engine = Engine::Create(options);
+    if (!engine.ok()) Die("Engine::Create", engine.status());
+    engine_ = *std::move(engine);
+    while (unreserved_ < kClaimQueuedJobs) SubmitBatch();
+  }
+
+  void SubmitBatch() {
+    clock_.AdvanceMillis(1);
+    auto result = engine_->SubmitBatch(kTeam, specs_);
+    if (!result.ok()) Die("SubmitBatch", result.status());
+    if (result->success_count != kBatchSize) {
+      Die("SubmitBatch", absl::InternalError("not every spec was created"));
+    }
+    unreserved_ += kBatchSize;
+  }
+
+  const std::vector<JobSpec> specs_ = std::vector<JobSpec>(kBatchSize, LeafSpec());
+  AtomicClock clock_;
+  std::unique_ptr<Engine> engine_;
+  size_t unreserved_ = 0;  // queued jobs no run has set aside
+};
+
+// One worker cycle per iteration, from state.threads() threads at once, each
+// running kClaimIterations cycles. With UseRealTime the reported time is the
+// wall time of the run over all threads' cycles, and items_per_second is
+// cycles per second over all threads: the figure whose 2-thread / 1-thread
+// ratio SPEC §12 sets at >= 1.6.
+void BM_ClaimFinish(benchmark::State& state) {
+  ClaimQueue& queue = ClaimQueue::Get();
+  if (state.thread_index() == 0) {
+    queue.Reserve(static_cast<size_t>(state.max_iterations) * state.threads());
+  }
+  Engine& engine = queue.engine();
+  const ClaimRequest request;  // Claim({}): any queued job, the default lease
+  const FinishReport report;   // Finish(id, token, {}): keep the planned URL
+  for (auto _ : state) {
+    auto claimed = engine.Claim(request);
+    if (!claimed.ok()) {
+      state.SkipWithError(claimed.status().ToString().c_str());
+      break;
+    }
+    auto finished = engine.Finish(claimed->job.id, claimed->lease.token, report);
+    if (!finished.ok()) {
+      state.SkipWithError(finished.status().ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(finished);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ClaimFinish)
+    ->Unit(benchmark::kNanosecond)
+    ->UseRealTime()
+    ->Iterations(kClaimIterations)
+    ->Threads(1)
+    ->Threads(2);
 
 }  // namespace
 }  // namespace cascade

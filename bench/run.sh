@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds cascade_bench (Release, in build-bench/), runs it with JSON output and
-# prints each median (wall and CPU time) beside its SPEC §12 goal, and the
-# cancel / floor ratio.
+# prints each median (wall and CPU time) beside its SPEC §12 goal, the
+# cancel / floor ratio and the claim + finish 2-thread / 1-thread throughput
+# ratio.
 #   bench/run.sh [cascade_bench flags...]
 # Defaults: --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 # --benchmark_enable_random_interleaving=true (the repetitions of all the
@@ -34,28 +35,40 @@ GOALS = {
     "BM_SubmitBatch1000": (500e3, "<= 500 us"),
     "BM_Get": (150.0, "<= 150 ns"),
     "BM_BatchAggregate": (50.0, "<= 50 ns"),
+    "BM_ClaimFinish/threads:1": (None, "1 thread"),
+    "BM_ClaimFinish/threads:2": (None, ">= 1.6x 1 thread"),
 }
+CLAIM_1, CLAIM_2 = "BM_ClaimFinish/threads:1", "BM_ClaimFinish/threads:2"
 
 with open(sys.argv[1]) as f:
     report = json.load(f)
 
 # One figure per benchmark (wall time, CPU time): the median aggregate when
-# there are repetitions, else the single run.
+# there are repetitions, else the single run. A benchmark run at several thread
+# counts is named with its count ("BM_ClaimFinish/threads:2"). For those, wall
+# time is the run's wall time over the cycles of all its threads (the inverse
+# of their throughput), CPU time the CPU of all threads over the same cycles.
 medians, singles = {}, {}
+rates_median, rates_single = {}, {}
 for b in report["benchmarks"]:
-    name = b.get("run_name", b["name"]).split("/")[0]
+    parts = b.get("run_name", b["name"]).split("/")
+    name = "/".join([parts[0]] + [p for p in parts[1:] if p.startswith("threads:")])
     unit = NS[b["time_unit"]]
     times = (b["real_time"] * unit, b["cpu_time"] * unit)
+    rate = b.get("items_per_second")
     if b.get("run_type") == "aggregate":
         if b.get("aggregate_name") == "median":
             medians[name] = times
+            rates_median[name] = rate
     else:
         singles.setdefault(name, times)
+        rates_single.setdefault(name, rate)
 figures = {**singles, **medians}
+rates = {**rates_single, **rates_median}
 
 
 def show(ns):
-    if ns >= 1e3:
+    if ns >= 1e4:
         return f"{ns / 1e3:.1f} us"
     return f"{ns:.1f} ns"
 
@@ -67,6 +80,10 @@ def verdict(name, i):
     floor = figures.get("BM_FloorHashFindWrite1000")
     if name == "BM_CancelMany1000Leaves" and floor:
         return "met" if figures[name][i] <= 3 * floor[i] else "MISSED"
+    # Throughput is judged on wall time only: the 2-thread CPU figure adds up
+    # both threads' CPU, so it is no throughput.
+    if name == CLAIM_2 and i == 0 and CLAIM_1 in figures:
+        return "met" if figures[CLAIM_1][0] / figures[name][0] >= 1.6 else "MISSED"
     return ""
 
 
@@ -93,4 +110,16 @@ if cancel and floor:
 else:
     print("\n(cancel / floor ratio needs both BM_CancelMany1000Leaves and "
           "BM_FloorHashFindWrite1000 in the run)")
+
+if rates.get(CLAIM_1) and rates.get(CLAIM_2):
+    one, two = rates[CLAIM_1], rates[CLAIM_2]
+    ratio = two / one
+    print(f"\nBM_ClaimFinish throughput, 2 threads / 1 thread = {two / 1e6:.3f}M / "
+          f"{one / 1e6:.3f}M cycles/s = {ratio:.2f}x "
+          f"(goal >= 1.6x: {'met' if ratio >= 1.6 else 'MISSED'})")
+    print(f"  (CPU per cycle, all threads: {show(figures[CLAIM_1][1])} at 1 thread, "
+          f"{show(figures[CLAIM_2][1])} at 2; wall per cycle: {show(figures[CLAIM_1][0])}, "
+          f"{show(figures[CLAIM_2][0])})")
+else:
+    print("\n(claim + finish ratio needs BM_ClaimFinish at 1 and at 2 threads in the run)")
 EOF
