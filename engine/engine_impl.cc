@@ -64,7 +64,11 @@ EngineImpl::EngineImpl(const Options& options)
       random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
                                     : std::random_device{}()) {
   // A manual clock moves only when told to, and its owner calls RunDueWork.
-  if (!clock_->IsManual()) timer_ = std::thread(&EngineImpl::TimerLoop, this);
+  if (clock_->IsManual()) {
+    timer_planned_wake_ms_.store(std::numeric_limits<int64_t>::min());
+  } else {
+    timer_ = std::thread(&EngineImpl::TimerLoop, this);
+  }
 }
 
 EngineImpl::~EngineImpl() {
@@ -279,14 +283,14 @@ void EngineImpl::EndAttempt(uint32_t slot, JobEvent event, int64_t now_ms) {
   }
 }
 
-bool EngineImpl::SetLease(uint32_t slot, const ActiveLease& lease) {
+void EngineImpl::SetLease(uint32_t slot, const ActiveLease& lease) {
   auto [it, inserted] = leases_.try_emplace(slot, lease);
   if (!inserted) {
     deadlines_.erase({it->second.due_ms(), slot});
     it->second = lease;
   }
-  auto [pos, added] = deadlines_.insert({lease.due_ms(), slot});
-  return pos == deadlines_.begin();
+  deadlines_.insert({lease.due_ms(), slot});
+  WakeTimerFor(lease.due_ms());
 }
 
 void EngineImpl::DropLease(uint32_t slot) {
@@ -720,7 +724,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   while (lease.token == 0) lease.token = NextRandom();
   lease.length_ms = absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
   lease.expires_ms = now_ms + lease.length_ms;
-  if (SetLease(slot, lease)) WakeTimer();
+  SetLease(slot, lease);
   ClaimedJob claimed;
   ViewInto(slot, claimed.job);
   claimed.lease = {LeaseToken(lease.token), absl::FromUnixMillis(lease.expires_ms)};
@@ -795,7 +799,7 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
   ActiveLease lease = leases_.at(slot);
   lease.expires_ms =
       now_ms + (report.extend ? absl::ToInt64Milliseconds(*report.extend) : lease.length_ms);
-  if (SetLease(slot, lease)) WakeTimer();
+  SetLease(slot, lease);
   HeartbeatResult result;
   ViewInto(slot, result.job);
   result.lease = {std::string(lease_token), absl::FromUnixMillis(lease.expires_ms)};
@@ -831,7 +835,7 @@ absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
     job.timeline.updated_ms = now_ms;
     ActiveLease lease = leases_.at(slot);
     lease.abort_deadline_ms = now_ms + absl::ToInt64Milliseconds(options_.abort_grace);
-    if (SetLease(slot, lease)) WakeTimer();
+    SetLease(slot, lease);
   }
   return View(slot);
 }
@@ -854,7 +858,8 @@ size_t EngineImpl::RunDueWork() {
   return changed;
 }
 
-void EngineImpl::WakeTimer() {
+void EngineImpl::WakeTimerFor(int64_t due_ms) {
+  if (due_ms >= timer_planned_wake_ms_.load(std::memory_order_acquire)) return;
   {
     std::lock_guard<std::mutex> lock(timer_mu_);
     ++timer_generation_;
@@ -871,13 +876,18 @@ void EngineImpl::TimerLoop() {
     const uint64_t generation = timer_generation_;
     timer_lock.unlock();
     RunDueWork();
+    // While the wait is being worked out, any new deadline wakes the thread
+    // again (the predicate below sees the generation move).
+    timer_planned_wake_ms_.store(std::numeric_limits<int64_t>::max(), std::memory_order_release);
+    const int64_t now_ms = NowMillis();
     int64_t wait_ms = kMaxWaitMs;
     {
       ReaderLock lock(&mu_);
       if (!deadlines_.empty()) {
-        wait_ms = std::clamp<int64_t>(deadlines_.begin()->first - NowMillis(), 1, kMaxWaitMs);
+        wait_ms = std::clamp<int64_t>(deadlines_.begin()->first - now_ms, 1, kMaxWaitMs);
       }
     }
+    timer_planned_wake_ms_.store(now_ms + wait_ms, std::memory_order_release);
     timer_lock.lock();
     timer_cv_.wait_for(timer_lock, std::chrono::milliseconds(wait_ms),
                        [&] { return timer_stop_ || timer_generation_ != generation; });

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -156,9 +157,9 @@ class EngineImpl final : public Engine {
                                                : std::min(expires_ms, abort_deadline_ms);
     }
   };
-  // Installs or replaces the lease of `slot`, keeping deadlines_ in step.
-  // Returns true when it became the earliest deadline (the timer must wake).
-  bool SetLease(uint32_t slot, const ActiveLease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Installs or replaces the lease of `slot`, keeping deadlines_ in step, and
+  // wakes the timer thread if the lease is due before it would wake.
+  void SetLease(uint32_t slot, const ActiveLease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropLease(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Validates the lease of a rendering job for `event`.
   absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event) const
@@ -207,12 +208,17 @@ class EngineImpl final : public Engine {
 
   // ---- Timer (real clocks only): runs RunDueWork when something is due ----
   void TimerLoop();
-  // Wakes the timer thread to recompute its wait. Call without holding mu_.
-  void WakeTimer();
+  // Wakes the timer thread if `due_ms` is before the time it plans to wake
+  // (so a new lease 60 s out costs nothing when it already wakes within 1 s).
+  void WakeTimerFor(int64_t due_ms);
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;
   bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
   uint64_t timer_generation_ ABSL_GUARDED_BY(timer_mu_) = 0;
+  // When the timer thread will next wake by itself (Unix ms): max while it is
+  // working out its wait (any deadline then wakes it again), min when there
+  // is no timer thread (a manual clock: nothing to wake).
+  std::atomic<int64_t> timer_planned_wake_ms_{std::numeric_limits<int64_t>::max()};
   std::thread timer_;  // last member: starts after everything it uses
   // Feeds `random` orders and lease tokens; atomic so readers may draw.
   mutable std::atomic<uint64_t> random_state_;
