@@ -490,7 +490,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
   BatchSubmitResult result;
   result.total_jobs = specs.size();
   result.batch_id = ids_.Next(absl::FromUnixMillis(now_ms));
-  auto batch = std::make_unique<BatchRecord>(result.batch_id, team_id, std::string(team));
+  auto batch = std::make_unique<BatchRecord>(result.batch_id, std::string(team));
   const uint32_t number = batches_.next_number();
   for (size_t i = 0; i < specs.size(); ++i) {
     absl::Status status = checks[i];

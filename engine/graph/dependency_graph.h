@@ -48,10 +48,6 @@ class DependencyGraph {
 
   JobNode& node(Vertex v) { return graph_[v]; }
   const JobNode& node(Vertex v) const { return graph_[v]; }
-  size_t dependent_count(Vertex v) const { return boost::out_degree(v, graph_); }
-  size_t prerequisite_count(Vertex v) const { return boost::in_degree(v, graph_); }
-  size_t vertex_count() const { return boost::num_vertices(graph_); }
-  size_t edge_count() const { return boost::num_edges(graph_); }
 
   // Calls f(slot) for each dependent of v, in the order the edges were added.
   template <typename F>
@@ -67,8 +63,6 @@ class DependencyGraph {
       f(graph_[boost::source(*it, graph_)].slot);
     }
   }
-
-  const Graph& graph() const { return graph_; }
 
  private:
   Graph graph_;

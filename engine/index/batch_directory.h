@@ -34,11 +34,9 @@ static_assert(kMaxBatchJobs < (1 << 10), "batch counters are 10 bits wide");
 
 class BatchRecord {
  public:
-  BatchRecord(BatchId id, uint32_t team, std::string team_name)
-      : id_(id), team_(team), team_name_(std::move(team_name)) {}
+  BatchRecord(BatchId id, std::string team_name) : id_(id), team_name_(std::move(team_name)) {}
 
   const BatchId& id() const { return id_; }
-  uint32_t team() const { return team_; }
   // Immutable, so a lock-free reader can check the caller's team.
   const std::string& team_name() const { return team_name_; }
 
@@ -67,7 +65,6 @@ class BatchRecord {
   static uint64_t Unit(JobState s) { return uint64_t{1} << (10 * static_cast<int>(s)); }
 
   const BatchId id_;
-  const uint32_t team_;
   const std::string team_name_;
   std::vector<uint32_t> top_level_;
   std::atomic<uint64_t> packed_{0};
