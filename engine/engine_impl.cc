@@ -63,6 +63,7 @@ EngineImpl::EngineImpl(const Options& options)
       ids_(options.id_seed ? IdGenerator(*options.id_seed) : IdGenerator()),
       random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
                                     : std::random_device{}()) {
+  lease_slot_key_ = static_cast<uint32_t>(NextRandom());
   // A manual clock moves only when told to, and its owner calls RunDueWork.
   if (clock_->IsManual()) {
     timer_planned_wake_ms_.store(std::numeric_limits<int64_t>::min());
@@ -721,7 +722,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   (void)ok;
   const JobRecord& job = table_[slot];
   ActiveLease lease;
-  while (lease.token == 0) lease.token = NextRandom();
+  lease.token = MakeLeaseToken(slot);
   lease.length_ms = absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
   lease.expires_ms = now_ms + lease.length_ms;
   SetLease(slot, lease);
@@ -732,15 +733,28 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   return claimed;
 }
 
+uint64_t EngineImpl::MakeLeaseToken(uint32_t slot) const {
+  uint64_t high = 0;
+  while (high == 0) high = NextRandom() >> 32;
+  return (high << 32) | (slot ^ lease_slot_key_);
+}
+
 absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease_token,
                                                 JobEvent event) const {
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindAnyJob(id));
+  uint64_t token = 0;
+  const bool parsed = lease_token.size() == 16 && absl::SimpleHexAtoi(Sv(lease_token), &token);
+  // The token's low half names the slot it was issued for: when that slot
+  // still holds `id` there is no need to search the id map (a cache miss in
+  // a large engine). Otherwise search it; a token that does not parse, or
+  // names another job, is caught by the comparison below either way.
+  uint32_t slot = static_cast<uint32_t>(token) ^ lease_slot_key_;
+  if (!parsed || slot >= table_.size() || table_[slot].id != id) {
+    CASCADE_ASSIGN_OR_RETURN(slot, FindAnyJob(id));
+  }
   const JobRecord& job = table_[slot];
   if (job.state() != JobState::kRendering) return Refused(slot, event);
-  uint64_t token = 0;
   auto lease = leases_.find(slot);
-  if (lease_token.size() != 16 || !absl::SimpleHexAtoi(Sv(lease_token), &token) ||
-      lease == leases_.end() || token != lease->second.token) {
+  if (!parsed || lease == leases_.end() || token != lease->second.token) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", id.ToString(), ": the lease is stale or not this job's"));
   }

@@ -161,6 +161,10 @@ class EngineImpl final : public Engine {
   // wakes the timer thread if the lease is due before it would wake.
   void SetLease(uint32_t slot, const ActiveLease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropLease(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A new lease token for `slot`: 32 random bits (never zero) above the slot
+  // masked with lease_slot_key_, so FindLeased finds the job without a search.
+  // The slot half is only a hint; the whole token is compared with the lease.
+  uint64_t MakeLeaseToken(uint32_t slot) const;
   // Validates the lease of a rendering job for `event`.
   absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -222,6 +226,8 @@ class EngineImpl final : public Engine {
   std::thread timer_;  // last member: starts after everything it uses
   // Feeds `random` orders and lease tokens; atomic so readers may draw.
   mutable std::atomic<uint64_t> random_state_;
+  // Masks the slot half of lease tokens (so they do not read as a job count).
+  uint32_t lease_slot_key_ = 0;
 };
 
 }  // namespace cascade::internal
