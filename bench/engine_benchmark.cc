@@ -27,6 +27,14 @@
 //                               engine; items_per_second is cycles per second
 //                               over all threads. Goal: 2 threads >= 1.6x the
 //                               items_per_second of 1 thread.
+//   BM_ClaimFinishSeparateEngines/threads:2
+//                               The same cycle from 2 threads, each on an
+//                               engine of its own: the scaling of the code
+//                               when no data is shared.
+//   BM_FloorCacheLineHandoff/threads:2
+//                               2 threads alternately writing one atomic: the
+//                               cost of moving one cache line between cores,
+//                               the floor of any state two threads share.
 //
 // The floor and the cancel benchmark carry a `ns_per_1000_ops` counter (the
 // time of one iteration, which is 1000 operations), so the ratio against the
@@ -419,17 +427,19 @@ class ClaimQueue {
     unreserved_ -= n;
   }
 
- private:
-  ClaimQueue() {
+  // An engine with `initial_jobs` queued jobs. BM_ClaimFinish's shared queue
+  // comes from Get(); BM_ClaimFinishSeparateEngines makes one per thread.
+  explicit ClaimQueue(size_t initial_jobs = kClaimQueuedJobs) {
     Options options;
     options.clock = &clock_;
     options.id_seed = kIdSeed;
     auto engine = Engine::Create(options);
     if (!engine.ok()) Die("Engine::Create", engine.status());
     engine_ = *std::move(engine);
-    while (unreserved_ < kClaimQueuedJobs) SubmitBatch();
+    while (unreserved_ < initial_jobs) SubmitBatch();
   }
 
+ private:
   void SubmitBatch() {
     clock_.AdvanceMillis(1);
     auto result = engine_->SubmitBatch(kTeam, specs_);
@@ -479,6 +489,66 @@ BENCHMARK(BM_ClaimFinish)
     ->UseRealTime()
     ->Iterations(kClaimIterations)
     ->Threads(1)
+    ->Threads(2);
+
+// The same cycle from 2 threads, each on an engine of its own (a farm split
+// in two): nothing is shared between the threads but the allocator, so this
+// shows what the cycle costs when no cache line moves between cores. Set
+// beside BM_ClaimFinish/threads:2, it separates the engine's own cost from the
+// cost of sharing one engine's queue, indexes and lock.
+void BM_ClaimFinishSeparateEngines(benchmark::State& state) {
+  // One queue per thread, built on first use by the thread that owns it.
+  static ClaimQueue* queues[2] = {nullptr, nullptr};
+  ClaimQueue*& queue = queues[state.thread_index()];
+  if (queue == nullptr) queue = new ClaimQueue(/*initial_jobs=*/5 * kClaimIterations);
+  queue->Reserve(static_cast<size_t>(state.max_iterations));
+  Engine& engine = queue->engine();
+  const ClaimRequest request;
+  const FinishReport report;
+  for (auto _ : state) {
+    auto claimed = engine.Claim(request);
+    if (!claimed.ok()) {
+      state.SkipWithError(claimed.status().ToString().c_str());
+      break;
+    }
+    auto finished = engine.Finish(claimed->job.id, claimed->lease.token, report);
+    if (!finished.ok()) {
+      state.SkipWithError(finished.status().ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(finished);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ClaimFinishSeparateEngines)
+    ->Unit(benchmark::kNanosecond)
+    ->UseRealTime()
+    ->Iterations(kClaimIterations)
+    ->Threads(2);
+
+// A floor for sharing: 2 threads take turns writing one atomic, so the cache
+// line holding it moves to the other core on every write. With UseRealTime
+// the reported time is the run's wall time over the iterations of both
+// threads: one hand-off of a line from one core to the other. A line that two
+// threads writing to one engine both touch in every cycle costs each thread
+// about that much per cycle.
+void BM_FloorCacheLineHandoff(benchmark::State& state) {
+  static std::atomic<int64_t> turn{0};
+  if (state.thread_index() == 0) turn.store(0);
+  const int64_t me = state.thread_index();
+  int64_t round = 0;
+  for (auto _ : state) {
+    const int64_t mine = 2 * round + me;
+    while (turn.load(std::memory_order_acquire) != mine) {
+    }
+    turn.store(mine + 1, std::memory_order_release);
+    ++round;
+  }
+}
+BENCHMARK(BM_FloorCacheLineHandoff)
+    ->Unit(benchmark::kNanosecond)
+    ->UseRealTime()
+    ->Iterations(1'000'000)
     ->Threads(2);
 
 }  // namespace
