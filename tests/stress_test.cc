@@ -120,6 +120,7 @@ class Ledger {
     int thread = 0;
     std::string token;
     absl::Time expires_at;
+    int attempt = 0;  // the job's attempt number this claim began
   };
 
   // Records a claim; returns the previous holder if one never let go of the
@@ -128,7 +129,13 @@ class Ledger {
     std::lock_guard<std::mutex> lock(mu_);
     ++claims_[id];
     std::optional<Holder> previous;
-    if (auto it = holders_.find(id); it != holders_.end()) previous = it->second;
+    if (auto it = holders_.find(id); it != holders_.end()) {
+      // Threads record after the engine answered, so a later attempt's claim
+      // may be recorded first; then this claim's lease is already gone, and
+      // the later holder stays.
+      if (it->second.attempt > holder.attempt) return std::nullopt;
+      previous = it->second;
+    }
     holders_[id] = std::move(holder);
     return previous;
   }
@@ -591,7 +598,8 @@ class Client {
     }
     const Job& job = claimed->job;
     std::optional<Ledger::Holder> previous =
-        ledger_.RecordClaim(job.id, {index_, claimed->lease.token, claimed->lease.expires_at});
+        ledger_.RecordClaim(
+        job.id, {index_, claimed->lease.token, claimed->lease.expires_at, job.attempts});
     // Two workers never hold the same job: a job claimed again had its
     // earlier lease run out (the clock is read after the claim).
     if (previous.has_value() && previous->expires_at > clock_.Now()) {
