@@ -3,12 +3,14 @@
 // File: bench/engine_benchmark.cc
 // -----------------------------------------------------------------------------
 // The engine with 1,000,000 resident jobs, beside its floor (SPEC §12). Every
-// benchmark but BM_ClaimFinish shares one engine, built once per process the
-// first time one of them runs: 1000 SubmitBatch calls of 1000 queued leaf jobs
-// (template id only, no tags) for one team, on a ManualClock advanced 1 ms per
-// batch, with a fixed id seed, so every run builds the same jobs with the same
-// ids. BM_ClaimFinish drains queued jobs, so it has an engine of its own (see
-// below).
+// benchmark but BM_ClaimFinish and BM_SubmitBatch1000Subscribers shares one
+// engine, built once per process the first time one of them runs: 1000
+// SubmitBatch calls of 1000 queued leaf jobs (template id only, no tags) for
+// one team, on a ManualClock advanced 1 ms per batch, with a fixed id seed, so
+// every run builds the same jobs with the same ids. BM_ClaimFinish drains
+// queued jobs, so it has an engine of its own (see below);
+// BM_SubmitBatch1000Subscribers subscribes to its engine's events, so it makes
+// a fresh engine for each repetition.
 //
 //   BM_FloorHashFindWrite1000   1000 random find + write (a state and two
 //                               timestamps) in an absl::flat_hash_map of 1M
@@ -18,6 +20,18 @@
 //   BM_SubmitBatch1000          SubmitBatch(team, 1000 leaf specs) into the
 //                               engine holding ~1M jobs (it grows as this runs).
 //                               Goal: <= 500 us.
+//   BM_SubmitBatch1000Subscribers/0
+//   BM_SubmitBatch1000Subscribers/1
+//                               SubmitBatch(team, 1000 leaf specs) into an
+//                               engine of its own (empty at the start of each
+//                               repetition), with no event subscriber (/0) or
+//                               with one whose callback sleeps 1 ms per event
+//                               (/1, max_queued 65,536), which falls behind
+//                               and drops. No goal: SPEC §8 says a slow
+//                               subscriber never blocks the engine, so /1
+//                               should cost about what /0 does (the price of
+//                               building the events), however slow the
+//                               callback. bench/run.sh prints /1 over /0.
 //   BM_Get                      Get(team, random id). Goal: <= 150 ns.
 //   BM_BatchAggregate           GetBatchCounts(team, random batch id).
 //                               Goal: <= 50 ns.
@@ -59,6 +73,7 @@
 //   bench/run.sh      # Release build, 5 interleaved repetitions, goal table
 //   build-bench/bench/cascade_bench --benchmark_filter='Cancel|Floor'
 //   build-bench/bench/cascade_bench --benchmark_filter=ClaimFinish
+//   bench/run.sh --benchmark_filter=Subscribers   # the pair and its ratio
 
 #include <atomic>
 #include <chrono>
@@ -69,6 +84,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -98,6 +114,11 @@ constexpr int kCancelIterations = 100;
 // Iterations of the submit benchmark per repetition: each adds 1000 jobs, so 5
 // repetitions grow the engine from 1.0M to 1.5M jobs.
 constexpr int kSubmitIterations = 100;
+// Iterations of the subscriber pair per repetition: each repetition's engine
+// ends at 200,000 jobs, and the subscriber's queue (65,536 events) fills
+// about a third of the way through, so most of the run is spent dropping.
+constexpr int kSubscriberSubmitIterations = 200;
+constexpr size_t kSubscriberQueue = size_t{1} << 16;
 // Claim + finish cycles per thread and repetition, and the queued jobs the
 // claim engine starts with: 5 repetitions at 1 thread and 5 at 2 threads take
 // 5 x (1 + 2) x 200,000 = 3M jobs. At ~0.8 us a cycle a repetition runs for
@@ -347,6 +368,56 @@ BENCHMARK(BM_SubmitBatch1000)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime()
     ->Iterations(kSubmitIterations);
+
+// The same submit, on an empty engine of its own made before the timed loop
+// (so every repetition starts alike and the job count stays bounded), with
+// state.range(0) subscribers: none, or one whose callback sleeps 1 ms per
+// event. The sleeper takes 1,000 events a second while the loop publishes a
+// thousand times that, so its queue fills and the rest is dropped; the
+// counters say how many it took and dropped by the end of the loop. The
+// subscription is stopped after the loop (Stop waits at most for the one
+// sleep in progress and discards the queue).
+void BM_SubmitBatch1000Subscribers(benchmark::State& state) {
+  ManualClock clock(absl::FromUnixSeconds(1'700'000'000));
+  Options options;
+  options.clock = &clock;
+  options.id_seed = kIdSeed;
+  auto engine = Engine::Create(options);
+  if (!engine.ok()) Die("Engine::Create", engine.status());
+  std::vector<Subscription> subscriptions;
+  SubscribeOptions subscribe;
+  subscribe.max_queued = kSubscriberQueue;
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    subscriptions.push_back((*engine)->Subscribe(
+        [](const TransitionEvent&) { std::this_thread::sleep_for(std::chrono::milliseconds(1)); },
+        subscribe));
+  }
+  const std::vector<JobSpec> specs(kBatchSize, LeafSpec());
+  for (auto _ : state) {
+    auto created = (*engine)->SubmitBatch(kTeam, specs);
+    if (!created.ok() || created->success_count != kBatchSize) {
+      state.SkipWithError(created.ok() ? "SubmitBatch did not create every job"
+                                       : created.status().ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(created);
+  }
+  state.SetItemsProcessed(state.iterations() * kBatchSize);
+  state.counters["jobs_held"] = static_cast<double>((*engine)->JobCount());
+  uint64_t delivered = 0, dropped = 0;
+  for (const Subscription& subscription : subscriptions) {
+    delivered += subscription.delivered();
+    dropped += subscription.dropped();
+  }
+  state.counters["events_delivered"] = static_cast<double>(delivered);
+  state.counters["events_dropped"] = static_cast<double>(dropped);
+}
+BENCHMARK(BM_SubmitBatch1000Subscribers)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime()
+    ->Iterations(kSubscriberSubmitIterations)
+    ->Arg(0)
+    ->Arg(1);
 
 void BM_Get(benchmark::State& state) {
   Resident& resident = Resident::Get();

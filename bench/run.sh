@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds cascade_bench (Release, in build-bench/), runs it with JSON output and
 # prints each median (wall and CPU time) beside its SPEC §12 goal, the
-# cancel / floor ratio and the claim + finish 2-thread / 1-thread throughput
-# ratio.
+# cancel / floor ratio, the claim + finish 2-thread / 1-thread throughput
+# ratio, and the submit time with a sleeping event subscriber over the time
+# with none.
 #   bench/run.sh [cascade_bench flags...]
 # Defaults: --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 # --benchmark_enable_random_interleaving=true (the repetitions of all the
@@ -33,6 +34,8 @@ GOALS = {
     "BM_FloorHashFindWrite1000": (None, "the floor"),
     "BM_CancelMany1000Leaves": (None, "<= 3x the floor"),
     "BM_SubmitBatch1000": (500e3, "<= 500 us"),
+    "BM_SubmitBatch1000Subscribers/0": (None, "(events)"),
+    "BM_SubmitBatch1000Subscribers/1": (None, "(events)"),
     "BM_Get": (150.0, "<= 150 ns"),
     "BM_BatchAggregate": (50.0, "<= 50 ns"),
     "BM_ClaimFinish/threads:1": (None, "1 thread"),
@@ -47,14 +50,18 @@ with open(sys.argv[1]) as f:
 
 # One figure per benchmark (wall time, CPU time): the median aggregate when
 # there are repetitions, else the single run. A benchmark run at several thread
-# counts is named with its count ("BM_ClaimFinish/threads:2"). For those, wall
-# time is the run's wall time over the cycles of all its threads (the inverse
-# of their throughput), CPU time the CPU of all threads over the same cycles.
+# counts is named with its count ("BM_ClaimFinish/threads:2"), one run with
+# several arguments with its argument ("BM_SubmitBatch1000Subscribers/1"). For
+# the thread counts, wall time is the run's wall time over the cycles of all
+# its threads (the inverse of their throughput), CPU time the CPU of all
+# threads over the same cycles.
 medians, singles = {}, {}
 rates_median, rates_single = {}, {}
+counters = {}  # name -> the benchmark's JSON entry (median when there is one)
 for b in report["benchmarks"]:
     parts = b.get("run_name", b["name"]).split("/")
-    name = "/".join([parts[0]] + [p for p in parts[1:] if p.startswith("threads:")])
+    name = "/".join([parts[0]] + [p for p in parts[1:]
+                                  if p.startswith("threads:") or p.isdigit()])
     unit = NS[b["time_unit"]]
     times = (b["real_time"] * unit, b["cpu_time"] * unit)
     rate = b.get("items_per_second")
@@ -62,9 +69,11 @@ for b in report["benchmarks"]:
         if b.get("aggregate_name") == "median":
             medians[name] = times
             rates_median[name] = rate
+            counters[name] = b
     else:
         singles.setdefault(name, times)
         rates_single.setdefault(name, rate)
+        counters.setdefault(name, b)
 figures = {**singles, **medians}
 rates = {**rates_single, **rates_median}
 
@@ -140,4 +149,23 @@ if HANDOFF in figures and CLAIM_1 in figures:
     bound = 2 * cycle / (cycle + handoff)
     print(f"Cache-line hand-off between the cores: {show(handoff)}; one per cycle added to a "
           f"{show(cycle)} cycle bounds 2 threads on one queue near {bound:.2f}x")
+
+NO_SUB, SLEEPER = "BM_SubmitBatch1000Subscribers/0", "BM_SubmitBatch1000Subscribers/1"
+if NO_SUB in figures and SLEEPER in figures:
+    # SPEC §8: a slow subscriber never blocks the engine, so this should stay
+    # near 1x (what building the events costs), however slow the callback.
+    for i, what in enumerate(("wall", "CPU")):
+        without, with_sleeper = figures[NO_SUB][i], figures[SLEEPER][i]
+        print(f"\nSubmitBatch(1000) with a subscriber sleeping 1 ms per event / with none "
+              f"({what}) = {show(with_sleeper)} / {show(without)} = "
+              f"{with_sleeper / without:.2f}x", end="")
+    print()
+    sleeper = counters[SLEEPER]
+    if "events_dropped" in sleeper:
+        # One event per job created: a repetition publishes jobs_held events.
+        print(f"  (by the end of a repetition's loop the sleeper had taken "
+              f"{sleeper['events_delivered']:.0f} of the {sleeper['jobs_held']:.0f} events "
+              f"published and dropped {sleeper['events_dropped']:.0f})")
+else:
+    print("\n(the subscriber ratio needs BM_SubmitBatch1000Subscribers/0 and /1 in the run)")
 EOF

@@ -6,6 +6,7 @@
 #include "engine/engine_impl.h"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <random>
 
@@ -15,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cascade/status.h"
+#include "engine/json/wire.h"
 #include "engine/spec/spec_validation.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
@@ -30,6 +32,18 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
   }
   if (options.abort_grace <= absl::ZeroDuration()) {
     bad.push_back({"abort_grace", "must be positive"});
+  }
+  const WebhookOptions& hooks = options.webhooks;
+  if (hooks.max_retries < 0) bad.push_back({"webhooks.max_retries", "must be >= 0"});
+  if (hooks.initial_backoff <= absl::ZeroDuration()) {
+    bad.push_back({"webhooks.initial_backoff", "must be positive"});
+  }
+  if (!(hooks.backoff_factor >= 1.0 && hooks.backoff_factor <= 1000.0)) {
+    bad.push_back({"webhooks.backoff_factor", "must be 1-1000"});
+  }
+  if (hooks.timeout <= absl::ZeroDuration()) bad.push_back({"webhooks.timeout", "must be positive"});
+  if (hooks.delivery_threads < 1 || hooks.delivery_threads > 256) {
+    bad.push_back({"webhooks.delivery_threads", "must be 1-256"});
   }
   if (!bad.empty()) return InvalidArgumentWithViolations("invalid options", bad);
   return std::unique_ptr<Engine>(new internal::EngineImpl(options));
@@ -61,18 +75,32 @@ EngineImpl::EngineImpl(const Options& options)
       clock_(options.clock),
       output_url_template_(options.output_url_template),
       ids_(options.id_seed ? IdGenerator(*options.id_seed) : IdGenerator()),
+      owned_transport_(options.webhooks.transport == nullptr ? WebhookTransport::CreateHttp()
+                                                             : nullptr),
+      transport_(options.webhooks.transport == nullptr ? owned_transport_.get()
+                                                       : options.webhooks.transport),
       random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
                                     : std::random_device{}()) {
   lease_slot_key_ = static_cast<uint32_t>(NextRandom());
-  // A manual clock moves only when told to, and its owner calls RunDueWork.
+  // A manual clock moves only when told to, and its owner calls RunDueWork,
+  // which also sends the deliveries that are due.
   if (clock_->IsManual()) {
     timer_planned_wake_ms_.store(std::numeric_limits<int64_t>::min());
   } else {
+    for (int i = 0; i < std::max(1, options_.webhooks.delivery_threads); ++i) {
+      delivery_threads_.emplace_back(&EngineImpl::DeliveryLoop, this);
+    }
     timer_ = std::thread(&EngineImpl::TimerLoop, this);
   }
 }
 
 EngineImpl::~EngineImpl() {
+  {
+    std::lock_guard<std::mutex> lock(delivery_mu_);
+    delivery_stop_ = true;
+  }
+  delivery_cv_.notify_all();
+  for (std::thread& thread : delivery_threads_) thread.join();
   {
     std::lock_guard<std::mutex> lock(timer_mu_);
     timer_stop_ = true;
@@ -110,12 +138,60 @@ const BatchRecord* EngineImpl::FindBatch(std::string_view team, BatchId id) cons
 
 // ---- Transitions ------------------------------------------------------------
 
-bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args) {
+EngineImpl::WriteSection::WriteSection(EngineImpl* engine) : engine_(engine) {
+  engine_->mu_.Lock();
+}
+
+EngineImpl::WriteSection::~WriteSection() {
+  EngineImpl& e = *engine_;
+  if (!e.section_events_.empty()) e.hub_.Publish(std::exchange(e.section_events_, {}));
+  const bool wake = std::exchange(e.delivery_due_in_section_, false);
+  e.mu_.Unlock();
+  if (wake) e.WakeDeliveryThreads();
+}
+
+TransitionCause EngineImpl::DefaultCause(JobEvent event) {
+  switch (event) {
+    case JobEvent::kSubmit: return TransitionCause::kSubmitted;
+    case JobEvent::kPrerequisitesMet: return TransitionCause::kPrerequisitesFinished;
+    case JobEvent::kPrerequisiteFailed: return TransitionCause::kPrerequisiteFailed;
+    case JobEvent::kDependentsFailed: return TransitionCause::kDependentsFailed;
+    case JobEvent::kCancel: return TransitionCause::kCancelled;
+    case JobEvent::kClaim: return TransitionCause::kClaimed;
+    case JobEvent::kProgress: return TransitionCause::kClaimed;  // never a change of state
+    case JobEvent::kFinish: return TransitionCause::kFinished;
+    case JobEvent::kFail: return TransitionCause::kFailed;
+    case JobEvent::kRelease: return TransitionCause::kReleased;
+    case JobEvent::kLeaseExpired: return TransitionCause::kLeaseExpired;
+    case JobEvent::kAbortAcknowledged: return TransitionCause::kAbortAcknowledged;
+  }
+  return TransitionCause::kSubmitted;
+}
+
+void EngineImpl::RecordEvent(uint32_t slot, std::optional<JobState> from, JobState to,
+                             int64_t now_ms, Cause cause) {
+  if (!hub_.active()) return;
+  const JobRecord& job = table_[slot];
+  TransitionEvent& event = section_events_.emplace_back();
+  event.sequence = ++last_event_sequence_;
+  event.job_id = job.id;
+  event.team = teams_.name(job.team);
+  event.from = from;
+  event.to = to;
+  event.time = absl::FromUnixMillis(now_ms);
+  event.cause = cause.why;
+  if (cause.related != kNone32) event.related_job = table_[cause.related].id;
+}
+
+bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args,
+                            std::optional<Cause> cause) {
   JobRecord& job = table_[slot];
   const JobState from = job.state();
   if (!job.machine.Apply(event, args, job.timeline)) return false;
   const JobState to = job.state();
   if (from == to) return true;
+  RecordEvent(slot, from, to, args.now_ms, cause.value_or(Cause{DefaultCause(event), kNone32}));
+  if (IsTerminal(to) && job.extras && job.extras->webhook) QueueDelivery(slot, args.now_ms);
   team_index_[job.team]->Move(slot, from, to);
   if (from == JobState::kQueued) Dequeue(slot);
   if (to == JobState::kQueued) Enqueue(slot);
@@ -234,7 +310,7 @@ void EngineImpl::CancelCascade(std::deque<std::pair<uint32_t, uint32_t>>& work, 
                                std::vector<uint32_t>& cancelled) {
   const EventArgs args{.now_ms = now_ms};
   auto cascade = [&](uint32_t slot, uint32_t origin) {
-    Transition(slot, JobEvent::kCancel, args);
+    Transition(slot, JobEvent::kCancel, args, Cause{TransitionCause::kCascade, origin});
     JobRecord& job = table_[slot];
     job.cause = ErrorCause::kCancelCascade;
     job.cause_slot = origin;
@@ -260,9 +336,12 @@ void EngineImpl::CancelCascade(std::deque<std::pair<uint32_t, uint32_t>>& work, 
   }
 }
 
-void EngineImpl::EndAborted(uint32_t slot, int64_t now_ms) {
+void EngineImpl::EndAborted(uint32_t slot, int64_t now_ms, bool acknowledged) {
   DropLease(slot);
-  bool ok = Transition(slot, JobEvent::kAbortAcknowledged, {.now_ms = now_ms});
+  bool ok = Transition(slot, JobEvent::kAbortAcknowledged, {.now_ms = now_ms},
+                       Cause{acknowledged ? TransitionCause::kAbortAcknowledged
+                                          : TransitionCause::kAbortGraceExpired,
+                             kNone32});
   assert(ok);
   (void)ok;
   table_[slot].cause = ErrorCause::kCancelledViaApi;  // the abort named it
@@ -314,11 +393,13 @@ void EngineImpl::PropagateFailure(uint32_t failed, int64_t now_ms) {
       if (dep.state() != JobState::kPending) return;  // rendering ones run on
       if (dep.policy == PrerequisiteFailurePolicy::kIgnore) {
         if (--graph_.node(dep.vertex).unresolved_prerequisites == 0) {
-          Transition(d, JobEvent::kPrerequisitesMet, args);
+          Transition(d, JobEvent::kPrerequisitesMet, args,
+                     Cause{TransitionCause::kPrerequisitesFinished, slot});
         }
         return;
       }
-      Transition(d, JobEvent::kPrerequisiteFailed, args);
+      Transition(d, JobEvent::kPrerequisiteFailed, args,
+                 Cause{TransitionCause::kPrerequisiteFailed, slot});
       dep.cause = ErrorCause::kPrerequisiteFailed;
       dep.cause_slot = slot;
       work.push_back(d);
@@ -326,7 +407,8 @@ void EngineImpl::PropagateFailure(uint32_t failed, int64_t now_ms) {
     graph_.ForEachPrerequisite(v, [&](uint32_t p) {
       JobRecord& pre = table_[p];
       if (IsCancellable(pre.state()) && graph_.node(pre.vertex).live_dependents == 0) {
-        Transition(p, JobEvent::kDependentsFailed, args);
+        Transition(p, JobEvent::kDependentsFailed, args,
+                   Cause{TransitionCause::kDependentsFailed, slot});
         pre.cause = ErrorCause::kDependentFailed;
         pre.cause_slot = slot;
         work.push_back(p);
@@ -343,7 +425,8 @@ void EngineImpl::ResolveDependents(uint32_t slot, int64_t now_ms) {
     JobRecord& dep = table_[d];
     if (--graph_.node(dep.vertex).unresolved_prerequisites == 0 &&
         dep.state() == JobState::kPending) {
-      Transition(d, JobEvent::kPrerequisitesMet, args);
+      Transition(d, JobEvent::kPrerequisitesMet, args,
+                 Cause{TransitionCause::kPrerequisitesFinished, slot});
     }
   });
 }
@@ -401,10 +484,11 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
     job.top_level_of_batch = parent == kNone32;
     job.batch_index = static_cast<uint16_t>(batch_index);
   }
-  if (!spec.tags.empty() || !spec.output_url.empty() || !spec.payload.empty()) {
+  if (!spec.tags.empty() || !spec.output_url.empty() || !spec.payload.empty() || spec.webhook) {
     JobExtras& extras = job.mutable_extras();
     extras.output_url = spec.output_url;
     extras.payload = spec.payload;
+    if (spec.webhook) extras.webhook = std::make_unique<WebhookSpec>(*spec.webhook);
     for (const std::string& tag : spec.tags) extras.tags.push_back(tags_.Intern(tag));
     std::sort(extras.tags.begin(), extras.tags.end());
     extras.tags.erase(std::unique(extras.tags.begin(), extras.tags.end()), extras.tags.end());
@@ -421,6 +505,7 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
   assert(ok);
   (void)ok;
   const JobState state = job.state();
+  RecordEvent(slot, std::nullopt, state, now_ms, Cause{TransitionCause::kSubmitted, kNone32});
   team_index_[team]->Add(
       slot, state,
       job.extras ? absl::Span<const uint32_t>(job.extras->tags) : absl::Span<const uint32_t>());
@@ -461,7 +546,7 @@ absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSp
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   CASCADE_RETURN_IF_ERROR(ValidateSpec(spec));
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   const uint32_t team_id = teams_.Intern(team);
   if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
   CASCADE_RETURN_IF_ERROR(CheckDependencies(team_id, spec));
@@ -484,7 +569,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
   for (const JobSpec& spec : specs) checks.push_back(ValidateSpec(spec));
 
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   const uint32_t team_id = teams_.Intern(team);
   if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
 
@@ -595,7 +680,7 @@ absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id
 absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId id) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
   if (!table_[slot].machine.Accepts(JobEvent::kCancel, {})) return Refused(slot, JobEvent::kCancel);
   std::vector<uint32_t> cancelled;
@@ -626,7 +711,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
     if (!dups.empty()) return InvalidArgumentWithViolations("duplicate job ids", dups);
   }
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   std::vector<uint32_t> slots;
   slots.reserve(ids.size());
   std::vector<std::string> unknown;
@@ -665,7 +750,7 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
     return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
   }
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   BatchCancelResult result;
   result.batch_id = id;
   result.total_jobs = batch->top_level().size();
@@ -705,7 +790,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
     return InvalidArgumentWithViolations("invalid claim", {{"leaseSeconds", "must be positive"}});
   }
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   std::vector<uint32_t> wanted;
   for (const std::string& tag : request.tags) {
     std::optional<uint32_t> t = tags_.Find(tag);
@@ -764,7 +849,7 @@ absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease
 absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
                                        const FinishReport& report) {
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish));
   if (report.output_url.size() > kMaxOutputUrlBytes) {
     return InvalidArgumentWithViolations(
@@ -782,7 +867,7 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
 absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
                                      std::string_view error) {
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
   DropLease(slot);
   Transition(slot, JobEvent::kFail, {.now_ms = now_ms});
@@ -804,7 +889,7 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
   }
   if (!bad.empty()) return InvalidArgumentWithViolations("invalid heartbeat", bad);
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress));
   if (report.progress) {
     Transition(slot, JobEvent::kProgress,
@@ -823,10 +908,10 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
 
 absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) {
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kRelease));
   if (table_[slot].cancel_requested) {
-    EndAborted(slot, now_ms);  // releasing acknowledges the abort
+    EndAborted(slot, now_ms, /*acknowledged=*/true);  // releasing acknowledges the abort
   } else {
     EndAttempt(slot, JobEvent::kRelease, now_ms);
   }
@@ -836,7 +921,7 @@ absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) 
 absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
+  WriteSection section(this);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
   JobRecord& job = table_[slot];
   if (job.state() != JobState::kRendering) {
@@ -855,20 +940,24 @@ absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
 }
 
 size_t EngineImpl::RunDueWork() {
-  const int64_t now_ms = NowMillis();
-  WriterLock lock(&mu_);
   size_t changed = 0;
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
-    const uint32_t slot = deadlines_.begin()->second;
-    // An abort requested and not acknowledged in time, or a lease lost while
-    // an abort was pending: the job was asked to stop, so it is cancelled.
-    if (table_[slot].cancel_requested) {
-      EndAborted(slot, now_ms);
-    } else {
-      EndAttempt(slot, JobEvent::kLeaseExpired, now_ms);
+  {
+    const int64_t now_ms = NowMillis();
+    WriteSection section(this);
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
+      const uint32_t slot = deadlines_.begin()->second;
+      // An abort requested and not acknowledged in time, or a lease lost while
+      // an abort was pending: the job was asked to stop, so it is cancelled.
+      if (table_[slot].cancel_requested) {
+        EndAborted(slot, now_ms, /*acknowledged=*/false);
+      } else {
+        EndAttempt(slot, JobEvent::kLeaseExpired, now_ms);
+      }
+      ++changed;
     }
-    ++changed;
   }
+  // With a real clock the delivery threads send; with a manual one, this.
+  if (clock_->IsManual()) SendDueDeliveries();
   return changed;
 }
 
@@ -906,6 +995,205 @@ void EngineImpl::TimerLoop() {
     timer_cv_.wait_for(timer_lock, std::chrono::milliseconds(wait_ms),
                        [&] { return timer_stop_ || timer_generation_ != generation; });
   }
+}
+
+// ---- Events -----------------------------------------------------------------
+
+Subscription EngineImpl::Subscribe(EventCallback callback, const SubscribeOptions& options) {
+  // Under the writer lock, so the first event it sees starts an operation.
+  WriteSection section(this);
+  return hub_.Subscribe(std::move(callback), options.max_queued);
+}
+
+// ---- Webhook outbox ----------------------------------------------------------
+
+void EngineImpl::QueueDelivery(uint32_t slot, int64_t now_ms) {
+  const uint64_t key = next_delivery_key_++;
+  Delivery& delivery = outbox_[key];
+  delivery.id = ids_.Next(absl::FromUnixMillis(now_ms)).ToString();
+  delivery.slot = slot;
+  delivery.team = table_[slot].team;
+  delivery.created_ms = now_ms;
+  delivery.due_ms = now_ms;
+  outbox_due_.insert({now_ms, key});
+  ++outbox_counts_.pending;
+  delivery_due_in_section_ = true;
+}
+
+WebhookRequest EngineImpl::BuildRequest(uint32_t slot, const std::string& delivery_id) const {
+  const JobRecord& job = table_[slot];
+  const WebhookSpec& spec = *job.extras->webhook;
+  WebhookRequest request;
+  request.url = spec.url;
+  request.method = spec.method;
+  request.headers = spec.headers;
+  if (spec.custom) {
+    request.body = spec.data.empty() ? "{}" : spec.data;
+  } else {
+    request.body = JobToJsonText(View(slot));
+  }
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.headers.emplace_back("Cascade-Delivery-Id", delivery_id);
+  request.headers.emplace_back("Cascade-Job-Id", job.id.ToString());
+  if (!options_.webhooks.signing_secret.empty()) {
+    request.headers.emplace_back("Cascade-Signature",
+                                 WebhookSignature(options_.webhooks.signing_secret, request.body));
+  }
+  return request;
+}
+
+std::optional<std::pair<uint64_t, WebhookRequest>> EngineImpl::TakeDueDelivery(int64_t now_ms) {
+  if (outbox_due_.empty() || outbox_due_.begin()->first > now_ms) return std::nullopt;
+  const uint64_t key = outbox_due_.begin()->second;
+  outbox_due_.erase(outbox_due_.begin());
+  Delivery& delivery = outbox_.at(key);
+  delivery.stage = Delivery::Stage::kInFlight;
+  --outbox_counts_.pending;
+  ++outbox_counts_.in_flight;
+  if (!delivery.request) delivery.request = BuildRequest(delivery.slot, delivery.id);
+  return std::make_pair(key, *delivery.request);
+}
+
+void EngineImpl::RecordAttempt(uint64_t key, const absl::StatusOr<int>& result, int64_t now_ms) {
+  Delivery& delivery = outbox_.at(key);
+  --outbox_counts_.in_flight;
+  ++outbox_counts_.attempts_total;
+  ++delivery.attempts;
+  if (result.ok() && *result >= 200 && *result < 300) {
+    ++outbox_counts_.delivered_total;
+    outbox_.erase(key);
+    return;
+  }
+  delivery.last_error = result.ok() ? absl::StrCat("HTTP ", *result)
+                                    : std::string(result.status().message());
+  const WebhookOptions& options = options_.webhooks;
+  if (delivery.attempts > options.max_retries) {
+    delivery.stage = Delivery::Stage::kDead;
+    delivery.died_ms = now_ms;
+    ++outbox_counts_.dead;
+    return;
+  }
+  // Retry n (n = attempts so far) waits initial_backoff * factor^(n-1).
+  const double wait_ms = absl::ToDoubleMilliseconds(options.initial_backoff) *
+                         std::pow(options.backoff_factor, delivery.attempts - 1);
+  delivery.stage = Delivery::Stage::kPending;
+  delivery.due_ms = now_ms + static_cast<int64_t>(std::llround(wait_ms));
+  outbox_due_.insert({delivery.due_ms, key});
+  ++outbox_counts_.pending;
+  delivery_due_in_section_ = true;
+}
+
+void EngineImpl::SendDueDeliveries() {
+  while (true) {
+    std::optional<std::pair<uint64_t, WebhookRequest>> work;
+    {
+      const int64_t now_ms = NowMillis();
+      WriteSection section(this);
+      work = TakeDueDelivery(now_ms);
+    }
+    if (!work) return;
+    absl::StatusOr<int> result = transport_->Send(work->second, options_.webhooks.timeout);
+    const int64_t now_ms = NowMillis();
+    WriteSection section(this);
+    RecordAttempt(work->first, result, now_ms);
+  }
+}
+
+void EngineImpl::WakeDeliveryThreads() {
+  if (delivery_threads_.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(delivery_mu_);
+    ++delivery_generation_;
+  }
+  delivery_cv_.notify_all();
+}
+
+void EngineImpl::DeliveryLoop() {
+  // Lock order: mu_ before delivery_mu_; this thread never holds
+  // delivery_mu_ while it takes mu_.
+  constexpr int64_t kMaxWaitMs = 1000;
+  std::unique_lock<std::mutex> delivery_lock(delivery_mu_);
+  while (!delivery_stop_) {
+    const uint64_t generation = delivery_generation_;
+    delivery_lock.unlock();
+    std::optional<std::pair<uint64_t, WebhookRequest>> work;
+    int64_t wait_ms = kMaxWaitMs;
+    {
+      const int64_t now_ms = NowMillis();
+      WriteSection section(this);
+      work = TakeDueDelivery(now_ms);
+      if (!work && !outbox_due_.empty()) {
+        wait_ms = std::clamp<int64_t>(outbox_due_.begin()->first - now_ms, 1, kMaxWaitMs);
+      }
+    }
+    if (work) {
+      absl::StatusOr<int> result = transport_->Send(work->second, options_.webhooks.timeout);
+      const int64_t now_ms = NowMillis();
+      {
+        WriteSection section(this);
+        RecordAttempt(work->first, result, now_ms);
+      }
+      delivery_lock.lock();
+      continue;  // there may be more due: look again at once
+    }
+    delivery_lock.lock();
+    delivery_cv_.wait_for(delivery_lock, std::chrono::milliseconds(wait_ms),
+                          [&] { return delivery_stop_ || delivery_generation_ != generation; });
+  }
+}
+
+DeadLetter EngineImpl::DeadLetterView(const Delivery& delivery) const {
+  DeadLetter letter;
+  letter.delivery_id = delivery.id;
+  letter.job_id = table_[delivery.slot].id;
+  letter.url = table_[delivery.slot].extras->webhook->url;
+  letter.attempts = delivery.attempts;
+  letter.last_error = delivery.last_error;
+  letter.created_at = absl::FromUnixMillis(delivery.created_ms);
+  letter.died_at = absl::FromUnixMillis(delivery.died_ms);
+  return letter;
+}
+
+absl::StatusOr<std::vector<DeadLetter>> EngineImpl::ListDeadLetters(std::string_view team) const {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  ReaderLock lock(&mu_);
+  std::vector<DeadLetter> letters;
+  const std::optional<uint32_t> team_id = teams_.Find(team);
+  if (!team_id) return letters;
+  for (const auto& [key, delivery] : outbox_) {
+    if (delivery.stage == Delivery::Stage::kDead && delivery.team == *team_id) {
+      letters.push_back(DeadLetterView(delivery));
+    }
+  }
+  return letters;
+}
+
+absl::Status EngineImpl::ReplayDeadLetter(std::string_view team, std::string_view delivery_id) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  const int64_t now_ms = NowMillis();
+  WriteSection section(this);
+  const std::optional<uint32_t> team_id = teams_.Find(team);
+  for (auto& [key, delivery] : outbox_) {
+    if (delivery.stage != Delivery::Stage::kDead || !team_id || delivery.team != *team_id ||
+        delivery.id != delivery_id) {
+      continue;
+    }
+    delivery.stage = Delivery::Stage::kPending;
+    delivery.attempts = 0;
+    delivery.due_ms = now_ms;
+    delivery.died_ms = kUnsetMillis;
+    outbox_due_.insert({now_ms, key});
+    --outbox_counts_.dead;
+    ++outbox_counts_.pending;
+    delivery_due_in_section_ = true;
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("no dead letter ", Sv(delivery_id)));
+}
+
+OutboxCounts EngineImpl::GetOutboxCounts() const {
+  ReaderLock lock(&mu_);
+  return outbox_counts_;
 }
 
 // ---- Views ------------------------------------------------------------------

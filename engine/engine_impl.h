@@ -31,6 +31,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "cascade/engine.h"
+#include "cascade/events.h"
+#include "cascade/webhook.h"
+#include "engine/events/event_hub.h"
 #include "engine/graph/dependency_graph.h"
 #include "engine/index/batch_directory.h"
 #include "engine/index/list_index.h"
@@ -68,6 +71,7 @@ class EngineImpl final : public Engine {
   // Stops the timer thread, if any.
   ~EngineImpl() override;
 
+  using Engine::Subscribe;
   absl::StatusOr<CreatedJob> Submit(std::string_view team, const JobSpec& spec) override;
   absl::StatusOr<BatchSubmitResult> SubmitBatch(std::string_view team,
                                                 absl::Span<const JobSpec> specs) override;
@@ -90,8 +94,26 @@ class EngineImpl final : public Engine {
   absl::StatusOr<Job> Release(JobId id, std::string_view lease_token) override;
   absl::StatusOr<Job> RequestAbort(std::string_view team, JobId id) override;
   size_t RunDueWork() override;
+  Subscription Subscribe(EventCallback callback, const SubscribeOptions& options) override;
+  absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(std::string_view team) const override;
+  absl::Status ReplayDeadLetter(std::string_view team, std::string_view delivery_id) override;
+  OutboxCounts GetOutboxCounts() const override;
 
  private:
+  // Holds mu_ exclusively for its scope. On leaving, while still holding it,
+  // publishes the events the section produced (so subscribers see one total
+  // order), then wakes the delivery threads if the section queued a
+  // delivery. Every call that changes state runs in one.
+  class ABSL_SCOPED_LOCKABLE WriteSection {
+   public:
+    explicit WriteSection(EngineImpl* engine) ABSL_EXCLUSIVE_LOCK_FUNCTION(engine->mu_);
+    ~WriteSection() ABSL_UNLOCK_FUNCTION();
+    WriteSection(const WriteSection&) = delete;
+    WriteSection& operator=(const WriteSection&) = delete;
+
+   private:
+    EngineImpl* const engine_;
+  };
   // ---- Lookup ----
   // The slot of `id` if it belongs to `team`; NotFound otherwise.
   absl::StatusOr<uint32_t> FindJob(std::string_view team, JobId id) const
@@ -113,10 +135,22 @@ class EngineImpl final : public Engine {
   Vertex EnsureVertex(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- Transitions ----
+  // Why a transition happens, for its event; `related` is a slot or kNone32.
+  struct Cause {
+    TransitionCause why;
+    uint32_t related;
+  };
+  // The cause a transition by `event` has unless the caller says otherwise.
+  static TransitionCause DefaultCause(JobEvent event);
   // Runs `event` through the job's state machine; on success keeps every
-  // index, aggregate and graph counter in step. False if the table refuses.
-  bool Transition(uint32_t slot, JobEvent event, const EventArgs& args)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // index, aggregate and graph counter in step, records the event and, when
+  // the job ends with a webhook, queues its delivery. False if the table
+  // refuses.
+  bool Transition(uint32_t slot, JobEvent event, const EventArgs& args,
+                  std::optional<Cause> cause = std::nullopt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records a transition event for subscribers (when there are any).
+  void RecordEvent(uint32_t slot, std::optional<JobState> from, JobState to, int64_t now_ms,
+                   Cause cause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Refused(uint32_t slot, JobEvent event) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Cancels `named` (all cancellable) and the closure of rules E, R, U;
   // appends every slot cancelled to `cancelled`.
@@ -128,7 +162,9 @@ class EngineImpl final : public Engine {
                      std::vector<uint32_t>& cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a rendering job whose abort was requested: manually_cancelled, then
   // the cancel cascade from it.
-  void EndAborted(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `acknowledged`: by the worker's release, else by the grace running out.
+  void EndAborted(uint32_t slot, int64_t now_ms, bool acknowledged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends an attempt without a result (release, lease expiry): back to queued,
   // or error with propagation after max_attempts.
   void EndAttempt(uint32_t slot, JobEvent event, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -180,6 +216,43 @@ class EngineImpl final : public Engine {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   std::string ErrorText(const JobRecord& job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
+  // ---- Webhook outbox ----
+  // A delivery waiting in the outbox (pending or in flight) or dead.
+  struct Delivery {
+    enum class Stage : uint8_t { kPending, kInFlight, kDead };
+    std::string id;  // Cascade-Delivery-Id: a ULID
+    uint32_t slot = 0;
+    uint32_t team = 0;
+    Stage stage = Stage::kPending;
+    int attempts = 0;
+    int64_t created_ms = 0;
+    int64_t due_ms = 0;  // pending: when the next attempt may start
+    int64_t died_ms = kUnsetMillis;
+    std::string last_error;
+    // Built at the first attempt (the job's view is final by then) and kept,
+    // so every attempt sends the same bytes under the same signature.
+    std::optional<WebhookRequest> request;
+  };
+  // Queues the delivery of `slot`'s webhook, due at once.
+  void QueueDelivery(uint32_t slot, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first pending delivery due at `now_ms`, marked in flight, with the
+  // request to send; nullopt if none is due.
+  std::optional<std::pair<uint64_t, WebhookRequest>> TakeDueDelivery(int64_t now_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  WebhookRequest BuildRequest(uint32_t slot, const std::string& delivery_id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Ends the attempt of delivery `key`: delivered (dropped from the outbox),
+  // rescheduled with backoff, or dead after the last attempt.
+  void RecordAttempt(uint64_t key, const absl::StatusOr<int>& result, int64_t now_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  DeadLetter DeadLetterView(const Delivery& delivery) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Sends every delivery due now, one after the other (ManualClock only:
+  // RunDueWork calls it).
+  void SendDueDeliveries();
+  // A delivery thread (real clocks only).
+  void DeliveryLoop();
+  void WakeDeliveryThreads();
+
   int64_t NowMillis() const { return absl::ToUnixMillis(clock_->Now()); }
   uint64_t NextRandom() const;
 
@@ -209,6 +282,28 @@ class EngineImpl final : public Engine {
   absl::btree_set<std::pair<int64_t, uint32_t>> deadlines_ ABSL_GUARDED_BY(mu_);
   // Writers hold mu_ exclusively; Find and the aggregates need no lock.
   BatchDirectory batches_;
+
+  // ---- Events ----
+  EventHub hub_;
+  // The current write section's events, published when it ends.
+  std::vector<TransitionEvent> section_events_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_event_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // ---- Outbox ----
+  // Keyed by queue order; pending ones are also in outbox_due_ by due time.
+  absl::btree_map<uint64_t, Delivery> outbox_ ABSL_GUARDED_BY(mu_);
+  absl::btree_set<std::pair<int64_t, uint64_t>> outbox_due_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_delivery_key_ ABSL_GUARDED_BY(mu_) = 0;
+  OutboxCounts outbox_counts_ ABSL_GUARDED_BY(mu_);
+  // Set by a write section that made a delivery due; read when it ends.
+  bool delivery_due_in_section_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<WebhookTransport> owned_transport_;
+  WebhookTransport* const transport_;
+  std::mutex delivery_mu_;
+  std::condition_variable delivery_cv_;
+  bool delivery_stop_ ABSL_GUARDED_BY(delivery_mu_) = false;
+  uint64_t delivery_generation_ ABSL_GUARDED_BY(delivery_mu_) = 0;
+  std::vector<std::thread> delivery_threads_;
 
   // ---- Timer (real clocks only): runs RunDueWork when something is due ----
   void TimerLoop();

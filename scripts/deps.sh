@@ -5,7 +5,7 @@ set -euo pipefail
 
 CASCADE_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
-  libboost1.81-dev libabsl-dev
+  libboost1.81-dev libboost-json1.81-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev
 )

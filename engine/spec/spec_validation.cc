@@ -7,7 +7,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "boost/json/parse.hpp"
 #include "cascade/status.h"
 #include "engine/util/strings.h"
 
@@ -17,6 +20,39 @@ namespace {
 bool IsTagChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '.' || c == ':' || c == '/' || c == '-';
+}
+
+// RFC 9110 token characters (header field names).
+bool IsTokenChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// Headers the transport or the engine writes itself.
+bool IsReservedHeader(std::string_view name) {
+  for (std::string_view reserved :
+       {"host", "content-length", "content-type", "transfer-encoding", "connection"}) {
+    if (absl::EqualsIgnoreCase(Sv(name), Sv(reserved))) return true;
+  }
+  return absl::StartsWithIgnoreCase(Sv(name), "cascade-");
+}
+
+// http:// or https://, then a host before any '/', '?' or '#'.
+bool IsWebhookUrl(std::string_view url) {
+  std::string_view rest;
+  if (absl::StartsWithIgnoreCase(Sv(url), "http://")) {
+    rest = url.substr(7);
+  } else if (absl::StartsWithIgnoreCase(Sv(url), "https://")) {
+    rest = url.substr(8);
+  } else {
+    return false;
+  }
+  const size_t host_end = rest.find_first_of("/?#");
+  if (rest.substr(0, host_end).empty()) return false;
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+  }
+  return true;
 }
 
 void Check(const JobSpec& spec, const std::string& path, int depth,
@@ -62,6 +98,7 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
   if (spec.payload.size() > kMaxPayloadBytes) {
     out.push_back({field("payload"), absl::StrCat("larger than ", kMaxPayloadBytes, " bytes")});
   }
+  if (spec.webhook) CheckWebhook(*spec.webhook, path.empty() ? "" : path + ".", out);
   if (!spec.children.empty() && depth >= kMaxNestingDepth) {
     out.push_back(
         {field("children"), absl::StrCat("nested deeper than ", kMaxNestingDepth, " levels")});
@@ -73,6 +110,43 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
 }
 
 }  // namespace
+
+void CheckWebhook(const WebhookSpec& webhook, const std::string& path,
+                  std::vector<FieldViolation>& out) {
+  auto field = [&path](absl::string_view name) { return absl::StrCat(path, "webhook.", name); };
+  if (webhook.url.size() > kMaxWebhookUrlBytes) {
+    out.push_back({field("url"), absl::StrCat("longer than ", kMaxWebhookUrlBytes, " bytes")});
+  } else if (!IsWebhookUrl(webhook.url)) {
+    out.push_back({field("url"), "must be an http:// or https:// URL with a host"});
+  }
+  if (webhook.headers.size() > kMaxWebhookHeaders) {
+    out.push_back({field("headers"), absl::StrCat("more than ", kMaxWebhookHeaders, " headers")});
+  }
+  for (const auto& [name, value] : webhook.headers) {
+    const std::string where = field(absl::StrCat("headers.", name));
+    if (name.empty() || name.size() > kMaxWebhookHeaderNameBytes ||
+        !std::all_of(name.begin(), name.end(), IsTokenChar)) {
+      out.push_back({field("headers"),
+                     absl::StrCat("'", name, "' is not a header name of 1-",
+                                  kMaxWebhookHeaderNameBytes, " token characters")});
+    } else if (IsReservedHeader(name)) {
+      out.push_back({where, "is set by the engine and cannot be configured"});
+    } else if (value.size() > kMaxWebhookHeaderValueBytes) {
+      out.push_back({where, absl::StrCat("longer than ", kMaxWebhookHeaderValueBytes, " bytes")});
+    } else if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      out.push_back({where, "contains CR, LF or NUL"});
+    }
+  }
+  if (webhook.data.size() > kMaxWebhookDataBytes) {
+    out.push_back({field("data"), absl::StrCat("larger than ", kMaxWebhookDataBytes, " bytes")});
+  } else if (!webhook.data.empty()) {
+    boost::system::error_code ec;
+    boost::json::parse_options options;
+    options.max_depth = 64;
+    boost::json::value data = boost::json::parse(webhook.data, ec, {}, options);
+    if (ec || !data.is_object()) out.push_back({field("data"), "must be the JSON text of an object"});
+  }
+}
 
 size_t CountJobs(const JobSpec& spec) {
   size_t n = 1;

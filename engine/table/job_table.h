@@ -41,6 +41,7 @@ struct JobExtras {
   std::string error;           // ErrorCause::kCustom
   std::string payload;         // handed to the worker at claim
   std::vector<uint32_t> tags;  // interned tag ids, sorted, unique
+  std::unique_ptr<WebhookSpec> webhook;
 };
 
 struct JobRecord {

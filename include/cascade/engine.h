@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -36,10 +37,12 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "cascade/batch.h"
+#include "cascade/events.h"
 #include "cascade/ids.h"
 #include "cascade/job.h"
 #include "cascade/list_query.h"
 #include "cascade/options.h"
+#include "cascade/webhook.h"
 
 namespace cascade {
 
@@ -202,6 +205,27 @@ class Engine {
   // a background thread of the engine calls this; with a ManualClock nothing
   // happens until the caller does, so tests are deterministic.
   virtual size_t RunDueWork() = 0;
+
+  // ---- Events and webhooks (cascade/events.h, cascade/webhook.h) ------------
+
+  // Calls `callback` with every transition from now on, in order, on a thread
+  // of the subscription's own; the engine never waits for it. Ends when the
+  // returned Subscription is stopped or destroyed.
+  [[nodiscard]] virtual Subscription Subscribe(EventCallback callback,
+                                               const SubscribeOptions& options) = 0;
+  [[nodiscard]] Subscription Subscribe(EventCallback callback) {
+    return Subscribe(std::move(callback), SubscribeOptions{});
+  }
+
+  // The team's webhook deliveries that used up their attempts, oldest first.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(
+      std::string_view team) const = 0;
+  // Gives a dead letter of the team a new round of attempts, due at once,
+  // under the same Cascade-Delivery-Id and body. NotFound if `delivery_id`
+  // is not one of the team's dead letters.
+  virtual absl::Status ReplayDeadLetter(std::string_view team, std::string_view delivery_id) = 0;
+  // The outbox's size now and its totals since the engine started.
+  virtual OutboxCounts GetOutboxCounts() const = 0;
 
  protected:
   Engine() = default;

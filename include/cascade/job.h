@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cascade/ids.h"
+#include "cascade/webhook.h"
 
 namespace cascade {
 
@@ -88,6 +89,9 @@ struct JobSpec {
   // Opaque bytes handed to the worker that claims the job (cascade-server
   // stores the job's JSON here). At most 1 MiB.
   std::string payload;
+  // Delivered when the job reaches finished, error or manually_cancelled
+  // (cascade/webhook.h).
+  std::optional<WebhookSpec> webhook;
 };
 
 // `Job.stats`.

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "cascade/clock.h"
 #include "cascade/list_query.h"
+#include "cascade/webhook.h"
 
 namespace cascade {
 
@@ -55,6 +56,8 @@ struct Options {
 
   // The order in which claims pick queued jobs. Default: oldest first.
   SortOrder pickup_order = SortOrder::kOldestFirst;
+  // Webhook delivery: transport, retries, backoff, timeout, signing secret.
+  WebhookOptions webhooks;
 };
 
 }  // namespace cascade

@@ -1,0 +1,169 @@
+// Copyright 2026 The Cascade Authors.
+
+#include "engine/events/event_hub.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+namespace cascade {
+namespace internal {
+
+Subscriber::Subscriber(EventCallback callback, size_t max_queued)
+    : callback_(std::move(callback)),
+      max_queued_(std::max<size_t>(max_queued, 1)),
+      thread_(&Subscriber::Run, this) {}
+
+Subscriber::~Subscriber() { Stop(); }
+
+void Subscriber::Enqueue(const EventBatch& batch) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    const size_t room = max_queued_ - queued_events_;
+    if (batch->size() > room) {
+      dropped_.fetch_add(batch->size() - room, std::memory_order_relaxed);
+      if (room == 0) return;
+      // The part that fits, as a batch of its own.
+      queue_.push_back(std::make_shared<const std::vector<TransitionEvent>>(
+          batch->begin(), batch->begin() + static_cast<std::ptrdiff_t>(room)));
+      queued_events_ += room;
+      accepted_ += room;
+    } else {
+      queue_.push_back(batch);
+      queued_events_ += batch->size();
+      accepted_ += batch->size();
+    }
+  }
+  cv_.notify_all();
+}
+
+void Subscriber::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    // Take one event; the batch it lives in stays alive through the copy of
+    // the shared pointer while the lock is released.
+    EventBatch batch = queue_.front();
+    const TransitionEvent& event = (*batch)[next_];
+    if (++next_ == batch->size()) {
+      queue_.pop_front();
+      next_ = 0;
+    }
+    --queued_events_;
+    lock.unlock();
+    callback_(event);
+    delivered_.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+    ++done_;
+    cv_.notify_all();
+  }
+}
+
+void Subscriber::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ && !thread_.joinable()) return;
+    stop_ = true;
+    done_ += queued_events_;  // discarded: Flush must not wait for them
+    queued_events_ = 0;
+    queue_.clear();
+    next_ = 0;
+  }
+  cv_.notify_all();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+bool Subscriber::Flush(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t target = accepted_;
+  auto caught_up = [&] { return done_ >= target; };
+  if (timeout == absl::InfiniteDuration()) {
+    cv_.wait(lock, caught_up);
+    return true;
+  }
+  return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), caught_up);
+}
+
+Subscription EventHub::Subscribe(EventCallback callback, size_t max_queued) {
+  auto subscriber = std::make_shared<Subscriber>(std::move(callback), max_queued);
+  std::lock_guard<std::mutex> lock(mu_);
+  subscribers_.push_back(subscriber);
+  active_.store(true, std::memory_order_release);
+  return Subscription(std::move(subscriber));
+}
+
+void EventHub::Publish(std::vector<TransitionEvent> events) {
+  if (events.empty()) return;
+  auto batch = std::make_shared<const std::vector<TransitionEvent>>(std::move(events));
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t live = 0;
+  for (size_t i = 0; i < subscribers_.size(); ++i) {
+    if (std::shared_ptr<Subscriber> subscriber = subscribers_[i].lock()) {
+      subscriber->Enqueue(batch);
+      // Compact the live ones to the front (never move an entry onto itself:
+      // a self-moved weak_ptr is left empty).
+      if (live != i) subscribers_[live] = std::move(subscribers_[i]);
+      ++live;
+    }
+  }
+  subscribers_.resize(live);
+  active_.store(live > 0, std::memory_order_release);
+}
+
+}  // namespace internal
+
+// ---- Subscription -----------------------------------------------------------
+
+Subscription::Subscription(std::shared_ptr<internal::Subscriber> subscriber)
+    : subscriber_(std::move(subscriber)) {}
+
+Subscription& Subscription::operator=(Subscription&& other) noexcept {
+  if (this != &other) {
+    Stop();
+    subscriber_ = std::move(other.subscriber_);
+  }
+  return *this;
+}
+
+Subscription::~Subscription() { Stop(); }
+
+void Subscription::Stop() {
+  if (subscriber_ == nullptr) return;
+  subscriber_->Stop();
+  subscriber_.reset();
+}
+
+bool Subscription::Flush(absl::Duration timeout) {
+  return subscriber_ == nullptr || subscriber_->Flush(timeout);
+}
+
+uint64_t Subscription::delivered() const {
+  return subscriber_ == nullptr ? 0 : subscriber_->delivered();
+}
+
+uint64_t Subscription::dropped() const {
+  return subscriber_ == nullptr ? 0 : subscriber_->dropped();
+}
+
+std::string_view TransitionCauseName(TransitionCause cause) {
+  switch (cause) {
+    case TransitionCause::kSubmitted: return "submitted";
+    case TransitionCause::kClaimed: return "claimed";
+    case TransitionCause::kFinished: return "finished";
+    case TransitionCause::kFailed: return "failed";
+    case TransitionCause::kReleased: return "released";
+    case TransitionCause::kLeaseExpired: return "lease_expired";
+    case TransitionCause::kCancelled: return "cancelled";
+    case TransitionCause::kCascade: return "cascade";
+    case TransitionCause::kAbortAcknowledged: return "abort_acknowledged";
+    case TransitionCause::kAbortGraceExpired: return "abort_grace_expired";
+    case TransitionCause::kPrerequisitesFinished: return "prerequisites_finished";
+    case TransitionCause::kPrerequisiteFailed: return "prerequisite_failed";
+    case TransitionCause::kDependentsFailed: return "dependents_failed";
+  }
+  return "unknown";
+}
+
+}  // namespace cascade

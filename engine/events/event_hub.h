@@ -1,0 +1,94 @@
+// Copyright 2026 The Cascade Authors.
+//
+// EventHub: hands the engine's transition events to subscribers without ever
+// making the engine wait for one. The engine publishes each operation's
+// events as one shared, immutable batch while it still holds its writer lock
+// (so every subscriber sees one total order); publishing only appends a
+// pointer to each subscriber's queue. Each subscriber has a thread of its own
+// that runs the callback.
+//
+// Lock order: the engine's mu_, then EventHub::mu_, then Subscriber::mu_.
+// Callbacks run with none of them held.
+
+#ifndef CASCADE_ENGINE_EVENTS_EVENT_HUB_H_
+#define CASCADE_ENGINE_EVENTS_EVENT_HUB_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "cascade/events.h"
+
+namespace cascade::internal {
+
+using EventBatch = std::shared_ptr<const std::vector<TransitionEvent>>;
+
+// One subscription's queue and thread. Shared by the hub (which publishes to
+// it) and the Subscription handle (which stops it).
+class Subscriber {
+ public:
+  Subscriber(EventCallback callback, size_t max_queued);
+  ~Subscriber();
+
+  // Appends what fits of `batch`, counting the rest as dropped.
+  void Enqueue(const EventBatch& batch);
+  // Stops the thread; the callback is not called after this returns.
+  void Stop();
+  bool Flush(absl::Duration timeout);
+  uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run();
+
+  const EventCallback callback_;
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Queued batches; the first may be partly taken (`next_` events of it).
+  std::deque<EventBatch> queue_;
+  size_t next_ = 0;
+  size_t queued_events_ = 0;
+  // Events accepted into the queue so far, and events handed over (or
+  // discarded by Stop): Flush waits for the second to reach the first.
+  uint64_t accepted_ = 0;
+  uint64_t done_ = 0;
+  bool stop_ = false;
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::thread thread_;  // last: starts after everything it uses
+};
+
+class EventHub {
+ public:
+  EventHub() = default;
+  EventHub(const EventHub&) = delete;
+  EventHub& operator=(const EventHub&) = delete;
+
+  // True while anyone listens; the engine builds no events otherwise.
+  bool active() const { return active_.load(std::memory_order_acquire); }
+
+  // REQUIRES: the caller holds the engine's writer lock, so the new
+  // subscriber's first event is the first of some operation.
+  Subscription Subscribe(EventCallback callback, size_t max_queued);
+
+  // Hands `events` to every live subscriber. REQUIRES: the engine's writer
+  // lock (this is what orders batches).
+  void Publish(std::vector<TransitionEvent> events);
+
+ private:
+  std::mutex mu_;
+  // Weak: a subscription that was stopped or destroyed drops out.
+  std::vector<std::weak_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> active_{false};
+};
+
+}  // namespace cascade::internal
+
+#endif  // CASCADE_ENGINE_EVENTS_EVENT_HUB_H_

@@ -1,0 +1,1118 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The wire shapes of API v2: JSON text, writers from the engine's types, and
+// the parsers of request bodies (the decisions are in wire.h).
+
+#include "engine/json/wire.h"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "boost/json/basic_parser_impl.hpp"
+#include "cascade/engine.h"
+#include "cascade/status.h"
+#include "cascade/webhook.h"
+#include "engine/util/strings.h"
+
+namespace cascade::internal {
+namespace json = ::boost::json;
+
+namespace {
+
+// ---- Text ---------------------------------------------------------------------
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if there is none
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto byte = [&s](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char lead = byte(i);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+void AppendString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    // Copy the longest run that needs no escape in one go.
+    size_t run = i;
+    while (run < s.size()) {
+      const auto c = static_cast<unsigned char>(s[run]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+      ++run;
+    }
+    out->append(s.data() + i, run - i);
+    i = run;
+    if (i == s.size()) break;
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) {
+        out->append("\xEF\xBF\xBD");  // U+FFFD for one bad byte
+        ++i;
+      } else {
+        out->append(s.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xF]);
+        break;
+    }
+    ++i;
+  }
+  out->push_back('"');
+}
+
+template <typename T>
+void AppendNumber(T n, std::string* out) {
+  char buf[32];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), n);
+  out->append(buf, r.ptr);
+}
+
+void AppendDouble(double d, std::string* out) {
+  if (!std::isfinite(d)) {
+    out->append("null");  // JSON has no infinity or NaN
+    return;
+  }
+  if (d == 0 && std::signbit(d)) {
+    out->append("-0.0");  // "-0" would read back as the integer 0
+    return;
+  }
+  AppendNumber(d, out);  // shortest text that reads back as `d`
+}
+
+// ---- Field violations -----------------------------------------------------------
+
+// The problems found in one body (or one batch entry): the first
+// kMaxViolations. Once one more is found the readers stop looking (loops over
+// array and object members test overflowed()), so a body of a million bad
+// entries costs no more than one of fifty-one.
+class Problems {
+ public:
+  void Add(std::string field, std::string message) {
+    if (list_.size() < kMaxViolations) {
+      list_.push_back({std::move(field), std::move(message)});
+    } else {
+      overflowed_ = true;
+    }
+  }
+  bool empty() const { return list_.empty(); }
+  bool overflowed() const { return overflowed_; }
+
+  absl::Status ToStatus(std::string_view summary) && {
+    if (overflowed_) {
+      list_.push_back(
+          {"body", absl::StrCat("more problems not listed (the first ", kMaxViolations, " are)")});
+    }
+    return InvalidArgumentWithViolations(summary, list_);
+  }
+
+ private:
+  std::vector<FieldViolation> list_;
+  bool overflowed_ = false;
+};
+
+std::string Field(const std::string& path, std::string_view key) {
+  // Keys come from the request: keep a path readable whatever they hold.
+  constexpr size_t kMaxKeyBytes = 64;
+  std::string_view shown = key.substr(0, kMaxKeyBytes);
+  const char* ellipsis = key.size() > kMaxKeyBytes ? "..." : "";
+  return path.empty() ? absl::StrCat(Sv(shown), ellipsis)
+                      : absl::StrCat(path, ".", Sv(shown), ellipsis);
+}
+
+std::string Index(const std::string& path, size_t i) { return absl::StrCat(path, "[", i, "]"); }
+
+const char* KindName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
+  }
+  return "a value";
+}
+
+std::string WrongType(const char* expected, const json::value& got) {
+  return absl::StrCat("must be ", expected, ", got ", KindName(got));
+}
+
+std::string_view View(const json::string& s) { return std::string_view(s.data(), s.size()); }
+
+// Readers of one member of an object. Each returns nothing when the member is
+// absent (adding a violation if it is required) or of the wrong type (adding
+// one always).
+enum Presence : bool { kOptional = false, kRequired = true };
+
+const json::value* Member(const json::object& o, std::string_view key, const std::string& path,
+                          Presence presence, Problems& problems) {
+  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
+  if (v == nullptr && presence == kRequired) problems.Add(Field(path, key), "is required");
+  return v;
+}
+
+const json::string* ReadString(const json::object& o, std::string_view key, const std::string& path,
+                               Presence presence, Problems& problems) {
+  const json::value* v = Member(o, key, path, presence, problems);
+  if (v == nullptr) return nullptr;
+  if (!v->is_string()) {
+    problems.Add(Field(path, key), WrongType("a string", *v));
+    return nullptr;
+  }
+  return &v->get_string();
+}
+
+const json::object* ReadObject(const json::object& o, std::string_view key, const std::string& path,
+                               Presence presence, Problems& problems) {
+  const json::value* v = Member(o, key, path, presence, problems);
+  if (v == nullptr) return nullptr;
+  if (!v->is_object()) {
+    problems.Add(Field(path, key), WrongType("an object", *v));
+    return nullptr;
+  }
+  return &v->get_object();
+}
+
+const json::array* ReadArray(const json::object& o, std::string_view key, const std::string& path,
+                             Presence presence, Problems& problems) {
+  const json::value* v = Member(o, key, path, presence, problems);
+  if (v == nullptr) return nullptr;
+  if (!v->is_array()) {
+    problems.Add(Field(path, key), WrongType("an array", *v));
+    return nullptr;
+  }
+  return &v->get_array();
+}
+
+std::optional<bool> ReadBool(const json::object& o, std::string_view key, const std::string& path,
+                             Problems& problems) {
+  const json::value* v = Member(o, key, path, kOptional, problems);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_bool()) {
+    problems.Add(Field(path, key), WrongType("a boolean", *v));
+    return std::nullopt;
+  }
+  return v->get_bool();
+}
+
+// An integer in [lo, hi]. A number with a zero fraction (5.0, 5e0) counts as
+// the integer it equals, as in JSON Schema.
+std::optional<int64_t> ReadInteger(const json::value& v, const std::string& field, int64_t lo,
+                                   int64_t hi, Problems& problems) {
+  if (!v.is_number()) {
+    problems.Add(field, WrongType("an integer", v));
+    return std::nullopt;
+  }
+  std::optional<int64_t> n;
+  if (v.is_int64()) {
+    n = v.get_int64();
+  } else if (v.is_double()) {
+    const double d = v.get_double();
+    if (std::trunc(d) != d) {
+      problems.Add(field, absl::StrCat("must be an integer, got ", d));
+      return std::nullopt;
+    }
+    // Exactly representable bounds: [-2^63, 2^63).
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0) n = static_cast<int64_t>(d);
+  }
+  if (!n.has_value() || *n < lo || *n > hi) {  // no value: beyond int64, above every bound here
+    problems.Add(field, absl::StrCat("must be an integer from ", lo, " to ", hi));
+    return std::nullopt;
+  }
+  return n;
+}
+
+// A string member that must be one of `allowed`: its position in the list.
+std::optional<size_t> ReadEnum(const json::object& o, std::string_view key, const std::string& path,
+                               std::initializer_list<std::string_view> allowed,
+                               Problems& problems) {
+  const json::string* s = ReadString(o, key, path, kOptional, problems);
+  if (s == nullptr) return std::nullopt;
+  size_t i = 0;
+  for (std::string_view a : allowed) {
+    if (View(*s) == a) return i;
+    ++i;
+  }
+  std::string list;
+  for (std::string_view a : allowed) absl::StrAppend(&list, list.empty() ? "" : ", ", Sv(a));
+  problems.Add(Field(path, key),
+               absl::StrCat("'", Sv(View(*s)).substr(0, 64), "' is not one of: ", list));
+  return std::nullopt;
+}
+
+// An optional array of strings; each bad entry is reported.
+void ReadStringArray(const json::object& o, std::string_view key, const std::string& path,
+                     Problems& problems, std::vector<std::string>* out) {
+  const json::array* a = ReadArray(o, key, path, kOptional, problems);
+  if (a == nullptr) return;
+  const std::string field = Field(path, key);
+  for (size_t i = 0; i < a->size() && !problems.overflowed(); ++i) {
+    const json::value& item = (*a)[i];
+    if (!item.is_string()) {
+      problems.Add(Index(field, i), WrongType("a string", item));
+    } else if (out != nullptr) {
+      out->emplace_back(View(item.get_string()));
+    }
+  }
+}
+
+// Each of `keys` present in `o` must be a string.
+void CheckStrings(const json::object& o, std::initializer_list<std::string_view> keys,
+                  const std::string& path, Problems& problems) {
+  for (std::string_view key : keys) ReadString(o, key, path, kOptional, problems);
+}
+
+// ---- JobCreation ----------------------------------------------------------------
+
+enum class JobKind {
+  kTopLevel,  // a `JobCreation` body or batch entry
+  kNested,    // a `JobAssetNested` (an asset of type "job")
+};
+
+void ReadJob(const json::object& o, const std::string& path, JobKind kind, Problems& problems,
+             JobSpec* spec);
+
+void ReadTemplate(const json::object& o, const std::string& path, JobKind kind, Problems& problems,
+                  JobSpec* spec) {
+  const json::object* t = ReadObject(o, "template", path, kRequired, problems);
+  if (t == nullptr) return;
+  const std::string where = Field(path, "template");
+  if (kind == JobKind::kNested) {
+    if (const json::string* id = ReadString(*t, "id", where, kRequired, problems)) {
+      spec->template_id = std::string(View(*id));
+    }
+    if (const json::string* c = ReadString(*t, "composition", where, kRequired, problems)) {
+      spec->composition = std::string(View(*c));
+    }
+    CheckStrings(*t, {"name"}, where, problems);
+    return;
+  }
+  const json::string* src = ReadString(*t, "src", where, kOptional, problems);
+  const bool has_src = src != nullptr || t->contains("src");
+  if (const json::string* id =
+          ReadString(*t, "id", where, has_src ? kOptional : kRequired, problems)) {
+    spec->template_id = std::string(View(*id));
+  }
+  if (const json::value* c = t->if_contains("composition"); c != nullptr && !c->is_null()) {
+    if (c->is_string()) {
+      spec->composition = std::string(View(c->get_string()));
+    } else {
+      problems.Add(Field(where, "composition"), WrongType("a string or null", *c));
+    }
+  }
+}
+
+// `settings` of a job (`nested` allows fewer output types).
+void ReadSettings(const json::object& o, const std::string& path, JobKind kind,
+                  Problems& problems) {
+  const json::object* s = ReadObject(o, "settings", path, kOptional, problems);
+  if (s == nullptr) return;
+  const std::string where = Field(path, "settings");
+  if (kind == JobKind::kNested) {
+    ReadEnum(*s, "type", where, {"video", "image"}, problems);
+  } else {
+    ReadEnum(*s, "type", where, {"video", "image", "aep"}, problems);
+  }
+  ReadEnum(*s, "quality", where, {"draft", "full"}, problems);
+  ReadEnum(*s, "engine", where, {"ae2025", "ae2026"}, problems);
+  CheckStrings(*s, {"codec"}, where, problems);
+  if (const json::value* frames = s->if_contains("frames")) {
+    const std::string field = Field(where, "frames");
+    // A frame number, or a [start, end] range (top-level: both >= 0).
+    const int64_t lo = kind == JobKind::kNested ? std::numeric_limits<int64_t>::min() : 0;
+    const int64_t hi = std::numeric_limits<int64_t>::max();
+    if (frames->is_array()) {
+      const json::array& range = frames->get_array();
+      if (kind == JobKind::kTopLevel && range.size() != 2) {
+        problems.Add(
+            field, absl::StrCat("a frame range is [start, end], got ", range.size(), " number(s)"));
+      }
+      for (size_t i = 0; i < range.size() && !problems.overflowed(); ++i) {
+        ReadInteger(range[i], Index(field, i), lo, hi, problems);
+      }
+    } else if (frames->is_number()) {
+      ReadInteger(*frames, field, lo, hi, problems);
+    } else {
+      problems.Add(field, WrongType("an integer or an array of integers", *frames));
+    }
+  }
+}
+
+void ReadUpload(const json::object& o, const std::string& path, Problems& problems, JobSpec* spec) {
+  const json::object* u = ReadObject(o, "upload", path, kOptional, problems);
+  if (u == nullptr) return;
+  const std::string where = Field(path, "upload");
+  CheckStrings(*u, {"prefix"}, where, problems);
+  if (const json::string* url = ReadString(*u, "outputUrl", where, kOptional, problems)) {
+    spec->output_url = std::string(View(*url));
+  }
+  ReadEnum(*u, "provider", where, {"s3"}, problems);
+  if (const json::object* params = ReadObject(*u, "params", where, kOptional, problems)) {
+    const std::string p = Field(where, "params");
+    for (std::string_view key : {"region", "bucket", "accessKeyId", "accessKeySecret"}) {
+      ReadString(*params, key, p, kRequired, problems);
+    }
+    CheckStrings(*params, {"endpoint", "acl"}, p, problems);
+  }
+}
+
+void ReadWebhook(const json::object& o, const std::string& path, Problems& problems,
+                 JobSpec* spec) {
+  const json::object* w = ReadObject(o, "webhook", path, kOptional, problems);
+  if (w == nullptr) return;
+  const std::string where = Field(path, "webhook");
+  WebhookSpec webhook;
+  if (const json::string* url = ReadString(*w, "url", where, kRequired, problems)) {
+    webhook.url = std::string(View(*url));
+  }
+  // The schema's values, in the order of kMethods; the same text as HttpMethodName.
+  static constexpr std::array<HttpMethod, 4> kMethods = {HttpMethod::kGet, HttpMethod::kPost,
+                                                         HttpMethod::kPut, HttpMethod::kDelete};
+  if (std::optional<size_t> method =
+          ReadEnum(*w, "method", where, {"GET", "POST", "PUT", "DELETE"}, problems)) {
+    webhook.method = kMethods[*method];
+  }
+  if (const json::object* headers = ReadObject(*w, "headers", where, kOptional, problems)) {
+    const std::string h = Field(where, "headers");
+    for (const json::key_value_pair& kv : *headers) {
+      if (problems.overflowed()) break;
+      const std::string_view name(kv.key().data(), kv.key().size());
+      if (!kv.value().is_string()) {
+        problems.Add(Field(h, name), WrongType("a string", kv.value()));
+        continue;
+      }
+      webhook.headers.emplace_back(std::string(name), std::string(View(kv.value().get_string())));
+    }
+  }
+  if (const json::object* data = ReadObject(*w, "data", where, kOptional, problems)) {
+    webhook.data = WriteJson(*data);
+  }
+  if (std::optional<bool> custom = ReadBool(*w, "custom", where, problems)) {
+    webhook.custom = *custom;
+  }
+  spec->webhook = std::move(webhook);
+}
+
+// A regular (not nested-job) asset: the known fields must have their types.
+void ReadPlainAsset(const json::object& a, const std::string& where, Problems& problems) {
+  CheckStrings(a, {"src", "layerName", "name"}, where, problems);
+  ReadBool(a, "conform", where, problems);
+  if (const json::object* params = ReadObject(a, "params", where, kOptional, problems)) {
+    const std::string p = Field(where, "params");
+    if (const json::value* layer = params->if_contains("layerName")) {
+      const std::string field = Field(p, "layerName");
+      if (layer->is_array()) {
+        const json::array& names = layer->get_array();
+        if (names.empty()) problems.Add(field, "must not be an empty array");
+        for (size_t i = 0; i < names.size() && !problems.overflowed(); ++i) {
+          if (!names[i].is_string()) problems.Add(Index(field, i), WrongType("a string", names[i]));
+        }
+      } else if (!layer->is_string()) {
+        problems.Add(field, WrongType("a string or an array of strings", *layer));
+      }
+    }
+  }
+}
+
+void ReadAssets(const json::object& o, const std::string& path, Problems& problems, JobSpec* spec) {
+  const json::array* assets = ReadArray(o, "assets", path, kOptional, problems);
+  if (assets == nullptr) return;
+  spec->total_assets = static_cast<int>(assets->size());
+  const std::string field = Field(path, "assets");
+  for (size_t i = 0; i < assets->size() && !problems.overflowed(); ++i) {
+    const std::string where = Index(field, i);
+    const json::value& item = (*assets)[i];
+    if (!item.is_object()) {
+      problems.Add(where, WrongType("an object", item));
+      continue;
+    }
+    const json::object& asset = item.get_object();
+    const json::string* type = ReadString(asset, "type", where, kRequired, problems);
+    if (type != nullptr && View(*type) == "job") {
+      ReadJob(asset, where, JobKind::kNested, problems, &spec->children.emplace_back());
+    } else {
+      ReadPlainAsset(asset, where, problems);
+    }
+  }
+}
+
+// The Cascade extensions.
+void ReadExtensions(const json::object& o, const std::string& path, Problems& problems,
+                    JobSpec* spec) {
+  ReadStringArray(o, "tags", path, problems, &spec->tags);
+  if (const json::value* priority = o.if_contains("priority")) {
+    if (std::optional<int64_t> p =
+            ReadInteger(*priority, Field(path, "priority"), std::numeric_limits<int32_t>::min(),
+                        std::numeric_limits<int32_t>::max(), problems)) {
+      spec->priority = static_cast<int32_t>(*p);
+    }
+  }
+  if (const json::array* deps = ReadArray(o, "dependsOn", path, kOptional, problems)) {
+    const std::string field = Field(path, "dependsOn");
+    spec->depends_on.reserve(deps->size());
+    for (size_t i = 0; i < deps->size() && !problems.overflowed(); ++i) {
+      const json::value& item = (*deps)[i];
+      if (!item.is_string()) {
+        problems.Add(Index(field, i), WrongType("a job id (string)", item));
+        continue;
+      }
+      absl::StatusOr<JobId> id = JobId::Parse(View(item.get_string()));
+      if (id.ok()) {
+        spec->depends_on.push_back(*id);
+      } else {
+        problems.Add(Index(field, i), std::string(id.status().message()));
+      }
+    }
+  }
+  if (std::optional<size_t> policy =
+          ReadEnum(o, "onPrerequisiteFailure", path, {"fail", "ignore"}, problems)) {
+    spec->on_prerequisite_failure =
+        *policy == 1 ? PrerequisiteFailurePolicy::kIgnore : PrerequisiteFailurePolicy::kFail;
+  }
+}
+
+void ReadJob(const json::object& o, const std::string& path, JobKind kind, Problems& problems,
+             JobSpec* spec) {
+  if (kind == JobKind::kNested) ReadString(o, "layerName", path, kRequired, problems);
+  ReadTemplate(o, path, kind, problems, spec);
+  ReadBool(o, "preview", path, problems);
+  ReadStringArray(o, "fonts", path, problems, nullptr);
+  ReadAssets(o, path, problems, spec);
+  ReadSettings(o, path, kind, problems);
+  ReadUpload(o, path, problems, spec);
+  ReadWebhook(o, path, problems, spec);
+  ReadExtensions(o, path, problems, spec);
+  spec->payload = WriteJson(o);
+}
+
+// ---- Bodies ---------------------------------------------------------------------
+
+absl::Status BodyError(std::string_view summary, std::string message) {
+  return InvalidArgumentWithViolations(summary, {{"body", std::move(message)}});
+}
+
+// The path of the first number in `v` beyond the range of a double (Boost.JSON
+// reads it as infinity), or nullopt.
+std::optional<std::string> FindNonFinite(const json::value& v, const std::string& path) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      if (!std::isfinite(v.get_double())) return path;
+      return std::nullopt;
+    case json::kind::array: {
+      const json::array& a = v.get_array();
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (auto found = FindNonFinite(a[i], Index(path, i))) return found;
+      }
+      return std::nullopt;
+    }
+    case json::kind::object:
+      for (const json::key_value_pair& kv : v.get_object()) {
+        if (auto found = FindNonFinite(kv.value(), Field(path, View(kv.key())))) return found;
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+// Runs `parse`, turning any exception (out of memory: Boost.JSON's error_code
+// overloads throw nothing else) into a status.
+template <typename F>
+auto NoThrow(F&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory while reading the request body");
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("unreadable request body: ", e.what()));
+  }
+}
+
+// The handler of json::basic_parser that builds the DOM, as stream_parser
+// does, except for doubles: Boost 1.81 reads a number with a large exponent
+// to within one unit in the last place (-3e50 as -3.0000000000000002e+50);
+// this reads each from its text with std::from_chars, which gives the nearest
+// double, so a number survives a round trip through the payload.
+class DomBuilder {
+ public:
+  static constexpr size_t max_object_size = json::object::max_size();
+  static constexpr size_t max_array_size = json::array::max_size();
+  static constexpr size_t max_key_size = json::string::max_size();
+  static constexpr size_t max_string_size = json::string::max_size();
+
+  explicit DomBuilder(json::storage_ptr storage) { stack_.reset(std::move(storage)); }
+
+  json::value Release() { return stack_.release(); }
+  // Some number was beyond the range of a double.
+  bool non_finite() const { return non_finite_; }
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) { return true; }
+  bool on_object_end(size_t n, json::error_code&) {
+    stack_.push_object(n);
+    return true;
+  }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(size_t n, json::error_code&) {
+    stack_.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, size_t, json::error_code&) {
+    stack_.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, size_t, json::error_code&) {
+    stack_.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, size_t, json::error_code&) {
+    stack_.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, size_t, json::error_code&) {
+    stack_.push_string(s);
+    return true;
+  }
+  bool on_number_part(json::string_view s, json::error_code&) {
+    number_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(int64_t i, json::string_view, json::error_code&) {
+    number_.clear();
+    stack_.push_int64(i);
+    return true;
+  }
+  bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
+    number_.clear();
+    stack_.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view s, json::error_code&) {
+    number_.append(s.data(), s.size());
+    double nearest;
+    const char* end = number_.data() + number_.size();
+    const std::from_chars_result r = std::from_chars(number_.data(), end, nearest);
+    // Out of range (beyond a double, or below its smallest): keep Boost's
+    // infinity or zero; the caller refuses infinities.
+    if (r.ec == std::errc() && r.ptr == end) d = nearest;
+    if (!std::isfinite(d)) non_finite_ = true;
+    number_.clear();
+    stack_.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) {
+    stack_.push_bool(b);
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    stack_.push_null();
+    return true;
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  json::value_stack stack_;
+  std::string number_;  // the text of a number split across calls
+  bool non_finite_ = false;
+};
+
+absl::StatusOr<json::value> ParseBody(std::string_view text, json::storage_ptr storage) {
+  constexpr std::string_view kSummary = "malformed JSON";
+  size_t base = 0;  // offsets are reported in the original text
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") {
+    text.remove_prefix(3);
+    base = 3;
+  }
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return BodyError(kSummary, "the body is empty");
+  }
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  json::basic_parser<DomBuilder> parser(options, std::move(storage));
+  json::error_code ec;
+  // more = false: this is the whole text; the parser stops after one value.
+  const size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) {
+    return BodyError(kSummary,
+                     absl::StrCat("unexpected data after the JSON value at byte ", base + used));
+  }
+  if (!ec && !parser.done()) ec = json::error::incomplete;
+  if (ec) {
+    const size_t at = base + used;
+    std::string what;
+    if (ec == json::error::too_deep) {
+      what = absl::StrCat("nested deeper than ", kMaxJsonDepth, " levels at byte ", at);
+    } else if (ec == json::error::incomplete) {
+      what = absl::StrCat("the JSON text ends early (", text.size() + base, " bytes)");
+    } else if (ec == json::error::syntax && used < text.size() &&
+               static_cast<unsigned char>(text[used]) >= 0x80) {
+      what = absl::StrCat("invalid UTF-8 at byte ", at);
+    } else {
+      what = absl::StrCat(ec.message(), " at byte ", at);
+    }
+    return BodyError(kSummary, std::move(what));
+  }
+  json::value value = parser.handler().Release();
+  if (!parser.handler().non_finite()) return value;
+  if (std::optional<std::string> where = FindNonFinite(value, "")) {
+    return InvalidArgumentWithViolations(
+        "invalid number", {{where->empty() ? "body" : *where, "number out of range"}});
+  }
+  return value;
+}
+
+// Parses `text` and requires an object at the top.
+absl::StatusOr<json::value> ParseObjectBody(std::string_view text, json::storage_ptr storage) {
+  absl::StatusOr<json::value> value = ParseBody(text, std::move(storage));
+  if (value.ok() && !value->is_object()) {
+    return BodyError("invalid request body", WrongType("a JSON object", *value));
+  }
+  return value;
+}
+
+// A job object at `path` (a body, or a batch entry).
+absl::StatusOr<JobSpec> JobFromObject(const json::object& o, const std::string& path) {
+  Problems problems;
+  JobSpec spec;
+  ReadJob(o, path, JobKind::kTopLevel, problems, &spec);
+  if (!problems.empty()) return std::move(problems).ToStatus("invalid job creation request");
+  return spec;
+}
+
+// ---- Writers --------------------------------------------------------------------
+
+json::value OptionalTime(const std::optional<absl::Time>& t) {
+  if (!t.has_value()) return nullptr;
+  return json::string(FormatTimestamp(*t));
+}
+
+json::string IdString(const Ulid& id) {
+  char text[26];
+  id.AppendTo(text);
+  return json::string(json::string_view(text, sizeof(text)));
+}
+
+json::array IdArray(const std::vector<JobId>& ids) {
+  json::array out;
+  out.reserve(ids.size());
+  for (const JobId& id : ids) out.emplace_back(IdString(id));
+  return out;
+}
+
+json::string Str(std::string_view s) { return json::string(json::string_view(s.data(), s.size())); }
+
+json::object StatsToJson(const JobStats& stats) {
+  json::object o;
+  o.reserve(8);
+  o["createdAt"] = Str(FormatTimestamp(stats.created_at));
+  o["updatedAt"] = Str(FormatTimestamp(stats.updated_at));
+  o["startedAt"] = OptionalTime(stats.started_at);
+  o["finishedAt"] = OptionalTime(stats.finished_at);
+  o["errorAt"] = OptionalTime(stats.error_at);
+  o["totalAssets"] = stats.total_assets;
+  if (stats.render_duration.has_value()) {
+    o["renderDuration"] = *stats.render_duration;
+  } else {
+    o["renderDuration"] = nullptr;
+  }
+  if (stats.error.has_value()) {
+    o["error"] = Str(*stats.error);
+  } else {
+    o["error"] = nullptr;
+  }
+  return o;
+}
+
+// The `{id, status, outputUrl, children?}` of a created job.
+json::object CreatedToJson(const CreatedJob& created) {
+  json::object o;
+  o["id"] = IdString(created.id);
+  o["status"] = Str(StateName(created.state));
+  o["outputUrl"] = Str(created.output_url);
+  if (!created.children.empty()) {
+    json::array children;
+    children.reserve(created.children.size());
+    for (const CreatedJob& child : created.children) children.emplace_back(CreatedToJson(child));
+    o["children"] = std::move(children);
+  }
+  return o;
+}
+
+std::string_view PolicyName(PrerequisiteFailurePolicy policy) {
+  return policy == PrerequisiteFailurePolicy::kIgnore ? "ignore" : "fail";
+}
+
+}  // namespace
+
+// ---- Text -----------------------------------------------------------------------
+
+void AppendJson(const json::value& value, std::string* out) {
+  switch (value.kind()) {
+    case json::kind::null:
+      out->append("null");
+      return;
+    case json::kind::bool_:
+      out->append(value.get_bool() ? "true" : "false");
+      return;
+    case json::kind::int64:
+      AppendNumber(value.get_int64(), out);
+      return;
+    case json::kind::uint64:
+      AppendNumber(value.get_uint64(), out);
+      return;
+    case json::kind::double_:
+      AppendDouble(value.get_double(), out);
+      return;
+    case json::kind::string:
+      AppendString(View(value.get_string()), out);
+      return;
+    case json::kind::array:
+      AppendJson(value.get_array(), out);
+      return;
+    case json::kind::object:
+      AppendJson(value.get_object(), out);
+      return;
+  }
+}
+
+void AppendJson(const json::array& array, std::string* out) {
+  out->push_back('[');
+  bool first = true;
+  for (const json::value& item : array) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJson(item, out);
+  }
+  out->push_back(']');
+}
+
+void AppendJson(const json::object& object, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  for (const json::key_value_pair& kv : object) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendString(std::string_view(kv.key().data(), kv.key().size()), out);
+    out->push_back(':');
+    AppendJson(kv.value(), out);
+  }
+  out->push_back('}');
+}
+
+std::string WriteJson(const json::value& value) {
+  std::string out;
+  AppendJson(value, &out);
+  return out;
+}
+
+std::string WriteJson(const json::object& object) {
+  std::string out;
+  AppendJson(object, &out);
+  return out;
+}
+
+std::string WriteJson(const json::array& array) {
+  std::string out;
+  AppendJson(array, &out);
+  return out;
+}
+
+absl::StatusOr<json::value> ParseJsonBody(std::string_view text, json::storage_ptr storage) {
+  return NoThrow([&]() { return ParseBody(text, std::move(storage)); });
+}
+
+// ---- Writing ----------------------------------------------------------------------
+
+json::object JobToJson(const Job& job, JobView view) {
+  json::object o;
+  o.reserve(17);
+  o["id"] = IdString(job.id);
+  if (job.template_id.has_value()) {
+    o["templateId"] = Str(*job.template_id);
+  } else {
+    o["templateId"] = nullptr;
+  }
+  o["status"] = Str(StateName(job.state));
+  o["progress"] = job.progress;
+  if (view == JobView::kFull) o["stats"] = StatsToJson(job.stats);
+  if (job.output_url.empty()) {
+    o["outputUrl"] = nullptr;
+  } else {
+    o["outputUrl"] = Str(job.output_url);
+  }
+  // Extensions.
+  o["team"] = Str(job.team);
+  json::array tags;
+  tags.reserve(job.tags.size());
+  for (const std::string& tag : job.tags) tags.emplace_back(Str(tag));
+  o["tags"] = std::move(tags);
+  o["priority"] = job.priority;
+  if (job.batch_id.has_value()) {
+    o["batchId"] = IdString(*job.batch_id);
+  } else {
+    o["batchId"] = nullptr;
+  }
+  if (job.parent_id.has_value()) {
+    o["parentId"] = IdString(*job.parent_id);
+  } else {
+    o["parentId"] = nullptr;
+  }
+  o["children"] = IdArray(job.children);
+  o["dependsOn"] = IdArray(job.depends_on);
+  o["onPrerequisiteFailure"] = Str(PolicyName(job.on_prerequisite_failure));
+  o["attempts"] = job.attempts;
+  o["cancelRequested"] = job.cancel_requested;
+  return o;
+}
+
+std::string JobToJsonText(const Job& job, JobView view) { return WriteJson(JobToJson(job, view)); }
+
+json::array JobsToJson(absl::Span<const Job> jobs, JobView view) {
+  json::array out;
+  out.reserve(jobs.size());
+  for (const Job& job : jobs) out.emplace_back(JobToJson(job, view));
+  return out;
+}
+
+json::object JobCreationResponseToJson(const CreatedJob& created) { return CreatedToJson(created); }
+
+json::object BatchCreationResponseToJson(const BatchSubmitResult& result) {
+  json::object o;
+  o["batchId"] = IdString(result.batch_id);
+  o["status"] = Str(BatchSubmitStatusName(result.status));
+  o["totalJobs"] = result.total_jobs;
+  o["successCount"] = result.success_count;
+  json::array jobs;
+  jobs.reserve(result.jobs.size());
+  for (const BatchJobResult& created : result.jobs) {
+    json::object entry;
+    entry["index"] = created.index;
+    for (json::key_value_pair& kv : CreatedToJson(created.job)) {
+      entry[kv.key()] = std::move(kv.value());
+    }
+    jobs.emplace_back(std::move(entry));
+  }
+  o["jobs"] = std::move(jobs);
+  if (!result.errors.empty()) {
+    json::array errors;
+    errors.reserve(result.errors.size());
+    for (const BatchJobError& error : result.errors) {
+      errors.emplace_back(json::object{{"index", error.index},
+                                       {"error", Str(error.error)},
+                                       {"errorCode", Str(error.error_code)}});
+    }
+    o["errors"] = std::move(errors);
+  }
+  return o;
+}
+
+json::object BatchStatusResponseToJson(const BatchView& view) {
+  json::object o;
+  o["batchId"] = IdString(view.batch_id);
+  o["status"] = Str(BatchStatusName(view.status));
+  json::object by_state;
+  for (int s = 0; s < kNumJobStates; ++s) {
+    by_state[StateName(static_cast<JobState>(s))] = view.counts.by_state[s];
+  }
+  o["stats"] = json::object{{"total", view.counts.total},
+                            {"finished", view.counts.finished()},
+                            {"error", view.counts.failed()},
+                            {"pending", view.counts.pending()},
+                            {"byState", std::move(by_state)}};
+  json::array jobs;
+  jobs.reserve(view.jobs.size());
+  for (const BatchJobView& entry : view.jobs) {
+    json::object j;
+    j["index"] = entry.index;
+    j["id"] = IdString(entry.job.id);
+    j["status"] = Str(StateName(entry.job.state));
+    j["outputUrl"] = Str(entry.job.output_url);
+    if (IsTerminal(entry.job.state)) j["stats"] = StatsToJson(entry.job.stats);
+    jobs.emplace_back(std::move(j));
+  }
+  o["jobs"] = std::move(jobs);
+  return o;
+}
+
+json::object BatchCancellationResponseToJson(const BatchCancelResult& result) {
+  json::object o;
+  o["batchId"] = IdString(result.batch_id);
+  o["status"] = Str(BatchCancelStatusName(result.status));
+  o["totalJobs"] = result.total_jobs;
+  o["cancelledCount"] = result.cancelled_count;
+  o["skippedCount"] = result.skipped_count;
+  json::array jobs;
+  jobs.reserve(result.jobs.size());
+  for (const BatchCancelJobResult& entry : result.jobs) {
+    json::object j;
+    j["index"] = entry.index;
+    j["id"] = IdString(entry.id);
+    j["result"] = entry.cancelled ? "cancelled" : "skipped";
+    j["status"] = Str(StateName(entry.state));
+    if (!entry.cancelled) j["reason"] = Str(entry.reason);
+    jobs.emplace_back(std::move(j));
+  }
+  o["jobs"] = std::move(jobs);
+  o["cancelledJobs"] = JobsToJson(result.cancelled_jobs);
+  return o;
+}
+
+json::object ErrorResponseToJson(const absl::Status& status) {
+  const absl::string_view message = status.message();
+  return json::object{{"error", json::string_view(message.data(), message.size())},
+                      {"errorCode", Str(ErrorCodeName(status.code()))}};
+}
+
+json::object ValidationErrorResponseToJson(const absl::Status& status) {
+  json::object o = ErrorResponseToJson(status);
+  json::array details;
+  for (const FieldViolation& v : GetFieldViolations(status)) {
+    details.emplace_back(json::object{{"field", Str(v.field)}, {"message", Str(v.message)}});
+  }
+  o["details"] = std::move(details);
+  return o;
+}
+
+// ---- Reading ----------------------------------------------------------------------
+
+absl::StatusOr<JobSpec> ParseJobCreation(std::string_view text) {
+  return NoThrow([&]() -> absl::StatusOr<JobSpec> {
+    json::monotonic_resource pool;
+    absl::StatusOr<json::value> body = ParseObjectBody(text, &pool);
+    if (!body.ok()) return body.status();
+    return JobFromObject(body->get_object(), "");
+  });
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> ParseBatchCreation(std::string_view text) {
+  return NoThrow([&]() -> absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> {
+    json::monotonic_resource pool;
+    absl::StatusOr<json::value> body = ParseObjectBody(text, &pool);
+    if (!body.ok()) return body.status();
+    Problems problems;
+    const json::array* jobs = ReadArray(body->get_object(), "jobs", "", kRequired, problems);
+    if (jobs != nullptr && (jobs->empty() || jobs->size() > kMaxBatchJobs)) {
+      problems.Add("jobs",
+                   absl::StrCat("a batch has 1-", kMaxBatchJobs, " jobs, got ", jobs->size()));
+    }
+    if (!problems.empty()) return std::move(problems).ToStatus("invalid batch creation request");
+    std::vector<absl::StatusOr<JobSpec>> out;
+    out.reserve(jobs->size());
+    for (size_t i = 0; i < jobs->size(); ++i) {
+      const std::string where = Index("jobs", i);
+      const json::value& item = (*jobs)[i];
+      if (!item.is_object()) {
+        out.emplace_back(InvalidArgumentWithViolations("invalid job creation request",
+                                                       {{where, WrongType("an object", item)}}));
+        continue;
+      }
+      out.push_back(JobFromObject(item.get_object(), where));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<JobId>> ParseJobCancellationRequest(std::string_view text) {
+  return NoThrow([&]() -> absl::StatusOr<std::vector<JobId>> {
+    json::monotonic_resource pool;
+    absl::StatusOr<json::value> body = ParseObjectBody(text, &pool);
+    if (!body.ok()) return body.status();
+    constexpr std::string_view kSummary = "invalid job cancellation request";
+    Problems problems;
+    const json::array* jobs = ReadArray(body->get_object(), "jobs", "", kRequired, problems);
+    if (jobs != nullptr && (jobs->empty() || jobs->size() > kMaxCancelIds)) {
+      problems.Add("jobs", absl::StrCat("expected 1-", kMaxCancelIds, " ids, got ", jobs->size()));
+    }
+    if (!problems.empty()) return std::move(problems).ToStatus(kSummary);
+    // As ParseJobIds, plus the entries that are not strings, in one list.
+    std::vector<JobId> ids;
+    ids.reserve(jobs->size());
+    for (size_t i = 0; i < jobs->size() && !problems.overflowed(); ++i) {
+      const json::value& item = (*jobs)[i];
+      if (!item.is_string()) {
+        problems.Add(Index("jobs", i), WrongType("a job id (string)", item));
+        continue;
+      }
+      absl::StatusOr<JobId> id = JobId::Parse(View(item.get_string()));
+      if (id.ok()) {
+        ids.push_back(*id);
+      } else {
+        problems.Add(Index("jobs", i), std::string(id.status().message()));
+      }
+    }
+    if (!problems.empty()) return std::move(problems).ToStatus(kSummary);
+    return ids;
+  });
+}
+
+}  // namespace cascade::internal
