@@ -783,6 +783,19 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
   Problems problems;
   const int ops = OpsPerThread();
 
+  // A subscriber sees every transition while the threads work (its queue is
+  // big enough never to drop); checked against the final states below.
+  std::mutex events_mu;
+  std::vector<TransitionEvent> events;  // guarded by events_mu
+  SubscribeOptions subscribe;
+  subscribe.max_queued = size_t{1} << 24;
+  Subscription subscription = engine->Subscribe(
+      [&](const TransitionEvent& e) {
+        std::lock_guard<std::mutex> lock(events_mu);
+        events.push_back(e);
+      },
+      subscribe);
+
   std::atomic<bool> done{false};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -868,6 +881,33 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
     }
   }
   EXPECT_EQ(engine->JobCount(), acknowledged);
+
+  // Events: numbered 1, 2, 3, ... with no gap; per job, the first is its
+  // creation, each starts where the one before ended, and the last ends in
+  // the job's final state.
+  ASSERT_TRUE(subscription.Flush());
+  EXPECT_EQ(subscription.dropped(), 0u);
+  {
+    std::lock_guard<std::mutex> lock(events_mu);
+    absl::flat_hash_map<JobId, JobState> last;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const TransitionEvent& e = events[i];
+      ASSERT_EQ(e.sequence, i + 1) << "events out of order or missing";
+      auto [it, first] = last.try_emplace(e.job_id, e.to);
+      if (first) {
+        EXPECT_FALSE(e.from.has_value()) << e.job_id.ToString() << ": first event is no creation";
+      } else {
+        EXPECT_EQ(e.from, std::optional<JobState>(it->second)) << e.job_id.ToString();
+        it->second = e.to;
+      }
+    }
+    EXPECT_EQ(last.size(), acknowledged);
+    for (const auto& [id, job] : all) {
+      auto it = last.find(id);
+      ASSERT_NE(it, last.end()) << id.ToString() << " has no event";
+      EXPECT_EQ(it->second, job.state) << id.ToString() << ": last event disagrees with Get";
+    }
+  }
 
   // Batches: the aggregate equals a recount of the batch's jobs.
   for (const Ledger::Batch& batch : ledger.Batches()) {

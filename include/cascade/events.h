@@ -18,6 +18,8 @@
 //       });
 //   ...
 //   sub.Flush();  // every event published so far has been handed over
+//
+// Event times, like job timestamps, are whole milliseconds.
 //   // ~Subscription (or Stop) ends it.
 //
 // Progress reports are not events (a job's state does not change); they are
@@ -58,7 +60,8 @@ enum class TransitionCause : uint8_t {
   kCascade,                 // cancelled by rule R or U; `related_job` is the
                             // job whose cancellation started the cascade
   kAbortAcknowledged,       // the worker released a job asked to abort
-  kAbortGraceExpired,       // an abort's grace ran out without the worker
+  kAbortGraceExpired,       // an abort's grace (or the lease, if it ran out
+                            // first) ended without the worker's answer
   kPrerequisitesFinished,   // pending -> queued; `related_job` is the
                             // prerequisite whose end released it
   kPrerequisiteFailed,      // pending -> error; `related_job` failed
