@@ -124,8 +124,8 @@ class LoopbackHttpServer {
   // "http://127.0.0.1:<port>/", with the given path, scheme and host.
   std::string Url(std::string_view path_and_query = "/", std::string_view scheme = "http",
                   std::string_view host = "127.0.0.1") const {
-    return absl::StrCat(::cascade::internal::Sv(scheme), "://", ::cascade::internal::Sv(host),
-                        ":", port_, ::cascade::internal::Sv(path_and_query));
+    return absl::StrCat(::cascade::internal::Sv(scheme), "://", ::cascade::internal::Sv(host), ":",
+                        port_, ::cascade::internal::Sv(path_and_query));
   }
 
   // Queues replies for the next connections, in order.
