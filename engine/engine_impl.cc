@@ -41,7 +41,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
   if (!(hooks.backoff_factor >= 1.0 && hooks.backoff_factor <= 1000.0)) {
     bad.push_back({"webhooks.backoff_factor", "must be 1-1000"});
   }
-  if (hooks.timeout <= absl::ZeroDuration()) bad.push_back({"webhooks.timeout", "must be positive"});
+  if (hooks.timeout <= absl::ZeroDuration())
+    bad.push_back({"webhooks.timeout", "must be positive"});
   if (hooks.delivery_threads < 1 || hooks.delivery_threads > 256) {
     bad.push_back({"webhooks.delivery_threads", "must be 1-256"});
   }
@@ -152,18 +153,30 @@ EngineImpl::WriteSection::~WriteSection() {
 
 TransitionCause EngineImpl::DefaultCause(JobEvent event) {
   switch (event) {
-    case JobEvent::kSubmit: return TransitionCause::kSubmitted;
-    case JobEvent::kPrerequisitesMet: return TransitionCause::kPrerequisitesFinished;
-    case JobEvent::kPrerequisiteFailed: return TransitionCause::kPrerequisiteFailed;
-    case JobEvent::kDependentsFailed: return TransitionCause::kDependentsFailed;
-    case JobEvent::kCancel: return TransitionCause::kCancelled;
-    case JobEvent::kClaim: return TransitionCause::kClaimed;
-    case JobEvent::kProgress: return TransitionCause::kClaimed;  // never a change of state
-    case JobEvent::kFinish: return TransitionCause::kFinished;
-    case JobEvent::kFail: return TransitionCause::kFailed;
-    case JobEvent::kRelease: return TransitionCause::kReleased;
-    case JobEvent::kLeaseExpired: return TransitionCause::kLeaseExpired;
-    case JobEvent::kAbortAcknowledged: return TransitionCause::kAbortAcknowledged;
+    case JobEvent::kSubmit:
+      return TransitionCause::kSubmitted;
+    case JobEvent::kPrerequisitesMet:
+      return TransitionCause::kPrerequisitesFinished;
+    case JobEvent::kPrerequisiteFailed:
+      return TransitionCause::kPrerequisiteFailed;
+    case JobEvent::kDependentsFailed:
+      return TransitionCause::kDependentsFailed;
+    case JobEvent::kCancel:
+      return TransitionCause::kCancelled;
+    case JobEvent::kClaim:
+      return TransitionCause::kClaimed;
+    case JobEvent::kProgress:
+      return TransitionCause::kClaimed;  // never a change of state
+    case JobEvent::kFinish:
+      return TransitionCause::kFinished;
+    case JobEvent::kFail:
+      return TransitionCause::kFailed;
+    case JobEvent::kRelease:
+      return TransitionCause::kReleased;
+    case JobEvent::kLeaseExpired:
+      return TransitionCause::kLeaseExpired;
+    case JobEvent::kAbortAcknowledged:
+      return TransitionCause::kAbortAcknowledged;
   }
   return TransitionCause::kSubmitted;
 }
@@ -1064,8 +1077,8 @@ void EngineImpl::RecordAttempt(uint64_t key, const absl::StatusOr<int>& result, 
     outbox_.erase(key);
     return;
   }
-  delivery.last_error = result.ok() ? absl::StrCat("HTTP ", *result)
-                                    : std::string(result.status().message());
+  delivery.last_error =
+      result.ok() ? absl::StrCat("HTTP ", *result) : std::string(result.status().message());
   const WebhookOptions& options = options_.webhooks;
   if (delivery.attempts > options.max_retries) {
     delivery.stage = Delivery::Stage::kDead;

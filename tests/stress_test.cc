@@ -597,8 +597,7 @@ class Client {
       return;
     }
     const Job& job = claimed->job;
-    std::optional<Ledger::Holder> previous =
-        ledger_.RecordClaim(
+    std::optional<Ledger::Holder> previous = ledger_.RecordClaim(
         job.id, {index_, claimed->lease.token, claimed->lease.expires_at, job.attempts});
     // Two workers never hold the same job: a job claimed again had its
     // earlier lease run out (the clock is read after the claim).

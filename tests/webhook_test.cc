@@ -264,7 +264,8 @@ TEST_F(WebhookTest, CustomSendsOnlyTheData) {
   EXPECT_EQ(calls[1].request.body, "{}");
   EXPECT_EQ(boost::json::parse(calls[2].request.body).at("id").as_string(), c.ToString());
   for (const FakeTransport::Call& call : calls) {
-    EXPECT_EQ(Header(call.request, "Cascade-Signature"), WebhookSignature(kSecret, call.request.body));
+    EXPECT_EQ(Header(call.request, "Cascade-Signature"),
+              WebhookSignature(kSecret, call.request.body));
   }
 }
 
@@ -287,14 +288,16 @@ TEST_F(WebhookTest, DeliveriesFollowTheOrderJobsEnded) {
   ASSERT_THAT(*cancelled, SizeIs(4));
   engine().RunDueWork();
   std::vector<std::string> order;
-  for (const FakeTransport::Call& call : Calls()) order.push_back(Header(call.request, "Cascade-Job-Id"));
+  for (const FakeTransport::Call& call : Calls())
+    order.push_back(Header(call.request, "Cascade-Job-Id"));
   std::vector<std::string> want;
   for (const Job& job : *cancelled) want.push_back(job.id.ToString());
   // Cancel answers in id order, which is creation order: parent first.
   EXPECT_EQ(order, want);
   // Each job once, each with its own delivery id.
   std::vector<std::string> ids;
-  for (const FakeTransport::Call& call : Calls()) ids.push_back(Header(call.request, "Cascade-Delivery-Id"));
+  for (const FakeTransport::Call& call : Calls())
+    ids.push_back(Header(call.request, "Cascade-Delivery-Id"));
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end());
 }
@@ -334,15 +337,21 @@ TEST_F(WebhookTest, BadWebhookSpecsAreRefusedAndCreateNothing) {
       {"space in url", hook([](WebhookSpec& h) { h.url = "http://a b/"; }), "webhook.url"},
       {"long url", hook([](WebhookSpec& h) { h.url = "http://h/" + std::string(2048, 'a'); }),
        "webhook.url"},
-      {"reserved header",
-       hook([](WebhookSpec& h) { h.headers = {{"Cascade-Delivery-Id", "x"}}; }),
+      {"reserved header", hook([](WebhookSpec& h) {
+         h.headers = {{"Cascade-Delivery-Id", "x"}};
+       }),
        "webhook.headers.Cascade-Delivery-Id"},
-      {"host header", hook([](WebhookSpec& h) { h.headers = {{"host", "x"}}; }),
+      {"host header", hook([](WebhookSpec& h) {
+         h.headers = {{"host", "x"}};
+       }),
        "webhook.headers.host"},
-      {"CRLF in value",
-       hook([](WebhookSpec& h) { h.headers = {{"X-A", "a\r\nX-Injected: 1"}}; }),
+      {"CRLF in value", hook([](WebhookSpec& h) {
+         h.headers = {{"X-A", "a\r\nX-Injected: 1"}};
+       }),
        "webhook.headers.X-A"},
-      {"bad header name", hook([](WebhookSpec& h) { h.headers = {{"X A", "a"}}; }),
+      {"bad header name", hook([](WebhookSpec& h) {
+         h.headers = {{"X A", "a"}};
+       }),
        "webhook.headers"},
       {"data not JSON", hook([](WebhookSpec& h) { h.data = "{"; }), "webhook.data"},
       {"data not an object", hook([](WebhookSpec& h) { h.data = "[1]"; }), "webhook.data"},
@@ -363,9 +372,9 @@ TEST_F(WebhookTest, BadWebhookSpecsAreRefusedAndCreateNothing) {
   JobSpec parent;
   parent.children.emplace_back().webhook = hook([](WebhookSpec& h) { h.url = "nope"; });
   absl::StatusOr<CreatedJob> created = Submit(parent);
-  EXPECT_THAT(GetFieldViolations(created.status()),
-              ::testing::Contains(::testing::Field(&FieldViolation::field,
-                                                   "children[0].webhook.url")));
+  EXPECT_THAT(
+      GetFieldViolations(created.status()),
+      ::testing::Contains(::testing::Field(&FieldViolation::field, "children[0].webhook.url")));
 }
 
 TEST(WebhookOptionsTest, BadOptionsAreRefused) {
@@ -379,10 +388,10 @@ TEST(WebhookOptionsTest, BadOptionsAreRefused) {
   ASSERT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
   std::vector<std::string> fields;
   for (const FieldViolation& v : GetFieldViolations(engine.status())) fields.push_back(v.field);
-  EXPECT_THAT(fields, ::testing::UnorderedElementsAre(
-                          "webhooks.max_retries", "webhooks.initial_backoff",
-                          "webhooks.backoff_factor", "webhooks.timeout",
-                          "webhooks.delivery_threads"));
+  EXPECT_THAT(fields,
+              ::testing::UnorderedElementsAre("webhooks.max_retries", "webhooks.initial_backoff",
+                                              "webhooks.backoff_factor", "webhooks.timeout",
+                                              "webhooks.delivery_threads"));
 }
 
 TEST(WebhookSignatureTest, MatchesRfc4231TestCase2) {

@@ -149,19 +149,32 @@ uint64_t Subscription::dropped() const {
 
 std::string_view TransitionCauseName(TransitionCause cause) {
   switch (cause) {
-    case TransitionCause::kSubmitted: return "submitted";
-    case TransitionCause::kClaimed: return "claimed";
-    case TransitionCause::kFinished: return "finished";
-    case TransitionCause::kFailed: return "failed";
-    case TransitionCause::kReleased: return "released";
-    case TransitionCause::kLeaseExpired: return "lease_expired";
-    case TransitionCause::kCancelled: return "cancelled";
-    case TransitionCause::kCascade: return "cascade";
-    case TransitionCause::kAbortAcknowledged: return "abort_acknowledged";
-    case TransitionCause::kAbortGraceExpired: return "abort_grace_expired";
-    case TransitionCause::kPrerequisitesFinished: return "prerequisites_finished";
-    case TransitionCause::kPrerequisiteFailed: return "prerequisite_failed";
-    case TransitionCause::kDependentsFailed: return "dependents_failed";
+    case TransitionCause::kSubmitted:
+      return "submitted";
+    case TransitionCause::kClaimed:
+      return "claimed";
+    case TransitionCause::kFinished:
+      return "finished";
+    case TransitionCause::kFailed:
+      return "failed";
+    case TransitionCause::kReleased:
+      return "released";
+    case TransitionCause::kLeaseExpired:
+      return "lease_expired";
+    case TransitionCause::kCancelled:
+      return "cancelled";
+    case TransitionCause::kCascade:
+      return "cascade";
+    case TransitionCause::kAbortAcknowledged:
+      return "abort_acknowledged";
+    case TransitionCause::kAbortGraceExpired:
+      return "abort_grace_expired";
+    case TransitionCause::kPrerequisitesFinished:
+      return "prerequisites_finished";
+    case TransitionCause::kPrerequisiteFailed:
+      return "prerequisite_failed";
+    case TransitionCause::kDependentsFailed:
+      return "dependents_failed";
   }
   return "unknown";
 }

@@ -126,9 +126,9 @@ void CheckWebhook(const WebhookSpec& webhook, const std::string& path,
     const std::string where = field(absl::StrCat("headers.", name));
     if (name.empty() || name.size() > kMaxWebhookHeaderNameBytes ||
         !std::all_of(name.begin(), name.end(), IsTokenChar)) {
-      out.push_back({field("headers"),
-                     absl::StrCat("'", name, "' is not a header name of 1-",
-                                  kMaxWebhookHeaderNameBytes, " token characters")});
+      out.push_back(
+          {field("headers"), absl::StrCat("'", name, "' is not a header name of 1-",
+                                          kMaxWebhookHeaderNameBytes, " token characters")});
     } else if (IsReservedHeader(name)) {
       out.push_back({where, "is set by the engine and cannot be configured"});
     } else if (value.size() > kMaxWebhookHeaderValueBytes) {
@@ -144,7 +144,8 @@ void CheckWebhook(const WebhookSpec& webhook, const std::string& path,
     boost::json::parse_options options;
     options.max_depth = 64;
     boost::json::value data = boost::json::parse(webhook.data, ec, {}, options);
-    if (ec || !data.is_object()) out.push_back({field("data"), "must be the JSON text of an object"});
+    if (ec || !data.is_object())
+      out.push_back({field("data"), "must be the JSON text of an object"});
   }
 }
 

@@ -49,24 +49,24 @@ class EventHub;
 
 // Why a job changed state.
 enum class TransitionCause : uint8_t {
-  kSubmitted,               // created by Submit or SubmitBatch (`from` is empty)
-  kClaimed,                 // a worker's Claim
-  kFinished,                // a worker's Finish
-  kFailed,                  // a worker's Fail
-  kReleased,                // a worker's Release: back to queued, or error
-                            // after max_attempts
-  kLeaseExpired,            // the lease ran out: back to queued, or error
-  kCancelled,               // named by Cancel, CancelMany or CancelBatch
-  kCascade,                 // cancelled by rule R or U; `related_job` is the
-                            // job whose cancellation started the cascade
-  kAbortAcknowledged,       // the worker released a job asked to abort
-  kAbortGraceExpired,       // an abort's grace (or the lease, if it ran out
-                            // first) ended without the worker's answer
-  kPrerequisitesFinished,   // pending -> queued; `related_job` is the
-                            // prerequisite whose end released it
-  kPrerequisiteFailed,      // pending -> error; `related_job` failed
-  kDependentsFailed,        // -> error: no dependent left to wait for it;
-                            // `related_job` is the dependent that failed last
+  kSubmitted,              // created by Submit or SubmitBatch (`from` is empty)
+  kClaimed,                // a worker's Claim
+  kFinished,               // a worker's Finish
+  kFailed,                 // a worker's Fail
+  kReleased,               // a worker's Release: back to queued, or error
+                           // after max_attempts
+  kLeaseExpired,           // the lease ran out: back to queued, or error
+  kCancelled,              // named by Cancel, CancelMany or CancelBatch
+  kCascade,                // cancelled by rule R or U; `related_job` is the
+                           // job whose cancellation started the cascade
+  kAbortAcknowledged,      // the worker released a job asked to abort
+  kAbortGraceExpired,      // an abort's grace (or the lease, if it ran out
+                           // first) ended without the worker's answer
+  kPrerequisitesFinished,  // pending -> queued; `related_job` is the
+                           // prerequisite whose end released it
+  kPrerequisiteFailed,     // pending -> error; `related_job` failed
+  kDependentsFailed,       // -> error: no dependent left to wait for it;
+                           // `related_job` is the dependent that failed last
 };
 
 // "submitted", "claimed", ..., "dependents_failed".

@@ -127,9 +127,9 @@ struct DeadLetter {
   JobId job_id;
   std::string url;
   int attempts = 0;
-  std::string last_error;   // "HTTP 500", "timed out after 2s", ...
-  absl::Time created_at;    // when the job reached its terminal state
-  absl::Time died_at;       // when the last attempt failed
+  std::string last_error;  // "HTTP 500", "timed out after 2s", ...
+  absl::Time created_at;   // when the job reached its terminal state
+  absl::Time died_at;      // when the last attempt failed
 };
 
 // What the outbox holds right now, and what it has done since the engine

@@ -70,8 +70,7 @@ class FakeTransport : public WebhookTransport {
 
   absl::StatusOr<int> Send(const WebhookRequest& request, absl::Duration timeout) override {
     std::lock_guard<std::mutex> lock(mu_);
-    calls_.push_back(
-        {request, timeout, clock_ != nullptr ? clock_->Now() : absl::InfinitePast()});
+    calls_.push_back({request, timeout, clock_ != nullptr ? clock_->Now() : absl::InfinitePast()});
     if (script_.empty()) return default_;
     absl::StatusOr<int> answer = std::move(script_.front());
     script_.pop_front();
