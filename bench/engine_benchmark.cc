@@ -527,17 +527,9 @@ class ClaimQueue {
   size_t unreserved_ = 0;  // queued jobs no run has set aside
 };
 
-// One worker cycle per iteration, from state.threads() threads at once, each
-// running kClaimIterations cycles. With UseRealTime the reported time is the
-// wall time of the run over all threads' cycles, and items_per_second is
-// cycles per second over all threads: the figure whose 2-thread / 1-thread
-// ratio SPEC §12 sets at >= 1.6.
-void BM_ClaimFinish(benchmark::State& state) {
-  ClaimQueue& queue = ClaimQueue::Get();
-  if (state.thread_index() == 0) {
-    queue.Reserve(static_cast<size_t>(state.max_iterations) * state.threads());
-  }
-  Engine& engine = queue.engine();
+// The timed loop of the claim + finish benchmarks: one worker cycle per
+// iteration on `engine`.
+void ClaimFinishLoop(benchmark::State& state, Engine& engine) {
   const ClaimRequest request;  // Claim({}): any queued job, the default lease
   const FinishReport report;   // Finish(id, token, {}): keep the planned URL
   for (auto _ : state) {
@@ -554,6 +546,19 @@ void BM_ClaimFinish(benchmark::State& state) {
     benchmark::DoNotOptimize(finished);
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+// One worker cycle per iteration, from state.threads() threads at once, each
+// running kClaimIterations cycles. With UseRealTime the reported time is the
+// wall time of the run over all threads' cycles, and items_per_second is
+// cycles per second over all threads: the figure whose 2-thread / 1-thread
+// ratio SPEC §12 sets at >= 1.6.
+void BM_ClaimFinish(benchmark::State& state) {
+  ClaimQueue& queue = ClaimQueue::Get();
+  if (state.thread_index() == 0) {
+    queue.Reserve(static_cast<size_t>(state.max_iterations) * state.threads());
+  }
+  ClaimFinishLoop(state, queue.engine());
 }
 BENCHMARK(BM_ClaimFinish)
     ->Unit(benchmark::kNanosecond)
@@ -573,23 +578,7 @@ void BM_ClaimFinishSeparateEngines(benchmark::State& state) {
   ClaimQueue*& queue = queues[state.thread_index()];
   if (queue == nullptr) queue = new ClaimQueue(/*initial_jobs=*/5 * kClaimIterations);
   queue->Reserve(static_cast<size_t>(state.max_iterations));
-  Engine& engine = queue->engine();
-  const ClaimRequest request;
-  const FinishReport report;
-  for (auto _ : state) {
-    auto claimed = engine.Claim(request);
-    if (!claimed.ok()) {
-      state.SkipWithError(claimed.status().ToString().c_str());
-      break;
-    }
-    auto finished = engine.Finish(claimed->job.id, claimed->lease.token, report);
-    if (!finished.ok()) {
-      state.SkipWithError(finished.status().ToString().c_str());
-      break;
-    }
-    benchmark::DoNotOptimize(finished);
-  }
-  state.SetItemsProcessed(state.iterations());
+  ClaimFinishLoop(state, queue->engine());
 }
 BENCHMARK(BM_ClaimFinishSeparateEngines)
     ->Unit(benchmark::kNanosecond)
