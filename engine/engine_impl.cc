@@ -18,6 +18,7 @@
 #include "cascade/status.h"
 #include "engine/json/wire.h"
 #include "engine/spec/spec_validation.h"
+#include "engine/store/sqlite_store.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
@@ -46,8 +47,30 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
   if (hooks.delivery_threads < 1 || hooks.delivery_threads > 256) {
     bad.push_back({"webhooks.delivery_threads", "must be 1-256"});
   }
+  if (options.durability.retention <= absl::ZeroDuration()) {
+    bad.push_back({"durability.retention", "must be positive"});
+  }
   if (!bad.empty()) return InvalidArgumentWithViolations("invalid options", bad);
-  return std::unique_ptr<Engine>(new internal::EngineImpl(options));
+  std::unique_ptr<internal::Store> store;
+  if (!options.durability.data_dir.empty()) {
+    internal::SqliteStoreOptions store_options;
+    switch (options.durability.sync) {
+      case DurabilityOptions::Sync::kFull:
+        store_options.synchronous = internal::SqliteStoreOptions::Sync::kFull;
+        break;
+      case DurabilityOptions::Sync::kNormal:
+        store_options.synchronous = internal::SqliteStoreOptions::Sync::kNormal;
+        break;
+      case DurabilityOptions::Sync::kOff:
+        store_options.synchronous = internal::SqliteStoreOptions::Sync::kOff;
+        break;
+    }
+    CASCADE_ASSIGN_OR_RETURN(store,
+                             internal::OpenSqliteStore(options.durability.data_dir, store_options));
+  }
+  CASCADE_ASSIGN_OR_RETURN(std::unique_ptr<internal::EngineImpl> engine,
+                           internal::CreateEngine(options, std::move(store)));
+  return std::unique_ptr<Engine>(std::move(engine));
 }
 
 namespace internal {
@@ -65,13 +88,18 @@ std::optional<absl::Time> OptionalTime(int64_t ms) {
   return absl::FromUnixMillis(ms);
 }
 
-bool IsDead(JobState s) { return s == JobState::kError || s == JobState::kCancelled; }
-
 std::string LeaseToken(uint64_t token) { return absl::StrFormat("%016x", token); }
 
 }  // namespace
 
-EngineImpl::EngineImpl(const Options& options)
+absl::StatusOr<std::unique_ptr<EngineImpl>> CreateEngine(const Options& options,
+                                                         std::unique_ptr<Store> store) {
+  auto engine = std::make_unique<EngineImpl>(options, std::move(store));
+  CASCADE_RETURN_IF_ERROR(engine->Start());
+  return engine;
+}
+
+EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
     : options_(options),
       clock_(options.clock),
       output_url_template_(options.output_url_template),
@@ -80,9 +108,23 @@ EngineImpl::EngineImpl(const Options& options)
                                                              : nullptr),
       transport_(options.webhooks.transport == nullptr ? owned_transport_.get()
                                                        : options.webhooks.transport),
+      store_(std::move(store)),
       random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
                                     : std::random_device{}()) {
   lease_slot_key_ = static_cast<uint32_t>(NextRandom());
+}
+
+absl::Status EngineImpl::Start() {
+  if (store_ != nullptr) {
+    {
+      WriteSection section(this);
+      CASCADE_RETURN_IF_ERROR(Recover());
+      // A lease that ran out while no engine had the directory ends now, as
+      // any expiry does (SPEC §7).
+      EndDueLeases(NowMillis());
+      CASCADE_RETURN_IF_ERROR(section.Commit());
+    }
+  }
   // A manual clock moves only when told to, and its owner calls RunDueWork,
   // which also sends the deliveries that are due.
   if (clock_->IsManual()) {
@@ -93,6 +135,7 @@ EngineImpl::EngineImpl(const Options& options)
     }
     timer_ = std::thread(&EngineImpl::TimerLoop, this);
   }
+  return absl::OkStatus();
 }
 
 EngineImpl::~EngineImpl() {
@@ -108,6 +151,9 @@ EngineImpl::~EngineImpl() {
   }
   timer_cv_.notify_all();
   if (timer_.joinable()) timer_.join();
+  // Every group was waited for by the call that made it; Close only commits
+  // what an early return left queued, and checkpoints.
+  if (store_ != nullptr) store_->Close().IgnoreError();
 }
 
 uint64_t EngineImpl::NextRandom() const {
@@ -144,11 +190,52 @@ EngineImpl::WriteSection::WriteSection(EngineImpl* engine) : engine_(engine) {
 }
 
 EngineImpl::WriteSection::~WriteSection() {
+  if (!ended_) Commit().IgnoreError();
+}
+
+absl::Status EngineImpl::WriteSection::writable() const {
+  if (!engine_->store_failed_.load(std::memory_order_acquire)) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(engine_->failure_mu_);
+  return absl::Status(engine_->store_failure_.code(),
+                      absl::StrCat("the engine takes no more changes since a commit to its data "
+                                   "directory failed (reopen it to recover): ",
+                                   engine_->store_failure_.message()));
+}
+
+absl::Status EngineImpl::WriteSection::Commit() {
   EngineImpl& e = *engine_;
-  if (!e.section_events_.empty()) e.hub_.Publish(std::exchange(e.section_events_, {}));
+  ended_ = true;
+  absl::Status status;
+  uint64_t ticket = 0;
+  if (e.journaling() && !e.journal_.empty()) {
+    absl::StatusOr<uint64_t> appended = e.store_->Append(e.TakeJournal());
+    if (appended.ok()) {
+      ticket = e.last_ticket_ = *appended;
+    } else {
+      status = appended.status();
+    }
+  }
+  if (!e.section_events_.empty()) {
+    if (!e.journaling()) {
+      e.hub_.Publish(std::exchange(e.section_events_, {}));
+    } else if (ticket != 0) {
+      // Published once durable: a subscriber never hears of a change a crash
+      // could take back.
+      std::lock_guard<std::mutex> lock(e.publish_mu_);
+      e.unpublished_.emplace(ticket, std::exchange(e.section_events_, {}));
+    } else {
+      e.section_events_.clear();  // never journaled, so never published
+    }
+  }
   const bool wake = std::exchange(e.delivery_due_in_section_, false);
   e.mu_.Unlock();
   if (wake) e.WakeDeliveryThreads();
+  if (ticket != 0) {
+    status = e.store_->WaitDurable(ticket);
+    if (status.ok()) e.PublishDurable(ticket);
+  }
+  if (!status.ok()) e.RecordStoreFailure(status);
+  return status;
 }
 
 TransitionCause EngineImpl::DefaultCause(JobEvent event) {
@@ -201,6 +288,7 @@ bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args
   JobRecord& job = table_[slot];
   const JobState from = job.state();
   if (!job.machine.Apply(event, args, job.timeline)) return false;
+  JournalJob(slot);
   const JobState to = job.state();
   if (from == to) return true;
   RecordEvent(slot, from, to, args.now_ms, cause.value_or(Cause{DefaultCause(event), kNone32}));
@@ -377,6 +465,7 @@ void EngineImpl::EndAttempt(uint32_t slot, JobEvent event, int64_t now_ms) {
 }
 
 void EngineImpl::SetLease(uint32_t slot, const ActiveLease& lease) {
+  JournalLease(slot);
   auto [it, inserted] = leases_.try_emplace(slot, lease);
   if (!inserted) {
     deadlines_.erase({it->second.due_ms(), slot});
@@ -389,6 +478,7 @@ void EngineImpl::SetLease(uint32_t slot, const ActiveLease& lease) {
 void EngineImpl::DropLease(uint32_t slot) {
   auto it = leases_.find(slot);
   if (it == leases_.end()) return;
+  JournalLease(slot);
   deadlines_.erase({it->second.due_ms(), slot});
   leases_.erase(it);
 }
@@ -507,6 +597,7 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
     extras.tags.erase(std::unique(extras.tags.begin(), extras.tags.end()), extras.tags.end());
   }
   by_id_.emplace(job.id, slot);
+  JournalJob(slot);
 
   // Pending iff a prerequisite is unfinished: every new child is.
   uint32_t unresolved = static_cast<uint32_t>(spec.children.size());
@@ -537,6 +628,7 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
     const Vertex pv = EnsureVertex(p);
     graph_.AddEdge(pv, table_[slot].vertex);
     ++graph_.node(pv).live_dependents;
+    JournalEdge(p, slot);
   }
   if (out != nullptr) out->id = job.id;
   for (const JobSpec& child_spec : spec.children) {
@@ -547,6 +639,7 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
     const Vertex cv = EnsureVertex(c);
     graph_.AddEdge(cv, table_[slot].vertex);
     ++graph_.node(cv).live_dependents;
+    JournalEdge(c, slot);
   }
   if (out != nullptr) {
     out->state = table_[slot].state();
@@ -560,11 +653,13 @@ absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSp
   CASCADE_RETURN_IF_ERROR(ValidateSpec(spec));
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   const uint32_t team_id = teams_.Intern(team);
   if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
   CASCADE_RETURN_IF_ERROR(CheckDependencies(team_id, spec));
   CreatedJob created;
   CreateTree(team_id, spec, kNone32, nullptr, 0, 0, now_ms, &created);
+  CASCADE_RETURN_IF_ERROR(section.Commit());
   return created;
 }
 
@@ -583,6 +678,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
 
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   const uint32_t team_id = teams_.Intern(team);
   if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
 
@@ -608,8 +704,10 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
   } else {
     result.status =
         result.errors.empty() ? BatchSubmitStatus::kCreated : BatchSubmitStatus::kPartial;
+    JournalBatch(*batch, now_ms);
     batches_.Insert(std::move(batch));  // publish: readers see it whole
   }
+  CASCADE_RETURN_IF_ERROR(section.Commit());
   return result;
 }
 
@@ -694,12 +792,15 @@ absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
   if (!table_[slot].machine.Accepts(JobEvent::kCancel, {})) return Refused(slot, JobEvent::kCancel);
   std::vector<uint32_t> cancelled;
   const uint32_t named[] = {slot};
   CancelClosure(named, now_ms, cancelled);
-  return Views(std::move(cancelled));
+  std::vector<Job> views = Views(std::move(cancelled));
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return views;
 }
 
 absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
@@ -725,6 +826,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   }
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   std::vector<uint32_t> slots;
   slots.reserve(ids.size());
   std::vector<std::string> unknown;
@@ -753,7 +855,9 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   std::vector<uint32_t> cancelled;
   cancelled.reserve(slots.size());
   CancelClosure(slots, now_ms, cancelled);
-  return Views(std::move(cancelled));
+  std::vector<Job> views = Views(std::move(cancelled));
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return views;
 }
 
 absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team, BatchId id) {
@@ -764,6 +868,7 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
   }
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   BatchCancelResult result;
   result.batch_id = id;
   result.total_jobs = batch->top_level().size();
@@ -793,6 +898,7 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
                   : result.skipped_count == 0 ? BatchCancelStatus::kCancelled
                                               : BatchCancelStatus::kPartial;
   result.cancelled_jobs = Views(std::move(cancelled));
+  CASCADE_RETURN_IF_ERROR(section.Commit());
   return result;
 }
 
@@ -804,6 +910,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   }
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   std::vector<uint32_t> wanted;
   for (const std::string& tag : request.tags) {
     std::optional<uint32_t> t = tags_.Find(tag);
@@ -828,6 +935,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   ViewInto(slot, claimed.job);
   claimed.lease = {LeaseToken(lease.token), absl::FromUnixMillis(lease.expires_ms)};
   if (job.extras) claimed.payload = job.extras->payload;
+  CASCADE_RETURN_IF_ERROR(section.Commit());
   return claimed;
 }
 
@@ -863,6 +971,7 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
                                        const FinishReport& report) {
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish));
   if (report.output_url.size() > kMaxOutputUrlBytes) {
     return InvalidArgumentWithViolations(
@@ -874,13 +983,16 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
   JobRecord& job = table_[slot];
   if (!report.output_url.empty()) job.mutable_extras().output_url = report.output_url;
   ResolveDependents(slot, now_ms);
-  return View(slot);
+  Job view = View(slot);
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return view;
 }
 
 absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
                                      std::string_view error) {
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
   DropLease(slot);
   Transition(slot, JobEvent::kFail, {.now_ms = now_ms});
@@ -888,7 +1000,9 @@ absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
   job.cause = ErrorCause::kCustom;
   job.mutable_extras().error = error.empty() ? "render failed" : std::string(error.substr(0, 4096));
   PropagateFailure(slot, now_ms);
-  return View(slot);
+  Job view = View(slot);
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return view;
 }
 
 absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view lease_token,
@@ -903,6 +1017,7 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
   if (!bad.empty()) return InvalidArgumentWithViolations("invalid heartbeat", bad);
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress));
   if (report.progress) {
     Transition(slot, JobEvent::kProgress,
@@ -916,25 +1031,30 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
   ViewInto(slot, result.job);
   result.lease = {std::string(lease_token), absl::FromUnixMillis(lease.expires_ms)};
   result.cancel_requested = table_[slot].cancel_requested;
+  CASCADE_RETURN_IF_ERROR(section.Commit());
   return result;
 }
 
 absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) {
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kRelease));
   if (table_[slot].cancel_requested) {
     EndAborted(slot, now_ms, /*acknowledged=*/true);  // releasing acknowledges the abort
   } else {
     EndAttempt(slot, JobEvent::kRelease, now_ms);
   }
-  return View(slot);
+  Job view = View(slot);
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return view;
 }
 
 absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
   JobRecord& job = table_[slot];
   if (job.state() != JobState::kRendering) {
@@ -945,11 +1065,30 @@ absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
   if (!job.cancel_requested) {
     job.cancel_requested = true;
     job.timeline.updated_ms = now_ms;
+    JournalJob(slot);
     ActiveLease lease = leases_.at(slot);
     lease.abort_deadline_ms = now_ms + absl::ToInt64Milliseconds(options_.abort_grace);
     SetLease(slot, lease);
   }
-  return View(slot);
+  Job view = View(slot);
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return view;
+}
+
+size_t EngineImpl::EndDueLeases(int64_t now_ms) {
+  size_t changed = 0;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
+    const uint32_t slot = deadlines_.begin()->second;
+    // An abort requested and not acknowledged in time, or a lease lost while
+    // an abort was pending: the job was asked to stop, so it is cancelled.
+    if (table_[slot].cancel_requested) {
+      EndAborted(slot, now_ms, /*acknowledged=*/false);
+    } else {
+      EndAttempt(slot, JobEvent::kLeaseExpired, now_ms);
+    }
+    ++changed;
+  }
+  return changed;
 }
 
 size_t EngineImpl::RunDueWork() {
@@ -957,16 +1096,11 @@ size_t EngineImpl::RunDueWork() {
   {
     const int64_t now_ms = NowMillis();
     WriteSection section(this);
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
-      const uint32_t slot = deadlines_.begin()->second;
-      // An abort requested and not acknowledged in time, or a lease lost while
-      // an abort was pending: the job was asked to stop, so it is cancelled.
-      if (table_[slot].cancel_requested) {
-        EndAborted(slot, now_ms, /*acknowledged=*/false);
-      } else {
-        EndAttempt(slot, JobEvent::kLeaseExpired, now_ms);
-      }
-      ++changed;
+    // After a failed commit nothing changes; the caller of a timer has no
+    // answer to give, and the next write call reports the failure.
+    if (section.writable().ok()) {
+      changed = EndDueLeases(now_ms);
+      section.Commit().IgnoreError();
     }
   }
   // With a real clock the delivery threads send; with a manual one, this.
@@ -1031,6 +1165,7 @@ void EngineImpl::QueueDelivery(uint32_t slot, int64_t now_ms) {
   outbox_due_.insert({now_ms, key});
   ++outbox_counts_.pending;
   delivery_due_in_section_ = true;
+  JournalDelivery(key);
 }
 
 WebhookRequest EngineImpl::BuildRequest(uint32_t slot, const std::string& delivery_id) const {
@@ -1063,12 +1198,16 @@ std::optional<std::pair<uint64_t, WebhookRequest>> EngineImpl::TakeDueDelivery(i
   delivery.stage = Delivery::Stage::kInFlight;
   --outbox_counts_.pending;
   ++outbox_counts_.in_flight;
-  if (!delivery.request) delivery.request = BuildRequest(delivery.slot, delivery.id);
+  if (!delivery.request) {
+    delivery.request = BuildRequest(delivery.slot, delivery.id);
+    JournalDelivery(key);  // kept, so a retry after a restart sends the same bytes
+  }
   return std::make_pair(key, *delivery.request);
 }
 
 void EngineImpl::RecordAttempt(uint64_t key, const absl::StatusOr<int>& result, int64_t now_ms) {
   Delivery& delivery = outbox_.at(key);
+  JournalDelivery(key);
   --outbox_counts_.in_flight;
   ++outbox_counts_.attempts_total;
   ++delivery.attempts;
@@ -1096,19 +1235,37 @@ void EngineImpl::RecordAttempt(uint64_t key, const absl::StatusOr<int>& result, 
   delivery_due_in_section_ = true;
 }
 
-void EngineImpl::SendDueDeliveries() {
-  while (true) {
-    std::optional<std::pair<uint64_t, WebhookRequest>> work;
-    {
-      const int64_t now_ms = NowMillis();
-      WriteSection section(this);
-      work = TakeDueDelivery(now_ms);
-    }
-    if (!work) return;
-    absl::StatusOr<int> result = transport_->Send(work->second, options_.webhooks.timeout);
+std::optional<std::pair<uint64_t, WebhookRequest>> EngineImpl::TakeSendable(int64_t* next_due_ms) {
+  std::optional<std::pair<uint64_t, WebhookRequest>> work;
+  uint64_t ticket = 0;
+  {
     const int64_t now_ms = NowMillis();
     WriteSection section(this);
-    RecordAttempt(work->first, result, now_ms);
+    if (!section.writable().ok()) return std::nullopt;
+    work = TakeDueDelivery(now_ms);
+    if (!work && !outbox_due_.empty()) *next_due_ms = outbox_due_.begin()->first;
+    ticket = last_ticket_;
+    if (!section.Commit().ok()) return std::nullopt;
+  }
+  // The group that queued the delivery is at or before `ticket`.
+  if (work && ticket != 0 && !store_->WaitDurable(ticket).ok()) return std::nullopt;
+  return work;
+}
+
+void EngineImpl::FinishSend(uint64_t key, const absl::StatusOr<int>& result) {
+  const int64_t now_ms = NowMillis();
+  WriteSection section(this);
+  if (!section.writable().ok()) return;
+  RecordAttempt(key, result, now_ms);
+  section.Commit().IgnoreError();  // a failure is the next write call's answer
+}
+
+void EngineImpl::SendDueDeliveries() {
+  while (true) {
+    int64_t next_due_ms = 0;
+    std::optional<std::pair<uint64_t, WebhookRequest>> work = TakeSendable(&next_due_ms);
+    if (!work) return;
+    FinishSend(work->first, transport_->Send(work->second, options_.webhooks.timeout));
   }
 }
 
@@ -1129,26 +1286,16 @@ void EngineImpl::DeliveryLoop() {
   while (!delivery_stop_) {
     const uint64_t generation = delivery_generation_;
     delivery_lock.unlock();
-    std::optional<std::pair<uint64_t, WebhookRequest>> work;
-    int64_t wait_ms = kMaxWaitMs;
-    {
-      const int64_t now_ms = NowMillis();
-      WriteSection section(this);
-      work = TakeDueDelivery(now_ms);
-      if (!work && !outbox_due_.empty()) {
-        wait_ms = std::clamp<int64_t>(outbox_due_.begin()->first - now_ms, 1, kMaxWaitMs);
-      }
-    }
+    int64_t next_due_ms = std::numeric_limits<int64_t>::max();
+    std::optional<std::pair<uint64_t, WebhookRequest>> work = TakeSendable(&next_due_ms);
     if (work) {
-      absl::StatusOr<int> result = transport_->Send(work->second, options_.webhooks.timeout);
-      const int64_t now_ms = NowMillis();
-      {
-        WriteSection section(this);
-        RecordAttempt(work->first, result, now_ms);
-      }
+      FinishSend(work->first, transport_->Send(work->second, options_.webhooks.timeout));
       delivery_lock.lock();
       continue;  // there may be more due: look again at once
     }
+    const int64_t wait_ms = next_due_ms == std::numeric_limits<int64_t>::max()
+                                ? kMaxWaitMs
+                                : std::clamp<int64_t>(next_due_ms - NowMillis(), 1, kMaxWaitMs);
     delivery_lock.lock();
     delivery_cv_.wait_for(delivery_lock, std::chrono::milliseconds(wait_ms),
                           [&] { return delivery_stop_ || delivery_generation_ != generation; });
@@ -1185,6 +1332,7 @@ absl::Status EngineImpl::ReplayDeadLetter(std::string_view team, std::string_vie
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
   const std::optional<uint32_t> team_id = teams_.Find(team);
   for (auto& [key, delivery] : outbox_) {
     if (delivery.stage != Delivery::Stage::kDead || !team_id || delivery.team != *team_id ||
@@ -1195,11 +1343,12 @@ absl::Status EngineImpl::ReplayDeadLetter(std::string_view team, std::string_vie
     delivery.attempts = 0;
     delivery.due_ms = now_ms;
     delivery.died_ms = kUnsetMillis;
+    JournalDelivery(key);
     outbox_due_.insert({now_ms, key});
     --outbox_counts_.dead;
     ++outbox_counts_.pending;
     delivery_due_in_section_ = true;
-    return absl::OkStatus();
+    return section.Commit();
   }
   return absl::NotFoundError(absl::StrCat("no dead letter ", Sv(delivery_id)));
 }

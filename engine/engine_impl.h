@@ -4,6 +4,10 @@
 // table, the dependency graph, the per-team indexes and the batch directory,
 // and is the only code that changes them. docs/architecture.md draws it.
 //
+// Durability: with a store (a data directory), every write section journals
+// the rows it changed as one group before it returns; engine_journal.cc
+// encodes rows and recovers from them. docs/durability.md.
+//
 // Locking: one reader/writer lock, `mu_` (engine/util/shared_mutex.h), guards everything but the
 // batch aggregates. Calls that change state hold it exclusively for their whole duration, which is
 // what makes a bulk cancel atomic; reads share it. Batch aggregates are read with no lock at all
@@ -37,6 +41,7 @@
 #include "engine/graph/dependency_graph.h"
 #include "engine/index/batch_directory.h"
 #include "engine/index/list_index.h"
+#include "engine/store/store.h"
 #include "engine/table/job_table.h"
 #include "engine/util/shared_mutex.h"
 #include "engine/util/strings.h"
@@ -65,11 +70,27 @@ class Interner {
   std::vector<std::string> names_;
 };
 
+// Error and manually_cancelled: the states that end a job without its output.
+inline bool IsDead(JobState s) { return s == JobState::kError || s == JobState::kCancelled; }
+
+class EngineImpl;
+
+// Makes an engine over `store` (null: in memory), restoring what the store
+// holds. Engine::Create opens the store of options.durability.data_dir and
+// calls this; tests pass stores of their own.
+absl::StatusOr<std::unique_ptr<EngineImpl>> CreateEngine(const Options& options,
+                                                         std::unique_ptr<Store> store);
+
 class EngineImpl final : public Engine {
  public:
-  explicit EngineImpl(const Options& options);
-  // Stops the timer thread, if any.
+  // Start() must run before any other call.
+  EngineImpl(const Options& options, std::unique_ptr<Store> store);
+  // Stops the timer and delivery threads, then closes the store.
   ~EngineImpl() override;
+
+  // Restores the store's state (Recover), ends the leases that expired while
+  // no engine had the directory, and starts the timer and delivery threads.
+  absl::Status Start();
 
   using Engine::Subscribe;
   absl::StatusOr<CreatedJob> Submit(std::string_view team, const JobSpec& spec) override;
@@ -107,12 +128,27 @@ class EngineImpl final : public Engine {
   class ABSL_SCOPED_LOCKABLE WriteSection {
    public:
     explicit WriteSection(EngineImpl* engine) ABSL_EXCLUSIVE_LOCK_FUNCTION(engine->mu_);
+    // Ends the section if Commit did not: a call that returns early changed
+    // nothing (or is failing anyway).
     ~WriteSection() ABSL_UNLOCK_FUNCTION();
     WriteSection(const WriteSection&) = delete;
     WriteSection& operator=(const WriteSection&) = delete;
 
+    // OK, or the error of the store's failed commit: after one, the engine
+    // takes no more changes (its memory holds changes the disk does not), so
+    // a call checks this before it changes anything.
+    absl::Status writable() const;
+
+    // Ends the section: journals the rows it changed as one group (under the
+    // lock, so groups are in the order of operations), queues its events,
+    // releases the lock, then waits until the group is durable and publishes
+    // the events. A call answers OK only if this returns OK. In memory, it
+    // publishes and releases the lock, and returns OK.
+    absl::Status Commit() ABSL_UNLOCK_FUNCTION();
+
    private:
     EngineImpl* const engine_;
+    bool ended_ = false;
   };
   // ---- Lookup ----
   // The slot of `id` if it belongs to `team`; NotFound otherwise.
@@ -246,12 +282,69 @@ class EngineImpl final : public Engine {
   void RecordAttempt(uint64_t key, const absl::StatusOr<int>& result, int64_t now_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   DeadLetter DeadLetterView(const Delivery& delivery) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The next delivery due now, marked in flight, once the change that queued
+  // it is durable (a webhook never announces a change a crash could take
+  // back). nullopt if none is due (`next_due_ms` then gets when the next one
+  // is, if any) or the engine takes no more changes.
+  std::optional<std::pair<uint64_t, WebhookRequest>> TakeSendable(int64_t* next_due_ms);
+  // Records the result of sending delivery `key`.
+  void FinishSend(uint64_t key, const absl::StatusOr<int>& result);
   // Sends every delivery due now, one after the other (ManualClock only:
   // RunDueWork calls it).
   void SendDueDeliveries();
   // A delivery thread (real clocks only).
   void DeliveryLoop();
   void WakeDeliveryThreads();
+
+  // ---- Journal (engine_journal.cc) ----
+  // What the current write section changed, to be written as one group.
+  struct Journal {
+    std::vector<uint32_t> jobs;    // slots (may repeat)
+    std::vector<uint32_t> leases;  // slots whose lease was set or dropped
+    std::vector<uint64_t> outbox;  // delivery keys changed or removed
+    std::vector<Change> rows;      // rows written whole when made (edges, batches)
+    bool empty() const { return jobs.empty() && leases.empty() && outbox.empty() && rows.empty(); }
+  };
+  bool journaling() const { return store_ != nullptr; }
+  void JournalJob(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (journaling()) journal_.jobs.push_back(slot);
+  }
+  void JournalLease(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (journaling()) journal_.leases.push_back(slot);
+  }
+  void JournalDelivery(uint64_t key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (journaling()) journal_.outbox.push_back(key);
+  }
+  // The edge P -> D, just added, and the batch row of a batch just made.
+  void JournalEdge(uint32_t prerequisite, uint32_t dependent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void JournalBatch(const BatchRecord& batch, int64_t created_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The section's changes as rows (the current value of every job, lease and
+  // delivery it touched); empties the journal.
+  std::vector<Change> TakeJournal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string EncodeJob(uint32_t slot) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::string EncodeLease(const ActiveLease& lease) const;
+  std::string EncodeDelivery(const Delivery& delivery) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Rebuilds every table, index, graph counter, aggregate, lease and
+  // delivery from the store's rows. DataLoss naming the row for a row that
+  // does not decode or names what is not there.
+  absl::Status Recover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecoverJob(std::string_view key, std::string_view value,
+                          std::vector<std::pair<uint32_t, JobId>>& parents,
+                          std::vector<std::pair<uint32_t, JobId>>& causes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecoverEdge(std::string_view key, std::string_view value)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecoverLease(std::string_view key, std::string_view value)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecoverDelivery(std::string_view key, std::string_view value)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes, in ticket order, the events of every group up to `ticket`
+  // (all durable).
+  void PublishDurable(uint64_t ticket);
+  void RecordStoreFailure(const absl::Status& status);
+  // Ends the leases whose time has come (RunDueWork's first half).
+  size_t EndDueLeases(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   int64_t NowMillis() const { return absl::ToUnixMillis(clock_->Now()); }
   uint64_t NextRandom() const;
@@ -304,6 +397,21 @@ class EngineImpl final : public Engine {
   bool delivery_stop_ ABSL_GUARDED_BY(delivery_mu_) = false;
   uint64_t delivery_generation_ ABSL_GUARDED_BY(delivery_mu_) = 0;
   std::vector<std::thread> delivery_threads_;
+
+  // ---- Journal ----
+  // Null in memory. Closed by the destructor after the threads stop.
+  std::unique_ptr<Store> store_;
+  Journal journal_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_edge_key_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last group appended: a delivery is sent only once it is durable.
+  uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  // Events of groups not yet durable, by ticket.
+  std::mutex publish_mu_;
+  absl::btree_map<uint64_t, std::vector<TransitionEvent>> unpublished_ ABSL_GUARDED_BY(publish_mu_);
+  // Set once, by the first failed commit.
+  std::atomic<bool> store_failed_{false};
+  mutable std::mutex failure_mu_;
+  absl::Status store_failure_ ABSL_GUARDED_BY(failure_mu_);
 
   // ---- Timer (real clocks only): runs RunDueWork when something is due ----
   void TimerLoop();

@@ -125,4 +125,11 @@ JobId IdGenerator::Next(absl::Time now) {
   return last_;
 }
 
+void IdGenerator::Observe(Ulid id) {
+  if (last_.is_zero() || last_.hi() < id.hi() || (last_.hi() == id.hi() && last_.lo() < id.lo())) {
+    last_ = id;
+    last_millis_ = id.unix_millis();
+  }
+}
+
 }  // namespace cascade

@@ -816,6 +816,20 @@ std::string_view PolicyName(PrerequisiteFailurePolicy policy) {
 
 // ---- Text -----------------------------------------------------------------------
 
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t n = Utf8SequenceLength(text, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 void AppendJson(const json::value& value, std::string* out) {
   switch (value.kind()) {
     case json::kind::null:

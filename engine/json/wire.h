@@ -125,6 +125,9 @@ inline constexpr size_t kMaxViolations = 50;
 
 // Compact RFC 8259 text of `value` (see the file comment for numbers and
 // invalid UTF-8).
+// True iff `text` is valid UTF-8 (RFC 3629), which the writer keeps as is;
+// it replaces each invalid byte with U+FFFD.
+bool IsValidUtf8(std::string_view text);
 std::string WriteJson(const boost::json::value& value);
 std::string WriteJson(const boost::json::object& object);  // no copy into a value
 std::string WriteJson(const boost::json::array& array);

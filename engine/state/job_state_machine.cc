@@ -258,6 +258,42 @@ bool JobMachine::Apply(JobEvent event, const EventArgs& args, JobTimeline& timel
   return true;
 }
 
+bool JobMachine::Restore(JobState target) {
+  if (state().has_value()) return false;
+  // The events that lead from New to `target`.
+  JobEvent path[3] = {JobEvent::kSubmit};
+  int length = 1;
+  switch (target) {
+    case JobState::kQueued:
+    case JobState::kPending:
+      break;
+    case JobState::kRendering:
+      path[length++] = JobEvent::kClaim;
+      break;
+    case JobState::kFinished:
+      path[length++] = JobEvent::kClaim;
+      path[length++] = JobEvent::kFinish;
+      break;
+    case JobState::kError:
+      path[length++] = JobEvent::kClaim;
+      path[length++] = JobEvent::kFail;
+      break;
+    case JobState::kCancelled:
+      path[length++] = JobEvent::kCancel;
+      break;
+  }
+  // On a scratch copy, so a path that fails leaves this machine untouched.
+  Backend probe(*std::launder(reinterpret_cast<const Backend*>(storage_)));
+  const EventArgs args{.blocked = target == JobState::kPending};
+  JobTimeline scratch;
+  for (int i = 0; i < length; ++i) {
+    if (!Dispatch(probe, path[i], args, scratch)) return false;
+  }
+  if (FromMsmId(probe.current_state()[0]) != target) return false;
+  *std::launder(reinterpret_cast<Backend*>(storage_)) = probe;
+  return true;
+}
+
 bool JobMachine::Accepts(JobEvent event, const EventArgs& args) const {
   Backend probe(*std::launder(reinterpret_cast<const Backend*>(storage_)));
   JobTimeline scratch;

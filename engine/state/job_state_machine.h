@@ -76,6 +76,12 @@ class JobMachine {
   // true. Otherwise returns false and changes nothing.
   [[nodiscard]] bool Apply(JobEvent event, const EventArgs& args, JobTimeline& timeline);
 
+  // Puts a machine that has seen no event into `state`, by replaying a path of
+  // the transition table that ends there (so no state is reached that the
+  // table could not reach). For recovery from a journal; the caller restores
+  // the timeline. False, changing nothing, if the machine has seen an event.
+  [[nodiscard]] bool Restore(JobState state);
+
   // True iff the table has a row for (state(), event) whose guard `args`
   // passes: Apply would succeed. Changes nothing.
   [[nodiscard]] bool Accepts(JobEvent event, const EventArgs& args) const;

@@ -91,7 +91,11 @@ struct HeartbeatResult {
 
 class Engine {
  public:
-  // Makes an in-memory engine. InvalidArgument if `options` breaks a REQUIRES.
+  // Makes an engine: in memory, or, with `options.durability.data_dir`, one
+  // that restores the state journaled there and journals every change.
+  // InvalidArgument if `options` breaks a REQUIRES; for a data directory,
+  // the errors of docs/durability.md ("Errors at open"): FailedPrecondition
+  // (in use, not a directory, a newer version), DataLoss (damaged), ...
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(const Options& options);
 
   virtual ~Engine() = default;

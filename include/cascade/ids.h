@@ -97,6 +97,10 @@ class IdGenerator {
 
   JobId Next(absl::Time now);
 
+  // Makes every later id greater than `id` (an engine reopening a data
+  // directory observes the ids it restored, so new ones still sort last).
+  void Observe(Ulid id);
+
  private:
   uint64_t NextRandom();
 

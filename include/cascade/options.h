@@ -28,6 +28,39 @@
 
 namespace cascade {
 
+// Where and how the engine keeps its state on disk (SPEC §10). What each
+// setting guarantees, and how to back up a data directory:
+// docs/durability.md.
+struct DurabilityOptions {
+  // The data directory. Empty (the default): the engine keeps its state in
+  // memory only, and loses it when it is destroyed. Otherwise every change is
+  // in the directory's SQLite database before the call that made it returns,
+  // and Engine::Create restores the state found there. One engine per
+  // directory at a time.
+  std::string data_dir;
+
+  // When an acknowledged change is on the disk. All three survive the
+  // process being killed; they differ on an OS crash or power loss.
+  enum class Sync : uint8_t {
+    // Synced before the call returns: survives a power loss. (Default.)
+    kFull,
+    // Synced at checkpoints: a power loss may roll back the last changes,
+    // whole operations at a time, never half of one.
+    kNormal,
+    // Never synced: an OS crash may lose any number of changes or damage
+    // the file. For tests and throwaway data.
+    kOff,
+  };
+  Sync sync = Sync::kFull;
+
+  // Terminal job families (a job, its nested children and the jobs its
+  // dependencies connect it to, and the batch they were submitted in) whose
+  // every job ended more than `retention` ago are purged from memory and
+  // disk, a whole family at a time. Default: infinite (never purge).
+  // REQUIRES: > 0.
+  absl::Duration retention = absl::InfiniteDuration();
+};
+
 struct Options {
   // Where the engine reads time. Not owned; must outlive the engine.
   // Default: Clock::Real().
@@ -58,6 +91,9 @@ struct Options {
   SortOrder pickup_order = SortOrder::kOldestFirst;
   // Webhook delivery: transport, retries, backoff, timeout, signing secret.
   WebhookOptions webhooks;
+
+  // Data directory, sync setting and retention. Default: in memory.
+  DurabilityOptions durability;
 };
 
 }  // namespace cascade

@@ -1,0 +1,506 @@
+// Copyright 2026 The Cascade Authors.
+//
+// File: tests/durability/history.h
+// -----------------------------------------------------------------------------
+// Random histories for the durability tests, and what they compare:
+//
+//   - History drives one engine through random operations of every kind
+//     (submits with children, dependencies, tags, payloads and webhooks;
+//     batches; every cancel; claims, heartbeats, finishes, failures,
+//     releases, aborts; time passing, lease expiry and webhook retries). It
+//     names jobs by creation index, so one History can drive two engines
+//     whose ids differ, step for step.
+//   - Dump renders everything an engine would answer about its state (every
+//     job of every team, every batch, the dead letters and the outbox) as
+//     text; Canonical replaces every id in it by its rank, so two engines
+//     that made the same things in the same order dump the same text.
+//   - CheckInvariants checks the relations SPEC §1-7 promise between jobs
+//     through the public API, and DrainAndCheck claims and finishes until
+//     nothing is left, which a wrong rebuilt counter or index cannot survive.
+
+#ifndef CASCADE_TESTS_DURABILITY_HISTORY_H_
+#define CASCADE_TESTS_DURABILITY_HISTORY_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "cascade/cascade.h"
+#include "engine/json/wire.h"
+
+namespace cascade::durability {
+
+inline const std::vector<std::string>& Teams() {
+  // The third is not UTF-8: it is journaled in base64.
+  static const auto* teams =
+      new std::vector<std::string>{"team-a", "t\xc3\xa9\x61m-b", "t\xfe\xff"};
+  return *teams;
+}
+
+// What the engine answered, reduced to what two engines must agree on.
+struct Outcome {
+  absl::StatusCode code = absl::StatusCode::kOk;
+  std::string text;  // canonical form of the answer, when OK
+  bool operator==(const Outcome&) const = default;
+};
+
+// One engine's names for the things a History made: the k-th job, batch and
+// lease it made, in order.
+struct Names {
+  std::vector<JobId> jobs;
+  std::vector<std::string> job_teams;
+  std::vector<std::pair<BatchId, std::string>> batches;
+  // Job index -> lease token of its current claim (as far as the engine said).
+  std::map<size_t, std::string> leases;
+};
+
+// A random operation, drawn once and applied to any number of engines.
+struct Operation {
+  enum Kind {
+    kSubmit,
+    kSubmitBatch,
+    kCancel,
+    kCancelMany,
+    kCancelBatch,
+    kClaim,
+    kHeartbeat,
+    kFinish,
+    kFail,
+    kRelease,
+    kAbort,
+    kAdvance,
+    kReplay,
+  } kind;
+  std::string team;
+  std::vector<JobSpec> specs;                     // submits: dependencies by index below
+  std::vector<std::vector<size_t>> depends_on;    // per spec: job indexes
+  std::vector<size_t> targets;                    // job indexes (or one batch index)
+  std::vector<std::string> tags;                  // claims
+  absl::Duration advance = absl::ZeroDuration();  // kAdvance, claim leases
+  double progress = 0;
+};
+
+class History {
+ public:
+  explicit History(uint64_t seed) : rng_(seed) {}
+
+  // Draws the next operation, given what `names` (any engine's) made so far.
+  Operation Next(const Names& names) {
+    Operation op;
+    const int roll = Uniform(0, 99);
+    op.team = Teams()[Uniform(0, static_cast<int>(Teams().size()) - 1)];
+    auto any_job = [&] { return static_cast<size_t>(Uniform(0, names.jobs.size() - 1)); };
+    auto leased = [&]() -> std::optional<size_t> {
+      if (names.leases.empty()) return std::nullopt;
+      auto it = names.leases.begin();
+      std::advance(it, Uniform(0, names.leases.size() - 1));
+      return it->first;
+    };
+    if (names.jobs.empty() || roll < 22) {
+      op.kind = Operation::kSubmit;
+      AddSpec(op, names);
+    } else if (roll < 30) {
+      op.kind = Operation::kSubmitBatch;
+      const int n = Uniform(1, 5);
+      for (int i = 0; i < n; ++i) AddSpec(op, names);
+    } else if (roll < 36) {
+      op.kind = Operation::kCancel;
+      op.targets = {any_job()};
+    } else if (roll < 40) {
+      op.kind = Operation::kCancelMany;
+      std::set<size_t> picked;
+      for (int i = Uniform(1, 3); i > 0; --i) picked.insert(any_job());
+      op.targets.assign(picked.begin(), picked.end());
+    } else if (roll < 43 && !names.batches.empty()) {
+      op.kind = Operation::kCancelBatch;
+      op.targets = {static_cast<size_t>(Uniform(0, names.batches.size() - 1))};
+    } else if (roll < 60) {
+      op.kind = Operation::kClaim;
+      if (Uniform(0, 3) == 0) op.tags = {Uniform(0, 1) == 0 ? "gpu" : "cpu"};
+      op.advance = absl::Seconds(Uniform(5, 120));
+    } else if (roll < 88 && leased()) {
+      const int which = Uniform(0, 9);
+      op.kind = which < 2   ? Operation::kHeartbeat
+                : which < 6 ? Operation::kFinish
+                : which < 8 ? Operation::kFail
+                : which < 9 ? Operation::kRelease
+                            : Operation::kAbort;
+      op.targets = {*leased()};
+      op.progress = Uniform(0, 100);
+    } else if (roll < 96) {
+      op.kind = Operation::kAdvance;
+      op.advance = absl::Seconds(Uniform(0, 70));
+    } else {
+      op.kind = Operation::kReplay;
+    }
+    return op;
+  }
+
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  int Uniform(int lo, size_t hi) { return Uniform(lo, static_cast<int>(hi)); }
+
+ private:
+  void AddSpec(Operation& op, const Names& names) {
+    JobSpec spec;
+    spec.template_id = Uniform(0, 3) == 0 ? "" : "01HZX3C5Y5V7E8W3J6T9Q2M1NB";
+    spec.composition = "main";
+    spec.total_assets = Uniform(0, 3);
+    for (int i = Uniform(0, 2); i > 0; --i) {
+      JobSpec child;
+      child.composition = "child";
+      if (Uniform(0, 2) == 0) child.tags = {"cpu"};
+      spec.children.push_back(child);
+    }
+    if (Uniform(0, 2) == 0) spec.tags = {Uniform(0, 1) == 0 ? "gpu" : "cpu"};
+    if (Uniform(0, 4) == 0) spec.tags.push_back("x:y/z-1");
+    spec.priority = Uniform(-2, 2);
+    if (Uniform(0, 3) == 0) spec.on_prerequisite_failure = PrerequisiteFailurePolicy::kIgnore;
+    if (Uniform(0, 4) == 0) spec.output_url = "s3://out/{team}/{id}.mov";
+    if (Uniform(0, 3) == 0) spec.payload = std::string("{\"k\":1}\xff\x00\n", 10);
+    if (Uniform(0, 2) == 0) {
+      WebhookSpec hook;
+      hook.url = "https://hooks.example.com/cascade";
+      if (Uniform(0, 1) == 0) hook.headers = {{"X-Farm", "north"}};
+      if (Uniform(0, 2) == 0) {
+        hook.custom = true;
+        hook.data = "{\"n\":1}";
+      }
+      spec.webhook = hook;
+    }
+    std::vector<size_t> deps;
+    if (!names.jobs.empty() && Uniform(0, 2) == 0) {
+      // Jobs of the same team (others would be refused; some are, on purpose).
+      for (int i = Uniform(1, 2); i > 0; --i) {
+        deps.push_back(static_cast<size_t>(Uniform(0, names.jobs.size() - 1)));
+      }
+      std::sort(deps.begin(), deps.end());
+      deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    }
+    op.specs.push_back(std::move(spec));
+    op.depends_on.push_back(std::move(deps));
+  }
+
+  std::mt19937_64 rng_;
+};
+
+// Canonical text of a list of jobs: ids are ranked later by Canonical.
+inline std::string JobsText(const std::vector<Job>& jobs) {
+  std::string out;
+  for (const Job& job : jobs) absl::StrAppend(&out, internal::JobToJsonText(job), "\n");
+  return out;
+}
+
+// Applies `op` to `engine`, updating `names`, and returns the outcome.
+// `clock` is advanced by kAdvance (shared by the engines a caller compares,
+// it is advanced once by the caller instead when `advance_clock` is false).
+inline Outcome Apply(Engine& engine, ManualClock& clock, const Operation& op, Names& names,
+                     bool advance_clock = true) {
+  Outcome out;
+  auto fail = [&](const absl::Status& s) {
+    out.code = s.code();
+    return out;
+  };
+  auto job = [&](size_t i) { return names.jobs[i]; };
+  switch (op.kind) {
+    case Operation::kSubmit:
+    case Operation::kSubmitBatch: {
+      std::vector<JobSpec> specs = op.specs;
+      for (size_t i = 0; i < specs.size(); ++i) {
+        for (size_t d : op.depends_on[i]) specs[i].depends_on.push_back(job(d));
+      }
+      auto record = [&](const CreatedJob& created, auto& self) -> void {
+        names.jobs.push_back(created.id);
+        names.job_teams.push_back(op.team);
+        for (const CreatedJob& child : created.children) self(child, self);
+      };
+      if (op.kind == Operation::kSubmit) {
+        absl::StatusOr<CreatedJob> created = engine.Submit(op.team, specs[0]);
+        if (!created.ok()) return fail(created.status());
+        record(*created, record);
+        out.text = internal::WriteJson(internal::JobCreationResponseToJson(*created));
+      } else {
+        absl::StatusOr<BatchSubmitResult> result = engine.SubmitBatch(op.team, specs);
+        if (!result.ok()) return fail(result.status());
+        for (const BatchJobResult& r : result->jobs) record(r.job, record);
+        if (result->success_count > 0) names.batches.emplace_back(result->batch_id, op.team);
+        out.text = internal::WriteJson(internal::BatchCreationResponseToJson(*result));
+      }
+      return out;
+    }
+    case Operation::kCancel: {
+      auto r = engine.Cancel(names.job_teams[op.targets[0]], job(op.targets[0]));
+      if (!r.ok()) return fail(r.status());
+      out.text = JobsText(*r);
+      return out;
+    }
+    case Operation::kCancelMany: {
+      std::vector<JobId> ids;
+      for (size_t t : op.targets) ids.push_back(job(t));
+      auto r = engine.CancelMany(names.job_teams[op.targets[0]], ids);
+      if (!r.ok()) return fail(r.status());
+      out.text = JobsText(*r);
+      return out;
+    }
+    case Operation::kCancelBatch: {
+      const auto& [id, team] = names.batches[op.targets[0]];
+      auto r = engine.CancelBatch(team, id);
+      if (!r.ok()) return fail(r.status());
+      out.text = internal::WriteJson(internal::BatchCancellationResponseToJson(*r));
+      return out;
+    }
+    case Operation::kClaim: {
+      ClaimRequest request;
+      request.tags = op.tags;
+      request.lease = op.advance;
+      auto r = engine.Claim(request);
+      if (!r.ok()) return fail(r.status());
+      const auto it = std::find(names.jobs.begin(), names.jobs.end(), r->job.id);
+      names.leases[static_cast<size_t>(it - names.jobs.begin())] = r->lease.token;
+      out.text =
+          absl::StrCat(JobsText({r->job}), FormatTimestamp(r->lease.expires_at), "\n", r->payload);
+      return out;
+    }
+    case Operation::kHeartbeat:
+    case Operation::kFinish:
+    case Operation::kFail:
+    case Operation::kRelease: {
+      const size_t t = op.targets[0];
+      const std::string token = names.leases.count(t) ? names.leases.at(t) : "";
+      absl::StatusOr<Job> r;
+      if (op.kind == Operation::kHeartbeat) {
+        HeartbeatReport report;
+        report.progress = op.progress;
+        auto h = engine.Heartbeat(job(t), token, report);
+        if (!h.ok()) {
+          names.leases.erase(t);  // stale: the lease ended meanwhile
+          return fail(h.status());
+        }
+        out.text = absl::StrCat(JobsText({h->job}), FormatTimestamp(h->lease.expires_at),
+                                h->cancel_requested ? " abort" : "");
+        return out;
+      }
+      if (op.kind == Operation::kFinish) r = engine.Finish(job(t), token, {});
+      if (op.kind == Operation::kFail) r = engine.Fail(job(t), token, "render \xff failed");
+      if (op.kind == Operation::kRelease) r = engine.Release(job(t), token);
+      names.leases.erase(t);
+      if (!r.ok()) return fail(r.status());
+      out.text = JobsText({*r});
+      return out;
+    }
+    case Operation::kAbort: {
+      const size_t t = op.targets[0];
+      auto r = engine.RequestAbort(names.job_teams[t], job(t));
+      if (!r.ok()) return fail(r.status());
+      out.text = JobsText({*r});
+      return out;
+    }
+    case Operation::kAdvance:
+      if (advance_clock) clock.Advance(op.advance);
+      out.text = absl::StrCat(engine.RunDueWork());
+      return out;
+    case Operation::kReplay: {
+      for (const std::string& team : Teams()) {
+        auto letters = engine.ListDeadLetters(team);
+        if (letters.ok() && !letters->empty()) {
+          absl::Status s = engine.ReplayDeadLetter(team, letters->front().delivery_id);
+          out.code = s.code();
+          return out;
+        }
+      }
+      return out;
+    }
+  }
+  return out;
+}
+
+// Every job of `team`, oldest first.
+inline std::vector<Job> AllJobs(const Engine& engine, const std::string& team) {
+  std::vector<Job> all;
+  ListQuery query;
+  query.limit = ListQuery::kMaxLimit;
+  while (true) {
+    query.offset = all.size();
+    absl::StatusOr<std::vector<Job>> page = engine.List(team, query);
+    if (!page.ok() || page->empty()) return all;
+    all.insert(all.end(), page->begin(), page->end());
+  }
+}
+
+// Everything the engine answers about its state, as text (ids as they are).
+inline std::string Dump(const Engine& engine) {
+  std::string out;
+  for (const std::string& team : Teams()) {
+    absl::StrAppend(&out, "team ", team, "\n");
+    std::vector<Job> jobs = AllJobs(engine, team);
+    out += JobsText(jobs);
+    std::set<BatchId> batches;
+    for (const Job& job : jobs) {
+      if (job.batch_id) batches.insert(*job.batch_id);
+    }
+    for (const BatchId& id : batches) {
+      absl::StatusOr<BatchView> view = engine.GetBatch(team, id);
+      absl::StrAppend(&out, "batch ",
+                      view.ok() ? internal::WriteJson(internal::BatchStatusResponseToJson(*view))
+                                : view.status().ToString(),
+                      "\n");
+    }
+    absl::StatusOr<std::vector<DeadLetter>> letters = engine.ListDeadLetters(team);
+    for (const DeadLetter& letter : letters.value_or(std::vector<DeadLetter>{})) {
+      absl::StrAppend(&out, "dead ", letter.delivery_id, " ", letter.job_id.ToString(), " ",
+                      letter.url, " ", letter.attempts, " ", letter.last_error, " ",
+                      FormatTimestamp(letter.created_at), " ", FormatTimestamp(letter.died_at),
+                      "\n");
+    }
+  }
+  const OutboxCounts counts = engine.GetOutboxCounts();
+  absl::StrAppend(&out, "outbox pending=", counts.pending, " in_flight=", counts.in_flight,
+                  " dead=", counts.dead, "\n");
+  return out;
+}
+
+// `text` with every ULID replaced by "#<rank among the ULIDs in it>".
+inline std::string Canonical(const std::string& text) {
+  static const std::regex kUlid("[0-9A-HJKMNP-TV-Z]{26}");
+  std::set<std::string> ids;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kUlid);
+       it != std::sregex_iterator(); ++it) {
+    ids.insert(it->str());
+  }
+  std::map<std::string, size_t> rank;
+  for (const std::string& id : ids) rank.emplace(id, rank.size());
+  std::string out;
+  size_t last = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kUlid);
+       it != std::sregex_iterator(); ++it) {
+    out.append(text, last, it->position() - last);
+    absl::StrAppend(&out, "#", rank[it->str()]);
+    last = it->position() + it->length();
+  }
+  out.append(text, last);
+  return out;
+}
+
+// The relations between jobs that SPEC §1-7 promise, checked through the
+// public API. Returns the first one broken, or "".
+inline std::string CheckInvariants(const Engine& engine) {
+  absl::flat_hash_map<JobId, Job> by_id;
+  for (const std::string& team : Teams()) {
+    for (Job& job : AllJobs(engine, team)) by_id.emplace(job.id, std::move(job));
+  }
+  for (const auto& [id, job] : by_id) {
+    const std::string who =
+        absl::StrCat("job ", id.ToString(), " (", std::string(StateName(job.state)), ")");
+    std::vector<JobId> prerequisites = job.children;
+    prerequisites.insert(prerequisites.end(), job.depends_on.begin(), job.depends_on.end());
+    bool all_finished = true, any_cancelled = false, any_failed = false;
+    for (const JobId& p : prerequisites) {
+      auto it = by_id.find(p);
+      if (it == by_id.end()) return absl::StrCat(who, ": prerequisite ", p.ToString(), " missing");
+      all_finished &= it->second.state == JobState::kFinished;
+      any_cancelled |= it->second.state == JobState::kCancelled;
+      any_failed |= it->second.state == JobState::kError;
+    }
+    for (const JobId& c : job.children) {
+      if (by_id.at(c).parent_id != id) return absl::StrCat(who, ": child's parent is not it");
+    }
+    if (job.parent_id) {
+      auto parent = by_id.find(*job.parent_id);
+      if (parent == by_id.end()) return absl::StrCat(who, ": parent missing");
+      const auto& kids = parent->second.children;
+      if (std::find(kids.begin(), kids.end(), id) == kids.end()) {
+        return absl::StrCat(who, ": not among its parent's children");
+      }
+    }
+    const bool ignores = job.on_prerequisite_failure == PrerequisiteFailurePolicy::kIgnore;
+    if (job.state == JobState::kPending && !prerequisites.empty()) {
+      bool waiting = false;
+      for (const JobId& p : prerequisites) {
+        const JobState s = by_id.at(p).state;
+        waiting |= !IsTerminal(s);
+      }
+      if (!waiting) return absl::StrCat(who, ": pending with every prerequisite ended");
+    }
+    if (job.state == JobState::kPending && prerequisites.empty()) {
+      return absl::StrCat(who, ": pending with no prerequisite");
+    }
+    if (job.state == JobState::kQueued && !all_finished) {
+      // Only a job that ignores failures is queued past a failed prerequisite.
+      for (const JobId& p : prerequisites) {
+        const JobState s = by_id.at(p).state;
+        if (s != JobState::kFinished && !(ignores && s == JobState::kError)) {
+          return absl::StrCat(who, ": queued before prerequisite ", p.ToString(), " finished");
+        }
+      }
+    }
+    if (IsCancellable(job.state) && any_cancelled) {
+      return absl::StrCat(who, ": still waiting on a cancelled prerequisite");
+    }
+    if (IsCancellable(job.state) && any_failed && !ignores) {
+      return absl::StrCat(who, ": still waiting on a failed prerequisite");
+    }
+    if (job.state == JobState::kRendering && job.attempts < 1) {
+      return absl::StrCat(who, ": rendering without an attempt");
+    }
+    if (job.state == JobState::kFinished && job.progress != 100.0) {
+      return absl::StrCat(who, ": finished at ", job.progress, "%");
+    }
+    if (job.batch_id) {
+      absl::StatusOr<BatchCounts> counts = engine.GetBatchCounts(job.team, *job.batch_id);
+      if (!counts.ok()) return absl::StrCat(who, ": its batch is missing");
+    }
+  }
+  // Each batch's lock-free aggregate agrees with its jobs.
+  std::set<std::pair<BatchId, std::string>> batches;
+  for (const auto& [id, job] : by_id) {
+    if (job.batch_id) batches.insert({*job.batch_id, job.team});
+  }
+  for (const auto& [batch, team] : batches) {
+    absl::StatusOr<BatchView> view = engine.GetBatch(team, batch);
+    if (!view.ok()) return absl::StrCat("batch ", batch.ToString(), ": ", view.status().ToString());
+    std::array<int, kNumJobStates> by_state{};
+    for (const auto& entry : view->jobs) ++by_state[static_cast<int>(entry.job.state)];
+    for (int s = 0; s < kNumJobStates; ++s) {
+      if (by_state[s] != view->counts.by_state[s]) {
+        return absl::StrCat("batch ", batch.ToString(), ": aggregate disagrees with its jobs");
+      }
+    }
+  }
+  return "";
+}
+
+// Claims and finishes every job that can run until none is left, then checks
+// that nothing is left queued, pending or rendering. Returns "" or what is
+// wrong. The leases held before (by workers that are gone) run out first: the
+// clock moves an hour, unless the caller moved it already (`advance`).
+inline std::string DrainAndCheck(Engine& engine, ManualClock& clock, bool advance = true) {
+  if (advance) clock.Advance(absl::Hours(1));
+  engine.RunDueWork();
+  for (int rounds = 0; rounds < 100000; ++rounds) {
+    absl::StatusOr<ClaimedJob> claimed = engine.Claim({});
+    if (!claimed.ok()) break;
+    absl::StatusOr<Job> finished = engine.Finish(claimed->job.id, claimed->lease.token, {});
+    if (!finished.ok()) return absl::StrCat("finish: ", finished.status().ToString());
+  }
+  for (const std::string& team : Teams()) {
+    for (const Job& job : AllJobs(engine, team)) {
+      if (!IsTerminal(job.state)) {
+        return absl::StrCat("job ", job.id.ToString(), " is still ",
+                            std::string(StateName(job.state)), " after the drain");
+      }
+    }
+  }
+  return CheckInvariants(engine);
+}
+
+}  // namespace cascade::durability
+
+#endif  // CASCADE_TESTS_DURABILITY_HISTORY_H_

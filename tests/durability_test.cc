@@ -1,0 +1,477 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The engine with a data directory (SPEC §10): what reopening restores, what
+// a failed store does to the engine, and what a damaged journal does at open.
+// The store on its own is store_test.cc; kill -9 is engine_kill_test.cc.
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cascade/cascade.h"
+#include "cascade/testing/fake_transport.h"
+#include "engine/engine_impl.h"
+#include "engine/store/sqlite_store.h"
+#include "engine/store/store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/durability/history.h"
+#include "tests/testutil.h"
+
+namespace cascade {
+namespace {
+
+namespace fs = std::filesystem;
+using ::cascade::durability::Apply;
+using ::cascade::durability::Canonical;
+using ::cascade::durability::CheckInvariants;
+using ::cascade::durability::DrainAndCheck;
+using ::cascade::durability::Dump;
+using ::cascade::durability::History;
+using ::cascade::durability::Names;
+using ::cascade::durability::Operation;
+using ::cascade::durability::Outcome;
+using ::cascade::testing::FakeTransport;
+using ::cascade::testing::IsOk;
+using ::cascade::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "cascade-durability-XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class DurabilityTest : public ::testing::Test {
+ protected:
+  Options MakeOptions(const std::string& dir) {
+    Options options;
+    options.clock = &clock_;
+    options.id_seed = 42;
+    options.webhooks.transport = &transport_;
+    options.durability.data_dir = dir;
+    options.durability.sync = DurabilityOptions::Sync::kOff;  // kills, not power cuts, here
+    return options;
+  }
+  std::unique_ptr<Engine> Open(const std::string& dir) {
+    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(MakeOptions(dir));
+    EXPECT_THAT(engine, IsOk());
+    return engine.ok() ? std::move(engine).value() : nullptr;
+  }
+
+  ManualClock clock_;
+  FakeTransport transport_{&clock_};
+  TempDir dir_;
+};
+
+TEST_F(DurabilityTest, AnEngineWithoutADataDirectoryWritesNothing) {
+  Options options = MakeOptions("");
+  auto engine = Engine::Create(options);
+  ASSERT_THAT(engine, IsOk());
+  ASSERT_THAT((*engine)->Submit("team-a", testing::LeafSpec()), IsOk());
+  EXPECT_TRUE(fs::is_empty(dir_.path()));
+}
+
+TEST_F(DurabilityTest, RetentionMustBePositive) {
+  Options options = MakeOptions(dir_.path());
+  options.durability.retention = absl::ZeroDuration();
+  EXPECT_THAT(Engine::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("durability.retention")));
+}
+
+TEST_F(DurabilityTest, ASecondEngineOnTheSameDirectoryIsRefused) {
+  auto first = Open(dir_.path());
+  ASSERT_NE(first, nullptr);
+  EXPECT_THAT(Engine::Create(MakeOptions(dir_.path())),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in use")));
+}
+
+TEST_F(DurabilityTest, ReopeningRestoresJobsBatchesLeasesAndDependencies) {
+  std::string before;
+  JobId dependent;
+  std::string token;
+  JobId claimed_id;
+  {
+    auto engine = Open(dir_.path());
+    ASSERT_NE(engine, nullptr);
+    auto family = engine->Submit("team-a", testing::FamilySpec(2));
+    ASSERT_THAT(family, IsOk());
+    JobSpec spec = testing::LeafSpec();
+    spec.depends_on = {family->id};
+    auto dep = engine->Submit("team-a", spec);
+    ASSERT_THAT(dep, IsOk());
+    dependent = dep->id;
+    std::vector<JobSpec> batch(3, testing::LeafSpec());
+    ASSERT_THAT(engine->SubmitBatch("team-b", batch), IsOk());
+    auto claimed = engine->Claim({});
+    ASSERT_THAT(claimed, IsOk());
+    claimed_id = claimed->job.id;
+    token = claimed->lease.token;
+    before = Dump(*engine);
+  }
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(Dump(*engine), before);
+  EXPECT_EQ(engine->JobCount(), 7u);
+  // The lease survived: its token still finishes the job.
+  EXPECT_THAT(engine->Finish(claimed_id, token, {}), IsOk());
+  // And the graph did: finishing the whole family queues the dependent.
+  EXPECT_EQ(durability::DrainAndCheck(*engine, clock_), "");
+  auto job = engine->Get("team-a", dependent);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->state, JobState::kFinished);
+}
+
+TEST_F(DurabilityTest, CountersRebuiltAtOpenDriveTheCascadeRules) {
+  JobId shared, second, waiting;
+  {
+    auto engine = Open(dir_.path());
+    ASSERT_NE(engine, nullptr);
+    auto a = engine->Submit("team-a", testing::LeafSpec());
+    ASSERT_THAT(a, IsOk());
+    shared = a->id;
+    JobSpec spec = testing::LeafSpec();
+    spec.depends_on = {shared};
+    auto d1 = engine->Submit("team-a", spec);
+    auto d2 = engine->Submit("team-a", spec);
+    ASSERT_THAT(d1, IsOk());
+    ASSERT_THAT(d2, IsOk());
+    second = d2->id;
+    // `shared` keeps a live dependent, so it is not cancelled with d1.
+    ASSERT_THAT(engine->Cancel("team-a", d1->id), IsOk());
+    // A job waiting for `shared` and another job.
+    auto b = engine->Submit("team-a", testing::LeafSpec());
+    ASSERT_THAT(b, IsOk());
+    JobSpec both = testing::LeafSpec();
+    both.depends_on = {shared, b->id};
+    auto w = engine->Submit("team-a", both);
+    ASSERT_THAT(w, IsOk());
+    waiting = w->id;
+  }
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  // Rule U, with the live-dependent counts rebuilt at open (d1 was cancelled
+  // before the reopen and must not count).
+  ASSERT_THAT(engine->Cancel("team-a", second), IsOk());
+  auto job = engine->Get("team-a", shared);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->state, JobState::kQueued);  // `waiting` still needs it
+  ASSERT_THAT(engine->Cancel("team-a", waiting), IsOk());
+  job = engine->Get("team-a", shared);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->state, JobState::kCancelled);
+  EXPECT_THAT(job->stats.error, ::testing::Optional(HasSubstr(waiting.ToString())));
+}
+
+TEST_F(DurabilityTest, ALeaseThatRanOutWhileClosedEndsAtOpen) {
+  JobId id;
+  {
+    auto engine = Open(dir_.path());
+    ASSERT_NE(engine, nullptr);
+    auto created = engine->Submit("team-a", testing::LeafSpec());
+    ASSERT_THAT(created, IsOk());
+    id = created->id;
+    ClaimRequest request;
+    request.lease = absl::Seconds(10);
+    ASSERT_THAT(engine->Claim(request), IsOk());
+  }
+  clock_.Advance(absl::Minutes(5));
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  auto job = engine->Get("team-a", id);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->state, JobState::kQueued);  // back in the queue, as any expiry
+  EXPECT_EQ(job->attempts, 1);
+  EXPECT_EQ(job->stats.updated_at, clock_.Now());
+}
+
+TEST_F(DurabilityTest, AnAbortWhoseGraceRanOutWhileClosedCancelsAtOpen) {
+  JobId id;
+  {
+    auto engine = Open(dir_.path());
+    ASSERT_NE(engine, nullptr);
+    auto created = engine->Submit("team-a", testing::LeafSpec());
+    ASSERT_THAT(created, IsOk());
+    id = created->id;
+    ASSERT_THAT(engine->Claim({}), IsOk());
+    ASSERT_THAT(engine->RequestAbort("team-a", id), IsOk());
+  }
+  clock_.Advance(absl::Minutes(1));  // past the 30 s grace, inside the lease
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  auto job = engine->Get("team-a", id);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->state, JobState::kCancelled);
+}
+
+TEST_F(DurabilityTest, AWebhookRetryPendingAtCloseIsSentAfterReopenWithTheSameBytes) {
+  transport_.Script({500});
+  {
+    auto engine = Open(dir_.path());
+    ASSERT_NE(engine, nullptr);
+    JobSpec spec = testing::LeafSpec();
+    spec.webhook = WebhookSpec{.url = "https://hooks.example.com/x"};
+    ASSERT_THAT(engine->Submit("team-a", spec), IsOk());
+    auto claimed = engine->Claim({});
+    ASSERT_THAT(claimed, IsOk());
+    ASSERT_THAT(engine->Finish(claimed->job.id, claimed->lease.token, {}), IsOk());
+    engine->RunDueWork();  // attempt 1: 500
+    EXPECT_EQ(engine->GetOutboxCounts().pending, 1);
+  }
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(engine->GetOutboxCounts().pending, 1);
+  engine->RunDueWork();
+  ASSERT_EQ(transport_.calls().size(), 1u);  // not due yet: 1 s after the failure
+  clock_.Advance(absl::Seconds(1));
+  engine->RunDueWork();
+  const auto calls = transport_.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].request.body, calls[0].request.body);
+  EXPECT_EQ(calls[1].request.headers, calls[0].request.headers);  // same delivery id
+  EXPECT_EQ(engine->GetOutboxCounts().pending, 0);
+}
+
+// Random histories on two engines, one reopened every few dozen operations
+// and one never closed: every answer agrees, every reopen restores exactly
+// the state before it, and at the end both drain to the same state.
+class ReopenTwinTest : public DurabilityTest, public ::testing::WithParamInterface<uint64_t> {};
+
+TEST_P(ReopenTwinTest, AReopenedEngineAnswersAsOneNeverClosed) {
+  FakeTransport twin_transport{&clock_};
+  std::vector<absl::StatusOr<int>> answers;
+  History history(GetParam());
+  for (int i = 0; i < 400; ++i) {
+    const int r = history.Uniform(0, 4);
+    answers.push_back(r == 0   ? absl::StatusOr<int>(500)
+                      : r == 1 ? absl::StatusOr<int>(absl::DeadlineExceededError("timed out"))
+                               : absl::StatusOr<int>(200));
+  }
+  transport_.Script(answers);
+  twin_transport.Script(answers);
+  Options twin_options = MakeOptions("");
+  twin_options.webhooks.transport = &twin_transport;
+  auto twin = Engine::Create(twin_options);
+  ASSERT_THAT(twin, IsOk());
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  Names names, twin_names;
+  constexpr int kOperations = 360;
+  for (int step = 1; step <= kOperations; ++step) {
+    const Operation op = history.Next(names);
+    if (op.kind == Operation::kAdvance) clock_.Advance(op.advance);
+    const Outcome got = Apply(*engine, clock_, op, names, /*advance_clock=*/false);
+    const Outcome want = Apply(**twin, clock_, op, twin_names, /*advance_clock=*/false);
+    ASSERT_EQ(got.code, want.code) << "step " << step << " kind " << op.kind;
+    ASSERT_EQ(Canonical(got.text), Canonical(want.text)) << "step " << step;
+    if (step % 45 == 0) {
+      const std::string before = Dump(*engine);
+      engine.reset();
+      engine = Open(dir_.path());
+      ASSERT_NE(engine, nullptr);
+      ASSERT_EQ(Dump(*engine), before) << "step " << step;
+      ASSERT_EQ(Canonical(Dump(*engine)), Canonical(Dump(**twin))) << "step " << step;
+      ASSERT_EQ(CheckInvariants(*engine), "") << "step " << step;
+    }
+  }
+  clock_.Advance(absl::Hours(1));
+  ASSERT_EQ(DrainAndCheck(*engine, clock_, /*advance=*/false), "");
+  ASSERT_EQ(DrainAndCheck(**twin, clock_, /*advance=*/false), "");
+  EXPECT_EQ(Canonical(Dump(*engine)), Canonical(Dump(**twin)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ReopenTwinTest, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8));
+
+// ---- A store that fails -----------------------------------------------------------
+
+// Wraps a real store; fails every commit from the n-th group on, or holds
+// WaitDurable until released.
+class FaultyStore : public internal::Store {
+ public:
+  explicit FaultyStore(std::unique_ptr<internal::Store> inner) : inner_(std::move(inner)) {}
+
+  void FailFrom(uint64_t ticket) { fail_from_ = ticket; }
+  void Hold(bool hold) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = hold;
+    cv_.notify_all();
+  }
+
+  absl::StatusOr<uint64_t> Append(std::vector<internal::Change> changes) override {
+    if (failed_) return absl::DataLossError("disk I/O error");
+    return inner_->Append(std::move(changes));
+  }
+  absl::Status WaitDurable(uint64_t ticket) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !hold_; });
+    }
+    if (ticket >= fail_from_) {
+      failed_ = true;
+      return absl::DataLossError("disk I/O error");
+    }
+    return inner_->WaitDurable(ticket);
+  }
+  absl::Status Load(
+      internal::Table table,
+      absl::FunctionRef<absl::Status(std::string_view, std::string_view)> visit) override {
+    return inner_->Load(table, visit);
+  }
+  absl::Status Close() override { return inner_->Close(); }
+  internal::StoreStats GetStats() const override { return inner_->GetStats(); }
+
+ private:
+  std::unique_ptr<internal::Store> inner_;
+  std::atomic<uint64_t> fail_from_{UINT64_MAX};
+  std::atomic<bool> failed_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+};
+
+TEST_F(DurabilityTest, AFailedCommitFailsItsCallAndTheEngineTakesNoMoreChanges) {
+  auto inner = internal::OpenSqliteStore(dir_.path());
+  ASSERT_THAT(inner, IsOk());
+  auto store = std::make_unique<FaultyStore>(std::move(inner).value());
+  FaultyStore* faulty = store.get();
+  auto engine = internal::CreateEngine(MakeOptions(""), std::move(store));
+  ASSERT_THAT(engine, IsOk());
+  ASSERT_THAT((*engine)->Submit("team-a", testing::LeafSpec()), IsOk());
+  faulty->FailFrom(2);
+  EXPECT_THAT((*engine)->Submit("team-a", testing::LeafSpec()),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("disk I/O error")));
+  const size_t count = (*engine)->JobCount();
+  EXPECT_THAT((*engine)->Submit("team-a", testing::LeafSpec()),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("takes no more changes")));
+  EXPECT_THAT((*engine)->Claim({}), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ((*engine)->JobCount(), count);  // refused before changing anything
+}
+
+TEST_F(DurabilityTest, EventsArePublishedOnlyOnceTheirChangeIsDurable) {
+  auto inner = internal::OpenSqliteStore(dir_.path());
+  ASSERT_THAT(inner, IsOk());
+  auto store = std::make_unique<FaultyStore>(std::move(inner).value());
+  FaultyStore* faulty = store.get();
+  auto engine = internal::CreateEngine(MakeOptions(""), std::move(store));
+  ASSERT_THAT(engine, IsOk());
+  std::atomic<int> seen{0};
+  Subscription subscription = (*engine)->Subscribe([&](const TransitionEvent&) { ++seen; });
+  faulty->Hold(true);
+  std::thread submitter(
+      [&] { ASSERT_THAT((*engine)->Submit("team-a", testing::LeafSpec()), IsOk()); });
+  // The submit is waiting for its commit; its event must not be out yet.
+  for (int i = 0; i < 50 && (*engine)->JobCount() == 0; ++i) absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_EQ((*engine)->JobCount(), 1u);
+  ASSERT_TRUE(subscription.Flush(absl::Seconds(5)));
+  EXPECT_EQ(seen.load(), 0);
+  faulty->Hold(false);
+  submitter.join();
+  ASSERT_TRUE(subscription.Flush(absl::Seconds(5)));
+  EXPECT_EQ(seen.load(), 1);
+}
+
+// ---- Damaged journals ---------------------------------------------------------------
+
+class DamagedJournalTest : public DurabilityTest {
+ protected:
+  // A directory holding a job and its child, then the change `make` makes
+  // (given the parent's id) written beside them.
+  void WriteThenCorrupt(std::function<internal::Change(JobId)> make) {
+    {
+      auto engine = Open(dir_.path());
+      ASSERT_NE(engine, nullptr);
+      auto created = engine->Submit("team-a", testing::FamilySpec(1));
+      ASSERT_THAT(created, IsOk());
+      job_ = created->id;
+    }
+    auto store = internal::OpenSqliteStore(dir_.path());
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->Commit({make(job_)}), IsOk());
+    ASSERT_THAT((*store)->Close(), IsOk());
+  }
+  JobId job_;
+};
+
+TEST_F(DamagedJournalTest, ARowThatIsNotJsonIsDataLossNamingIt) {
+  WriteThenCorrupt([](JobId) {
+    return internal::Change::Put(internal::Table::kJobs, "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+                                 "{\"team\": ");
+  });
+  EXPECT_THAT(Engine::Create(MakeOptions(dir_.path())),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("row jobs/01JZZZZZZZZZZZZZZZZZZZZZZZ: the value is not JSON")));
+}
+
+TEST_F(DamagedJournalTest, AnUnknownStateIsDataLoss) {
+  WriteThenCorrupt([](JobId) {
+    return internal::Change::Put(internal::Table::kJobs, "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+                                 R"({"team":"a","state":"exploded","created":1})");
+  });
+  EXPECT_THAT(Engine::Create(MakeOptions(dir_.path())),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("exploded")));
+}
+
+TEST_F(DamagedJournalTest, AnEdgeToAMissingJobIsDataLoss) {
+  WriteThenCorrupt([](JobId) {
+    return internal::Change::Put(
+        internal::Table::kEdges, "00000000000000ff",
+        R"({"from":"01ARZ3NDEKTSV4RRFFQ69G5FAV","to":"01ARZ3NDEKTSV4RRFFQ69G5FAW"})");
+  });
+  EXPECT_THAT(Engine::Create(MakeOptions(dir_.path())),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("names no job")));
+}
+
+TEST_F(DamagedJournalTest, ALeaseOfAJobThatIsNotRenderingIsDataLoss) {
+  WriteThenCorrupt([](JobId job) {
+    return internal::Change::Put(internal::Table::kLeases, job.ToString(),
+                                 R"({"token":"0000000100000001","expires":1,"length":1})");
+  });
+  EXPECT_THAT(Engine::Create(MakeOptions(dir_.path())),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("the job is not rendering")));
+}
+
+TEST_F(DamagedJournalTest, ACauseNamingNoJobIsDataLoss) {
+  WriteThenCorrupt([](JobId) {
+    return internal::Change::Put(
+        internal::Table::kJobs, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+        R"({"team":"a","state":"manually_cancelled","created":1,"cause":"cancel_cascade",
+          "causeJob":"01ARZ3NDEKTSV4RRFFQ69G5FAV"})");
+  });
+  EXPECT_THAT(Engine::Create(MakeOptions(dir_.path())),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("is not there")));
+}
+
+TEST_F(DamagedJournalTest, NothingIsChangedByARefusedOpen) {
+  WriteThenCorrupt(
+      [](JobId) { return internal::Change::Put(internal::Table::kOutbox, "not-hex", "{}"); });
+  EXPECT_THAT(Engine::Create(MakeOptions(dir_.path())),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("outbox/not-hex")));
+  // Remove the bad row by hand and the data is all there.
+  {
+    auto store = internal::OpenSqliteStore(dir_.path());
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->Commit({internal::Change::Delete(internal::Table::kOutbox, "not-hex")}),
+                IsOk());
+    ASSERT_THAT((*store)->Close(), IsOk());
+  }
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  EXPECT_THAT(engine->Get("team-a", job_), IsOk());
+  EXPECT_EQ(engine->JobCount(), 2u);
+}
+
+}  // namespace
+}  // namespace cascade
