@@ -292,7 +292,10 @@ bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args
   const JobState to = job.state();
   if (from == to) return true;
   RecordEvent(slot, from, to, args.now_ms, cause.value_or(Cause{DefaultCause(event), kNone32}));
-  if (IsTerminal(to) && job.extras && job.extras->webhook) QueueDelivery(slot, args.now_ms);
+  if (IsTerminal(to)) {
+    NoteEnded(slot);
+    if (job.extras && job.extras->webhook) QueueDelivery(slot, args.now_ms);
+  }
   team_index_[job.team]->Move(slot, from, to);
   if (from == JobState::kQueued) Dequeue(slot);
   if (to == JobState::kQueued) Enqueue(slot);
@@ -626,9 +629,10 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
   for (JobId dep : spec.depends_on) {
     const uint32_t p = by_id_.at(dep);
     const Vertex pv = EnsureVertex(p);
-    graph_.AddEdge(pv, table_[slot].vertex);
+    const uint64_t key = next_edge_key_++;
+    graph_.AddEdge(pv, table_[slot].vertex, key);
     ++graph_.node(pv).live_dependents;
-    JournalEdge(p, slot);
+    JournalEdge(key, p, slot);
   }
   if (out != nullptr) out->id = job.id;
   for (const JobSpec& child_spec : spec.children) {
@@ -637,9 +641,10 @@ uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t par
     const uint32_t c =
         CreateTree(team, child_spec, slot, batch, batch_number, 0, now_ms, child_out);
     const Vertex cv = EnsureVertex(c);
-    graph_.AddEdge(cv, table_[slot].vertex);
+    const uint64_t key = next_edge_key_++;
+    graph_.AddEdge(cv, table_[slot].vertex, key);
     ++graph_.node(cv).live_dependents;
-    JournalEdge(c, slot);
+    JournalEdge(key, c, slot);
   }
   if (out != nullptr) {
     out->state = table_[slot].state();
@@ -724,7 +729,7 @@ absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
 
 size_t EngineImpl::JobCount() const {
   ReaderLock lock(&mu_);
-  return table_.size();
+  return table_.size() - purged_jobs_;
 }
 
 absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
@@ -776,6 +781,9 @@ absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id
     return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
   }
   ReaderLock lock(&mu_);
+  if (batch->purged()) {  // by retention, since FindBatch
+    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
+  }
   BatchView view;
   view.batch_id = id;
   view.counts = batch->Snapshot();  // under the lock: agrees with the views
@@ -869,6 +877,9 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
+  if (batch->purged()) {  // by retention, since FindBatch
+    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
+  }
   BatchCancelResult result;
   result.batch_id = id;
   result.total_jobs = batch->top_level().size();
@@ -1100,6 +1111,9 @@ size_t EngineImpl::RunDueWork() {
     // answer to give, and the next write call reports the failure.
     if (section.writable().ok()) {
       changed = EndDueLeases(now_ms);
+      // Bounded, so that a backlog (after a restart, say) is purged over
+      // several passes rather than in one long hold of the lock.
+      if (retaining()) PurgeExpiredFamilies(now_ms, /*budget=*/4096);
       section.Commit().IgnoreError();
     }
   }
@@ -1416,8 +1430,10 @@ void EngineImpl::ViewInto(uint32_t slot, Job& job) const {
   }
   if (r.cause != ErrorCause::kNone) job.stats.error = ErrorText(r);
   job.output_url = OutputUrl(r);
-  if (r.extras) {
+  if (r.extras && !r.extras->tags.empty()) {
+    // By name: the interned order depends on history (a reopen, a purge).
     for (uint32_t t : r.extras->tags) job.tags.push_back(tags_.name(t));
+    std::sort(job.tags.begin(), job.tags.end());
   }
   job.priority = r.priority;
   if (r.batch != kNone32) job.batch_id = batches_.id_of(r.batch);

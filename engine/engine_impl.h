@@ -315,9 +315,16 @@ class EngineImpl final : public Engine {
   void JournalDelivery(uint64_t key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (journaling()) journal_.outbox.push_back(key);
   }
-  // The edge P -> D, just added, and the batch row of a batch just made.
-  void JournalEdge(uint32_t prerequisite, uint32_t dependent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The edge P -> D, just added with `key`, and the batch row of a batch just
+  // made.
+  void JournalEdge(uint64_t key, uint32_t prerequisite, uint32_t dependent)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void JournalBatch(const BatchRecord& batch, int64_t created_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the rows of a family being purged. REQUIRES: the jobs' ids are
+  // still set.
+  void JournalPurge(absl::Span<const uint32_t> jobs, absl::Span<const uint64_t> edges,
+                    absl::Span<const uint32_t> batches, absl::Span<const uint64_t> deliveries)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The section's changes as rows (the current value of every job, lease and
   // delivery it touched); empties the journal.
@@ -345,6 +352,23 @@ class EngineImpl final : public Engine {
   void RecordStoreFailure(const absl::Status& status);
   // Ends the leases whose time has come (RunDueWork's first half).
   size_t EndDueLeases(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Retention (engine_retention.cc) ----
+  bool retaining() const { return options_.durability.retention != absl::InfiniteDuration(); }
+  // Notes that `slot` just ended, for retention.
+  void NoteEnded(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (retaining()) ended_.insert({table_[slot].timeline.updated_ms, slot});
+  }
+  // Purges the families whose every job ended before now - retention, at
+  // most about `budget` jobs per call (the rest wait for the next). Returns
+  // the number of jobs purged.
+  size_t PurgeExpiredFamilies(int64_t now_ms, size_t budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The family of `slot`: the jobs its edges and its batch connect it to,
+  // transitively (in slot order), and the batches among them.
+  void CollectFamily(uint32_t slot, std::vector<uint32_t>& jobs,
+                     std::vector<uint32_t>& batches) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void PurgeFamily(absl::Span<const uint32_t> jobs, absl::Span<const uint32_t> batches)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   int64_t NowMillis() const { return absl::ToUnixMillis(clock_->Now()); }
   uint64_t NextRandom() const;
@@ -412,6 +436,12 @@ class EngineImpl final : public Engine {
   std::atomic<bool> store_failed_{false};
   mutable std::mutex failure_mu_;
   absl::Status store_failure_ ABSL_GUARDED_BY(failure_mu_);
+
+  // ---- Retention ----
+  // Terminal jobs by (the time they ended, slot); kept only with a finite
+  // retention.
+  absl::btree_set<std::pair<int64_t, uint32_t>> ended_ ABSL_GUARDED_BY(mu_);
+  size_t purged_jobs_ ABSL_GUARDED_BY(mu_) = 0;
 
   // ---- Timer (real clocks only): runs RunDueWork when something is due ----
   void TimerLoop();

@@ -267,12 +267,28 @@ absl::StatusOr<uint64_t> ParseHexKey(Table table, std::string_view key) {
 
 // ---- Journaling ------------------------------------------------------------------
 
-void EngineImpl::JournalEdge(uint32_t prerequisite, uint32_t dependent) {
+void EngineImpl::JournalEdge(uint64_t key, uint32_t prerequisite, uint32_t dependent) {
   if (!journaling()) return;
   json::object row;
   row["from"] = table_[prerequisite].id.ToString();
   row["to"] = table_[dependent].id.ToString();
-  journal_.rows.push_back(Change::Put(Table::kEdges, HexKey(next_edge_key_++), WriteJson(row)));
+  journal_.rows.push_back(Change::Put(Table::kEdges, HexKey(key), WriteJson(row)));
+}
+
+void EngineImpl::JournalPurge(absl::Span<const uint32_t> jobs, absl::Span<const uint64_t> edges,
+                              absl::Span<const uint32_t> batches,
+                              absl::Span<const uint64_t> deliveries) {
+  if (!journaling()) return;
+  for (uint32_t slot : jobs) {
+    journal_.rows.push_back(Change::Delete(Table::kJobs, table_[slot].id.ToString()));
+  }
+  for (uint64_t key : edges) journal_.rows.push_back(Change::Delete(Table::kEdges, HexKey(key)));
+  for (uint32_t b : batches) {
+    journal_.rows.push_back(Change::Delete(Table::kBatches, batches_.id_of(b).ToString()));
+  }
+  for (uint64_t key : deliveries) {
+    journal_.rows.push_back(Change::Delete(Table::kOutbox, HexKey(key)));
+  }
 }
 
 void EngineImpl::JournalBatch(const BatchRecord& batch, int64_t created_ms) {
@@ -296,6 +312,7 @@ std::vector<Change> EngineImpl::TakeJournal() {
   changes.reserve(changes.size() + journal_.jobs.size() + journal_.leases.size() +
                   journal_.outbox.size());
   for (uint32_t slot : journal_.jobs) {
+    if (table_[slot].purged()) continue;  // its delete is in the rows already
     changes.push_back(Change::Put(Table::kJobs, table_[slot].id.ToString(), EncodeJob(slot)));
   }
   for (uint32_t slot : journal_.leases) {
@@ -547,6 +564,9 @@ absl::Status EngineImpl::Recover() {
         }
         return absl::OkStatus();
       }));
+  for (uint32_t slot = 0; slot < table_.size(); ++slot) {
+    if (IsTerminal(table_[slot].state())) NoteEnded(slot);
+  }
   for (const auto& [slot, id] : causes) {
     auto it = by_id_.find(id);
     if (it == by_id_.end()) {
@@ -574,7 +594,7 @@ absl::Status EngineImpl::Recover() {
         }
         if (r.ok() && ends[0] == ends[1]) r.Fail("the edge joins a job to itself");
         CASCADE_RETURN_IF_ERROR(r.status());
-        graph_.AddEdge(EnsureVertex(ends[0]), EnsureVertex(ends[1]));
+        graph_.AddEdge(EnsureVertex(ends[0]), EnsureVertex(ends[1]), n);
         next_edge_key_ = std::max(next_edge_key_, n + 1);
         return absl::OkStatus();
       }));

@@ -12,6 +12,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cascade/cascade.h"
@@ -248,12 +249,21 @@ TEST_F(DurabilityTest, AWebhookRetryPendingAtCloseIsSentAfterReopenWithTheSameBy
 // Random histories on two engines, one reopened every few dozen operations
 // and one never closed: every answer agrees, every reopen restores exactly
 // the state before it, and at the end both drain to the same state.
-class ReopenTwinTest : public DurabilityTest, public ::testing::WithParamInterface<uint64_t> {};
+// With and without retention (which both engines apply, at the same times).
+class ReopenTwinTest : public DurabilityTest,
+                       public ::testing::WithParamInterface<std::tuple<uint64_t, bool>> {
+ protected:
+  Options MakeTwinOptions(const std::string& dir) {
+    Options options = MakeOptions(dir);
+    if (std::get<1>(GetParam())) options.durability.retention = absl::Minutes(20);
+    return options;
+  }
+};
 
 TEST_P(ReopenTwinTest, AReopenedEngineAnswersAsOneNeverClosed) {
   FakeTransport twin_transport{&clock_};
   std::vector<absl::StatusOr<int>> answers;
-  History history(GetParam());
+  History history(std::get<0>(GetParam()));
   for (int i = 0; i < 400; ++i) {
     const int r = history.Uniform(0, 4);
     answers.push_back(r == 0   ? absl::StatusOr<int>(500)
@@ -262,11 +272,16 @@ TEST_P(ReopenTwinTest, AReopenedEngineAnswersAsOneNeverClosed) {
   }
   transport_.Script(answers);
   twin_transport.Script(answers);
-  Options twin_options = MakeOptions("");
+  Options twin_options = MakeTwinOptions("");
   twin_options.webhooks.transport = &twin_transport;
   auto twin = Engine::Create(twin_options);
   ASSERT_THAT(twin, IsOk());
-  auto engine = Open(dir_.path());
+  auto open = [&] {
+    auto engine = Engine::Create(MakeTwinOptions(dir_.path()));
+    EXPECT_THAT(engine, IsOk());
+    return engine.ok() ? std::move(engine).value() : nullptr;
+  };
+  std::unique_ptr<Engine> engine = open();
   ASSERT_NE(engine, nullptr);
   Names names, twin_names;
   constexpr int kOperations = 360;
@@ -280,7 +295,7 @@ TEST_P(ReopenTwinTest, AReopenedEngineAnswersAsOneNeverClosed) {
     if (step % 45 == 0) {
       const std::string before = Dump(*engine);
       engine.reset();
-      engine = Open(dir_.path());
+      engine = open();
       ASSERT_NE(engine, nullptr);
       ASSERT_EQ(Dump(*engine), before) << "step " << step;
       ASSERT_EQ(Canonical(Dump(*engine)), Canonical(Dump(**twin))) << "step " << step;
@@ -293,7 +308,9 @@ TEST_P(ReopenTwinTest, AReopenedEngineAnswersAsOneNeverClosed) {
   EXPECT_EQ(Canonical(Dump(*engine)), Canonical(Dump(**twin)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, ReopenTwinTest, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8));
+INSTANTIATE_TEST_SUITE_P(Seeds, ReopenTwinTest,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 6, 7, 8),
+                                            ::testing::Bool()));
 
 // ---- A store that fails -----------------------------------------------------------
 

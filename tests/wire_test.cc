@@ -1065,7 +1065,7 @@ TEST_F(WireRoundTripTest, ParsedSpecReachesTheJobAndTheWorker) {
   EXPECT_EQ(o.at("stats").at("totalAssets"), 2);
   EXPECT_EQ(o.at("outputUrl"),
             json::value(absl::StrCat("s3://renders/team-a/", job.id.ToString(), ".mp4")));
-  EXPECT_EQ(o.at("tags"), Parse(R"(["studio","main"])"));
+  EXPECT_EQ(o.at("tags"), Parse(R"(["main","studio"])"));  // by name
   EXPECT_EQ(o.at("priority"), 4);
   EXPECT_EQ(o.at("dependsOn"), json::value(json::array{json::value(pre.id.ToString())}));
   EXPECT_EQ(o.at("onPrerequisiteFailure"), "ignore");

@@ -4,7 +4,9 @@
 // P -> D means "D needs P to finish": a nested child points at its parent, a
 // `dependsOn` job at the job that names it. Only jobs with at least one edge
 // have a vertex; the vertex's bundle names the job's slot in the job table
-// and keeps the two counters the cascade rules read in O(1).
+// and keeps the two counters the cascade rules read in O(1). An edge's bundle
+// is its key in the journal (engine_journal.cc), so that purging a family can
+// delete its rows.
 //
 // NOTE: not thread-safe; the engine's lock guards it.
 
@@ -31,7 +33,14 @@ struct JobNode {
   uint32_t live_dependents = 0;
 };
 
-using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, JobNode>;
+// The bundled edge property: the edge's journal key (its number in the order
+// edges were added).
+struct JobEdge {
+  uint64_t key = 0;
+};
+
+using Graph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, JobNode, JobEdge>;
 using Vertex = uint32_t;
 inline constexpr Vertex kNoVertex = std::numeric_limits<Vertex>::max();
 
@@ -42,9 +51,12 @@ class DependencyGraph {
   }
   // Adds P -> D. Edges only ever point at a job created in the same call, so
   // the graph stays acyclic by construction.
-  void AddEdge(Vertex prerequisite, Vertex dependent) {
-    boost::add_edge(prerequisite, dependent, graph_);
+  void AddEdge(Vertex prerequisite, Vertex dependent, uint64_t key) {
+    boost::add_edge(prerequisite, dependent, JobEdge{key}, graph_);
   }
+  // Removes every edge into and out of v; v stays, with no edges (vertex
+  // numbers are kept by the job table, so vertices are never removed).
+  void ClearVertex(Vertex v) { boost::clear_vertex(v, graph_); }
 
   JobNode& node(Vertex v) { return graph_[v]; }
   const JobNode& node(Vertex v) const { return graph_[v]; }
@@ -62,6 +74,12 @@ class DependencyGraph {
     for (auto [it, end] = boost::in_edges(v, graph_); it != end; ++it) {
       f(graph_[boost::source(*it, graph_)].slot);
     }
+  }
+  // Calls f(key) for each edge into or out of v.
+  template <typename F>
+  void ForEachEdgeKey(Vertex v, F&& f) const {
+    for (auto [it, end] = boost::in_edges(v, graph_); it != end; ++it) f(graph_[*it].key);
+    for (auto [it, end] = boost::out_edges(v, graph_); it != end; ++it) f(graph_[*it].key);
   }
 
  private:

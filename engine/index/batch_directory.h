@@ -50,6 +50,12 @@ class BatchRecord {
   void Move(JobState from, JobState to) {
     packed_.fetch_add(Unit(to) - Unit(from), std::memory_order_release);
   }
+  // Retention purged the batch and its jobs: Find no longer returns it (the
+  // record itself stays until the engine is destroyed, as a reader may hold
+  // it). Writer side.
+  void MarkPurged() { purged_.store(true, std::memory_order_release); }
+  bool purged() const { return purged_.load(std::memory_order_acquire); }
+
   // One consistent snapshot. Any thread, no lock.
   BatchCounts Snapshot() const {
     uint64_t packed = packed_.load(std::memory_order_acquire);
@@ -68,6 +74,7 @@ class BatchRecord {
   const std::string team_name_;
   std::vector<uint32_t> top_level_;
   std::atomic<uint64_t> packed_{0};
+  std::atomic<bool> purged_{false};
 };
 
 class BatchDirectory {
@@ -86,7 +93,8 @@ class BatchDirectory {
   // Writer: the number the next Insert will return.
   uint32_t next_number() const { return static_cast<uint32_t>(records_.size()); }
 
-  // Any thread, lock-free: the record with this id, or null.
+  // Any thread, lock-free: the record with this id, or null (also when it was
+  // purged).
   const BatchRecord* Find(BatchId id) const;
 
  private:
@@ -142,7 +150,7 @@ inline const BatchRecord* BatchDirectory::Find(BatchId id) const {
   for (size_t i = Hash(id) & t->mask;; i = (i + 1) & t->mask) {
     const BatchRecord* r = t->slots[i].load(std::memory_order_acquire);
     if (r == nullptr) return nullptr;
-    if (r->id() == id) return r;
+    if (r->id() == id) return r->purged() ? nullptr : r;
   }
 }
 

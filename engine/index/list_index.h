@@ -33,6 +33,16 @@ class TeamIndex {
     by_state_[static_cast<int>(from)].erase(slot);
     by_state_[static_cast<int>(to)].insert(slot);
   }
+  // Forgets a job (retention purged it).
+  void Remove(uint32_t slot, JobState state, absl::Span<const uint32_t> tags) {
+    by_state_[static_cast<int>(state)].erase(slot);
+    for (uint32_t tag : tags) {
+      auto it = by_tag_.find(tag);
+      if (it == by_tag_.end()) continue;
+      it->second.erase(slot);
+      if (it->second.empty()) by_tag_.erase(it);
+    }
+  }
   const SlotSet& by_state(JobState s) const { return by_state_[static_cast<int>(s)]; }
   // Null when no job of the team carries the tag.
   const SlotSet* by_tag(uint32_t tag) const {

@@ -65,6 +65,8 @@ struct JobRecord {
   std::unique_ptr<JobExtras> extras;
 
   JobState state() const { return *machine.state(); }
+  // Retention purged the job: its id is cleared and no index holds its slot.
+  bool purged() const { return id.is_zero(); }
   JobExtras& mutable_extras() {
     if (!extras) extras = std::make_unique<JobExtras>();
     return *extras;

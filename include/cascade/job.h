@@ -117,7 +117,7 @@ struct Job {
   JobStats stats;
   std::string output_url;
   // Extensions.
-  std::vector<std::string> tags;
+  std::vector<std::string> tags;  // sorted by name, no repeats
   int32_t priority = 0;
   std::optional<BatchId> batch_id;
   std::optional<JobId> parent_id;
