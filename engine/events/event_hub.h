@@ -2,12 +2,15 @@
 //
 // EventHub: hands the engine's transition events to subscribers without ever
 // making the engine wait for one. The engine publishes each operation's
-// events as one shared, immutable batch while it still holds its writer lock
-// (so every subscriber sees one total order); publishing only appends a
-// pointer to each subscriber's queue. Each subscriber has a thread of its own
+// events as one shared, immutable batch, one operation at a time in the order
+// of its writer lock (so every subscriber sees one total order): in memory
+// while it still holds the lock; with a data directory once the operation's
+// group is durable, in ticket order under its publish_mu_. Publishing only
+// appends a pointer to each subscriber's queue. Each subscriber has a thread of its own
 // that runs the callback.
 //
-// Lock order: the engine's mu_, then EventHub::mu_, then Subscriber::mu_.
+// Lock order: the engine's mu_ (or publish_mu_), then EventHub::mu_, then
+// Subscriber::mu_.
 // Callbacks run with none of them held.
 
 #ifndef CASCADE_ENGINE_EVENTS_EVENT_HUB_H_
@@ -78,8 +81,9 @@ class EventHub {
   // subscriber's first event is the first of some operation.
   Subscription Subscribe(EventCallback callback, size_t max_queued);
 
-  // Hands `events` to every live subscriber. REQUIRES: the engine's writer
-  // lock (this is what orders batches).
+  // Hands `events` to every live subscriber. REQUIRES: the caller orders
+  // publications (the engine's writer lock, or its publish_mu_ in ticket
+  // order); this is what orders batches.
   void Publish(std::vector<TransitionEvent> events);
 
  private:
