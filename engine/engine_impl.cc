@@ -227,12 +227,20 @@ absl::Status EngineImpl::WriteSection::Commit() {
       e.section_events_.clear();  // never journaled, so never published
     }
   }
+  // A section that changed nothing still answers from the state it read,
+  // which may hold another call's change whose group is not durable yet (an
+  // abort requested twice answers "cancelRequested" from the first; a
+  // refusal names a state). Its answer waits for that group too, so nothing
+  // a call reports can be lost by a crash after it returns.
+  const uint64_t read_ticket = ticket == 0 && status.ok() ? e.last_ticket_ : 0;
   const bool wake = std::exchange(e.delivery_due_in_section_, false);
   e.mu_.Unlock();
   if (wake) e.WakeDeliveryThreads();
   if (ticket != 0) {
     status = e.store_->WaitDurable(ticket);
     if (status.ok()) e.PublishDurable(ticket);
+  } else if (read_ticket != 0) {
+    status = e.store_->WaitDurable(read_ticket);
   }
   if (!status.ok()) e.RecordStoreFailure(status);
   return status;
@@ -670,16 +678,34 @@ absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSp
 
 absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
                                                           absl::Span<const JobSpec> specs) {
+  return SubmitBatchImpl(
+      team, specs.size(), [&](size_t i) { return &specs[i]; },
+      [](size_t) { return absl::OkStatus(); });
+}
+
+absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchEntries(
+    std::string_view team, absl::Span<const absl::StatusOr<JobSpec>> entries) {
+  return SubmitBatchImpl(
+      team, entries.size(), [&](size_t i) { return entries[i].ok() ? &*entries[i] : nullptr; },
+      [&](size_t i) { return entries[i].status(); });
+}
+
+absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
+    std::string_view team, size_t count, absl::FunctionRef<const JobSpec*(size_t)> spec_at,
+    absl::FunctionRef<absl::Status(size_t)> rejected) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  if (specs.empty() || specs.size() > kMaxBatchJobs) {
+  if (count == 0 || count > kMaxBatchJobs) {
     return InvalidArgumentWithViolations(
         "invalid batch",
-        {{"jobs", absl::StrCat("a batch has 1-", kMaxBatchJobs, " jobs, got ", specs.size())}});
+        {{"jobs", absl::StrCat("a batch has 1-", kMaxBatchJobs, " jobs, got ", count)}});
   }
   // Static checks need no lock.
   std::vector<absl::Status> checks;
-  checks.reserve(specs.size());
-  for (const JobSpec& spec : specs) checks.push_back(ValidateSpec(spec));
+  checks.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const JobSpec* spec = spec_at(i);
+    checks.push_back(spec != nullptr ? ValidateSpec(*spec) : rejected(i));
+  }
 
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
@@ -688,20 +714,20 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatch(std::string_view team,
   if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
 
   BatchSubmitResult result;
-  result.total_jobs = specs.size();
+  result.total_jobs = count;
   result.batch_id = ids_.Next(absl::FromUnixMillis(now_ms));
   auto batch = std::make_unique<BatchRecord>(result.batch_id, std::string(team));
   const uint32_t number = batches_.next_number();
-  for (size_t i = 0; i < specs.size(); ++i) {
+  for (size_t i = 0; i < count; ++i) {
     absl::Status status = checks[i];
-    if (status.ok()) status = CheckDependencies(team_id, specs[i]);
+    if (status.ok()) status = CheckDependencies(team_id, *spec_at(i));
     if (!status.ok()) {
       result.errors.push_back({i, std::string(status.message()), ErrorCodeName(status.code())});
       continue;
     }
     BatchJobResult& created = result.jobs.emplace_back();
     created.index = i;
-    CreateTree(team_id, specs[i], kNone32, batch.get(), number, i, now_ms, &created.job);
+    CreateTree(team_id, *spec_at(i), kNone32, batch.get(), number, i, now_ms, &created.job);
   }
   result.success_count = result.jobs.size();
   if (result.success_count == 0) {
@@ -725,6 +751,15 @@ absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
   absl::StatusOr<Job> job(absl::in_place);  // built in place: no move of the Job
   ViewInto(slot, *job);
   return job;
+}
+
+absl::StatusOr<std::vector<Job>> EngineImpl::GetFamily(std::string_view team, JobId id) const {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  ReaderLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
+  std::vector<uint32_t> jobs, batches;
+  CollectFamily(slot, /*through_batches=*/false, jobs, batches);
+  return Views(std::move(jobs));
 }
 
 size_t EngineImpl::JobCount() const {

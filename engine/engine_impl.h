@@ -96,12 +96,15 @@ class EngineImpl final : public Engine {
   absl::StatusOr<CreatedJob> Submit(std::string_view team, const JobSpec& spec) override;
   absl::StatusOr<BatchSubmitResult> SubmitBatch(std::string_view team,
                                                 absl::Span<const JobSpec> specs) override;
+  absl::StatusOr<BatchSubmitResult> SubmitBatchEntries(
+      std::string_view team, absl::Span<const absl::StatusOr<JobSpec>> entries) override;
   absl::StatusOr<Job> Get(std::string_view team, JobId id) const override;
   absl::StatusOr<std::vector<Job>> List(std::string_view team,
                                         const ListQuery& query) const override;
   absl::StatusOr<BatchCounts> GetBatchCounts(std::string_view team, BatchId id) const override;
   absl::StatusOr<BatchView> GetBatch(std::string_view team, BatchId id) const override;
   size_t JobCount() const override;
+  absl::StatusOr<std::vector<Job>> GetFamily(std::string_view team, JobId id) const override;
   absl::StatusOr<std::vector<Job>> Cancel(std::string_view team, JobId id) override;
   absl::StatusOr<std::vector<Job>> CancelMany(std::string_view team,
                                               absl::Span<const JobId> ids) override;
@@ -169,6 +172,11 @@ class EngineImpl final : public Engine {
                       uint32_t batch_number, size_t batch_index, int64_t now_ms, CreatedJob* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Vertex EnsureVertex(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Both SubmitBatch overloads: `count` entries, entry i being *spec_at(i),
+  // or, when spec_at(i) is null, an entry that failed with rejected(i).
+  absl::StatusOr<BatchSubmitResult> SubmitBatchImpl(
+      std::string_view team, size_t count, absl::FunctionRef<const JobSpec*(size_t)> spec_at,
+      absl::FunctionRef<absl::Status(size_t)> rejected);
 
   // ---- Transitions ----
   // Why a transition happens, for its event; `related` is a slot or kNone32.
@@ -363,9 +371,9 @@ class EngineImpl final : public Engine {
   // most about `budget` jobs per call (the rest wait for the next). Returns
   // the number of jobs purged.
   size_t PurgeExpiredFamilies(int64_t now_ms, size_t budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The family of `slot`: the jobs its edges and its batch connect it to,
-  // transitively (in slot order), and the batches among them.
-  void CollectFamily(uint32_t slot, std::vector<uint32_t>& jobs,
+  // The family of `slot`: the jobs its edges (and, `through_batches`, its
+  // batch) connect it to, transitively, in slot order; and the batches met.
+  void CollectFamily(uint32_t slot, bool through_batches, std::vector<uint32_t>& jobs,
                      std::vector<uint32_t>& batches) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void PurgeFamily(absl::Span<const uint32_t> jobs, absl::Span<const uint32_t> batches)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -40,7 +40,7 @@
 
 namespace cascade::internal {
 
-void EngineImpl::CollectFamily(uint32_t slot, std::vector<uint32_t>& jobs,
+void EngineImpl::CollectFamily(uint32_t slot, bool through_batches, std::vector<uint32_t>& jobs,
                                std::vector<uint32_t>& batches) const {
   jobs.clear();
   batches.clear();
@@ -59,7 +59,7 @@ void EngineImpl::CollectFamily(uint32_t slot, std::vector<uint32_t>& jobs,
       graph_.ForEachDependent(job.vertex, visit);
       graph_.ForEachPrerequisite(job.vertex, visit);
     }
-    if (job.batch != kNone32 && seen_batches.insert(job.batch).second) {
+    if (through_batches && job.batch != kNone32 && seen_batches.insert(job.batch).second) {
       batches.push_back(job.batch);
       for (uint32_t member : batches_.at(job.batch).top_level()) visit(member);
     }
@@ -80,7 +80,7 @@ size_t EngineImpl::PurgeExpiredFamilies(int64_t now_ms, size_t budget) {
     const uint32_t slot = ended_.begin()->second;
     ended_.erase(ended_.begin());
     if (table_[slot].purged()) continue;
-    CollectFamily(slot, jobs, batches);
+    CollectFamily(slot, /*through_batches=*/true, jobs, batches);
     walked += jobs.size();
     const bool all_old = std::all_of(jobs.begin(), jobs.end(), [&](uint32_t s) {
       return IsTerminal(table_[s].state()) && table_[s].timeline.updated_ms < cutoff;

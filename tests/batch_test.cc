@@ -178,6 +178,43 @@ TEST_F(BatchTest, NoSpecsIsInvalidArgument) {
   EXPECT_EQ(engine_->JobCount(), 0u);
 }
 
+TEST_F(BatchTest, EntriesThatAlreadyFailedAreReportedAtTheirIndexAndTheRestKeepTheirs) {
+  std::vector<absl::StatusOr<JobSpec>> entries;
+  entries.push_back(LeafSpec());
+  entries.push_back(InvalidArgumentWithViolations(
+      "invalid job", {{"jobs[1].template.id", "is required"}, {"jobs[1].assets", "not an array"}}));
+  entries.push_back(LeafSpec());
+  CASCADE_ASSERT_OK_AND_ASSIGN(BatchSubmitResult result,
+                               engine_->SubmitBatchEntries(kTeam, entries));
+  EXPECT_EQ(result.status, BatchSubmitStatus::kPartial);
+  EXPECT_EQ(result.total_jobs, 3u);
+  EXPECT_EQ(result.success_count, 2u);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].index, 1u);
+  EXPECT_EQ(result.errors[0].error_code, "invalid_argument");
+  EXPECT_EQ(result.errors[0].error,
+            "invalid job: jobs[1].template.id: is required; jobs[1].assets: not an array");
+  ASSERT_EQ(result.jobs.size(), 2u);
+  EXPECT_EQ(result.jobs[0].index, 0u);
+  EXPECT_EQ(result.jobs[1].index, 2u);
+  // The batch keeps the request positions.
+  CASCADE_ASSERT_OK_AND_ASSIGN(BatchView view, engine_->GetBatch(kTeam, result.batch_id));
+  ASSERT_EQ(view.jobs.size(), 2u);
+  EXPECT_EQ(view.jobs[0].index, 0u);
+  EXPECT_EQ(view.jobs[1].index, 2u);
+}
+
+TEST_F(BatchTest, EntriesThatAllFailedAreAnErrorBatch) {
+  std::vector<absl::StatusOr<JobSpec>> entries(2, absl::InvalidArgumentError("not an object"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(BatchSubmitResult result,
+                               engine_->SubmitBatchEntries(kTeam, entries));
+  EXPECT_EQ(result.status, BatchSubmitStatus::kError);
+  EXPECT_EQ(result.errors.size(), 2u);
+  EXPECT_THAT(engine_->GetBatchCounts(kTeam, result.batch_id),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(engine_->JobCount(), 0u);
+}
+
 TEST_F(BatchTest, MoreThanAThousandSpecsIsInvalidArgument) {
   const std::vector<JobSpec> specs(kMaxBatchJobs + 1, LeafSpec());
   EXPECT_THAT(engine_->SubmitBatch(kTeam, specs), StatusIs(absl::StatusCode::kInvalidArgument));

@@ -723,5 +723,34 @@ TEST(BatchCancelStatusTest, WireNames) {
   EXPECT_EQ(BatchCancelStatusName(BatchCancelStatus::kUnchanged), "unchanged");
 }
 
+// ---- The family (GetFamily) -------------------------------------------------------
+
+TEST(FamilyTest, AFamilyIsEveryJobTheGraphJoinsTransitivelyInIdOrder) {
+  DeterministicEngine engine;
+  auto parent = engine->Submit(kTeam, testing::FamilySpec(2));
+  ASSERT_THAT(parent, IsOk());
+  JobSpec spec = LeafSpec();
+  spec.depends_on = {parent->children[1].id};
+  auto dependent = engine->Submit(kTeam, spec);
+  ASSERT_THAT(dependent, IsOk());
+  JobSpec next = LeafSpec();
+  next.depends_on = {dependent->id};
+  auto grand = engine->Submit(kTeam, next);
+  ASSERT_THAT(grand, IsOk());
+  auto loner = engine->Submit(kTeam, LeafSpec());  // no edge: not family
+  ASSERT_THAT(loner, IsOk());
+  const std::vector<JobId> want = {parent->id, parent->children[0].id, parent->children[1].id,
+                                   dependent->id, grand->id};
+  for (JobId from : want) {
+    auto family = engine->GetFamily(kTeam, from);
+    ASSERT_THAT(family, IsOk());
+    EXPECT_THAT(IdsOf(*family), ElementsAreArray(want)) << from.ToString();
+  }
+  auto alone = engine->GetFamily(kTeam, loner->id);
+  ASSERT_THAT(alone, IsOk());
+  EXPECT_THAT(IdsOf(*alone), ElementsAreArray({loner->id}));
+  EXPECT_THAT(engine->GetFamily("team-b", parent->id), StatusIs(absl::StatusCode::kNotFound));
+}
+
 }  // namespace
 }  // namespace cascade

@@ -12,6 +12,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -398,6 +399,39 @@ TEST_F(DurabilityTest, EventsArePublishedOnlyOnceTheirChangeIsDurable) {
   submitter.join();
   ASSERT_TRUE(subscription.Flush(absl::Seconds(5)));
   EXPECT_EQ(seen.load(), 1);
+}
+
+TEST_F(DurabilityTest, ACallThatChangesNothingStillAnswersOnlyFromDurableState) {
+  auto inner = internal::OpenSqliteStore(dir_.path());
+  ASSERT_THAT(inner, IsOk());
+  auto store = std::make_unique<FaultyStore>(std::move(inner).value());
+  FaultyStore* faulty = store.get();
+  auto engine = internal::CreateEngine(MakeOptions(""), std::move(store));
+  ASSERT_THAT(engine, IsOk());
+  auto created = (*engine)->Submit("team-a", testing::LeafSpec());
+  ASSERT_THAT(created, IsOk());
+  ASSERT_THAT((*engine)->Claim({}), IsOk());
+  faulty->Hold(true);
+  std::thread first([&] { EXPECT_THAT((*engine)->RequestAbort("team-a", created->id), IsOk()); });
+  // The first abort is applied in memory and waits for its commit.
+  for (int i = 0; i < 500; ++i) {
+    auto job = (*engine)->Get("team-a", created->id);
+    if (job.ok() && job->cancel_requested) break;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  std::atomic<bool> second_returned{false};
+  std::thread second([&] {
+    // Changes nothing (already requested), but its answer reports the first.
+    auto job = (*engine)->RequestAbort("team-a", created->id);
+    EXPECT_THAT(job, IsOk());
+    second_returned = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(second_returned.load()) << "answered before the change it reports was durable";
+  faulty->Hold(false);
+  first.join();
+  second.join();
+  EXPECT_TRUE(second_returned.load());
 }
 
 // ---- Damaged journals ---------------------------------------------------------------

@@ -196,10 +196,8 @@ boost::json::object ValidationErrorResponseToJson(const absl::Status& status);
 // the body is not JSON, not an object, or its `jobs` is missing, not an
 // array, empty or longer than kMaxBatchJobs.
 //
-// NOTE: Engine::SubmitBatch records each spec's position in the span it is
-// given as the job's batch `index`; a caller that leaves the bad entries out
-// must map indices back itself, and the stored index is then not the request
-// position.
+// Engine::SubmitBatchEntries takes these outcomes as they are, so that every
+// entry keeps its request position as its batch `index`.
 [[nodiscard]] absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> ParseBatchCreation(
     std::string_view json);
 

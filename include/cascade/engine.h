@@ -120,7 +120,22 @@ class Engine {
   [[nodiscard]] virtual absl::StatusOr<BatchSubmitResult> SubmitBatch(
       std::string_view team, absl::Span<const JobSpec> specs) = 0;
 
+  // The same, for entries some of which already failed (a server reads a
+  // batch body entry by entry, and an entry that does not parse is still an
+  // entry): a failed entry is reported at its index with its status's
+  // message (which lists its field violations) and not created; every entry keeps
+  // its request position as its batch index.
+  [[nodiscard]] virtual absl::StatusOr<BatchSubmitResult> SubmitBatchEntries(
+      std::string_view team, absl::Span<const absl::StatusOr<JobSpec>> entries) = 0;
+
   // ---- Read -----------------------------------------------------------------
+
+  // The job's family, in id order: every job the dependency graph joins it
+  // to (nested children and parents, prerequisites and dependents),
+  // transitively, the job included. Each Job's `children`, `depends_on` and
+  // `parent_id` give the edges. NotFound unless the job belongs to `team`.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> GetFamily(std::string_view team,
+                                                                   JobId id) const = 0;
 
   // The job, if it belongs to `team`; NotFound otherwise.
   [[nodiscard]] virtual absl::StatusOr<Job> Get(std::string_view team, JobId id) const = 0;
