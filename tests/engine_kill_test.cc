@@ -241,8 +241,9 @@ void Step(Engine& engine, History& history, Known& known, AckWriter& acks) {
   auto forget_lease = [&] {
     std::lock_guard<std::mutex> lock(known.mu);
     auto lease = known.names.leases.find(op.targets[0]);
-    if (lease != known.names.leases.end() && lease->second == token)
+    if (lease != known.names.leases.end() && lease->second == token) {
       known.names.leases.erase(lease);
+    }
   };
 
   switch (op.kind) {
