@@ -53,6 +53,7 @@ using ::cascade::internal::kMaxViolations;
 using ::cascade::internal::ParseBatchCreation;
 using ::cascade::internal::ParseJobCancellationRequest;
 using ::cascade::internal::ParseJobCreation;
+using ::cascade::internal::ParseJoinJobCreation;
 using ::cascade::internal::ParseJsonBody;
 using ::cascade::internal::ValidationErrorResponseToJson;
 using ::cascade::internal::WriteJson;
@@ -1137,6 +1138,73 @@ TEST_F(WireRoundTripTest, ParsedBatchSubmitsAndAnswers) {
 // ---- ParseJobCancellationRequest ------------------------------------------------------
 
 // From seeds/000 (Cancel Multiple Jobs).
+// ---- JoinJobCreation --------------------------------------------------------------
+
+constexpr char kJoinBody[] = R"({
+    "settings": {"preset": "mp4"},
+    "assets": [
+      {"type": "video", "src": "https://cdn.example.com/intro.mp4"},
+      {"type": "job", "template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NB", "composition": "main"},
+       "assets": [{"type": "text", "layerName": "title", "value": "Hi"}],
+       "settings": {"quality": "draft", "engine": "ae2026"}},
+      {"type": "job", "template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NC", "composition": "outro"}}
+    ],
+    "upload": {"outputUrl": "s3://renders/{id}.mp4"},
+    "webhook": {"url": "https://hooks.example.com/done"}
+  })";
+
+TEST(ParseJoinJobCreationTest, JobAssetsBecomeChildrenAndTheStitchWaits) {
+  EXPECT_THAT(Parse(kJoinBody).as_object(), ConformsTo("JoinJobCreation"));
+  absl::StatusOr<JobSpec> spec = ParseJoinJobCreation(kJoinBody);
+  ASSERT_THAT(spec, IsOk());
+  EXPECT_EQ(spec->template_id, "");  // templateId null
+  EXPECT_EQ(spec->composition, "join");
+  EXPECT_EQ(spec->total_assets, 3);
+  ASSERT_EQ(spec->children.size(), 2u);
+  EXPECT_EQ(spec->children[0].template_id, "01HZX3C5Y5V7E8W3J6T9Q2M1NB");
+  EXPECT_EQ(spec->children[0].composition, "main");
+  EXPECT_EQ(spec->children[0].total_assets, 1);
+  EXPECT_EQ(spec->children[1].composition, "outro");
+  EXPECT_EQ(spec->output_url, "s3://renders/{id}.mp4");
+  ASSERT_TRUE(spec->webhook.has_value());
+  EXPECT_EQ(spec->webhook->url, "https://hooks.example.com/done");
+  // The worker gets the whole body, video sources included.
+  EXPECT_THAT(spec->payload, HasSubstr("https://cdn.example.com/intro.mp4"));
+}
+
+TEST(ParseJoinJobCreationTest, BadBodiesNameEachBadField) {
+  EXPECT_THAT(ParseJoinJobCreation("{}"), HasViolation("assets", "is required"));
+  EXPECT_THAT(ParseJoinJobCreation(R"({"assets": []})"),
+              HasViolation("assets", "at least 1 asset"));
+  EXPECT_THAT(ParseJoinJobCreation(R"({"assets": [{"type": "image", "src": "x"}]})"),
+              HasViolation("assets[0].type", "not one of: video, job"));
+  EXPECT_THAT(ParseJoinJobCreation(R"({"assets": [{"src": "x"}]})"),
+              HasViolation("assets[0].type", "is required"));
+  EXPECT_THAT(ParseJoinJobCreation(R"({"assets": [{"type": "video"}]})"),
+              HasViolation("assets[0].src", "is required"));
+  EXPECT_THAT(ParseJoinJobCreation(R"({"assets": [{"type": "job", "template": {"id": "x"}}]})"),
+              HasViolation("assets[0].template.composition", "is required"));
+  EXPECT_THAT(ParseJoinJobCreation(R"({"assets": [7]})"),
+              HasViolation("assets[0]", "must be an object"));
+  EXPECT_THAT(ParseJoinJobCreation(
+                  R"({"settings": {"preset": "mov"}, "assets": [{"type": "video", "src": "x"}]})"),
+              HasViolation("settings.preset", "not one of: mp4"));
+  EXPECT_THAT(ParseJoinJobCreation("[1]"), HasViolation("body", "must be a JSON object"));
+}
+
+TEST_F(WireRoundTripTest, AJoinIsPendingUntilItsRendersFinish) {
+  absl::StatusOr<JobSpec> spec = ParseJoinJobCreation(kJoinBody);
+  ASSERT_THAT(spec, IsOk());
+  absl::StatusOr<CreatedJob> created = engine().Submit("team-a", *spec);
+  ASSERT_THAT(created, IsOk());
+  EXPECT_EQ(created->state, JobState::kPending);
+  EXPECT_THAT(JobCreationResponseToJson(*created), ConformsTo("JobCreationResponse"));
+  absl::StatusOr<Job> job = engine().Get("team-a", created->id);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_THAT(JobToJson(*job), ConformsCompletelyTo("Job"));
+  EXPECT_EQ(JobToJson(*job).at("templateId"), nullptr);
+}
+
 constexpr char kSeedCancelMany[] = R"({
     "jobs": [
       "01JTRDF7HCR8QAHYW8GPCP4S9Y",

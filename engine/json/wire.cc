@@ -335,6 +335,7 @@ void CheckStrings(const json::object& o, std::initializer_list<std::string_view>
 enum class JobKind {
   kTopLevel,  // a `JobCreation` body or batch entry
   kNested,    // a `JobAssetNested` (an asset of type "job")
+  kJoinPart,  // a `JoinJobAsset` (a job asset of a join): as kNested, no layerName
 };
 
 void ReadJob(const json::object& o, const std::string& path, JobKind kind, Problems& problems,
@@ -345,7 +346,7 @@ void ReadTemplate(const json::object& o, const std::string& path, JobKind kind, 
   const json::object* t = ReadObject(o, "template", path, kRequired, problems);
   if (t == nullptr) return;
   const std::string where = Field(path, "template");
-  if (kind == JobKind::kNested) {
+  if (kind != JobKind::kTopLevel) {
     if (const json::string* id = ReadString(*t, "id", where, kRequired, problems)) {
       spec->template_id = std::string(View(*id));
     }
@@ -378,7 +379,7 @@ void ReadSettings(const json::object& o, const std::string& path, JobKind kind,
   const std::string where = Field(path, "settings");
   if (kind == JobKind::kNested) {
     ReadEnum(*s, "type", where, {"video", "image"}, problems);
-  } else {
+  } else if (kind == JobKind::kTopLevel) {
     ReadEnum(*s, "type", where, {"video", "image", "aep"}, problems);
   }
   ReadEnum(*s, "quality", where, {"draft", "full"}, problems);
@@ -387,7 +388,7 @@ void ReadSettings(const json::object& o, const std::string& path, JobKind kind,
   if (const json::value* frames = s->if_contains("frames")) {
     const std::string field = Field(where, "frames");
     // A frame number, or a [start, end] range (top-level: both >= 0).
-    const int64_t lo = kind == JobKind::kNested ? std::numeric_limits<int64_t>::min() : 0;
+    const int64_t lo = kind != JobKind::kTopLevel ? std::numeric_limits<int64_t>::min() : 0;
     const int64_t hi = std::numeric_limits<int64_t>::max();
     if (frames->is_array()) {
       const json::array& range = frames->get_array();
@@ -1065,6 +1066,48 @@ absl::StatusOr<JobSpec> ParseJobCreation(std::string_view text) {
     absl::StatusOr<json::value> body = ParseObjectBody(text, &pool);
     if (!body.ok()) return body.status();
     return JobFromObject(body->get_object(), "");
+  });
+}
+
+absl::StatusOr<JobSpec> ParseJoinJobCreation(std::string_view text) {
+  return NoThrow([&]() -> absl::StatusOr<JobSpec> {
+    json::monotonic_resource pool;
+    absl::StatusOr<json::value> body = ParseObjectBody(text, &pool);
+    if (!body.ok()) return body.status();
+    const json::object& o = body->get_object();
+    Problems problems;
+    JobSpec spec;
+    if (const json::object* s = ReadObject(o, "settings", "", kOptional, problems)) {
+      ReadEnum(*s, "preset", "settings", {"mp4"}, problems);
+    }
+    const json::array* assets = ReadArray(o, "assets", "", kRequired, problems);
+    if (assets != nullptr && assets->empty()) problems.Add("assets", "a join has at least 1 asset");
+    if (assets != nullptr) {
+      spec.total_assets = static_cast<int>(assets->size());
+      for (size_t i = 0; i < assets->size() && !problems.overflowed(); ++i) {
+        const std::string where = Index("assets", i);
+        const json::value& item = (*assets)[i];
+        if (!item.is_object()) {
+          problems.Add(where, WrongType("an object", item));
+          continue;
+        }
+        const json::object& asset = item.get_object();
+        std::optional<size_t> type = ReadEnum(asset, "type", where, {"video", "job"}, problems);
+        if (!asset.contains("type")) problems.Add(Field(where, "type"), "is required");
+        if (type == 0) {
+          ReadString(asset, "src", where, kRequired, problems);
+        } else if (type == 1) {
+          ReadJob(asset, where, JobKind::kJoinPart, problems, &spec.children.emplace_back());
+        }
+      }
+    }
+    ReadUpload(o, "", problems, &spec);
+    ReadWebhook(o, "", problems, &spec);
+    ReadExtensions(o, "", problems, &spec);
+    if (!problems.empty()) return std::move(problems).ToStatus("invalid join job creation request");
+    spec.composition = "join";
+    spec.payload = WriteJson(o);
+    return spec;
   });
 }
 

@@ -189,6 +189,16 @@ boost::json::object ValidationErrorResponseToJson(const absl::Status& status);
 // as described in the file comment.
 [[nodiscard]] absl::StatusOr<JobSpec> ParseJobCreation(std::string_view json);
 
+// A `JoinJobCreation` body (`POST /jobs/join`): a stitch job, built on nested
+// jobs. Each asset of type "job" (`JoinJobAsset`: a template id and
+// composition, assets, settings) becomes a child the stitch waits for, in
+// asset order; each "video" asset (a `src` URL) is counted in totalAssets and
+// reaches the worker in the payload. The stitch job has no template
+// (templateId null) and the composition "join"; `settings.preset`, `upload`,
+// `webhook` and the Cascade extensions read as for POST /jobs. Violations as
+// ParseJobCreation's.
+[[nodiscard]] absl::StatusOr<JobSpec> ParseJoinJobCreation(std::string_view json);
+
 // A `BatchCreation` body (`POST /batches`): one outcome per entry of `jobs`,
 // in request order, so each bad entry can be reported at its index while the
 // others are created. Its violations name paths from the body's root
