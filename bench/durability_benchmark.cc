@@ -1,0 +1,585 @@
+// Copyright 2026 The Cascade Authors.
+//
+// File: bench/durability_benchmark.cc
+// -----------------------------------------------------------------------------
+// Durable, acknowledged job transitions per second through the whole engine
+// (SPEC §10, §12: "durable (WAL, synchronous), 8 submitters: >= 50k
+// acknowledged transitions/s; >= 10x one-transaction-per-call SQLite"),
+// beside the same engine over a store that commits one transaction per call,
+// the same loop in memory, and the disk's own fsync. (cascade_store_bench
+// makes the same comparison at the store alone, without the engine.)
+//
+// The workload is a worker's cycle: Claim({}) of the oldest queued leaf job,
+// then Finish(id, token, {}). That is 2 state transitions (queued ->
+// rendering -> finished) in 2 engine calls, and each call returns only once
+// the rows it changed (the job's row and its lease's) are durable under the
+// run's sync setting. T threads run the cycle at once on ONE engine.
+// items_per_second is acknowledged transitions per second over all threads
+// (2 per cycle, wall clock); the time column is wall time per cycle over all
+// threads.
+//
+// The queue never runs dry: before the timed loop, thread 0 makes a fresh
+// engine and submits max_iterations x T queued leaf jobs (SubmitBatch of
+// 1000, template id only, the clock advanced 1 ms per batch), i.e. every job
+// the run can claim; the other threads are held at Google Benchmark's start
+// barrier meanwhile. Submitting is neither timed nor counted. (The other
+// design, each thread submitting its own job then claiming and finishing it,
+// would put a submit into every cycle, which a worker does not do, and let a
+// thread claim another thread's job.) Every run (every step of Google
+// Benchmark's iteration ramp, every repetition, every thread count) gets a
+// fresh engine in a new directory under $CASCADE_BENCH_DIR (default: the
+// system temp directory), removed afterwards; the directory and its file
+// system are printed in the context. On tmpfs fsync is free and FULL
+// measures nothing. The clock is manual (one relaxed atomic load, never
+// advanced during the loop): no lease expires and the engine runs no
+// background thread besides the store's writer.
+//
+//   BM_DurableTransitions/sync:S/min_time:2.000/real_time/threads:T
+//       The engine as Engine::Create makes it with durability.data_dir set:
+//       the SQLite store with group commit (concurrent callers share a
+//       transaction and its fsync).
+//   BM_PerCallTransitions/sync:S/min_time:2.000/real_time/threads:T
+//       The peer: the same engine (internal::CreateEngine) over PerCallStore,
+//       the same SQLite store whose Append commits the group in a
+//       transaction of its own before it returns. The engine calls Append
+//       under its writer lock, so this is one transaction (and under FULL one
+//       fsync) per call, committed inside the lock: nothing is shared. NOTE:
+//       the inner store commits on its writer thread, so each call also pays
+//       a hand-off to that thread and back (as BM_DurableTransitions does
+//       with 1 caller); a hand-written per-call store commits on the
+//       caller's thread (cascade_store_bench's BM_PerCallCommit).
+//   BM_InMemoryTransitions/iterations:50000/real_time/threads:T
+//       The same loop with no data directory: the engine's own cost, for
+//       context.
+//   BM_DurableTransitionsObserved/sync:S/min_time:2.000/real_time/threads:T
+//       Diagnostic: BM_DurableTransitions's store behind a pass-through
+//       wrapper that times each call's phases (a few clock reads per call).
+//       Counters: groups_per_commit and commits_per_second (the store's
+//       StoreStats), pre_append_us (mean time from the call's start to its
+//       Append: the engine's lock wait, its work, and the JSON encoding of
+//       the rows), wait_us (mean WaitDurable: the commit, its fsync and the
+//       wake-up), post_us (from WaitDurable's return to the call's return).
+//   BM_FloorFsync/append:A/min_time:1.000/real_time
+//       The disk's floor, in the same directory: pwrite 4 KiB then fdatasync,
+//       over a preallocated 4 MiB file (A = 0: the size never changes, as
+//       SQLite's WAL once it wraps) or appending to a file (A = 1: every sync
+//       also writes the new size; truncated every 4 MiB with timing paused).
+//       Under FULL every commit costs at least one such sync and carries at
+//       most T groups (one per closed-loop caller), so T callers cannot pass
+//       T / fsync latency transitions/s, and the per-call peer stays under
+//       1 / fsync latency: bench/run.sh prints that bound.
+//
+//   S is SQLite's PRAGMA synchronous value: 2 = FULL (DurabilityOptions::
+//   Sync::kFull, the default: synced before the call returns), 1 = NORMAL
+//   (synced at checkpoints). T is 1 or 8.
+//
+// Every transitions row also carries, from getrusage over the timed loop
+// (the whole process: callers and the store's writer thread):
+//   cpu_cores                  CPU time / wall time (this machine has 2)
+//   user_us_per_transition     user CPU per transition
+//   sys_us_per_transition      kernel CPU per transition
+//   switches_per_transition    context switches (voluntary + not) per
+//                              transition
+//
+// Goal (SPEC §12): BM_DurableTransitions/.../threads:8 >= 50,000 items/s and
+// >= 10x BM_PerCallTransitions at the same sync setting and thread count.
+//
+// Example:
+//
+//   scripts/build.sh build-bench -DCASCADE_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release
+//   build-bench/bench/cascade_durability_bench
+//   build-bench/bench/cascade_durability_bench --benchmark_filter='Durable|PerCall'
+//   CASCADE_BENCH_DIR=/var/lib/cascade-bench build-bench/bench/cascade_durability_bench
+//   bench/run.sh      # runs this too and prints the goal table
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "benchmark/benchmark.h"
+#include "cascade/cascade.h"
+#include "engine/engine_impl.h"
+#include "engine/store/sqlite_store.h"
+#include "engine/store/store.h"
+
+namespace cascade {
+namespace {
+
+namespace fs = std::filesystem;
+using internal::Change;
+using internal::Store;
+using internal::StoreStats;
+using internal::Table;
+
+constexpr int64_t kSyncNormal = 1;
+constexpr int64_t kSyncFull = 2;
+constexpr size_t kBatchSize = 1000;
+constexpr uint64_t kIdSeed = 42;
+constexpr char kTeam[] = "bench";
+constexpr int64_t kTransitionsPerCycle = 2;
+// Seconds of timed loop Google Benchmark aims for in a durable run: long
+// enough for several checkpoints under NORMAL and hundreds of fsyncs under
+// FULL.
+constexpr double kMinTime = 2.0;
+// The in-memory loop is ~1000x faster; a fixed count keeps its queue (T x
+// this many jobs) small.
+constexpr int kInMemoryIterations = 50'000;
+
+// Aborts the process: a fixture that cannot be built makes every figure
+// meaningless.
+void Die(const char* what, const absl::Status& status) {
+  std::fprintf(stderr, "durability_benchmark: %s: %s\n", what, status.ToString().c_str());
+  std::abort();
+}
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+fs::path BenchRoot() {
+  const char* env = std::getenv("CASCADE_BENCH_DIR");
+  return env != nullptr && *env != '\0' ? fs::path(env) : fs::temp_directory_path();
+}
+
+std::string FileSystemOf(const fs::path& path) {
+  struct statfs st;
+  if (statfs(path.c_str(), &st) != 0) return "unknown";
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case 0x01021994:
+      return "tmpfs (fsync is free: FULL measures nothing here)";
+    case 0xEF53:
+      return "ext2/3/4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x794C7630:
+      return "overlayfs";
+    default:
+      return absl::StrCat("type 0x", absl::Hex(static_cast<unsigned long>(st.f_type)));
+  }
+}
+
+// A new directory for one run.
+std::string MakeRunDir() {
+  std::string tmpl = (BenchRoot() / "cascade-durability-bench-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    std::perror("mkdtemp");
+    std::abort();
+  }
+  return tmpl;
+}
+
+void RemoveRunDir(const std::string& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+DurabilityOptions::Sync SyncOf(int64_t arg) {
+  return arg == kSyncFull ? DurabilityOptions::Sync::kFull : DurabilityOptions::Sync::kNormal;
+}
+
+// What Engine::Create passes to OpenSqliteStore for the same setting.
+internal::SqliteStoreOptions StoreOptionsOf(int64_t arg) {
+  internal::SqliteStoreOptions options;
+  options.synchronous = arg == kSyncFull ? internal::SqliteStoreOptions::Sync::kFull
+                                         : internal::SqliteStoreOptions::Sync::kNormal;
+  return options;
+}
+
+// A manual clock read with one relaxed atomic load (ManualClock takes a mutex
+// on every read, which the callers would contend for outside the engine).
+// Manual, so the engine starts no timer or delivery thread; nothing advances
+// it during the loop, so no lease expires.
+class AtomicClock final : public Clock {
+ public:
+  absl::Time Now() const override {
+    return absl::FromUnixMillis(millis_.load(std::memory_order_relaxed));
+  }
+  bool IsManual() const override { return true; }
+  void AdvanceMillis(int64_t ms) { millis_.fetch_add(ms, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> millis_{int64_t{1'700'000'000} * 1000};
+};
+
+// ---- Stores -----------------------------------------------------------------
+
+// The peer: one transaction per call. Append commits the group before it
+// returns (the engine calls it under its writer lock, so the commit, and its
+// fsync under FULL, happens inside the lock and no two calls share one);
+// WaitDurable has nothing left to wait for.
+class PerCallStore final : public Store {
+ public:
+  explicit PerCallStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+
+  absl::StatusOr<uint64_t> Append(std::vector<Change> changes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    absl::StatusOr<uint64_t> ticket = inner_->Append(std::move(changes));
+    if (!ticket.ok()) return ticket.status();
+    absl::Status durable = inner_->WaitDurable(*ticket);
+    if (!durable.ok()) return durable;
+    return ticket;
+  }
+  absl::Status WaitDurable(uint64_t ticket) override { return absl::OkStatus(); }
+  absl::Status Load(
+      Table table,
+      absl::FunctionRef<absl::Status(std::string_view, std::string_view)> visit) override {
+    return inner_->Load(table, visit);
+  }
+  absl::Status Close() override { return inner_->Close(); }
+  StoreStats GetStats() const override { return inner_->GetStats(); }
+
+ private:
+  std::mutex mu_;
+  const std::unique_ptr<Store> inner_;
+};
+
+// When the calling thread's current engine call started (set by the loop of
+// BM_DurableTransitionsObserved), and when its WaitDurable returned.
+thread_local int64_t call_start_ns = 0;
+thread_local int64_t wait_end_ns = 0;
+
+// Diagnostic pass-through: times the phases of each engine call around the
+// store's two calls and keeps the real store's StoreStats reachable.
+class ObservedStore final : public Store {
+ public:
+  struct Totals {
+    uint64_t appends = 0;
+    int64_t pre_append_ns = 0;
+    int64_t wait_ns = 0;
+  };
+
+  explicit ObservedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+
+  absl::StatusOr<uint64_t> Append(std::vector<Change> changes) override {
+    pre_append_ns_.fetch_add(NowNanos() - call_start_ns, std::memory_order_relaxed);
+    appends_.fetch_add(1, std::memory_order_relaxed);
+    return inner_->Append(std::move(changes));
+  }
+  absl::Status WaitDurable(uint64_t ticket) override {
+    const int64_t start = NowNanos();
+    absl::Status status = inner_->WaitDurable(ticket);
+    wait_end_ns = NowNanos();
+    wait_ns_.fetch_add(wait_end_ns - start, std::memory_order_relaxed);
+    return status;
+  }
+  absl::Status Load(
+      Table table,
+      absl::FunctionRef<absl::Status(std::string_view, std::string_view)> visit) override {
+    return inner_->Load(table, visit);
+  }
+  absl::Status Close() override { return inner_->Close(); }
+  StoreStats GetStats() const override { return inner_->GetStats(); }
+
+  Totals totals() const { return Totals{appends_.load(), pre_append_ns_.load(), wait_ns_.load()}; }
+
+ private:
+  const std::unique_ptr<Store> inner_;
+  std::atomic<uint64_t> appends_{0};
+  std::atomic<int64_t> pre_append_ns_{0};
+  std::atomic<int64_t> wait_ns_{0};
+};
+
+// ---- The run: one engine with a full queue ----------------------------------
+
+enum class Kind { kInMemory, kGroupCommit, kPerCall, kObserved };
+
+// The process's resource use and the wall clock, at one moment.
+struct Usage {
+  int64_t wall_ns = 0;
+  int64_t user_ns = 0;
+  int64_t sys_ns = 0;
+  int64_t switches = 0;
+
+  static Usage Now() {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    auto ns = [](const timeval& tv) {
+      return int64_t{tv.tv_sec} * 1'000'000'000 + int64_t{tv.tv_usec} * 1000;
+    };
+    return Usage{NowNanos(), ns(ru.ru_utime), ns(ru.ru_stime), ru.ru_nvcsw + ru.ru_nivcsw};
+  }
+};
+
+struct Run {
+  std::string dir;  // empty in memory
+  AtomicClock clock;
+  std::unique_ptr<Engine> engine;
+  ObservedStore* observed = nullptr;  // owned by the engine; kObserved only
+  StoreStats stats_before;
+  ObservedStore::Totals totals_before;
+  Usage usage_before;
+};
+// Set by thread 0 before the start barrier, read by every thread after it.
+Run* run = nullptr;
+
+JobSpec LeafSpec() {
+  JobSpec spec;
+  spec.template_id = "tpl-1";
+  return spec;
+}
+
+// Thread 0, before the timed loop: a fresh engine of `kind` holding `jobs`
+// queued leaf jobs (rounded up to a multiple of 1000).
+void StartRun(Kind kind, int64_t sync, size_t jobs) {
+  run = new Run;
+  Options options;
+  options.clock = &run->clock;
+  options.id_seed = kIdSeed;
+  absl::StatusOr<std::unique_ptr<Engine>> engine;
+  if (kind == Kind::kInMemory) {
+    engine = Engine::Create(options);
+  } else {
+    run->dir = MakeRunDir();
+    if (kind == Kind::kGroupCommit) {
+      options.durability.data_dir = run->dir;
+      options.durability.sync = SyncOf(sync);
+      engine = Engine::Create(options);
+    } else {
+      absl::StatusOr<std::unique_ptr<Store>> inner =
+          internal::OpenSqliteStore(run->dir, StoreOptionsOf(sync));
+      if (!inner.ok()) Die("OpenSqliteStore", inner.status());
+      std::unique_ptr<Store> store;
+      if (kind == Kind::kPerCall) {
+        store = std::make_unique<PerCallStore>(*std::move(inner));
+      } else {
+        auto observed = std::make_unique<ObservedStore>(*std::move(inner));
+        run->observed = observed.get();
+        store = std::move(observed);
+      }
+      absl::StatusOr<std::unique_ptr<internal::EngineImpl>> impl =
+          internal::CreateEngine(options, std::move(store));
+      if (impl.ok()) {
+        engine = std::unique_ptr<Engine>(*std::move(impl));
+      } else {
+        engine = impl.status();
+      }
+    }
+  }
+  if (!engine.ok()) Die("creating the engine", engine.status());
+  run->engine = *std::move(engine);
+
+  const std::vector<JobSpec> specs(kBatchSize, LeafSpec());
+  for (size_t queued = 0; queued < jobs; queued += kBatchSize) {
+    run->clock.AdvanceMillis(1);
+    absl::StatusOr<BatchSubmitResult> result = run->engine->SubmitBatch(kTeam, specs);
+    if (!result.ok()) Die("SubmitBatch", result.status());
+    if (result->success_count != kBatchSize) {
+      Die("SubmitBatch", absl::InternalError("not every spec was created"));
+    }
+  }
+  if (run->observed != nullptr) {
+    run->stats_before = run->observed->GetStats();
+    run->totals_before = run->observed->totals();
+  }
+  run->usage_before = Usage::Now();
+}
+
+// Thread 0, after the timed loop (every thread has left it): the counters,
+// then the engine (closing the store checkpoints: not timed) and its files.
+void EndRun(benchmark::State& state) {
+  const Usage after = Usage::Now();
+  const Usage& before = run->usage_before;
+  const double transitions =
+      static_cast<double>(state.iterations() * state.threads() * kTransitionsPerCycle);
+  const double wall_ns = static_cast<double>(after.wall_ns - before.wall_ns);
+  if (transitions > 0 && wall_ns > 0) {
+    state.counters["cpu_cores"] =
+        static_cast<double>(after.user_ns - before.user_ns + after.sys_ns - before.sys_ns) /
+        wall_ns;
+    state.counters["user_us_per_transition"] =
+        static_cast<double>(after.user_ns - before.user_ns) / 1e3 / transitions;
+    state.counters["sys_us_per_transition"] =
+        static_cast<double>(after.sys_ns - before.sys_ns) / 1e3 / transitions;
+    state.counters["switches_per_transition"] =
+        static_cast<double>(after.switches - before.switches) / transitions;
+  }
+  if (run->observed != nullptr && wall_ns > 0) {
+    const StoreStats stats = run->observed->GetStats();
+    const ObservedStore::Totals totals = run->observed->totals();
+    const uint64_t commits = stats.commits - run->stats_before.commits;
+    const uint64_t groups = stats.groups_committed - run->stats_before.groups_committed;
+    const double appends = static_cast<double>(totals.appends - run->totals_before.appends);
+    state.counters["groups_per_commit"] =
+        commits == 0 ? 0.0 : static_cast<double>(groups) / static_cast<double>(commits);
+    state.counters["commits_per_second"] = static_cast<double>(commits) * 1e9 / wall_ns;
+    if (appends > 0) {
+      state.counters["pre_append_us"] =
+          static_cast<double>(totals.pre_append_ns - run->totals_before.pre_append_ns) / 1e3 /
+          appends;
+      state.counters["wait_us"] =
+          static_cast<double>(totals.wait_ns - run->totals_before.wait_ns) / 1e3 / appends;
+    }
+  }
+  run->engine.reset();
+  if (!run->dir.empty()) RemoveRunDir(run->dir);
+  delete run;
+  run = nullptr;
+}
+
+// Claim + Finish until the run is over. `observe`: record each call's start
+// for ObservedStore and sum its tail (post_ns: WaitDurable's return to the
+// call's return).
+void Cycles(benchmark::State& state, bool observe) {
+  const ClaimRequest request;  // Claim({}): any queued job, the default lease
+  const FinishReport report;   // Finish(id, token, {}): keep the planned URL
+  int64_t post_ns = 0;
+  for (auto _ : state) {
+    Engine& engine = *run->engine;
+    if (observe) call_start_ns = NowNanos();
+    absl::StatusOr<ClaimedJob> claimed = engine.Claim(request);
+    if (observe) post_ns += NowNanos() - wait_end_ns;
+    if (!claimed.ok()) {
+      state.SkipWithError(claimed.status().ToString().c_str());
+      break;
+    }
+    if (observe) call_start_ns = NowNanos();
+    absl::StatusOr<Job> finished = engine.Finish(claimed->job.id, claimed->lease.token, report);
+    if (observe) post_ns += NowNanos() - wait_end_ns;
+    if (!finished.ok()) {
+      state.SkipWithError(finished.status().ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(finished);
+  }
+  state.SetItemsProcessed(state.iterations() * kTransitionsPerCycle);
+  if (observe && state.iterations() > 0) {
+    // Summed over the threads by Google Benchmark, then divided by every
+    // thread's calls.
+    state.counters["post_us"] = benchmark::Counter(
+        static_cast<double>(post_ns) / 1e3 /
+        static_cast<double>(state.threads() * kTransitionsPerCycle * state.iterations()));
+  }
+}
+
+void TransitionsRun(benchmark::State& state, Kind kind, int64_t sync) {
+  if (state.thread_index() == 0) {
+    StartRun(kind, sync, static_cast<size_t>(state.max_iterations) * state.threads());
+  }
+  Cycles(state, kind == Kind::kObserved);
+  if (state.thread_index() == 0) EndRun(state);
+}
+
+void BM_DurableTransitions(benchmark::State& state) {
+  TransitionsRun(state, Kind::kGroupCommit, state.range(0));
+}
+void BM_PerCallTransitions(benchmark::State& state) {
+  TransitionsRun(state, Kind::kPerCall, state.range(0));
+}
+void BM_InMemoryTransitions(benchmark::State& state) { TransitionsRun(state, Kind::kInMemory, 0); }
+void BM_DurableTransitionsObserved(benchmark::State& state) {
+  TransitionsRun(state, Kind::kObserved, state.range(0));
+}
+
+void DurableArgs(benchmark::internal::Benchmark* b) {
+  b->ArgName("sync")
+      ->Arg(kSyncFull)
+      ->Arg(kSyncNormal)
+      ->Unit(benchmark::kMicrosecond)
+      ->MinTime(kMinTime)
+      ->UseRealTime()
+      ->Threads(1)
+      ->Threads(8);
+}
+BENCHMARK(BM_DurableTransitions)->Apply(DurableArgs);
+BENCHMARK(BM_PerCallTransitions)->Apply(DurableArgs);
+BENCHMARK(BM_InMemoryTransitions)
+    ->Unit(benchmark::kMicrosecond)
+    ->Iterations(kInMemoryIterations)
+    ->UseRealTime()
+    ->Threads(1)
+    ->Threads(8);
+BENCHMARK(BM_DurableTransitionsObserved)->Apply(DurableArgs);
+
+// ---- The disk's floor -------------------------------------------------------
+
+void BM_FloorFsync(benchmark::State& state) {
+  const bool append = state.range(0) != 0;
+  constexpr size_t kBlock = 4096;
+  constexpr off_t kFileBytes = off_t{4} << 20;
+  const std::string dir = MakeRunDir();
+  const std::string path = dir + "/floor";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    std::perror("open");
+    std::abort();
+  }
+  const std::string block(kBlock, 'x');
+  auto write_block = [&](off_t offset) {
+    if (pwrite(fd, block.data(), kBlock, offset) != static_cast<ssize_t>(kBlock)) {
+      std::perror("pwrite");
+      std::abort();
+    }
+  };
+  if (!append) {
+    for (off_t offset = 0; offset < kFileBytes; offset += kBlock) write_block(offset);
+    fsync(fd);
+  }
+  off_t offset = 0;
+  for (auto _ : state) {
+    if (offset == kFileBytes) {
+      offset = 0;
+      if (append) {
+        state.PauseTiming();
+        if (ftruncate(fd, 0) != 0 || fsync(fd) != 0) std::abort();
+        state.ResumeTiming();
+      }
+    }
+    write_block(offset);
+    if (fdatasync(fd) != 0) {
+      std::perror("fdatasync");
+      std::abort();
+    }
+    offset += kBlock;
+  }
+  state.SetItemsProcessed(state.iterations());
+  close(fd);
+  RemoveRunDir(dir);
+}
+BENCHMARK(BM_FloorFsync)
+    ->ArgName("append")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(1.0)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace cascade
+
+int main(int argc, char** argv) {
+  const std::filesystem::path root = cascade::BenchRoot();
+  benchmark::AddCustomContext("store_dir", root.string());
+  benchmark::AddCustomContext("store_dir_filesystem", cascade::FileSystemOf(root));
+  benchmark::AddCustomContext("sqlite_version", sqlite3_libversion());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
