@@ -52,13 +52,28 @@
 //       The same loop with no data directory: the engine's own cost, for
 //       context.
 //   BM_DurableTransitionsObserved/sync:S/min_time:2.000/real_time/threads:T
-//       Diagnostic: BM_DurableTransitions's store behind a pass-through
-//       wrapper that times each call's phases (a few clock reads per call).
-//       Counters: groups_per_commit and commits_per_second (the store's
-//       StoreStats), pre_append_us (mean time from the call's start to its
-//       Append: the engine's lock wait, its work, and the JSON encoding of
-//       the rows), wait_us (mean WaitDurable: the commit, its fsync and the
-//       wake-up), post_us (from WaitDurable's return to the call's return).
+//       Diagnostic: BM_DurableTransitions's engine and store (opened with
+//       the store's test seams, internal::CreateEngine) behind a pass-through
+//       wrapper that times each call's phases (a few clock reads per call and
+//       per commit). Counters, per engine call (= group = transition):
+//         pre_append_us    the call's start to its Append: the engine's lock
+//                          wait, its work and the JSON encoding of the rows
+//         wait_us          WaitDurable: the commit, its fsync, the wake-up
+//         post_us          WaitDurable's return to the call's return
+//       per commit of the store's writer thread (StoreStats and a probe on
+//       the store's seams, see WriterProbe):
+//         groups_per_commit, commits_per_second
+//         commit_us        BEGIN to the end of COMMIT (log written, and
+//                          synced under FULL), without checkpoints
+//         commit_cpu_us    the writer's CPU in that time
+//         commit_blocks    times the writer slept in that time (fsync)
+//         commit_preempts  times the scheduler took its core away
+//         pages_per_commit log frames (4 KiB pages) a commit wrote
+//       and over the loop:
+//         checkpoints      SQLite checkpoints (log copied into the file;
+//                          synced under NORMAL too), run by the writer
+//         checkpoint_share their wall time / the loop's wall time
+//         writer_busy      (commits + checkpoints) wall time / loop time
 //   BM_FloorFsync/append:A/min_time:1.000/real_time
 //       The disk's floor, in the same directory: pwrite 4 KiB then fdatasync,
 //       over a preallocated 4 MiB file (A = 0: the size never changes, as
@@ -84,6 +99,16 @@
 // Goal (SPEC §12): BM_DurableTransitions/.../threads:8 >= 50,000 items/s and
 // >= 10x BM_PerCallTransitions at the same sync setting and thread count.
 //
+// Profiling: with CASCADE_BENCH_PERF_CTL set to the control FIFO of a
+// `perf record -D -1 --control=fifo:FIFO` running this program, perf is
+// enabled for the transitions benchmarks' timed loops only:
+//
+//   mkfifo /tmp/perf.ctl
+//   CASCADE_BENCH_PERF_CTL=/tmp/perf.ctl perf record -D -1 \
+//       --control=fifo:/tmp/perf.ctl --call-graph dwarf,16384 -F 500 \
+//       build-bench/bench/cascade_durability_bench \
+//       --benchmark_filter='Observed/sync:1/.*threads:8'
+//
 // Example:
 //
 //   scripts/build.sh build-bench -DCASCADE_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release
@@ -105,6 +130,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -194,6 +220,20 @@ std::string MakeRunDir() {
   return tmpl;
 }
 
+// With CASCADE_BENCH_PERF_CTL naming the control FIFO of `perf record
+// --control=fifo:PATH -D -1` (started disabled), the transitions benchmarks
+// enable perf for their timed loops only, so a profile leaves out the setup
+// (submitting the queue) and the teardown.
+void PerfControl(const char* command) {
+  static const char* const path = std::getenv("CASCADE_BENCH_PERF_CTL");
+  if (path == nullptr || *path == '\0') return;
+  const int fd = open(path, O_WRONLY);
+  if (fd < 0) return;
+  const std::string line = absl::StrCat(command, "\n");
+  if (write(fd, line.data(), line.size()) < 0) std::perror("CASCADE_BENCH_PERF_CTL");
+  close(fd);
+}
+
 void RemoveRunDir(const std::string& dir) {
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -264,8 +304,113 @@ class PerCallStore final : public Store {
 thread_local int64_t call_start_ns = 0;
 thread_local int64_t wait_end_ns = 0;
 
+// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID: exact, where
+// getrusage(RUSAGE_THREAD) lags for a running thread) and context switches.
+struct ThreadUsage {
+  int64_t cpu_ns = 0;
+  int64_t blocks = 0;    // voluntary switches: the thread slept (I/O, a lock)
+  int64_t preempts = 0;  // involuntary: the scheduler gave its core away
+
+  static ThreadUsage Now() {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return ThreadUsage{int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec, ru.ru_nvcsw, ru.ru_nivcsw};
+  }
+};
+
+// What the store's writer thread does, seen through the SQLite store's test
+// seams: before_commit (on the writer thread, before each transaction) and a
+// WAL hook that on_open installs on the store's connection (SQLite calls it on
+// the writer thread once a commit is in the log, and synced under FULL). The
+// hook replaces the one PRAGMA wal_autocheckpoint installed and does what
+// SQLite's does (sqlite3WalDefaultHook: a PASSIVE checkpoint once the log
+// holds that many frames), timing the checkpoint. So a commit's time below is
+// BEGIN IMMEDIATE, the rows' statements and COMMIT (writing the log, and
+// fsyncing it under FULL), without the checkpoint it may trigger.
+class WriterProbe {
+ public:
+  struct Totals {
+    int64_t commits = 0;
+    int64_t commit_ns = 0;  // wall
+    int64_t commit_cpu_ns = 0;
+    int64_t commit_blocks = 0;
+    int64_t commit_preempts = 0;
+    int64_t frames = 0;  // log frames (pages) the commits wrote
+    int64_t checkpoints = 0;
+    int64_t checkpoint_ns = 0;  // wall
+  };
+
+  // on_open: reads the autocheckpoint threshold, then takes over the hook.
+  absl::Status Install(sqlite3* db) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA wal_autocheckpoint", -1, &stmt, nullptr) != SQLITE_OK ||
+        sqlite3_step(stmt) != SQLITE_ROW) {
+      sqlite3_finalize(stmt);
+      return absl::InternalError(absl::StrCat("PRAGMA wal_autocheckpoint: ", sqlite3_errmsg(db)));
+    }
+    autocheckpoint_frames_ = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_wal_hook(db, &WriterProbe::Hook, this);
+    return absl::OkStatus();
+  }
+
+  // before_commit.
+  void BeforeCommit() {
+    start_usage_ = ThreadUsage::Now();
+    start_ns_ = NowNanos();
+  }
+
+  Totals totals() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return totals_;
+  }
+
+ private:
+  static int Hook(void* self, sqlite3* db, const char* name, int frames) {
+    static_cast<WriterProbe*>(self)->AfterCommit(db, name, frames);
+    return SQLITE_OK;
+  }
+
+  void AfterCommit(sqlite3* db, const char* name, int frames) {
+    const int64_t end_ns = NowNanos();
+    const ThreadUsage end = ThreadUsage::Now();
+    // After a checkpoint has copied the whole log, the next commit starts it
+    // again from its first frame.
+    const int64_t written = frames >= last_frames_ ? frames - last_frames_ : frames;
+    last_frames_ = frames;
+    int64_t checkpoint_ns = 0;
+    if (autocheckpoint_frames_ > 0 && frames >= autocheckpoint_frames_) {
+      const int64_t start = NowNanos();
+      sqlite3_wal_checkpoint(db, name);
+      checkpoint_ns = NowNanos() - start;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    totals_.commits += 1;
+    totals_.commit_ns += end_ns - start_ns_;
+    totals_.commit_cpu_ns += end.cpu_ns - start_usage_.cpu_ns;
+    totals_.commit_blocks += end.blocks - start_usage_.blocks;
+    totals_.commit_preempts += end.preempts - start_usage_.preempts;
+    totals_.frames += written;
+    if (checkpoint_ns > 0) {
+      totals_.checkpoints += 1;
+      totals_.checkpoint_ns += checkpoint_ns;
+    }
+  }
+
+  int autocheckpoint_frames_ = 0;  // set before the writer thread starts
+  // The writer thread's only.
+  int64_t start_ns_ = 0;
+  ThreadUsage start_usage_;
+  int last_frames_ = 0;
+  mutable std::mutex mu_;
+  Totals totals_;  // guarded by mu_
+};
+
 // Diagnostic pass-through: times the phases of each engine call around the
-// store's two calls and keeps the real store's StoreStats reachable.
+// store's two calls, keeps the real store's StoreStats reachable, and holds
+// the probe of its writer thread.
 class ObservedStore final : public Store {
  public:
   struct Totals {
@@ -274,7 +419,17 @@ class ObservedStore final : public Store {
     int64_t wait_ns = 0;
   };
 
-  explicit ObservedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  // Opens the SQLite store of `dir` with the probe's seams.
+  static absl::StatusOr<std::unique_ptr<ObservedStore>> Open(
+      const std::string& dir, const internal::SqliteStoreOptions& options) {
+    auto probe = std::make_shared<WriterProbe>();
+    internal::SqliteStoreSeams seams;
+    seams.on_open = [probe](sqlite3* db) { return probe->Install(db); };
+    seams.before_commit = [probe] { probe->BeforeCommit(); };
+    absl::StatusOr<std::unique_ptr<Store>> inner = internal::OpenSqliteStore(dir, options, seams);
+    if (!inner.ok()) return inner.status();
+    return std::unique_ptr<ObservedStore>(new ObservedStore(*std::move(inner), std::move(probe)));
+  }
 
   absl::StatusOr<uint64_t> Append(std::vector<Change> changes) override {
     pre_append_ns_.fetch_add(NowNanos() - call_start_ns, std::memory_order_relaxed);
@@ -297,8 +452,13 @@ class ObservedStore final : public Store {
   StoreStats GetStats() const override { return inner_->GetStats(); }
 
   Totals totals() const { return Totals{appends_.load(), pre_append_ns_.load(), wait_ns_.load()}; }
+  WriterProbe::Totals writer() const { return probe_->totals(); }
 
  private:
+  ObservedStore(std::unique_ptr<Store> inner, std::shared_ptr<WriterProbe> probe)
+      : probe_(std::move(probe)), inner_(std::move(inner)) {}
+
+  const std::shared_ptr<WriterProbe> probe_;  // shared with the seams' closures
   const std::unique_ptr<Store> inner_;
   std::atomic<uint64_t> appends_{0};
   std::atomic<int64_t> pre_append_ns_{0};
@@ -333,6 +493,7 @@ struct Run {
   ObservedStore* observed = nullptr;  // owned by the engine; kObserved only
   StoreStats stats_before;
   ObservedStore::Totals totals_before;
+  WriterProbe::Totals writer_before;
   Usage usage_before;
 };
 // Set by thread 0 before the start barrier, read by every thread after it.
@@ -361,16 +522,18 @@ void StartRun(Kind kind, int64_t sync, size_t jobs) {
       options.durability.sync = SyncOf(sync);
       engine = Engine::Create(options);
     } else {
-      absl::StatusOr<std::unique_ptr<Store>> inner =
-          internal::OpenSqliteStore(run->dir, StoreOptionsOf(sync));
-      if (!inner.ok()) Die("OpenSqliteStore", inner.status());
       std::unique_ptr<Store> store;
       if (kind == Kind::kPerCall) {
+        absl::StatusOr<std::unique_ptr<Store>> inner =
+            internal::OpenSqliteStore(run->dir, StoreOptionsOf(sync));
+        if (!inner.ok()) Die("OpenSqliteStore", inner.status());
         store = std::make_unique<PerCallStore>(*std::move(inner));
       } else {
-        auto observed = std::make_unique<ObservedStore>(*std::move(inner));
-        run->observed = observed.get();
-        store = std::move(observed);
+        absl::StatusOr<std::unique_ptr<ObservedStore>> observed =
+            ObservedStore::Open(run->dir, StoreOptionsOf(sync));
+        if (!observed.ok()) Die("OpenSqliteStore", observed.status());
+        run->observed = observed->get();
+        store = *std::move(observed);
       }
       absl::StatusOr<std::unique_ptr<internal::EngineImpl>> impl =
           internal::CreateEngine(options, std::move(store));
@@ -396,7 +559,9 @@ void StartRun(Kind kind, int64_t sync, size_t jobs) {
   if (run->observed != nullptr) {
     run->stats_before = run->observed->GetStats();
     run->totals_before = run->observed->totals();
+    run->writer_before = run->observed->writer();
   }
+  PerfControl("enable");
   run->usage_before = Usage::Now();
 }
 
@@ -404,6 +569,7 @@ void StartRun(Kind kind, int64_t sync, size_t jobs) {
 // then the engine (closing the store checkpoints: not timed) and its files.
 void EndRun(benchmark::State& state) {
   const Usage after = Usage::Now();
+  PerfControl("disable");
   const Usage& before = run->usage_before;
   const double transitions =
       static_cast<double>(state.iterations() * state.threads() * kTransitionsPerCycle);
@@ -435,6 +601,28 @@ void EndRun(benchmark::State& state) {
       state.counters["wait_us"] =
           static_cast<double>(totals.wait_ns - run->totals_before.wait_ns) / 1e3 / appends;
     }
+    const WriterProbe::Totals w = run->observed->writer();
+    const WriterProbe::Totals& w0 = run->writer_before;
+    const double writer_commits = static_cast<double>(w.commits - w0.commits);
+    if (writer_commits > 0) {
+      auto per_commit_us = [&](int64_t after, int64_t before) {
+        return static_cast<double>(after - before) / 1e3 / writer_commits;
+      };
+      state.counters["commit_us"] = per_commit_us(w.commit_ns, w0.commit_ns);
+      state.counters["commit_cpu_us"] = per_commit_us(w.commit_cpu_ns, w0.commit_cpu_ns);
+      state.counters["commit_blocks"] =
+          static_cast<double>(w.commit_blocks - w0.commit_blocks) / writer_commits;
+      state.counters["commit_preempts"] =
+          static_cast<double>(w.commit_preempts - w0.commit_preempts) / writer_commits;
+      state.counters["pages_per_commit"] =
+          static_cast<double>(w.frames - w0.frames) / writer_commits;
+    }
+    state.counters["checkpoints"] = static_cast<double>(w.checkpoints - w0.checkpoints);
+    state.counters["checkpoint_share"] =
+        static_cast<double>(w.checkpoint_ns - w0.checkpoint_ns) / wall_ns;
+    state.counters["writer_busy"] =
+        static_cast<double>(w.commit_ns - w0.commit_ns + w.checkpoint_ns - w0.checkpoint_ns) /
+        wall_ns;
   }
   run->engine.reset();
   if (!run->dir.empty()) RemoveRunDir(run->dir);
