@@ -1,24 +1,57 @@
 #!/usr/bin/env bash
-# Builds cascade_bench (Release, in build-bench/), runs it with JSON output and
-# prints each median (wall and CPU time) beside its SPEC §12 goal, the
-# cancel / floor ratio, the claim + finish 2-thread / 1-thread throughput
-# ratio, and the submit time with a sleeping event subscriber over the time
-# with none.
+# Builds the benchmark programs (Release, in build-bench/) and runs them with
+# JSON output:
+#   cascade_bench             each median (wall and CPU time) beside its SPEC
+#                             §12 goal, the cancel / floor ratio, the claim +
+#                             finish 2-thread / 1-thread throughput ratio, and
+#                             the submit time with a sleeping event subscriber
+#                             over the time with none;
+#   cascade_store_bench       acknowledged store operations/s, group commit
+#                             beside one transaction per call;
+#   cascade_durability_bench  acknowledged engine transitions/s (Claim +
+#                             Finish) over a data directory, group commit
+#                             beside one transaction per call, at 1 and 8
+#                             callers, per sync setting; the ratios, the
+#                             50k/s and 10x goals, and the disk's fsync floor
+#                             with the bound it puts on FULL.
 #   bench/run.sh [cascade_bench flags...]
 # Defaults: --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 # --benchmark_enable_random_interleaving=true (the repetitions of all the
 # benchmarks run in a shuffled order, so the floor and the engine are sampled
-# over the same minutes of a noisy machine). Flags given here come after the
-# defaults, so they win. The JSON goes to $CASCADE_BENCH_JSON (default
-# build-bench/cascade_bench.json).
+# over the same minutes of a noisy machine); 3 repetitions for the two
+# durability programs, which take a minute or more each. Flags given here
+# come after the defaults, so they win; they go to cascade_bench only.
+# Environment:
+#   CASCADE_BENCH_PROGRAMS          which programs to run, of "engine store
+#                                   durability" (default: all three)
+#   CASCADE_STORE_BENCH_FLAGS       extra flags for cascade_store_bench
+#   CASCADE_DURABILITY_BENCH_FLAGS  extra flags for cascade_durability_bench
+#                                   (word-split; e.g. "--benchmark_filter=
+#                                   Durable|PerCall|Floor")
+#   CASCADE_BENCH_JSON              default build-bench/cascade_bench.json
+#   CASCADE_STORE_BENCH_JSON        default build-bench/cascade_store_bench.json
+#   CASCADE_DURABILITY_BENCH_JSON   default
+#                                   build-bench/cascade_durability_bench.json
+#   CASCADE_BENCH_DIR               where the store and durability programs
+#                                   put their databases (default: the system
+#                                   temp directory); use the disk you care
+#                                   about, not tmpfs
 # Needs only python3 besides the build (no jq).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=build-bench
 out=${CASCADE_BENCH_JSON:-$build_dir/cascade_bench.json}
+store_out=${CASCADE_STORE_BENCH_JSON:-$build_dir/cascade_store_bench.json}
+durability_out=${CASCADE_DURABILITY_BENCH_JSON:-$build_dir/cascade_durability_bench.json}
+programs=" ${CASCADE_BENCH_PROGRAMS:-engine store durability} "
+read -r -a store_flags <<<"${CASCADE_STORE_BENCH_FLAGS:-}"
+read -r -a durability_flags <<<"${CASCADE_DURABILITY_BENCH_FLAGS:-}"
+wants() { [[ "$programs" == *" $1 "* ]]; }
 
 scripts/build.sh "$build_dir" -DCASCADE_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release
-mkdir -p "$(dirname "$out")"
+mkdir -p "$(dirname "$out")" "$(dirname "$store_out")" "$(dirname "$durability_out")"
+
+if wants engine; then
 "$build_dir/bench/cascade_bench" \
   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
   --benchmark_enable_random_interleaving=true \
@@ -168,4 +201,201 @@ if NO_SUB in figures and SLEEPER in figures:
               f"published and dropped {sleeper['events_dropped']:.0f})")
 else:
     print("\n(the subscriber ratio needs BM_SubmitBatch1000Subscribers/0 and /1 in the run)")
+EOF
+fi
+
+store_json=""
+durability_json=""
+if wants store; then
+  "$build_dir/bench/cascade_store_bench" \
+    --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_out="$store_out" --benchmark_out_format=json "${store_flags[@]}"
+  store_json=$store_out
+fi
+if wants durability; then
+  "$build_dir/bench/cascade_durability_bench" \
+    --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_out="$durability_out" --benchmark_out_format=json "${durability_flags[@]}"
+  durability_json=$durability_out
+fi
+[[ -n "$store_json$durability_json" ]] || exit 0
+
+python3 - "$store_json" "$durability_json" <<'EOF'
+import json
+import sys
+
+# SPEC §12: "durable (WAL, synchronous), 8 submitters: >= 50k acknowledged
+# transitions/s; >= 10x one-transaction-per-call SQLite".
+GOAL_RATE, GOAL_RATIO, GOAL_CALLERS = 50e3, 10.0, 8
+SYNC = {1: "NORMAL", 2: "FULL"}
+NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def load(path):
+    """name -> {"sync", "threads", "append", "rate", "ns", counters...}: the
+    median aggregate when there are repetitions, else the single run."""
+    if not path:
+        return {}, ""
+    with open(path) as f:
+        report = json.load(f)
+    medians, singles = {}, {}
+    for b in report["benchmarks"]:
+        parts = b.get("run_name", b["name"]).split("/")
+        args = dict(p.split(":", 1) for p in parts[1:] if ":" in p)
+        entry = dict(b)
+        entry["base"] = parts[0]
+        entry["sync"] = int(args["sync"]) if "sync" in args else None
+        entry["threads"] = int(args.get("threads", 1))
+        entry["append"] = int(args["append"]) if "append" in args else None
+        entry["rate"] = b.get("items_per_second")
+        entry["ns"] = b["real_time"] * NS[b["time_unit"]]
+        key = (entry["base"], entry["sync"], entry["threads"], entry["append"])
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[key] = entry
+        else:
+            singles.setdefault(key, entry)
+    kind = "median of repetitions" if medians else "single run"
+    return {**singles, **medians}, f"{kind}; JSON in {path}"
+
+
+def rate(figures, base, sync, threads):
+    entry = figures.get((base, sync, threads, None))
+    return entry["rate"] if entry else None
+
+
+def show_rate(r):
+    if r is None:
+        return "-"
+    return f"{r / 1e3:,.1f}k" if r >= 1e4 else f"{r:,.0f}"
+
+
+def comparison(figures, title, group, per_call, unit, extra=None):
+    """The table of group commit beside one transaction per call."""
+    if not any(rate(figures, b, sync, threads) for b in (group, per_call)
+               for sync in (1, 2) for threads in (1, 8)):
+        return []
+    print(f"\n{title}:")
+    header = f"| {'sync':<6} | callers | {'group commit':>12} | {'per call':>10} | ratio  |"
+    rule = f"|{'-' * 8}|---------|{'-' * 14}|{'-' * 12}|--------|"
+    if extra:
+        header += f" {extra[0]:>9} |"
+        rule += f"{'-' * 11}|"
+    print(header + f" goal ({unit}, {GOAL_CALLERS} callers)")
+    print(rule + "-" * 36)
+    verdicts = []
+    for sync in (2, 1):
+        for threads in (1, 8):
+            g = rate(figures, group, sync, threads)
+            p = rate(figures, per_call, sync, threads)
+            if g is None and p is None:
+                continue
+            ratio = f"{g / p:5.1f}x" if g and p else "   -  "
+            row = (f"| {SYNC[sync]:<6} | {threads:>7} | {show_rate(g):>12} | "
+                   f"{show_rate(p):>10} | {ratio} |")
+            if extra:
+                row += f" {show_rate(extra[1](sync, threads)):>9} |"
+            goal = ""
+            if threads == GOAL_CALLERS:
+                words = []
+                if g is not None:
+                    met = g >= GOAL_RATE
+                    words.append(f">= 50k/s: {'met' if met else 'MISSED'}")
+                    verdicts.append((SYNC[sync], "50k/s", met))
+                if g and p:
+                    met = g / p >= GOAL_RATIO
+                    words.append(f">= 10x: {'met' if met else 'MISSED'}")
+                    verdicts.append((SYNC[sync], "10x", met))
+                goal = " " + "; ".join(words)
+            print(row + goal)
+    return verdicts
+
+
+store, store_kind = load(sys.argv[1])
+durable, durable_kind = load(sys.argv[2])
+
+if store:
+    comparison(store, f"Store alone, acknowledged operations/s (cascade_store_bench, {store_kind})",
+               "BM_GroupCommit", "BM_PerCallCommit", "ops/s")
+    for sync in (2, 1):
+        entry = store.get(("BM_GroupCommit", sync, 8, None))
+        if entry and "groups_per_commit" in entry:
+            print(f"  BM_GroupCommit {SYNC[sync]}, 8 threads: "
+                  f"{entry['groups_per_commit']:.2f} groups per commit")
+
+if durable:
+    def in_memory(sync, threads):
+        return rate(durable, "BM_InMemoryTransitions", None, threads)
+
+    verdicts = comparison(
+        durable,
+        f"Engine, durable acknowledged transitions/s, Claim + Finish "
+        f"(cascade_durability_bench, {durable_kind})",
+        "BM_DurableTransitions", "BM_PerCallTransitions", "transitions/s",
+        extra=("in memory", in_memory))
+    if verdicts:
+        print("  (in memory: the same loop with no data directory, whatever the sync column "
+              "says)")
+
+    # CPU, from getrusage over each loop (the whole process).
+    cpu_rows = [(base, sync, threads, durable[(base, sync, threads, None)])
+                for base in ("BM_DurableTransitions", "BM_PerCallTransitions")
+                for sync in (2, 1) for threads in (1, 8)
+                if "cpu_cores" in durable.get((base, sync, threads, None), {})]
+    if cpu_rows:
+        print("\n  CPU over the loop (whole process; this machine's cores are shared with "
+              "whatever else runs):")
+        print(f"  | {'benchmark':<22} | {'sync':<6} | callers | cores | user us/tr | "
+              f"sys us/tr | switches/tr |")
+        for base, sync, threads, e in cpu_rows:
+            print(f"  | {base[3:]:<22} | {SYNC[sync]:<6} | {threads:>7} | "
+                  f"{e['cpu_cores']:5.2f} | {e['user_us_per_transition']:10.1f} | "
+                  f"{e['sys_us_per_transition']:9.1f} | "
+                  f"{e['switches_per_transition']:11.2f} |")
+
+    observed = [(s, t, durable[("BM_DurableTransitionsObserved", s, t, None)])
+                for s in (2, 1) for t in (1, 8)
+                if ("BM_DurableTransitionsObserved", s, t, None) in durable]
+    if observed:
+        print("\n  Where a durable call's time goes (BM_DurableTransitionsObserved: the same "
+              "engine and store,\n  timed around the store's calls and on its writer thread):")
+        print("  | sync   | callers | transitions/s | groups/commit | commits/s | "
+              "pre-Append us | WaitDurable us | commit us | commit CPU us | pages/commit | "
+              "checkpoints | writer busy |")
+        for sync, threads, e in observed:
+            print(f"  | {SYNC[sync]:<6} | {threads:>7} | {show_rate(e['rate']):>13} | "
+                  f"{e.get('groups_per_commit', 0):13.2f} | "
+                  f"{e.get('commits_per_second', 0):9,.0f} | "
+                  f"{e.get('pre_append_us', 0):13.1f} | {e.get('wait_us', 0):14.1f} | "
+                  f"{e.get('commit_us', 0):9.1f} | {e.get('commit_cpu_us', 0):13.1f} | "
+                  f"{e.get('pages_per_commit', 0):12.2f} | "
+                  f"{e.get('checkpoints', 0):4.0f} ({e.get('checkpoint_share', 0):4.0%}) | "
+                  f"{e.get('writer_busy', 0):11.0%} |")
+        print("  (pre-Append: lock wait + engine work + JSON encoding; commit: BEGIN..COMMIT "
+              "on the writer,\n  without checkpoints; checkpoints: count (share of wall time); "
+              "writer busy: commits + checkpoints / wall)")
+
+    floors = {e["append"]: e for (base, _, _, _), e in durable.items() if base == "BM_FloorFsync"}
+    if floors:
+        words = {0: "overwrite", 1: "append"}
+        print("\n  The disk: 4 KiB pwrite + fdatasync, " + ", ".join(
+            f"{words[a]} {floors[a]['ns'] / 1e3:,.0f} us" for a in sorted(floors)))
+        fsync_ns = floors.get(0, next(iter(floors.values())))["ns"]
+        for threads in (1, 8):
+            bound = threads * 1e9 / fsync_ns
+            g = rate(durable, "BM_DurableTransitions", 2, threads)
+            measured = f"; measured {show_rate(g)}" if g else ""
+            print(f"  FULL, {threads} caller{'s' if threads > 1 else ''}: at most "
+                  f"{threads} group{'s' if threads > 1 else ''} per fsync = "
+                  f"<= {show_rate(bound)} transitions/s{measured}")
+        print(f"  50k/s under FULL with {GOAL_CALLERS} closed-loop callers needs an fsync of "
+              f"<= {GOAL_CALLERS / GOAL_RATE * 1e6:.0f} us; and as the per-call peer pays one "
+              f"fsync per call, FULL's ratio cannot pass ~{GOAL_CALLERS}x (< 10x) at "
+              f"{GOAL_CALLERS} callers")
+
+    if verdicts:
+        print("\nSPEC §12 durable goals at 8 callers: " + ", ".join(
+            f"{sync} {goal} {'met' if met else 'MISSED'}" for sync, goal, met in verdicts))
 EOF
