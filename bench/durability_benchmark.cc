@@ -59,6 +59,9 @@
 //         pre_append_us    the call's start to its Append: the engine's lock
 //                          wait, its work and the JSON encoding of the rows
 //         wait_us          WaitDurable: the commit, its fsync, the wake-up
+//         wake_us          the end of the last commit before WaitDurable
+//                          returned (or its start, if later) to its return:
+//                          the store's wake-up of the caller
 //         post_us          WaitDurable's return to the call's return
 //       per commit of the store's writer thread (StoreStats and a probe on
 //       the store's seams, see WriterProbe):
@@ -74,6 +77,9 @@
 //                          synced under NORMAL too), run by the writer
 //         checkpoint_share their wall time / the loop's wall time
 //         writer_busy      (commits + checkpoints) wall time / loop time
+//         writer_gap_us    mean time from a commit's end (and its
+//                          checkpoint's) to the next commit's start: the
+//                          writer waiting for the callers' next groups
 //   BM_FloorFsync/append:A/min_time:1.000/real_time
 //       The disk's floor, in the same directory: pwrite 4 KiB then fdatasync,
 //       over a preallocated 4 MiB file (A = 0: the size never changes, as
@@ -124,6 +130,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -340,6 +347,10 @@ class WriterProbe {
     int64_t frames = 0;  // log frames (pages) the commits wrote
     int64_t checkpoints = 0;
     int64_t checkpoint_ns = 0;  // wall
+    // From the end of a commit (and its checkpoint) to the start of the next:
+    // the writer waiting for groups.
+    int64_t gaps = 0;
+    int64_t gap_ns = 0;
   };
 
   // on_open: reads the autocheckpoint threshold, then takes over the hook.
@@ -360,7 +371,17 @@ class WriterProbe {
   void BeforeCommit() {
     start_usage_ = ThreadUsage::Now();
     start_ns_ = NowNanos();
+    const int64_t last_end = last_end_ns_.load(std::memory_order_relaxed);
+    if (last_end != 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      totals_.gaps += 1;
+      totals_.gap_ns += start_ns_ - last_end;
+    }
   }
+
+  // When the last commit (and its checkpoint) ended; the store wakes its
+  // waiters right after.
+  int64_t last_end_ns() const { return last_end_ns_.load(std::memory_order_relaxed); }
 
   Totals totals() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -397,6 +418,7 @@ class WriterProbe {
       totals_.checkpoints += 1;
       totals_.checkpoint_ns += checkpoint_ns;
     }
+    last_end_ns_.store(NowNanos(), std::memory_order_relaxed);
   }
 
   int autocheckpoint_frames_ = 0;  // set before the writer thread starts
@@ -404,6 +426,7 @@ class WriterProbe {
   int64_t start_ns_ = 0;
   ThreadUsage start_usage_;
   int last_frames_ = 0;
+  std::atomic<int64_t> last_end_ns_{0};
   mutable std::mutex mu_;
   Totals totals_;  // guarded by mu_
 };
@@ -417,6 +440,7 @@ class ObservedStore final : public Store {
     uint64_t appends = 0;
     int64_t pre_append_ns = 0;
     int64_t wait_ns = 0;
+    int64_t wake_ns = 0;
   };
 
   // Opens the SQLite store of `dir` with the probe's seams.
@@ -441,6 +465,8 @@ class ObservedStore final : public Store {
     absl::Status status = inner_->WaitDurable(ticket);
     wait_end_ns = NowNanos();
     wait_ns_.fetch_add(wait_end_ns - start, std::memory_order_relaxed);
+    wake_ns_.fetch_add(wait_end_ns - std::max(start, probe_->last_end_ns()),
+                       std::memory_order_relaxed);
     return status;
   }
   absl::Status Load(
@@ -451,7 +477,9 @@ class ObservedStore final : public Store {
   absl::Status Close() override { return inner_->Close(); }
   StoreStats GetStats() const override { return inner_->GetStats(); }
 
-  Totals totals() const { return Totals{appends_.load(), pre_append_ns_.load(), wait_ns_.load()}; }
+  Totals totals() const {
+    return Totals{appends_.load(), pre_append_ns_.load(), wait_ns_.load(), wake_ns_.load()};
+  }
   WriterProbe::Totals writer() const { return probe_->totals(); }
 
  private:
@@ -463,6 +491,7 @@ class ObservedStore final : public Store {
   std::atomic<uint64_t> appends_{0};
   std::atomic<int64_t> pre_append_ns_{0};
   std::atomic<int64_t> wait_ns_{0};
+  std::atomic<int64_t> wake_ns_{0};
 };
 
 // ---- The run: one engine with a full queue ----------------------------------
@@ -600,6 +629,8 @@ void EndRun(benchmark::State& state) {
           appends;
       state.counters["wait_us"] =
           static_cast<double>(totals.wait_ns - run->totals_before.wait_ns) / 1e3 / appends;
+      state.counters["wake_us"] =
+          static_cast<double>(totals.wake_ns - run->totals_before.wake_ns) / 1e3 / appends;
     }
     const WriterProbe::Totals w = run->observed->writer();
     const WriterProbe::Totals& w0 = run->writer_before;
@@ -616,6 +647,10 @@ void EndRun(benchmark::State& state) {
           static_cast<double>(w.commit_preempts - w0.commit_preempts) / writer_commits;
       state.counters["pages_per_commit"] =
           static_cast<double>(w.frames - w0.frames) / writer_commits;
+    }
+    if (w.gaps > w0.gaps) {
+      state.counters["writer_gap_us"] =
+          static_cast<double>(w.gap_ns - w0.gap_ns) / 1e3 / static_cast<double>(w.gaps - w0.gaps);
     }
     state.counters["checkpoints"] = static_cast<double>(w.checkpoints - w0.checkpoints);
     state.counters["checkpoint_share"] =
