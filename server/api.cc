@@ -1,0 +1,787 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The routes of cascade-server (SPEC §11) over the engine and the JSON layer.
+
+#include "server/api.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/graphviz.hpp>
+#include <boost/json.hpp>
+#include <cmath>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "engine/json/wire.h"
+#include "engine/util/strings.h"
+
+namespace cascade::server {
+namespace {
+
+namespace json = boost::json;
+using internal::Sv;
+using internal::WriteJson;
+
+constexpr std::string_view kPrefix = "/api/v2";
+
+// ---- Responses ------------------------------------------------------------------
+
+Response Json(int status, const json::value& body) {
+  Response r;
+  r.status = status;
+  r.body = WriteJson(body);
+  return r;
+}
+
+// The HTTP status of an engine error.
+int HttpStatusOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// An error answer: ValidationErrorResponse for 400, ErrorResponse otherwise.
+Response Error(const absl::Status& status) {
+  const int code = HttpStatusOf(status);
+  if (code == 400) return Json(code, internal::ValidationErrorResponseToJson(status));
+  return Json(code, internal::ErrorResponseToJson(status));
+}
+
+Response Error(int code, absl::Status status) {
+  Response r = Error(status);
+  r.status = code;
+  return r;
+}
+
+absl::Status BadField(std::string_view field, std::string message) {
+  return InvalidArgumentWithViolations(absl::StrCat("invalid ", Sv(field)),
+                                       {{std::string(field), std::move(message)}});
+}
+
+// ---- Requests ---------------------------------------------------------------------
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes a query component ('+' is a space). False if an escape is
+// malformed.
+bool Unescape(std::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out->push_back(' ');
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size() + 0 && i + 2 > in.size() - 1 + 1) return false;
+      if (i + 2 >= in.size() + 1) return false;
+      const int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out->push_back(in[i]);
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
+    std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> params;
+  if (query.empty()) return params;
+  for (absl::string_view part : absl::StrSplit(Sv(query), '&', absl::SkipEmpty())) {
+    const size_t eq = part.find('=');
+    std::string key, value;
+    const std::string_view raw_key(part.data(), eq == part.npos ? part.size() : eq);
+    const std::string_view raw_value =
+        eq == part.npos ? std::string_view()
+                        : std::string_view(part.data() + eq + 1, part.size() - eq - 1);
+    if (!Unescape(raw_key, &key) || !Unescape(raw_value, &value)) {
+      return BadField("query", absl::StrCat("malformed percent-escape in '",
+                                            absl::CHexEscape(part.substr(0, 64)), "'"));
+    }
+    params.emplace_back(std::move(key), std::move(value));
+  }
+  return params;
+}
+
+absl::StatusOr<JobId> PathId(std::string_view text) {
+  absl::StatusOr<JobId> id = JobId::Parse(text);
+  if (!id.ok()) return BadField("id", std::string(id.status().message()));
+  return id;
+}
+
+// A JSON object body, or an empty one for an empty body when `optional`.
+absl::StatusOr<json::object> ObjectBody(std::string_view body, bool optional) {
+  if (optional && body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return json::object();
+  }
+  absl::StatusOr<json::value> value = internal::ParseJsonBody(body);
+  if (!value.ok()) return value.status();
+  if (!value->is_object()) return BadField("body", "must be a JSON object");
+  return std::move(value->as_object());
+}
+
+// Reads the fields of a worker body, each optional unless named in `required`.
+class Fields {
+ public:
+  explicit Fields(const json::object& o) : o_(o) {}
+
+  std::optional<std::string> String(std::string_view key, bool required = false) {
+    const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
+    if (v == nullptr) {
+      if (required) bad_.push_back({std::string(key), "is required"});
+      return std::nullopt;
+    }
+    if (!v->is_string()) {
+      bad_.push_back({std::string(key), "must be a string"});
+      return std::nullopt;
+    }
+    return std::string(v->as_string().data(), v->as_string().size());
+  }
+  std::optional<double> Number(std::string_view key) {
+    const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_number()) {
+      bad_.push_back({std::string(key), "must be a number"});
+      return std::nullopt;
+    }
+    return v->to_number<double>();
+  }
+  std::vector<std::string> Strings(std::string_view key) {
+    std::vector<std::string> out;
+    const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
+    if (v == nullptr) return out;
+    if (!v->is_array()) {
+      bad_.push_back({std::string(key), "must be an array of strings"});
+      return out;
+    }
+    for (size_t i = 0; i < v->as_array().size(); ++i) {
+      const json::value& item = v->as_array()[i];
+      if (!item.is_string()) {
+        bad_.push_back({absl::StrCat(Sv(key), "[", i, "]"), "must be a string"});
+        continue;
+      }
+      out.emplace_back(item.as_string().data(), item.as_string().size());
+    }
+    return out;
+  }
+  // Seconds, as a positive duration of at most a day.
+  std::optional<absl::Duration> Seconds(std::string_view key) {
+    std::optional<double> s = Number(key);
+    if (!s) return std::nullopt;
+    if (!(*s > 0 && *s <= 86400)) {
+      bad_.push_back({std::string(key), "must be more than 0 and at most 86400 seconds"});
+      return std::nullopt;
+    }
+    return absl::Milliseconds(std::llround(*s * 1000));
+  }
+  absl::Status status(std::string_view summary) const {
+    if (bad_.empty()) return absl::OkStatus();
+    return InvalidArgumentWithViolations(summary, bad_);
+  }
+
+ private:
+  const json::object& o_;
+  std::vector<FieldViolation> bad_;
+};
+
+json::object LeaseToJson(const Lease& lease) {
+  return json::object{{"token", json::string(lease.token)},
+                      {"expiresAt", json::string(FormatTimestamp(lease.expires_at))}};
+}
+
+json::object DeadLetterToJson(const DeadLetter& letter) {
+  return json::object{{"deliveryId", json::string(letter.delivery_id)},
+                      {"jobId", json::string(letter.job_id.ToString())},
+                      {"url", json::string(letter.url)},
+                      {"attempts", letter.attempts},
+                      {"lastError", json::string(letter.last_error)},
+                      {"createdAt", json::string(FormatTimestamp(letter.created_at))},
+                      {"diedAt", json::string(FormatTimestamp(letter.died_at))}};
+}
+
+// The job's family as Graphviz DOT: an edge from each prerequisite to the job
+// that needs it (solid: a nested child; dashed: dependsOn), each job labelled
+// with its id and state and filled by state.
+std::string FamilyDot(const std::vector<Job>& family, JobId root) {
+  struct Node {
+    std::string id, state;
+    bool root = false;
+  };
+  struct Edge {
+    bool nested = false;
+  };
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, Node, Edge>;
+  Graph g;
+  absl::flat_hash_map<JobId, Graph::vertex_descriptor> vertex;
+  for (const Job& job : family) {
+    vertex[job.id] = boost::add_vertex(
+        Node{job.id.ToString(), std::string(StateName(job.state)), job.id == root}, g);
+  }
+  for (const Job& job : family) {
+    for (const JobId& child : job.children) {
+      if (auto it = vertex.find(child); it != vertex.end()) {
+        boost::add_edge(it->second, vertex[job.id], Edge{true}, g);
+      }
+    }
+    for (const JobId& dep : job.depends_on) {
+      if (auto it = vertex.find(dep); it != vertex.end()) {
+        boost::add_edge(it->second, vertex[job.id], Edge{false}, g);
+      }
+    }
+  }
+  auto color = [](std::string_view state) -> std::string_view {
+    if (state == "finished") return "palegreen";
+    if (state == "error") return "salmon";
+    if (state == "manually_cancelled") return "lightgrey";
+    if (state == "render:dorender") return "lightskyblue";
+    if (state == "pending") return "lightyellow";
+    return "white";
+  };
+  std::ostringstream out;
+  boost::write_graphviz(
+      out, g,
+      [&](std::ostream& os, Graph::vertex_descriptor v) {
+        const Node& n = g[v];
+        os << "[label=\"" << n.id << "\\n"
+           << n.state << "\", style=filled, fillcolor=" << color(n.state)
+           << (n.root ? ", penwidth=3" : "") << "]";
+      },
+      [&](std::ostream& os, Graph::edge_descriptor e) {
+        os << (g[e].nested ? "[label=\"child\"]" : "[style=dashed, label=\"dependsOn\"]");
+      },
+      [](std::ostream& os) { os << "rankdir=LR;\nnode [shape=box, fontname=\"monospace\"];\n"; });
+  return out.str();
+}
+
+}  // namespace
+
+// ---- Tokens and limits ------------------------------------------------------------
+
+// One token bucket per token: `rate` tokens a second, holding at most `rate`.
+class Api::RateLimiter {
+ public:
+  RateLimiter(double rate, Clock* clock) : rate_(rate), clock_(clock) {}
+
+  // Zero if the request may go now; else how long until it could.
+  absl::Duration Acquire(const std::string& token) {
+    if (rate_ <= 0) return absl::ZeroDuration();
+    const absl::Time now = clock_->Now();
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = buckets_.try_emplace(token, Bucket{rate_, now});
+    Bucket& b = it->second;
+    b.tokens = std::min(rate_, b.tokens + absl::ToDoubleSeconds(now - b.at) * rate_);
+    b.at = now;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return absl::ZeroDuration();
+    }
+    return absl::Seconds((1 - b.tokens) / rate_);
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    absl::Time at;
+  };
+  const double rate_;
+  Clock* const clock_;
+  std::mutex mu_;
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// Compares in time that depends only on the lengths, not on where the texts
+// differ (SPEC §9).
+bool SameToken(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// ---- Handlers: each gets the caller's team ("" on worker routes) -----------------
+
+Response PostJobs(Engine& engine, const Request& request, const std::string& team) {
+  absl::StatusOr<JobSpec> spec = internal::ParseJobCreation(request.body);
+  if (!spec.ok()) return Error(spec.status());
+  absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
+  if (!created.ok()) return Error(created.status());
+  return Json(201, internal::JobCreationResponseToJson(*created));
+}
+
+Response PostJoin(Engine& engine, const Request& request, const std::string& team) {
+  absl::StatusOr<JobSpec> spec = internal::ParseJoinJobCreation(request.body);
+  if (!spec.ok()) return Error(spec.status());
+  absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
+  if (!created.ok()) return Error(created.status());
+  return Json(201, internal::JobCreationResponseToJson(*created));
+}
+
+Response GetJobs(Engine& engine, std::string_view query, const std::string& team) {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params = ParseQuery(query);
+  if (!params.ok()) return Error(params.status());
+  absl::StatusOr<ListQuery> list = ParseListQuery(*params);
+  if (!list.ok()) return Error(list.status());
+  absl::StatusOr<std::vector<Job>> jobs = engine.List(team, *list);
+  if (!jobs.ok()) return Error(jobs.status());
+  return Json(200, internal::JobsToJson(*jobs, list->minimal ? internal::JobView::kMinimal
+                                                             : internal::JobView::kFull));
+}
+
+Response GetJob(Engine& engine, std::string_view id_text, const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<Job> job = engine.Get(team, *id);
+  if (!job.ok()) return Error(job.status());
+  return Json(200, internal::JobToJson(*job));
+}
+
+Response CancelJob(Engine& engine, std::string_view id_text, const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<std::vector<Job>> cancelled = engine.Cancel(team, *id);
+  if (!cancelled.ok()) return Error(cancelled.status());
+  return Json(200, internal::JobCancellationResponseToJson(*cancelled));
+}
+
+Response CancelJobs(Engine& engine, const Request& request, const std::string& team) {
+  absl::StatusOr<std::vector<JobId>> ids = internal::ParseJobCancellationRequest(request.body);
+  if (!ids.ok()) return Error(ids.status());
+  absl::StatusOr<std::vector<Job>> cancelled = engine.CancelMany(team, *ids);
+  if (!cancelled.ok()) return Error(cancelled.status());
+  return Json(200, internal::JobCancellationResponseToJson(*cancelled));
+}
+
+Response PostBatches(Engine& engine, const Request& request, const std::string& team) {
+  absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> entries =
+      internal::ParseBatchCreation(request.body);
+  if (!entries.ok()) {
+    // The document answers every 400 of POST /batches with a
+    // BatchCreationResponse; a body that is not a batch at all gets one with
+    // no batch (status "error", no jobs) and the ValidationErrorResponse
+    // fields (`error`, `details`) beside it.
+    json::object body = internal::ValidationErrorResponseToJson(entries.status());
+    body["batchId"] = "";
+    body["status"] = "error";
+    body["totalJobs"] = 0;
+    body["successCount"] = 0;
+    body["jobs"] = json::array();
+    return Json(400, body);
+  }
+  absl::StatusOr<BatchSubmitResult> result = engine.SubmitBatchEntries(team, *entries);
+  if (!result.ok()) return Error(result.status());
+  return Json(result->status == BatchSubmitStatus::kError ? 400 : 201,
+              internal::BatchCreationResponseToJson(*result));
+}
+
+Response GetBatch(Engine& engine, std::string_view id_text, const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<BatchView> view = engine.GetBatch(team, *id);
+  if (!view.ok()) return Error(view.status());
+  return Json(200, internal::BatchStatusResponseToJson(*view));
+}
+
+Response CancelBatch(Engine& engine, std::string_view id_text, const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<BatchCancelResult> result = engine.CancelBatch(team, *id);
+  if (!result.ok()) return Error(result.status());
+  return Json(200, internal::BatchCancellationResponseToJson(*result));
+}
+
+Response AbortJob(Engine& engine, std::string_view id_text, const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<Job> job = engine.RequestAbort(team, *id);
+  if (!job.ok()) return Error(job.status());
+  return Json(200, internal::JobToJson(*job));
+}
+
+Response JobGraph(Engine& engine, std::string_view id_text, const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<std::vector<Job>> family = engine.GetFamily(team, *id);
+  if (!family.ok()) return Error(family.status());
+  Response r;
+  r.content_type = "text/vnd.graphviz; charset=utf-8";
+  r.body = FamilyDot(*family, *id);
+  return r;
+}
+
+Response FailedWebhooks(Engine& engine, const std::string& team) {
+  absl::StatusOr<std::vector<DeadLetter>> letters = engine.ListDeadLetters(team);
+  if (!letters.ok()) return Error(letters.status());
+  json::array out;
+  for (const DeadLetter& letter : *letters) out.push_back(DeadLetterToJson(letter));
+  return Json(200, out);
+}
+
+Response ReplayWebhook(Engine& engine, std::string_view delivery_id, const std::string& team) {
+  absl::Status status = engine.ReplayDeadLetter(team, delivery_id);
+  if (!status.ok()) return Error(status);
+  return Json(200,
+              json::object{{"deliveryId", json::string(delivery_id.data(), delivery_id.size())},
+                           {"status", "pending"}});
+}
+
+Response Claim(Engine& engine, const Request& request) {
+  absl::StatusOr<json::object> body = ObjectBody(request.body, /*optional=*/true);
+  if (!body.ok()) return Error(body.status());
+  Fields fields(*body);
+  ClaimRequest claim;
+  claim.worker = fields.String("worker").value_or("");
+  claim.tags = fields.Strings("tags");
+  claim.lease = fields.Seconds("leaseSeconds");
+  if (absl::Status s = fields.status("invalid claim"); !s.ok()) return Error(s);
+  absl::StatusOr<ClaimedJob> claimed = engine.Claim(claim);
+  if (absl::IsNotFound(claimed.status())) {
+    Response r;
+    r.status = 204;  // nothing to claim
+    r.content_type.clear();
+    return r;
+  }
+  if (!claimed.ok()) return Error(claimed.status());
+  json::object out{{"job", internal::JobToJson(claimed->job)},
+                   {"lease", LeaseToJson(claimed->lease)}};
+  // What the job was created from (the JobCreation body), for the worker.
+  absl::StatusOr<json::value> payload = internal::ParseJsonBody(claimed->payload);
+  out["payload"] = payload.ok() ? *payload : json::value(json::string(claimed->payload));
+  return Json(200, out);
+}
+
+// heartbeat, finish, fail, release: `action` is the route's last segment.
+Response WorkerCall(Engine& engine, const Request& request, std::string_view id_text,
+                    std::string_view action) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<json::object> body = ObjectBody(request.body, /*optional=*/false);
+  if (!body.ok()) return Error(body.status());
+  Fields fields(*body);
+  const std::string lease = fields.String("lease", /*required=*/true).value_or("");
+  if (action == "heartbeat") {
+    HeartbeatReport report;
+    report.progress = fields.Number("progress");
+    report.extend = fields.Seconds("extendSeconds");
+    if (absl::Status s = fields.status("invalid heartbeat"); !s.ok()) return Error(s);
+    absl::StatusOr<HeartbeatResult> result = engine.Heartbeat(*id, lease, report);
+    if (!result.ok()) return Error(result.status());
+    return Json(200, json::object{{"job", internal::JobToJson(result->job)},
+                                  {"lease", LeaseToJson(result->lease)},
+                                  {"cancelRequested", result->cancel_requested}});
+  }
+  absl::StatusOr<Job> job;
+  if (action == "finish") {
+    FinishReport report;
+    report.output_url = fields.String("outputUrl").value_or("");
+    if (absl::Status s = fields.status("invalid finish"); !s.ok()) return Error(s);
+    job = engine.Finish(*id, lease, report);
+  } else if (action == "fail") {
+    const std::string error = fields.String("error").value_or("");
+    if (absl::Status s = fields.status("invalid fail"); !s.ok()) return Error(s);
+    job = engine.Fail(*id, lease, error);
+  } else {
+    if (absl::Status s = fields.status("invalid release"); !s.ok()) return Error(s);
+    job = engine.Release(*id, lease);
+  }
+  if (!job.ok()) return Error(job.status());
+  return Json(200, internal::JobToJson(*job));
+}
+
+// ---- Routes ------------------------------------------------------------------------
+
+enum class RouteId {
+  kPostJobs,
+  kGetJobs,
+  kGetJob,
+  kCancelJob,
+  kCancelJobs,
+  kJoin,
+  kPostBatches,
+  kGetBatch,
+  kCancelBatch,
+  kAbort,
+  kGraph,
+  kFailedWebhooks,
+  kReplay,
+  kClaim,
+  kHeartbeat,
+  kFinish,
+  kFail,
+  kRelease,
+  kHealth,
+  kMetrics,
+};
+enum class Auth { kNone, kClient, kWorker };
+
+struct RouteSpec {
+  std::string_view method;
+  std::string_view pattern;  // under kPrefix; "{id}" matches one segment
+  Auth auth;
+  RouteId id;
+};
+
+// clang-format off
+constexpr RouteSpec kRoutes[] = {
+  {"POST", "/jobs",                            Auth::kClient, RouteId::kPostJobs},
+  {"GET",  "/jobs",                            Auth::kClient, RouteId::kGetJobs},
+  {"POST", "/jobs/cancel",                     Auth::kClient, RouteId::kCancelJobs},
+  {"POST", "/jobs/join",                       Auth::kClient, RouteId::kJoin},
+  {"GET",  "/jobs/{id}",                       Auth::kClient, RouteId::kGetJob},
+  {"PATCH","/jobs/{id}/cancel",                Auth::kClient, RouteId::kCancelJob},
+  {"POST", "/jobs/{id}/abort",                 Auth::kClient, RouteId::kAbort},
+  {"GET",  "/jobs/{id}/graph",                 Auth::kClient, RouteId::kGraph},
+  {"POST", "/jobs/{id}/heartbeat",             Auth::kWorker, RouteId::kHeartbeat},
+  {"POST", "/jobs/{id}/finish",                Auth::kWorker, RouteId::kFinish},
+  {"POST", "/jobs/{id}/fail",                  Auth::kWorker, RouteId::kFail},
+  {"POST", "/jobs/{id}/release",               Auth::kWorker, RouteId::kRelease},
+  {"POST", "/batches",                         Auth::kClient, RouteId::kPostBatches},
+  {"GET",  "/batches/{id}",                    Auth::kClient, RouteId::kGetBatch},
+  {"POST", "/batches/{id}/cancel",             Auth::kClient, RouteId::kCancelBatch},
+  {"POST", "/workers/claim",                   Auth::kWorker, RouteId::kClaim},
+  {"GET",  "/webhooks/failed",                 Auth::kClient, RouteId::kFailedWebhooks},
+  {"POST", "/webhooks/failed/{id}/replay",     Auth::kClient, RouteId::kReplay},
+  {"GET",  "/health",                          Auth::kNone,   RouteId::kHealth},
+  {"GET",  "/metrics",                         Auth::kNone,   RouteId::kMetrics},
+};
+// clang-format on
+
+// Whether `path` (under the prefix) matches `pattern`; the {id} segments go to
+// `ids`.
+bool Match(std::string_view pattern, std::string_view path, std::vector<std::string_view>& ids) {
+  ids.clear();
+  std::vector<absl::string_view> want = absl::StrSplit(Sv(pattern), '/');
+  std::vector<absl::string_view> got = absl::StrSplit(Sv(path), '/');
+  if (want.size() != got.size()) return false;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i] == "{id}") {
+      if (got[i].empty()) return false;
+      ids.emplace_back(got[i].data(), got[i].size());
+    } else if (want[i] != got[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Api::Api(Engine* engine, const ApiOptions& options)
+    : engine_(engine),
+      options_(options),
+      limiter_(std::make_unique<RateLimiter>(options.rate_limit, options.clock)) {}
+
+Api::~Api() = default;
+
+Response Api::Handle(const Request& request) {
+  std::string route_name = "unmatched";
+  Response response = Route(request, route_name);
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  ++requests_[{route_name, response.status}];
+  return response;
+}
+
+Response Api::Route(const Request& request, std::string& route_name) {
+  if (request.body.size() > options_.max_body_bytes) {
+    return Error(413, absl::ResourceExhaustedError(absl::StrCat(
+                          "request body is larger than ", options_.max_body_bytes, " bytes")));
+  }
+  std::string_view target = request.target;
+  const size_t q = target.find('?');
+  const std::string_view query = q == target.npos ? std::string_view() : target.substr(q + 1);
+  std::string_view path = target.substr(0, q);
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path.substr(0, kPrefix.size()) != kPrefix) {
+    return Error(absl::NotFoundError(absl::StrCat(
+        "no route ", absl::CHexEscape(Sv(path.substr(0, 256))), " (routes are under /api/v2)")));
+  }
+  path.remove_prefix(kPrefix.size());
+  // HEAD is GET without the body (the HTTP server drops it).
+  const std::string_view method = request.method == "HEAD" ? "GET" : request.method;
+  const RouteSpec* route = nullptr;
+  std::vector<std::string_view> ids;
+  std::vector<std::string> allowed;
+  for (const RouteSpec& r : kRoutes) {
+    if (!Match(r.pattern, path, ids)) continue;
+    if (r.method == method) {
+      route = &r;
+      break;
+    }
+    allowed.emplace_back(r.method);
+  }
+  if (route == nullptr && !allowed.empty()) {
+    Response r = Error(405, absl::FailedPreconditionError(absl::StrCat(
+                                "method ", absl::CHexEscape(Sv(method.substr(0, 16))),
+                                " is not allowed here; allowed: ", absl::StrJoin(allowed, ", "))));
+    r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
+    return r;
+  }
+  if (route == nullptr) {
+    return Error(absl::NotFoundError(
+        absl::StrCat("no route ", absl::CHexEscape(Sv(request.target.substr(0, 256))))));
+  }
+  Match(route->pattern, path, ids);  // the ids of the route taken
+  route_name = std::string(route->method) + " " + std::string(route->pattern);
+
+  // Who is calling.
+  std::string team;
+  if (route->auth != Auth::kNone) {
+    const std::string_view header = request.Header("authorization");
+    std::string_view token;
+    if (header.size() > 7 && absl::EqualsIgnoreCase(Sv(header.substr(0, 7)), "bearer ")) {
+      token = header.substr(7);
+    }
+    bool client = false, worker = false;
+    for (const auto& [t, owner] : options_.client_tokens) {
+      if (SameToken(token, t)) {
+        client = true;
+        team = owner;
+      }
+    }
+    for (const std::string& t : options_.worker_tokens) worker |= SameToken(token, t);
+    if (token.empty() || (!client && !worker)) {
+      Response r = Error(401, absl::UnauthenticatedError(
+                                  token.empty() ? "missing bearer token (Authorization: Bearer ...)"
+                                                : "unknown token"));
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    if (route->auth == Auth::kClient && !client) {
+      return Error(absl::PermissionDeniedError("a worker token cannot call a client route"));
+    }
+    if (route->auth == Auth::kWorker && !worker) {
+      return Error(absl::PermissionDeniedError("a client token cannot call a worker route"));
+    }
+    if (absl::Duration wait = limiter_->Acquire(std::string(token)); wait > absl::ZeroDuration()) {
+      rate_limited_.fetch_add(1, std::memory_order_relaxed);
+      Response r = Error(
+          429, absl::ResourceExhaustedError(absl::StrCat("rate limit of ", options_.rate_limit,
+                                                         " requests/s for this token exceeded")));
+      r.headers.emplace_back("Retry-After",
+                             absl::StrCat(std::max<int64_t>(
+                                 1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(wait))))));
+      return r;
+    }
+  }
+
+  Engine& engine = *engine_;
+  const std::string_view id = ids.empty() ? std::string_view() : ids[0];
+  switch (route->id) {
+    case RouteId::kPostJobs:
+      return PostJobs(engine, request, team);
+    case RouteId::kGetJobs:
+      return GetJobs(engine, query, team);
+    case RouteId::kGetJob:
+      return GetJob(engine, id, team);
+    case RouteId::kCancelJob:
+      return CancelJob(engine, id, team);
+    case RouteId::kCancelJobs:
+      return CancelJobs(engine, request, team);
+    case RouteId::kJoin:
+      return PostJoin(engine, request, team);
+    case RouteId::kPostBatches:
+      return PostBatches(engine, request, team);
+    case RouteId::kGetBatch:
+      return GetBatch(engine, id, team);
+    case RouteId::kCancelBatch:
+      return CancelBatch(engine, id, team);
+    case RouteId::kAbort:
+      return AbortJob(engine, id, team);
+    case RouteId::kGraph:
+      return JobGraph(engine, id, team);
+    case RouteId::kFailedWebhooks:
+      return FailedWebhooks(engine, team);
+    case RouteId::kReplay:
+      return ReplayWebhook(engine, id, team);
+    case RouteId::kClaim:
+      return Claim(engine, request);
+    case RouteId::kHeartbeat:
+      return WorkerCall(engine, request, id, "heartbeat");
+    case RouteId::kFinish:
+      return WorkerCall(engine, request, id, "finish");
+    case RouteId::kFail:
+      return WorkerCall(engine, request, id, "fail");
+    case RouteId::kRelease:
+      return WorkerCall(engine, request, id, "release");
+    case RouteId::kHealth:
+      return Json(200, json::object{{"status", "ok"}, {"jobs", engine.JobCount()}});
+    case RouteId::kMetrics: {
+      Response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = MetricsText();
+      return r;
+    }
+  }
+  return Error(absl::InternalError("unhandled route"));
+}
+
+std::string Api::MetricsText() const {
+  std::string out;
+  absl::StrAppend(&out,
+                  "# HELP cascade_http_requests_total HTTP requests answered, by route and "
+                  "status.\n# TYPE cascade_http_requests_total counter\n");
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    for (const auto& [key, n] : requests_) {
+      absl::StrAppend(&out, "cascade_http_requests_total{route=\"", key.first, "\",code=\"",
+                      key.second, "\"} ", n, "\n");
+    }
+  }
+  absl::StrAppend(&out,
+                  "# HELP cascade_http_rate_limited_total Requests refused by the rate limit.\n"
+                  "# TYPE cascade_http_rate_limited_total counter\n"
+                  "cascade_http_rate_limited_total ",
+                  rate_limited_.load(std::memory_order_relaxed), "\n");
+  absl::StrAppend(&out,
+                  "# HELP cascade_jobs Jobs the engine holds.\n# TYPE cascade_jobs gauge\n"
+                  "cascade_jobs ",
+                  engine_->JobCount(), "\n");
+  const OutboxCounts outbox = engine_->GetOutboxCounts();
+  absl::StrAppend(
+      &out,
+      "# HELP cascade_webhook_outbox Webhook deliveries in the outbox, by stage.\n"
+      "# TYPE cascade_webhook_outbox gauge\n",
+      "cascade_webhook_outbox{stage=\"pending\"} ", outbox.pending, "\n",
+      "cascade_webhook_outbox{stage=\"in_flight\"} ", outbox.in_flight, "\n",
+      "cascade_webhook_outbox{stage=\"dead\"} ", outbox.dead, "\n",
+      "# HELP cascade_webhook_attempts_total Delivery attempts since the engine started.\n"
+      "# TYPE cascade_webhook_attempts_total counter\n"
+      "cascade_webhook_attempts_total ",
+      outbox.attempts_total, "\n",
+      "# HELP cascade_webhook_delivered_total Deliveries answered 2xx since the engine started.\n"
+      "# TYPE cascade_webhook_delivered_total counter\n"
+      "cascade_webhook_delivered_total ",
+      outbox.delivered_total, "\n");
+  return out;
+}
+
+}  // namespace cascade::server

@@ -1,0 +1,92 @@
+// Copyright 2026 The Cascade Authors.
+//
+// File: server/api.h
+// -----------------------------------------------------------------------------
+// Api: cascade-server's request handler. It turns a Request into a Response:
+// routing under /api/v2, Bearer tokens to teams (client tokens) or to the
+// worker routes (worker tokens), the per-token rate limit, the JSON layer
+// (engine/json/wire.h) for bodies, and the engine for everything else. It
+// knows nothing of sockets: HttpServer (http_server.h) feeds it, and the
+// tests and the fuzzer call it directly. docs/http.md is the reference of
+// what each route takes and answers.
+//
+// Example:
+//
+//   ApiOptions options;
+//   options.client_tokens = {{"s3cr3t", "default"}};
+//   Api api(engine.get(), options);
+//   Response r = api.Handle({.method = "GET", .target = "/api/v2/jobs",
+//                            .headers = {{"authorization", "Bearer s3cr3t"}}});
+//
+// Thread safety: Handle may be called from any number of threads at once.
+
+#ifndef CASCADE_SERVER_API_H_
+#define CASCADE_SERVER_API_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "cascade/cascade.h"
+#include "server/http_types.h"
+
+namespace cascade::server {
+
+struct ApiOptions {
+  // Client tokens and the team each one acts for. A request on a client route
+  // needs one (401 without; 403 with a worker token).
+  std::vector<std::pair<std::string, std::string>> client_tokens;
+  // Tokens of the worker routes (claim, heartbeat, finish, fail, release).
+  std::vector<std::string> worker_tokens;
+  // Requests per second each token may make, sustained, with bursts up to
+  // the same number (a token bucket). 0: no limit. Default: 0.
+  double rate_limit = 0;
+  // Bodies longer than this get 413. Default: 10 MiB (SPEC §9).
+  size_t max_body_bytes = size_t{10} << 20;
+  // Where the rate limiter reads time. Not owned. Default: Clock::Real().
+  Clock* clock = Clock::Real();
+};
+
+class Api {
+ public:
+  // `engine` is not owned and must outlive the Api.
+  Api(Engine* engine, const ApiOptions& options);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // Answers one request. Never throws; whatever the request holds, the answer
+  // is a well-formed response (4xx for what is wrong with the request, 5xx
+  // when the engine's store failed).
+  Response Handle(const Request& request);
+
+ private:
+  class RateLimiter;
+
+  // Handle, but for the metrics: `route_name` gets the route's method and
+  // pattern when one matched.
+  Response Route(const Request& request, std::string& route_name);
+  // The Prometheus text of GET /api/v2/metrics.
+  std::string MetricsText() const;
+
+  Engine* const engine_;
+  const ApiOptions options_;
+  std::unique_ptr<RateLimiter> limiter_;
+
+  // Requests answered, by route (its pattern, or "unmatched") and status.
+  mutable std::mutex metrics_mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(metrics_mu_);
+  std::atomic<uint64_t> rate_limited_{0};
+};
+
+}  // namespace cascade::server
+
+#endif  // CASCADE_SERVER_API_H_
