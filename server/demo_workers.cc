@@ -1,0 +1,72 @@
+// Copyright 2026 The Cascade Authors.
+
+#include "server/demo_workers.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+namespace cascade::server {
+
+DemoWorkers::DemoWorkers(Engine* engine, const DemoWorkerOptions& options)
+    : engine_(engine), options_(options) {
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back(&DemoWorkers::Run, this, i);
+}
+
+DemoWorkers::~DemoWorkers() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+}
+
+bool DemoWorkers::SleepFor(absl::Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, absl::ToChronoMilliseconds(d), [&] { return stop_; });
+}
+
+void DemoWorkers::Run(int index) {
+  std::mt19937_64 rng(std::random_device{}() + index);
+  std::uniform_real_distribution<double> unit(0, 1);
+  ClaimRequest request;
+  request.worker = absl::StrCat("demo-worker-", index);
+  while (true) {
+    absl::StatusOr<ClaimedJob> claimed = engine_->Claim(request);
+    if (!claimed.ok()) {
+      if (!SleepFor(options_.idle_poll)) return;
+      continue;
+    }
+    const JobId id = claimed->job.id;
+    const std::string& lease = claimed->lease.token;
+    bool keep_going = true;
+    for (int step = 1; step <= options_.steps && keep_going; ++step) {
+      if (!SleepFor(options_.render_time / options_.steps)) {
+        engine_->Release(id, lease).IgnoreError();  // back to the queue for the next start
+        return;
+      }
+      HeartbeatReport report;
+      report.progress = 100.0 * step / (options_.steps + 1);
+      absl::StatusOr<HeartbeatResult> beat = engine_->Heartbeat(id, lease, report);
+      if (!beat.ok()) keep_going = false;  // the lease is gone (expired, or cancelled)
+      if (beat.ok() && beat->cancel_requested) {
+        engine_->Release(id, lease).IgnoreError();  // acknowledges the abort
+        keep_going = false;
+      }
+    }
+    if (!keep_going) continue;
+    if (unit(rng) < options_.failure_rate) {
+      if (engine_->Fail(id, lease, "demo render failed: the simulated GPU ran out of memory")
+              .ok()) {
+        failed_.fetch_add(1);
+      }
+    } else {
+      FinishReport report;
+      report.output_url = absl::StrCat("https://renders.example.com/demo/", id.ToString(), ".mp4");
+      if (engine_->Finish(id, lease, report).ok()) finished_.fetch_add(1);
+    }
+  }
+}
+
+}  // namespace cascade::server

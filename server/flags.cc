@@ -1,0 +1,156 @@
+// Copyright 2026 The Cascade Authors.
+
+#include "server/flags.h"
+
+#include <cmath>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "engine/util/strings.h"
+
+namespace cascade::server {
+namespace {
+
+using internal::Sv;
+
+absl::Status Bad(std::string_view flag, std::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(Sv(flag), ": ", Sv(why), " (see --help)"));
+}
+
+absl::StatusOr<double> Number(std::string_view flag, const std::string& value, double lo,
+                              double hi) {
+  double d = 0;
+  if (!absl::SimpleAtod(value, &d) || !std::isfinite(d) || d < lo || d > hi) {
+    return Bad(flag, absl::StrCat("expected a number from ", lo, " to ", hi, ", got '",
+                                  Sv(value).substr(0, 64), "'"));
+  }
+  return d;
+}
+
+absl::StatusOr<int> Integer(std::string_view flag, const std::string& value, int lo, int hi) {
+  int n = 0;
+  if (!absl::SimpleAtoi(value, &n) || n < lo || n > hi) {
+    return Bad(flag, absl::StrCat("expected an integer from ", lo, " to ", hi, ", got '",
+                                  Sv(value).substr(0, 64), "'"));
+  }
+  return n;
+}
+
+absl::StatusOr<absl::Duration> Seconds(std::string_view flag, const std::string& value) {
+  absl::StatusOr<double> s = Number(flag, value, 0.001, 86400 * 365);
+  if (!s.ok()) return s.status();
+  return absl::Milliseconds(std::llround(*s * 1000));
+}
+
+}  // namespace
+
+std::string Usage() {
+  return R"(cascade-server: Nexrender Cloud API v2 over the Cascade engine
+
+Usage: cascade-server [flags]
+
+  --listen HOST:PORT        where to listen (default 127.0.0.1:8080)
+  --data DIR                data directory (default ./cascade-data); ':memory:' for none
+  --token TOKEN=TEAM        a client token and its team (repeatable); with none, one is
+                            generated for team 'default' and printed
+  --worker-token TOKEN      a token for the worker routes (repeatable); with none, one is
+                            generated and printed
+  --rate-limit N            requests/s per token, bursts up to N (default: no limit)
+  --demo-workers N          run N simulated workers that claim, report progress and finish
+  --output-url TEMPLATE     planned outputUrl; {id}, {team}, {batch} are filled in
+  --lease-seconds N         lease a claim gets (default 60)
+  --max-attempts N          attempts before a lost lease ends a job in error (default 3)
+  --abort-grace N           seconds a worker has to acknowledge an abort (default 30)
+  --webhook-backoff SECONDS first retry delay of a webhook, doubling (default 1)
+  --webhook-timeout SECONDS timeout of one webhook attempt (default 2)
+  --webhook-secret SECRET   sign webhook bodies (Cascade-Signature: sha256=<HMAC>)
+  --help                    this text
+
+The REST reference is docs/http.md.
+)";
+}
+
+absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args) {
+  ServerFlags flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (const size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
+    if (flag == "--help" || flag == "-h") {
+      flags.help = true;
+      continue;
+    }
+    auto value = [&]() -> absl::StatusOr<std::string> {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) return Bad(flag, "needs a value");
+      return args[++i];
+    };
+    absl::StatusOr<std::string> v = std::string();
+    if (flag.rfind("--", 0) != 0) return Bad(flag, "not a flag");
+    v = value();
+    if (!v.ok()) return v.status();
+    if (flag == "--listen") {
+      const size_t colon = v->rfind(':');
+      if (colon == std::string::npos || colon == 0) return Bad(flag, "expected HOST:PORT");
+      absl::StatusOr<int> port = Integer(flag, v->substr(colon + 1), 0, 65535);
+      if (!port.ok()) return port.status();
+      flags.host = v->substr(0, colon);
+      if (flags.host.size() > 2 && flags.host.front() == '[' && flags.host.back() == ']') {
+        flags.host = flags.host.substr(1, flags.host.size() - 2);  // [::1]:8080
+      }
+      flags.port = static_cast<uint16_t>(*port);
+    } else if (flag == "--data") {
+      if (v->empty()) return Bad(flag, "expected a directory or ':memory:'");
+      flags.data = *v;
+    } else if (flag == "--token") {
+      const size_t eq = v->find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == v->size()) {
+        return Bad(flag, "expected TOKEN=TEAM");
+      }
+      flags.tokens.emplace_back(v->substr(0, eq), v->substr(eq + 1));
+    } else if (flag == "--worker-token") {
+      if (v->empty()) return Bad(flag, "expected a token");
+      flags.worker_tokens.push_back(*v);
+    } else if (flag == "--rate-limit") {
+      absl::StatusOr<double> n = Number(flag, *v, 0, 1e9);
+      if (!n.ok()) return n.status();
+      flags.rate_limit = *n;
+    } else if (flag == "--demo-workers") {
+      absl::StatusOr<int> n = Integer(flag, *v, 0, 256);
+      if (!n.ok()) return n.status();
+      flags.demo_workers = *n;
+    } else if (flag == "--output-url") {
+      flags.output_url = *v;
+    } else if (flag == "--lease-seconds") {
+      absl::StatusOr<absl::Duration> d = Seconds(flag, *v);
+      if (!d.ok()) return d.status();
+      flags.lease = *d;
+    } else if (flag == "--max-attempts") {
+      absl::StatusOr<int> n = Integer(flag, *v, 1, 1000);
+      if (!n.ok()) return n.status();
+      flags.max_attempts = *n;
+    } else if (flag == "--abort-grace") {
+      absl::StatusOr<absl::Duration> d = Seconds(flag, *v);
+      if (!d.ok()) return d.status();
+      flags.abort_grace = *d;
+    } else if (flag == "--webhook-backoff") {
+      absl::StatusOr<absl::Duration> d = Seconds(flag, *v);
+      if (!d.ok()) return d.status();
+      flags.webhook_backoff = *d;
+    } else if (flag == "--webhook-timeout") {
+      absl::StatusOr<absl::Duration> d = Seconds(flag, *v);
+      if (!d.ok()) return d.status();
+      flags.webhook_timeout = *d;
+    } else if (flag == "--webhook-secret") {
+      flags.webhook_secret = *v;
+    } else {
+      return Bad(flag, "unknown flag");
+    }
+  }
+  return flags;
+}
+
+}  // namespace cascade::server

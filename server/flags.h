@@ -1,0 +1,48 @@
+// Copyright 2026 The Cascade Authors.
+//
+// cascade-server's command line (SPEC §11), parsed into one struct, so that it
+// can be tested without starting a server.
+
+#ifndef CASCADE_SERVER_FLAGS_H_
+#define CASCADE_SERVER_FLAGS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace cascade::server {
+
+struct ServerFlags {
+  std::string host = "127.0.0.1";  // --listen HOST:PORT
+  uint16_t port = 8080;
+  std::string data = "./cascade-data";                      // --data DIR; ":memory:" for none
+  std::vector<std::pair<std::string, std::string>> tokens;  // --token TOKEN=TEAM
+  std::vector<std::string> worker_tokens;                   // --worker-token TOKEN
+  double rate_limit = 0;                                    // --rate-limit N (0: none)
+  int demo_workers = 0;                                     // --demo-workers N
+  std::optional<std::string> output_url;                    // --output-url TEMPLATE
+  absl::Duration lease = absl::Seconds(60);                 // --lease-seconds N
+  int max_attempts = 3;                                     // --max-attempts N
+  absl::Duration abort_grace = absl::Seconds(30);           // --abort-grace N
+  absl::Duration webhook_backoff = absl::Seconds(1);        // --webhook-backoff SECONDS
+  absl::Duration webhook_timeout = absl::Seconds(2);        // --webhook-timeout SECONDS
+  std::string webhook_secret;                               // --webhook-secret SECRET
+  bool help = false;                                        // --help
+};
+
+// Parses argv[1..]. Flags take their value as the next argument or after
+// '=' (`--listen=0.0.0.0:80`). InvalidArgument naming the flag for an
+// unknown flag, a missing or bad value.
+absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args);
+
+// The --help text.
+std::string Usage();
+
+}  // namespace cascade::server
+
+#endif  // CASCADE_SERVER_FLAGS_H_
