@@ -1,0 +1,146 @@
+// Copyright 2026 The Cascade Authors.
+//
+// cascade-server: the engine behind Nexrender's Cloud API v2 (SPEC §11).
+// Parses the command line, opens the engine (on the data directory unless
+// --data :memory:), serves the API until SIGINT or SIGTERM, then stops
+// gracefully: no new connections, requests under way answered, the engine's
+// store closed cleanly.
+
+#include <openssl/rand.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "cascade/cascade.h"
+#include "server/api.h"
+#include "server/demo_workers.h"
+#include "server/flags.h"
+#include "server/http_server.h"
+
+namespace cascade::server {
+namespace {
+
+std::string NewToken() {
+  unsigned char bytes[24];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    std::fprintf(stderr, "cascade-server: no randomness for a token\n");
+    std::exit(1);
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
+void PrintWelcome(const ServerFlags& flags, uint16_t port, const std::string& client_token,
+                  const std::string& team, const std::string& worker_token, bool generated) {
+  const std::string host = flags.host == "0.0.0.0" || flags.host == "::" ? "127.0.0.1" : flags.host;
+  const std::string base = absl::StrCat("http://", host, ":", port, "/api/v2");
+  std::cout << "cascade-server listening on " << base << "\n"
+            << "  data: " << (flags.data == ":memory:" ? "in memory (nothing is kept)" : flags.data)
+            << "\n";
+  if (generated) {
+    std::cout << "  client token (team '" << team << "'): " << client_token << "\n";
+  }
+  if (!worker_token.empty()) std::cout << "  worker token: " << worker_token << "\n";
+  if (flags.demo_workers > 0) std::cout << "  demo workers: " << flags.demo_workers << "\n";
+  const std::string auth = absl::StrCat("-H \"Authorization: Bearer ", client_token, "\"");
+  std::cout << "\nTry it:\n"
+            << "  curl -s -X POST " << base << "/jobs " << auth
+            << " \\\n    -H \"Content-Type: application/json\" \\\n"
+            << "    -d '{\"template\": {\"id\": \"01HZX3C5Y5V7E8W3J6T9Q2M1NB\", "
+               "\"composition\": \"main\"}}'\n"
+            << "  curl -s " << base << "/jobs " << auth << "\n"
+            << "  curl -s " << base << "/jobs/<id> " << auth << "\n"
+            << "  curl -s -X PATCH " << base << "/jobs/<id>/cancel " << auth << "\n";
+  if (!worker_token.empty()) {
+    std::cout << "  curl -s -X POST " << base << "/workers/claim -H \"Authorization: Bearer "
+              << worker_token << "\"\n";
+  }
+  std::cout << "\nStop with Ctrl-C. The REST reference is docs/http.md.\n" << std::flush;
+}
+
+int Main(int argc, char** argv) {
+  absl::StatusOr<ServerFlags> parsed = ParseFlags(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.ok()) {
+    std::cerr << "cascade-server: " << parsed.status().message() << "\n";
+    return 2;
+  }
+  ServerFlags flags = *std::move(parsed);
+  if (flags.help) {
+    std::cout << Usage();
+    return 0;
+  }
+  // Every thread started from here on inherits the mask, so only the sigwait
+  // below takes SIGINT and SIGTERM.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Options options;
+  if (flags.output_url) options.output_url_template = *flags.output_url;
+  options.lease_duration = flags.lease;
+  options.max_attempts = flags.max_attempts;
+  options.abort_grace = flags.abort_grace;
+  options.webhooks.initial_backoff = flags.webhook_backoff;
+  options.webhooks.timeout = flags.webhook_timeout;
+  options.webhooks.signing_secret = flags.webhook_secret;
+  if (flags.data != ":memory:") options.durability.data_dir = flags.data;
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options);
+  if (!engine.ok()) {
+    std::cerr << "cascade-server: " << engine.status() << "\n";
+    return 1;
+  }
+
+  ApiOptions api_options;
+  api_options.client_tokens = flags.tokens;
+  api_options.worker_tokens = flags.worker_tokens;
+  api_options.rate_limit = flags.rate_limit;
+  const bool generated = flags.tokens.empty();
+  if (generated) api_options.client_tokens.emplace_back(NewToken(), "default");
+  if (api_options.worker_tokens.empty()) api_options.worker_tokens.push_back(NewToken());
+  Api api(engine->get(), api_options);
+
+  HttpServerOptions http;
+  http.host = flags.host;
+  http.port = flags.port;
+  http.max_body_bytes = api_options.max_body_bytes;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      HttpServer::Start(http, [&api](const Request& request) { return api.Handle(request); });
+  if (!server.ok()) {
+    std::cerr << "cascade-server: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::unique_ptr<DemoWorkers> demo;
+  if (flags.demo_workers > 0) {
+    DemoWorkerOptions demo_options;
+    demo_options.workers = flags.demo_workers;
+    demo = std::make_unique<DemoWorkers>(engine->get(), demo_options);
+  }
+  PrintWelcome(flags, (*server)->port(), api_options.client_tokens.front().first,
+               api_options.client_tokens.front().second, api_options.worker_tokens.front(),
+               generated);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::cout << "\ncascade-server: " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
+            << ", stopping\n"
+            << std::flush;
+  (*server)->Stop();  // answers what is under way, takes nothing new
+  demo.reset();
+  engine->reset();  // closes the store cleanly
+  std::cout << "cascade-server: stopped\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace cascade::server
+
+int main(int argc, char** argv) { return cascade::server::Main(argc, argv); }
