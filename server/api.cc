@@ -101,8 +101,7 @@ bool Unescape(std::string_view in, std::string* out) {
     if (in[i] == '+') {
       out->push_back(' ');
     } else if (in[i] == '%') {
-      if (i + 2 >= in.size() + 0 && i + 2 > in.size() - 1 + 1) return false;
-      if (i + 2 >= in.size() + 1) return false;
+      if (i + 2 >= in.size()) return false;  // needs two more characters
       const int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
       if (hi < 0 || lo < 0) return false;
       out->push_back(static_cast<char>(hi * 16 + lo));
@@ -626,7 +625,8 @@ Response Api::Route(const Request& request, std::string& route_name) {
   }
   path.remove_prefix(kPrefix.size());
   // HEAD is GET without the body (the HTTP server drops it).
-  const std::string_view method = request.method == "HEAD" ? "GET" : request.method;
+  const std::string_view method =
+      request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
   const RouteSpec* route = nullptr;
   std::vector<std::string_view> ids;
   std::vector<std::string> allowed;

@@ -195,6 +195,7 @@ TEST_F(ApiTest, UnknownRoutesAre404AndWrongMethods405WithAllow) {
   EXPECT_THAT(wrong.headers,
               ::testing::Contains(std::pair<std::string, std::string>("Allow", "POST, GET")));
   EXPECT_EQ(Call("GET", "/api/v2/jobs/").status, 200);  // a trailing slash is the same route
+  EXPECT_EQ(Call("HEAD", "/api/v2/jobs").status, 200);  // HEAD is GET (the server drops the body)
 }
 
 TEST_F(ApiTest, ABodyOverTheLimitIs413) {
@@ -266,6 +267,9 @@ TEST_F(ApiTest, GetJobsListsWithFiltersAndRefusesBadParameters) {
   Response bad = Call("GET", "/api/v2/jobs?limit=abc&states=nope", "", kClient, "/jobs");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(Call("GET", "/api/v2/jobs?limit=%zz").status, 400);
+  EXPECT_EQ(Call("GET", "/api/v2/jobs?limit=%4").status, 400);  // an escape cut short
+  EXPECT_EQ(Call("GET", "/api/v2/jobs?limit=%").status, 400);
+  EXPECT_EQ(Call("GET", "/api/v2/jobs?limit=%31").status, 200);  // "1"
 }
 
 TEST_F(ApiTest, GetJobAnswersTheJobOr400Or404) {
