@@ -8,6 +8,9 @@ CASCADE_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev
+  # scripts/fuzz.sh: clang and its libFuzzer runtime. 16, not bookworm's default 14,
+  # which cannot capture a structured binding in a lambda (C++20; engine_impl.cc).
+  clang-16 libclang-rt-16-dev
 )
 
 missing=()
