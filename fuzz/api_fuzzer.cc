@@ -23,7 +23,8 @@
 // {delivery} (a dead letter), optionally with a digit: {job3} is the fourth
 // newest job id seen. With none recorded yet, a well-formed unknown one.
 // CASCADE_FUZZ_FRESH=1 in the environment rebuilds the engine before every
-// input instead, to check whether a reproducer stands on its own.
+// input instead, to check whether a reproducer stands on its own;
+// CASCADE_FUZZ_TRACE=1 prints each request and the start of its answer.
 //
 // After every request the harness abort()s, naming the broken rule, when:
 //   - the status is not one the API may answer (no 5xx, ever);
@@ -189,7 +190,8 @@ class Harness {
     }
   }
 
-  bool fresh_ = false;
+  bool fresh_ = false;  // a new engine for every input
+  bool trace_ = false;  // print each request and its answer
 
  private:
   // The state a refused request must leave as it was.
@@ -251,6 +253,12 @@ class Harness {
 
     const Snapshot before = Take(named);
     const Response response = api_->Handle(request);
+    if (trace_) {
+      std::fprintf(stderr, "api_fuzzer: %s %s -> %d %s\n",
+                   absl::CHexEscape(request.method.substr(0, 32)).c_str(),
+                   absl::CHexEscape(request.target.substr(0, 200)).c_str(), response.status,
+                   absl::CHexEscape(response.body.substr(0, 200)).c_str());
+    }
     Check(request, response, caller, before, named);
     Harvest(request, response, caller);
   }
@@ -524,7 +532,9 @@ Harness* TheHarness() {
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   const char* fresh = std::getenv("CASCADE_FUZZ_FRESH");
+  const char* trace = std::getenv("CASCADE_FUZZ_TRACE");
   cascade::fuzz::TheHarness()->fresh_ = fresh != nullptr && fresh[0] == '1';
+  cascade::fuzz::TheHarness()->trace_ = trace != nullptr && trace[0] == '1';
   return 0;
 }
 
