@@ -55,6 +55,7 @@
 #include "absl/time/time.h"
 #include "boost/asio/bind_executor.hpp"
 #include "boost/asio/dispatch.hpp"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/address.hpp"
 #include "boost/asio/ip/tcp.hpp"
@@ -539,7 +540,8 @@ class HttpServer::Impl {
       : state_(options, std::move(handler)),
         accept_strand_(asio::make_strand(io_context_)),
         acceptor_(accept_strand_),
-        retry_timer_(accept_strand_) {}
+        retry_timer_(accept_strand_),
+        work_guard_(io_context_.get_executor()) {}
 
   ~Impl() { Stop(); }
 
@@ -593,7 +595,6 @@ class HttpServer::Impl {
     port_ = acceptor_.local_endpoint(ec).port();
     if (ec) return failed("local address", ec);
 
-    // The first accept is pending before any thread runs, so run() has work.
     Accept();
     const int threads = options.threads > 0
                             ? options.threads
@@ -630,8 +631,10 @@ class HttpServer::Impl {
         asio::post(connection->executor(), [connection] { connection->Close(); });
       }
     }
-    // With the acceptor and every socket closed the io_context runs out of
-    // work, and run() returns, once the pending handlers have run.
+    // With the acceptor and every socket closed, and the guard gone, the
+    // io_context runs out of work and run() returns, once the handlers posted
+    // above have run.
+    work_guard_.reset();
     for (std::thread& thread : threads_) thread.join();
     threads_.clear();
   }
@@ -695,6 +698,10 @@ class HttpServer::Impl {
   absl::Time last_accept_error_log_ = absl::InfinitePast();  // on accept_strand_
   uint16_t port_ = 0;                                        // set by Start
   std::vector<std::thread> threads_;                         // started by Start, joined by Stop
+  // Keeps run() from returning until Stop has posted all it posts: the
+  // io_context may run out of work earlier (every connection closed, the
+  // acceptor too) while Stop still holds a connection it is about to post to.
+  asio::executor_work_guard<asio::io_context::executor_type> work_guard_;
 
   std::mutex stop_mu_;  // held through Stop
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;

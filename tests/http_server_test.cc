@@ -918,6 +918,24 @@ TEST(HttpServerTest, StopGivesUpOnAClientThatDoesNotRead) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(20));
 }
 
+// Stop while connections end by themselves: it must not miss them (and wait
+// for stop_timeout) however their ends and its steps interleave.
+TEST(HttpServerTest, StopRacingConnectionsThatEndIsPrompt) {
+  for (int i = 0; i < 20; ++i) {
+    HttpServerOptions options = TestOptions();
+    options.stop_timeout = absl::Seconds(20);
+    CASCADE_ASSERT_OK_AND_ASSIGN(auto server, HttpServer::Start(options, Echo));
+    {
+      Client client(server->port());
+      ASSERT_TRUE(client.Send(Get("/", "Connection: close\r\n")));
+      ASSERT_TRUE(client.Read().has_value());
+    }  // the server is still lingering, or has just seen the close
+    const absl::Time start = absl::Now();
+    server->Stop();
+    ASSERT_LT(absl::Now() - start, absl::Seconds(10)) << "iteration " << i;
+  }
+}
+
 TEST(HttpServerTest, DestructorStopsTheServer) {
   uint16_t port;
   {
