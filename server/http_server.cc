@@ -349,10 +349,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto& message = parser_->get();
     // Expect: 100-continue. Answered with 100 Continue rather than refused
     // with 417: curl, for one, sends it with every large body and waits for
-    // the 100 (a second, by default) before it sends the body anyway; and a
-    // body over the limit has already been refused above (Beast checks the
-    // Content-Length against body_limit with the header), before the client
-    // sent it, which is what the mechanism is for. HTTP/1.0 has no 1xx.
+    // the 100 (a second, by default) before it sends the body anyway. A body
+    // over the limit never gets here: Beast checks the Content-Length against
+    // body_limit with the header (OnReadError answers 413), so the client is
+    // refused before it sends the body, which is what the mechanism is for.
+    // HTTP/1.0 has no 1xx responses.
     if (!parser_->is_done() && message.version() >= 11 &&
         absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(BeastSv(message[http::field::expect])),
                                "100-continue")) {
@@ -435,7 +436,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                        " cannot be sent: ", why));
       response = InternalError();
     }
-    Send(response, message.version(), message.method() == http::verb::head, message.keep_alive());
+    Send(std::move(response), message.version(), message.method() == http::verb::head,
+         message.keep_alive());
   }
 
   void SendError(int status, std::string_view text, std::string_view code) {
@@ -443,7 +445,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Writes `response` (which Unsendable accepts) in HTTP/`version`.
-  void Send(const Response& response, unsigned version, bool head, bool keep_alive) {
+  void Send(Response response, unsigned version, bool head, bool keep_alive) {
     keep_alive = keep_alive && !server_->stopping();
     std::optional<http::response<http::string_body>> message;
     try {
@@ -451,7 +453,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } catch (const std::exception& e) {
       // Unsendable should have caught it (Beast throws on fields of 64 KiB).
       Log(absl::StrCat("a response cannot be sent: ", e.what()));
-      message = Message(InternalError(), version, head, &keep_alive);
+      Response internal = InternalError();
+      message = Message(internal, version, head, &keep_alive);
     }
     response_ = std::move(*message);
     close_after_ = !keep_alive;
@@ -460,10 +463,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     http::async_write(stream_, *response_, Bind(&Connection::OnWritten));
   }
 
-  // The message for `response`. Clears *keep_alive if the handler asked for
-  // the connection to close.
-  static http::response<http::string_body> Message(const Response& response, unsigned version,
-                                                   bool head, bool* keep_alive) {
+  // The message for `response`, whose body it takes (when nothing throws).
+  // Clears *keep_alive if the handler asked for the connection to close.
+  static http::response<http::string_body> Message(Response& response, unsigned version, bool head,
+                                                   bool* keep_alive) {
     http::response<http::string_body> message;
     message.version(version);
     message.result(static_cast<unsigned>(response.status));
@@ -487,7 +490,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // RFC 9110 §8.6: no Content-Length in a 204; none needed in a 304.
     const bool bodiless = response.status == 204 || response.status == 304;
     if (!bodiless) message.set(http::field::content_length, std::to_string(response.body.size()));
-    if (!bodiless && !head) message.body() = response.body;
+    if (!bodiless && !head) message.body() = std::move(response.body);
     message.keep_alive(*keep_alive);
     return message;
   }

@@ -34,8 +34,10 @@
 // - The server answers these itself, without calling the handler, and then
 //   closes the connection; the body is JSON, {"error": <text>, "errorCode":
 //   <code>}:
-//     400 invalid_argument                 the bytes are not an HTTP request
-//                                          ("malformed HTTP request: <why>")
+//     400 invalid_argument                 the bytes are not an HTTP/1.0 or 1.1
+//                                          request ("malformed HTTP request:
+//                                          <why>"; an HTTP/2 preface is "bad
+//                                          version")
 //     413 payload_too_large                the body is over max_body_bytes
 //     431 request_header_fields_too_large  the header is over max_header_bytes
 //     500 internal                         the handler threw, or its Response

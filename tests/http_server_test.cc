@@ -564,6 +564,9 @@ TEST(HttpServerTest, MalformedRequestsAre400AndClose) {
       "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
       std::string("GET / HTTP/1.1\r\nX-Nul: a\0b\r\n\r\n", 30),
       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",  // an HTTP/2 client's preface
+      "GET / HTTP/0.9\r\n\r\n",
+      "GET / HTTP/1.2\r\n\r\n",
   };
   for (const std::string& bytes : cases) {
     SCOPED_TRACE(absl::CHexEscape(bytes));
