@@ -221,6 +221,12 @@ std::string Post(std::string_view target, std::string_view body, std::string_vie
                       "\r\n", Sv(body));
 }
 
+// A string literal's bytes, NULs included.
+template <size_t N>
+std::string Bytes(const char (&literal)[N]) {
+  return std::string(literal, N - 1);
+}
+
 // "<method> <target>\n<body>", as text/plain.
 Response Echo(const Request& request) {
   Response response;
@@ -555,14 +561,14 @@ TEST(HttpServerTest, MalformedRequestsAre400AndClose) {
   CountingEcho echo;
   CASCADE_ASSERT_OK_AND_ASSIGN(auto server, HttpServer::Start(TestOptions(), echo.handler()));
   const std::string cases[] = {
-      std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", 25),
+      Bytes("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n"),  // TLS-like
       "hello\r\n\r\n",
       "GET / HTTP/1.1\r\nno colon here\r\n\r\n",
       "GET\x01 / HTTP/1.1\r\n\r\n",
       "GET / HTTP/1.1 trailing\r\n\r\n",
       "GET / HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
       "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-      std::string("GET / HTTP/1.1\r\nX-Nul: a\0b\r\n\r\n", 30),
+      Bytes("GET / HTTP/1.1\r\nX-Nul: a\0b\r\n\r\n"),
       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
       "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",  // an HTTP/2 client's preface
       "GET / HTTP/0.9\r\n\r\n",
