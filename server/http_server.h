@@ -9,9 +9,10 @@
 //
 // Example:
 //
-//   cascade::server::HttpServerOptions options;
+//   using namespace cascade::server;
+//   HttpServerOptions options;
 //   options.port = 0;  // any free port
-//   auto server = cascade::server::HttpServer::Start(options, [](const Request& request) {
+//   auto server = HttpServer::Start(options, [](const Request& request) {
 //     Response response;
 //     response.body = R"({"ok":true})";
 //     return response;
@@ -40,8 +41,9 @@
 //                                          version")
 //     413 payload_too_large                the body is over max_body_bytes
 //     431 request_header_fields_too_large  the header is over max_header_bytes
-//     500 internal                         the handler threw, or its Response
-//                                          cannot be sent (see Handler)
+//   And when the handler throws, or returns a Response that cannot be sent
+//   (see Handler), the client gets 500 {"error": "internal error",
+//   "errorCode": "internal"} instead, on a connection that stays open.
 // - A connection is closed without an answer when a request does not arrive
 //   whole within read_timeout, when it stays idle longer than idle_timeout
 //   between requests, when the peer closes or resets it, and when the server
@@ -98,7 +100,8 @@ struct HttpServerOptions {
 
   // The largest request line plus header fields accepted, in bytes; a larger
   // header gets 431 and the connection is closed.
-  // Default: 64 KiB. REQUIRES: > 0 and < 4 GiB.
+  // Default: 64 KiB. REQUIRES: > 0 and <= 64 KiB (Beast stores a field's
+  // length in 16 bits, and throws past that).
   size_t max_header_bytes = size_t{64} << 10;
 
   // A request must arrive whole (header and body) within this time: from the
