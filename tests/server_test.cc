@@ -40,22 +40,12 @@ constexpr char kWorker[] = "worker-token";
 constexpr char kTemplate[] = "01HZX3C5Y5V7E8W3J6T9Q2M1NB";
 constexpr char kNoSuchId[] = "01JTRDF7HCR8QAHYW8GPCP4S9Y";
 
-const json::value& Document() {
-  static const json::value* doc = [] {
-    std::FILE* f = std::fopen(CASCADE_OPENAPI_PATH, "rb");
-    std::string text;
-    char buf[65536];
-    size_t n;
-    while (f != nullptr && (n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-    if (f != nullptr) std::fclose(f);
-    return new json::value(json::parse(text));
-  }();
-  return *doc;
-}
-
 const OpenApiValidator& Validator() {
-  static const OpenApiValidator* v =
-      new OpenApiValidator(*OpenApiValidator::FromDocument(Document()));
+  static const OpenApiValidator* v = [] {
+    absl::StatusOr<OpenApiValidator> loaded = OpenApiValidator::LoadFile(CASCADE_OPENAPI_PATH);
+    if (!loaded.ok()) std::abort();
+    return new OpenApiValidator(*std::move(loaded));
+  }();
   return *v;
 }
 
@@ -109,23 +99,12 @@ class ServerTest : public ::testing::Test {
   // and its status, and records the pair as covered.
   void Check(std::string_view method, std::string_view doc_path, const Answer& answer) {
     covered_.insert({std::string(method), std::string(doc_path), answer.status});
-    const json::value* op = Document()
-                                .at("paths")
-                                .at(json::string_view(doc_path.data(), doc_path.size()))
-                                .as_object()
-                                .if_contains(json::string_view(method.data(), method.size()));
-    ASSERT_NE(op, nullptr) << doc_path;
-    const json::value* response =
-        op->at("responses").as_object().if_contains(std::to_string(answer.status));
-    ASSERT_NE(response, nullptr) << method << " " << doc_path << " answered " << answer.status
-                                 << ", which the document does not list: " << answer.body;
-    const json::value* content = response->as_object().if_contains("content");
-    if (content == nullptr || !content->as_object().contains("application/json")) return;
-    EXPECT_EQ(answer.content_type, "application/json");
-    EXPECT_THAT(Validator().ValidateAgainst(answer.Json(),
-                                            content->at("application/json").at("schema"), {}),
+    EXPECT_THAT(Validator().ValidateResponse(method, doc_path, answer.status, answer.body),
                 IsEmpty())
-        << method << " " << doc_path << " " << answer.status << ": " << answer.body;
+        << answer.body;
+    if (answer.body.starts_with("{") || answer.body.starts_with("[")) {
+      EXPECT_EQ(answer.content_type, "application/json");
+    }
   }
 
   std::string Leaf(std::string composition = "main") {

@@ -1321,6 +1321,18 @@ TEST(OpenApiValidatorTest, FindsEachKindOfProblem) {
               SizeIs(6));
 }
 
+TEST(OpenApiValidatorTest, ResponsesAreCheckedAgainstTheirOperationAndStatus) {
+  EXPECT_THAT(Api().ValidateResponse("get", "/jobs/{id}", 200, R"({"id": "01J"})"), IsEmpty());
+  EXPECT_THAT(Api().ValidateResponse("get", "/jobs/{id}", 200, R"({"id": 5})"),
+              ElementsAre(HasSubstr("$.id")));
+  EXPECT_THAT(Api().ValidateResponse("get", "/jobs/{id}", 418, "{}"),
+              ElementsAre(HasSubstr("does not list it")));
+  EXPECT_THAT(Api().ValidateResponse("get", "/nowhere", 200, "{}"),
+              ElementsAre(HasSubstr("no such operation")));
+  EXPECT_THAT(Api().ValidateResponse("get", "/jobs/{id}", 200, "{"),
+              ElementsAre(HasSubstr("not JSON")));
+}
+
 TEST(OpenApiValidatorTest, UnsupportedKeywordsAreProblemsNotSilence) {
   const OpenApiValidator& api = Api();
   EXPECT_THAT(api.ValidateAgainst(Parse("1"), Parse(R"({"type": "integer", "multipleOf": 2})"), {}),

@@ -185,6 +185,32 @@ std::vector<std::string> OpenApiValidator::ValidateAgainst(const json::value& va
   return problems;
 }
 
+std::vector<std::string> OpenApiValidator::ValidateResponse(std::string_view method,
+                                                            std::string_view path, int status,
+                                                            std::string_view body_text) const {
+  const std::string where = absl::StrCat(std::string(method), " ", std::string(path), " ", status);
+  const json::value* op = nullptr;
+  if (const json::value* paths = document_.as_object().if_contains("paths")) {
+    if (const json::value* item =
+            paths->as_object().if_contains(json::string_view(path.data(), path.size()))) {
+      op = item->as_object().if_contains(json::string_view(method.data(), method.size()));
+    }
+  }
+  if (op == nullptr || !op->is_object()) return {absl::StrCat(where, ": no such operation")};
+  const json::value* responses = op->as_object().if_contains("responses");
+  const json::value* response =
+      responses == nullptr ? nullptr : responses->as_object().if_contains(std::to_string(status));
+  if (response == nullptr) return {absl::StrCat(where, ": the document does not list it")};
+  const json::value* content = response->as_object().if_contains("content");
+  const json::value* media =
+      content == nullptr ? nullptr : content->as_object().if_contains("application/json");
+  if (media == nullptr || !media->as_object().contains("schema")) return {};
+  boost::system::error_code ec;
+  json::value body = json::parse(json::string_view(body_text.data(), body_text.size()), ec);
+  if (ec) return {absl::StrCat(where, ": the body is not JSON")};
+  return ValidateAgainst(body, media->as_object().at("schema"), Options{});
+}
+
 void OpenApiValidator::Check(const json::value& value, const json::value& schema_value,
                              const std::string& path, const Options& options, int depth,
                              std::vector<std::string>& problems) const {

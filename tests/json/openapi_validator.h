@@ -60,6 +60,15 @@ class OpenApiValidator {
     return Validate(value, name, Options{});
   }
 
+  // The problems of an HTTP answer against what the document says `method`
+  // (lower case, "get") on `path` (the document's own spelling, "/jobs/{id}")
+  // answers with `status`: one problem if the document does not list that
+  // status for the operation (or has no such operation); none if it lists
+  // it without a JSON schema; otherwise those of `body_text` (which must be
+  // JSON) against the schema.
+  std::vector<std::string> ValidateResponse(std::string_view method, std::string_view path,
+                                            int status, std::string_view body_text) const;
+
   // The same against a schema given inline; its $refs resolve in the document.
   std::vector<std::string> ValidateAgainst(const boost::json::value& value,
                                            const boost::json::value& schema, Options options) const;
