@@ -83,6 +83,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/durability/history.h"
+#include "tests/kill_harness.h"
 #include "tests/testutil.h"
 
 namespace cascade {
@@ -386,32 +387,7 @@ void Step(Engine& engine, History& history, Known& known, AckWriter& acks) {
 
 // ---- The parent ---------------------------------------------------------------
 
-// Reads whole Ack records from `fd` into `acks`; returns false at EOF.
-class AckReader {
- public:
-  explicit AckReader(int fd) : fd_(fd) {}
-  bool ReadSome(int timeout_ms, std::vector<Ack>* acks) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return true;
-    char buf[4096];
-    const ssize_t n = read(fd_, buf, sizeof(buf));
-    if (n == 0) return false;
-    if (n < 0) return errno == EINTR || errno == EAGAIN;
-    pending_.append(buf, static_cast<size_t>(n));
-    const size_t whole = pending_.size() / sizeof(Ack) * sizeof(Ack);
-    for (size_t off = 0; off < whole; off += sizeof(Ack)) {
-      Ack ack;
-      std::memcpy(&ack, pending_.data() + off, sizeof(Ack));
-      acks->push_back(ack);
-    }
-    pending_.erase(0, whole);
-    return true;
-  }
-
- private:
-  const int fd_;
-  std::string pending_;
-};
+using AckReader = ::cascade::testing::RecordReader<Ack>;
 
 // What the answers acknowledged so far say about one job.
 struct JobFacts {
@@ -634,15 +610,8 @@ TEST(EngineKillTest, EveryAcknowledgedAnswerSurvivesKillNine) {
       }
     }
     ASSERT_TRUE(open) << "cycle " << cycle << ": the child exited by itself (see its stderr)";
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    while (reader.ReadSome(1000, &acks)) {
-    }
-    close(fds[0]);
-    int wstatus = 0;
-    ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
-        << "cycle " << cycle << ": the child ended with status " << wstatus
-        << " before the kill (see its stderr)";
+    const std::string reaped = ::cascade::testing::KillAndReap(pid, fds[0], reader, &acks);
+    ASSERT_EQ(reaped, "") << "cycle " << cycle;
 
     for (const Ack& ack : acks) {
       ASSERT_TRUE((ack.kind == Ack::kJob || ack.kind == Ack::kBatch) && ack.team < Teams().size() &&
