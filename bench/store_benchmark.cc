@@ -59,6 +59,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "bench/bench_dir.h"
 #include "benchmark/benchmark.h"
 #include "engine/store/sqlite_store.h"
 #include "engine/store/store.h"
@@ -72,39 +73,11 @@ constexpr int kRows = 10'000;
 constexpr int64_t kSyncNormal = 1;
 constexpr int64_t kSyncFull = 2;
 
-fs::path BenchRoot() {
-  const char* env = std::getenv("CASCADE_BENCH_DIR");
-  return env != nullptr && *env != '\0' ? fs::path(env) : fs::temp_directory_path();
-}
-
-std::string FileSystemOf(const fs::path& path) {
-  struct statfs st;
-  if (statfs(path.c_str(), &st) != 0) return "unknown";
-  switch (static_cast<unsigned long>(st.f_type)) {
-    case 0x01021994:
-      return "tmpfs (fsync is free: FULL measures nothing here)";
-    case 0xEF53:
-      return "ext2/3/4";
-    case 0x58465342:
-      return "xfs";
-    case 0x9123683E:
-      return "btrfs";
-    case 0x794C7630:
-      return "overlayfs";
-    default:
-      return absl::StrCat("type 0x", absl::Hex(static_cast<unsigned long>(st.f_type)));
-  }
-}
+using ::cascade::bench::BenchRoot;
+using ::cascade::bench::FileSystemOf;
 
 // A new directory for one run.
-std::string MakeRunDir() {
-  std::string tmpl = (BenchRoot() / "cascade-store-bench-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::perror("mkdtemp");
-    std::abort();
-  }
-  return tmpl;
-}
+std::string MakeRunDir() { return ::cascade::bench::MakeRunDir("cascade-store-bench"); }
 
 // ULID-shaped, sortable: row i's id.
 std::string JobKey(int i) {
