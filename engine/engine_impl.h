@@ -22,11 +22,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -43,6 +45,7 @@
 #include "engine/index/list_index.h"
 #include "engine/store/store.h"
 #include "engine/table/job_table.h"
+#include "engine/util/huge_pages.h"
 #include "engine/util/shared_mutex.h"
 #include "engine/util/strings.h"
 #include "engine/util/url_template.h"
@@ -388,7 +391,11 @@ class EngineImpl final : public Engine {
   mutable SharedMutex mu_;
   IdGenerator ids_ ABSL_GUARDED_BY(mu_);
   JobTable table_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<JobId, uint32_t> by_id_ ABSL_GUARDED_BY(mu_);
+  // Its backing array (~50 MB at 1M jobs) in huge pages: one TLB entry covers
+  // 2 MiB of it, so a lookup's probe misses the TLB less often.
+  absl::flat_hash_map<JobId, uint32_t, absl::Hash<JobId>, std::equal_to<JobId>,
+                      HugePageAllocator<std::pair<const JobId, uint32_t>>>
+      by_id_ ABSL_GUARDED_BY(mu_);
   DependencyGraph graph_ ABSL_GUARDED_BY(mu_);
   Interner teams_ ABSL_GUARDED_BY(mu_);
   Interner templates_ ABSL_GUARDED_BY(mu_);

@@ -1,7 +1,8 @@
 // Copyright 2026 The Cascade Authors.
 //
 // The job table: one compact record per job, in fixed-size chunks so that a
-// record never moves once made. A job's slot (its index here) is assigned in
+// record never moves once made. The chunks live in huge-page regions
+// (engine/util/huge_pages.h): growing the table costs few page faults. A job's slot (its index here) is assigned in
 // creation order, so slot order is id order and createdAt order.
 //
 // NOTE: not thread-safe; the engine's lock guards it.
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@
 #include "cascade/job.h"
 #include "engine/graph/dependency_graph.h"
 #include "engine/state/job_state_machine.h"
+#include "engine/util/huge_pages.h"
 
 namespace cascade::internal {
 
@@ -77,10 +80,27 @@ class JobTable {
  public:
   static constexpr int kChunkBits = 12;
   static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
+  // Chunks are carved from huge-page regions of this many (engine/util/
+  // huge_pages.h): 32 x 4096 records, ~18 MiB of address space each.
+  static constexpr uint32_t kChunksPerRegion = 32;
 
-  // Makes a new record at the next slot and returns its slot.
+  JobTable() = default;
+  JobTable(const JobTable&) = delete;
+  JobTable& operator=(const JobTable&) = delete;
+  ~JobTable() {
+    for (uint32_t slot = 0; slot < size_; ++slot) (*this)[slot].~JobRecord();
+    for (void* region : regions_) FreeHugeRegion(region, kRegionBytes);
+  }
+
+  // Makes a new record at the next slot and returns its slot. Records are
+  // constructed one at a time, so memory is touched as the table grows.
   uint32_t Append() {
-    if (size_ % kChunkSize == 0) chunks_.push_back(std::make_unique<JobRecord[]>(kChunkSize));
+    if (size_ % kChunkSize == 0) {
+      const size_t in_region = chunks_.size() % kChunksPerRegion;
+      if (in_region == 0) regions_.push_back(AllocateHugeRegion(kRegionBytes));
+      chunks_.push_back(static_cast<JobRecord*>(regions_.back()) + in_region * kChunkSize);
+    }
+    new (&chunks_.back()[size_ & (kChunkSize - 1)]) JobRecord();
     return size_++;
   }
   JobRecord& operator[](uint32_t slot) {
@@ -106,7 +126,10 @@ class JobTable {
   }
 
  private:
-  std::vector<std::unique_ptr<JobRecord[]>> chunks_;
+  static constexpr size_t kRegionBytes = size_t{kChunksPerRegion} * kChunkSize * sizeof(JobRecord);
+
+  std::vector<void*> regions_;     // from AllocateHugeRegion(kRegionBytes)
+  std::vector<JobRecord*> chunks_;  // kChunkSize records each, inside regions_
   uint32_t size_ = 0;
 };
 
