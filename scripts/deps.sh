@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Cascade builds with, when any is missing.
-# Sourced by run.sh and test.sh; safe to run on its own.
+# Sourced by run.sh, test.sh and bench/run.sh; safe to run on its own. Defines
+# cascade_install_missing for scripts that need a package more (bench/run.sh:
+# gnuplot-nox).
 set -euo pipefail
 
 CASCADE_PACKAGES=(
@@ -13,14 +15,23 @@ CASCADE_PACKAGES=(
   clang-16 libclang-rt-16-dev
 )
 
-missing=()
-for p in "${CASCADE_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
+# cascade_install_missing PACKAGE...: installs those of the packages that are
+# not installed (apt-get, through sudo unless root). When the install fails
+# (package lists missing or out of date), refreshes the lists and tries again.
+cascade_install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
   echo "cascade: installing ${missing[*]}"
-  sudo_cmd=()
-  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+  local sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  local install=("${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq)
+  if ! "${install[@]}" "${missing[@]}" >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${install[@]}" "${missing[@]}" >/dev/null
+  fi
+}
+
+cascade_install_missing "${CASCADE_PACKAGES[@]}"
