@@ -54,8 +54,6 @@ for knob in CASCADE_BENCH_PROGRAMS CASCADE_DURABILITY_BENCH_FLAGS CASCADE_STORE_
 done
 command_line+="bench/run.sh"
 if (($#)); then command_line+=$(printf ' %q' "$@"); fi
-read -r load1 load5 load15 _ </proc/loadavg
-load_avg="$load1 $load5 $load15"
 
 build_dir=build-bench
 engine_out=${CASCADE_BENCH_JSON:-$build_dir/cascade_bench.json}
@@ -72,6 +70,9 @@ cascade_install_missing gnuplot-nox ||
   echo "bench/run.sh: gnuplot-nox could not be installed; the page will have no chart" >&2
 
 scripts/build.sh "$build_dir" -DCASCADE_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release
+# After the build, which loads the machine itself: what else is running.
+read -r load1 load5 load15 _ </proc/loadavg
+load_avg="$load1 $load5 $load15 (after the build)"
 
 report_args=()
 # run_program NAME JSON FLAGS...: runs build-bench/bench/NAME with JSON output
