@@ -2,6 +2,8 @@
 //
 // ULID text form (Crockford base32), parsing, and the monotonic generator.
 
+#include <array>
+#include <cstring>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +27,22 @@ constexpr std::array<int8_t, 256> MakeDecodeTable() {
   return table;
 }
 constexpr std::array<int8_t, 256> kDecode = MakeDecodeTable();
+
+// The two characters of every 10-bit value (high 5 bits first): AppendTo
+// writes a pair per lookup, 13 lookups an id.
+constexpr std::array<std::array<char, 2>, 1024> MakePairTable() {
+  std::array<std::array<char, 2>, 1024> table{};
+  for (int v = 0; v < 1024; ++v) table[v] = {kAlphabet[v >> 5], kAlphabet[v & 31]};
+  return table;
+}
+constexpr std::array<std::array<char, 2>, 1024> kPairs = MakePairTable();
+
+// Writes the 12 characters of a 60-bit value, most significant first.
+inline void WriteSixty(uint64_t value, char* out) {
+  for (int pair = 5; pair >= 0; --pair, value >>= 10) {
+    std::memcpy(out + 2 * pair, kPairs[value & 1023].data(), 2);
+  }
+}
 
 // splitmix64: small, fast, good enough for the random part of ids.
 uint64_t SplitMix64(uint64_t& state) {
@@ -66,13 +84,9 @@ void Ulid::AppendTo(char* out) const {
   // Three independent 60-, 60- and 8-bit words avoid a two-word shift per
   // character: characters 14-25 come from lo's low 60 bits, 2-13 from the
   // next 60, and 0-1 from hi's top 8.
-  uint64_t low = lo_ & ((uint64_t{1} << 60) - 1);
-  uint64_t mid = ((lo_ >> 60) | (hi_ << 4)) & ((uint64_t{1} << 60) - 1);
-  uint64_t top = hi_ >> 56;
-  for (int i = 25; i >= 14; --i, low >>= 5) out[i] = kAlphabet[low & 31];
-  for (int i = 13; i >= 2; --i, mid >>= 5) out[i] = kAlphabet[mid & 31];
-  out[1] = kAlphabet[top & 31];
-  out[0] = kAlphabet[top >> 5];
+  WriteSixty(lo_ & ((uint64_t{1} << 60) - 1), out + 14);
+  WriteSixty(((lo_ >> 60) | (hi_ << 4)) & ((uint64_t{1} << 60) - 1), out + 2);
+  std::memcpy(out, kPairs[hi_ >> 56].data(), 2);
 }
 
 std::string Ulid::ToString() const {

@@ -35,6 +35,9 @@ namespace cascade {
 // generator is creation order.
 class Ulid {
  public:
+  // Characters in the text form.
+  static constexpr size_t kTextSize = 26;
+
   // The zero id. It is never generated; it parses as "00000000000000000000000000".
   constexpr Ulid() = default;
   constexpr Ulid(uint64_t hi, uint64_t lo) : hi_(hi), lo_(lo) {}
