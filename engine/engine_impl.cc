@@ -170,11 +170,33 @@ absl::StatusOr<uint32_t> EngineImpl::FindAnyJob(JobId id) const {
 }
 
 absl::StatusOr<uint32_t> EngineImpl::FindJob(std::string_view team, JobId id) const {
+  by_id_.prefetch(id);  // the probe's control bytes and slots load together
   auto it = by_id_.find(id);
   if (it == by_id_.end() || teams_.name(table_[it->second].team) != team) {
     return absl::NotFoundError(absl::StrCat("job ", id.ToString(), " not found"));
   }
   return it->second;
+}
+
+std::vector<uint32_t> EngineImpl::FindJobs(std::string_view team,
+                                           absl::Span<const JobId> ids) const {
+  // Software-pipelined: the index probes kAhead ids ahead and each found
+  // record are prefetched, so the cache misses of many ids overlap.
+  constexpr size_t kAhead = 8;
+  const size_t n = ids.size();
+  std::vector<uint32_t> slots(n, kNone32);
+  for (size_t i = 0; i < std::min(kAhead, n); ++i) by_id_.prefetch(ids[i]);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) by_id_.prefetch(ids[i + kAhead]);
+    auto it = by_id_.find(ids[i]);
+    if (it == by_id_.end()) continue;
+    slots[i] = it->second;
+    table_.Prefetch(it->second);
+  }
+  for (uint32_t& slot : slots) {
+    if (slot != kNone32 && teams_.name(table_[slot].team) != team) slot = kNone32;
+  }
+  return slots;
 }
 
 const BatchRecord* EngineImpl::FindBatch(std::string_view team, BatchId id) const {
@@ -870,15 +892,10 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  std::vector<uint32_t> slots;
-  slots.reserve(ids.size());
+  std::vector<uint32_t> slots = FindJobs(team, ids);
   std::vector<std::string> unknown;
-  for (JobId id : ids) {
-    absl::StatusOr<uint32_t> slot = FindJob(team, id);
-    if (slot.ok())
-      slots.push_back(*slot);
-    else
-      unknown.push_back(id.ToString());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (slots[i] == kNone32) unknown.push_back(ids[i].ToString());
   }
   if (!unknown.empty()) {
     return absl::NotFoundError(absl::StrCat("job(s) not found: ", absl::StrJoin(unknown, ", ")));
@@ -1420,8 +1437,20 @@ std::string EngineImpl::OutputUrl(const JobRecord& job, const BatchRecord* batch
   return output_url_template_.Expand(job.id, team, batch);
 }
 
+namespace {
+
+// `prefix` + the id's text + `suffix`, in one allocation.
+std::string WithId(std::string_view prefix, const Ulid& id, std::string_view suffix) {
+  std::string text(prefix.size() + Ulid::kTextSize + suffix.size(), '\0');
+  char* at = std::copy(prefix.begin(), prefix.end(), text.data());
+  id.AppendTo(at);
+  std::copy(suffix.begin(), suffix.end(), at + Ulid::kTextSize);
+  return text;
+}
+
+}  // namespace
+
 std::string EngineImpl::ErrorText(const JobRecord& job) const {
-  auto other = [this](uint32_t slot) { return table_[slot].id.ToString(); };
   switch (job.cause) {
     case ErrorCause::kNone:
       return "";
@@ -1430,11 +1459,11 @@ std::string EngineImpl::ErrorText(const JobRecord& job) const {
     case ErrorCause::kCancelledViaApi:
       return "Cancelled via API";
     case ErrorCause::kCancelCascade:
-      return absl::StrCat("Cancelled: cascade from ", other(job.cause_slot));
+      return WithId("Cancelled: cascade from ", table_[job.cause_slot].id, "");
     case ErrorCause::kPrerequisiteFailed:
-      return absl::StrCat("prerequisite ", other(job.cause_slot), " failed");
+      return WithId("prerequisite ", table_[job.cause_slot].id, " failed");
     case ErrorCause::kDependentFailed:
-      return absl::StrCat("dependent ", other(job.cause_slot), " failed");
+      return WithId("dependent ", table_[job.cause_slot].id, " failed");
     case ErrorCause::kLeaseExpired:
       return absl::StrCat("lease expired after ", job.timeline.attempts, " attempts");
   }
@@ -1474,6 +1503,13 @@ void EngineImpl::ViewInto(uint32_t slot, Job& job) const {
   if (r.batch != kNone32) job.batch_id = batches_.id_of(r.batch);
   if (r.parent != kNone32) job.parent_id = table_[r.parent].id;
   if (r.vertex != kNoVertex) {
+    // Sized first (a family's parent has many children): one allocation each.
+    if (const size_t prerequisites = graph_.PrerequisiteCount(r.vertex); prerequisites > 1) {
+      size_t children = 0;
+      graph_.ForEachPrerequisite(r.vertex, [&](uint32_t p) { children += table_[p].parent == slot; });
+      job.children.reserve(children);
+      job.depends_on.reserve(prerequisites - children);
+    }
     graph_.ForEachPrerequisite(r.vertex, [&](uint32_t p) {
       if (table_[p].parent == slot)
         job.children.push_back(table_[p].id);
@@ -1489,7 +1525,12 @@ void EngineImpl::ViewInto(uint32_t slot, Job& job) const {
 std::vector<Job> EngineImpl::Views(std::vector<uint32_t> slots) const {
   std::sort(slots.begin(), slots.end());  // slot order is id order
   std::vector<Job> jobs(slots.size());
-  for (size_t i = 0; i < slots.size(); ++i) ViewInto(slots[i], jobs[i]);
+  constexpr size_t kAhead = 4;  // records prefetched ahead of the one viewed
+  for (size_t i = 0; i < std::min(kAhead, slots.size()); ++i) table_.Prefetch(slots[i]);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (i + kAhead < slots.size()) table_.Prefetch(slots[i + kAhead]);
+    ViewInto(slots[i], jobs[i]);
+  }
   return jobs;
 }
 

@@ -160,6 +160,10 @@ class EngineImpl final : public Engine {
   // The slot of `id` if it belongs to `team`; NotFound otherwise.
   absl::StatusOr<uint32_t> FindJob(std::string_view team, JobId id) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The slot of each id, or kNone32 where the id is unknown or another
+  // team's; the index lookups and record loads of many ids overlap.
+  std::vector<uint32_t> FindJobs(std::string_view team, absl::Span<const JobId> ids) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The slot of `id` whatever its team (worker calls); NotFound otherwise.
   absl::StatusOr<uint32_t> FindAnyJob(JobId id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The batch if it belongs to `team`, or null. Lock-free.

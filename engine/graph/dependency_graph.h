@@ -75,6 +75,8 @@ class DependencyGraph {
       f(graph_[boost::source(*it, graph_)].slot);
     }
   }
+  // How many prerequisites v has.
+  size_t PrerequisiteCount(Vertex v) const { return boost::in_degree(v, graph_); }
   // Calls f(key) for each edge into or out of v.
   template <typename F>
   void ForEachEdgeKey(Vertex v, F&& f) const {

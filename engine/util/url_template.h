@@ -7,6 +7,7 @@
 #ifndef CASCADE_ENGINE_UTIL_URL_TEMPLATE_H_
 #define CASCADE_ENGINE_UTIL_URL_TEMPLATE_H_
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,22 +38,35 @@ class UrlTemplate {
   }
 
   // `batch` is null for a job outside any batch ({batch} expands to nothing).
+  // Sizes the result first and writes it in place: one allocation.
   std::string Expand(const JobId& id, std::string_view team, const BatchId* batch) const {
-    std::string out;
-    out.reserve(literal_bytes_ + 60 + team.size());
+    size_t size = literal_bytes_;
+    for (const Part& part : parts_) {
+      if (part.kind == Kind::kId || (part.kind == Kind::kBatch && batch != nullptr)) {
+        size += Ulid::kTextSize;
+      } else if (part.kind == Kind::kTeam) {
+        size += team.size();
+      }
+    }
+    std::string out(size, '\0');
+    char* at = out.data();
     for (const Part& part : parts_) {
       switch (part.kind) {
         case Kind::kLiteral:
-          out += part.text;
+          at = std::copy(part.text.begin(), part.text.end(), at);
           break;
         case Kind::kId:
-          AppendId(id, out);
+          id.AppendTo(at);
+          at += Ulid::kTextSize;
           break;
         case Kind::kTeam:
-          out += team;
+          at = std::copy(team.begin(), team.end(), at);
           break;
         case Kind::kBatch:
-          if (batch != nullptr) AppendId(*batch, out);
+          if (batch != nullptr) {
+            batch->AppendTo(at);
+            at += Ulid::kTextSize;
+          }
           break;
       }
     }
@@ -69,12 +83,6 @@ class UrlTemplate {
     parts_.push_back({Kind::kLiteral, std::string(text)});
     literal_bytes_ += text.size();
   }
-  static void AppendId(const Ulid& id, std::string& out) {
-    const size_t at = out.size();
-    out.resize(at + 26);
-    id.AppendTo(out.data() + at);
-  }
-
   std::vector<Part> parts_;
   size_t literal_bytes_ = 0;
 };
