@@ -569,7 +569,20 @@ void EngineImpl::ResolveDependents(uint32_t slot, int64_t now_ms) {
 
 // ---- Submit -----------------------------------------------------------------
 
+namespace {
+
+bool HasDependsOn(const JobSpec& spec) {
+  if (!spec.depends_on.empty()) return true;
+  for (const JobSpec& child : spec.children) {
+    if (HasDependsOn(child)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::Status EngineImpl::CheckDependencies(uint32_t team, const JobSpec& spec) const {
+  if (!HasDependsOn(spec)) return absl::OkStatus();
   std::vector<std::string> unknown, dead;
   auto visit = [&](const JobSpec& s, auto& self) -> void {
     for (JobId id : s.depends_on) {

@@ -56,8 +56,12 @@ namespace cascade::internal {
 class Interner {
  public:
   uint32_t Intern(std::string_view s) {
+    // A batch's jobs usually share their template and team: one comparison
+    // instead of a hash lookup.
+    if (last_ < names_.size() && names_[last_] == s) return last_;
     auto [it, inserted] = ids_.try_emplace(Sv(s), static_cast<uint32_t>(names_.size()));
     if (inserted) names_.emplace_back(s);
+    last_ = it->second;
     return it->second;
   }
   std::optional<uint32_t> Find(std::string_view s) const {
@@ -71,6 +75,7 @@ class Interner {
  private:
   absl::flat_hash_map<std::string, uint32_t> ids_;
   std::vector<std::string> names_;
+  uint32_t last_ = std::numeric_limits<uint32_t>::max();  // the last name interned
 };
 
 // Error and manually_cancelled: the states that end a job without its output.
