@@ -58,9 +58,15 @@ _NOT_COUNTERS = {
 }
 
 
+# The family-size benchmarks name their argument ("BM_CancelFamilySize/k:10");
+# the page pairs them by the bare number.
+_FAMILY_ARG = re.compile(r"^k:(\d+)$")
+
+
 def normalise(run_name: str) -> str:
     parts = run_name.split("/")
-    return "/".join([parts[0]] + [p for p in parts[1:] if not _RUN_SETTING.match(p)])
+    kept = [_FAMILY_ARG.sub(r"\1", p) for p in parts[1:] if not _RUN_SETTING.match(p)]
+    return "/".join([parts[0]] + kept)
 
 
 @dataclasses.dataclass

@@ -128,6 +128,8 @@ class NormaliseTest(unittest.TestCase):
             "BM_DurableTransitions/sync:2/min_time:2.000/real_time/threads:8":
                 "BM_DurableTransitions/sync:2/threads:8",
             "BM_CancelFamilySize/10/iterations:50/real_time": "BM_CancelFamilySize/10",
+            "BM_CancelFamilySize/k:10/iterations:20/real_time": "BM_CancelFamilySize/10",
+            "BM_FloorCancelFamilySize/k:100/real_time": "BM_FloorCancelFamilySize/100",
             "BM_FloorFsync/append:1/min_time:1.000/real_time": "BM_FloorFsync/append:1",
             "BM_Get/real_time": "BM_Get",
             "BM_SubmitBatch1000Subscribers/1/iterations:200/real_time":
