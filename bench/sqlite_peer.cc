@@ -891,6 +891,10 @@ absl::StatusOr<std::unique_ptr<SqlitePeer>> SqlitePeer::Open(const SqlitePeerOpt
 //                         commit appends to the log instead of writing the
 //                         pages twice (rollback journal, then file);
 //   synchronous           (a file) NORMAL or FULL, from the options;
+//   wal_autocheckpoint,
+//   journal_size_limit    (a file) a longer log than SQLite's default, as the
+//                         engine's store keeps: fewer checkpoints (each one
+//                         syncs under NORMAL too);
 //   cache_size            per connection, from the options;
 //   mmap_size             (a file) read the database file through a mapping;
 //   temp_store=MEMORY     sorts and temporary b-trees never touch a file.
@@ -920,6 +924,10 @@ absl::StatusOr<std::unique_ptr<PeerConnection>> SqlitePeer::OpenConnection(
     CASCADE_RETURN_IF_ERROR(connection->Exec(options_.sync == SqlitePeerOptions::Sync::kFull
                                                  ? "PRAGMA synchronous = FULL"
                                                  : "PRAGMA synchronous = NORMAL"));
+    CASCADE_RETURN_IF_ERROR(connection->Exec(
+        absl::StrCat("PRAGMA wal_autocheckpoint = ", options_.wal_autocheckpoint_pages)));
+    CASCADE_RETURN_IF_ERROR(connection->Exec(
+        absl::StrCat("PRAGMA journal_size_limit = ", options_.journal_size_limit_bytes)));
     CASCADE_RETURN_IF_ERROR(
         connection->Exec(absl::StrCat("PRAGMA mmap_size = ", options_.mmap_bytes)));
   }

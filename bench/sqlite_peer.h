@@ -97,6 +97,18 @@ struct SqlitePeerOptions {
   // with read(2).
   int64_t mmap_bytes = int64_t{2} << 30;
 
+  // PRAGMA wal_autocheckpoint for a file: SQLite copies the log into the
+  // database file (and under NORMAL syncs both) once a commit leaves it this
+  // many pages long. Default: 10,000 pages (~40 MB), the engine's own store's
+  // setting (engine/store/sqlite_store.cc: a checkpoint copies a page once
+  // however often the log holds it, so a longer log means fewer copies and
+  // syncs per commit); SQLite's default is 1000.
+  int wal_autocheckpoint_pages = 10'000;
+
+  // PRAGMA journal_size_limit for a file: the log is truncated back to this
+  // size after a checkpoint. Default: 64 MiB, as the engine's store.
+  int64_t journal_size_limit_bytes = int64_t{64} << 20;
+
   // How long a writer waits for another connection's write lock before the
   // operation fails with Unavailable. Default: 10 s.
   absl::Duration busy_timeout = absl::Seconds(10);
