@@ -409,7 +409,8 @@ class PeerConnection {
   }
 
   // Rolls back unless committed: every early return of an operation undoes
-  // what it wrote.
+  // what it wrote. With SqlitePeerOptions::serialize_writers, holds the
+  // peer's writer mutex from before BEGIN to after COMMIT or ROLLBACK.
   class Transaction {
    public:
     explicit Transaction(PeerConnection& c) : c_(c) {}
@@ -417,6 +418,9 @@ class PeerConnection {
       if (open_) c_.Rollback();
     }
     absl::Status Begin() {
+      if (c_.peer_.options_.serialize_writers && !c_.peer_.in_memory_) {
+        writer_ = std::unique_lock<std::mutex>(c_.peer_.writer_mu_);
+      }
       absl::Status s = c_.Begin();
       open_ = s.ok();
       return s;
@@ -430,6 +434,9 @@ class PeerConnection {
    private:
     PeerConnection& c_;
     bool open_ = false;
+    // Released when the transaction goes out of scope, after its COMMIT
+    // or ROLLBACK.
+    std::unique_lock<std::mutex> writer_;
   };
 
   // ---- Submit ---------------------------------------------------------------
