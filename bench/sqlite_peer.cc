@@ -7,7 +7,6 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -334,8 +333,6 @@ class PeerConnection {
   ~PeerConnection() { sqlite3_close_v2(db_); }
   PeerConnection(const PeerConnection&) = delete;
   PeerConnection& operator=(const PeerConnection&) = delete;
-
-  sqlite3* db() const { return db_; }
 
   absl::Status Exec(std::string_view sql) {
     char* error = nullptr;
