@@ -780,11 +780,20 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
 // ---- Read -------------------------------------------------------------------
 
 absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
-  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  // Every path returns `job`, so the compiler builds it in the caller's
+  // storage (an early `return status;` would make it move the Job instead).
+  absl::StatusOr<Job> job(absl::in_place);
+  if (absl::Status valid = ValidateTeam(team); !valid.ok()) {
+    job = std::move(valid);
+    return job;
+  }
   ReaderLock lock(&mu_);
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
-  absl::StatusOr<Job> job(absl::in_place);  // built in place: no move of the Job
-  ViewInto(slot, *job);
+  absl::StatusOr<uint32_t> slot = FindJob(team, id);
+  if (!slot.ok()) {
+    job = std::move(slot).status();
+    return job;
+  }
+  ViewInto(*slot, *job);
   return job;
 }
 
