@@ -151,6 +151,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "bench/bench_common.h"
 #include "bench/bench_dir.h"
 #include "benchmark/benchmark.h"
 #include "cascade/cascade.h"
@@ -161,6 +162,15 @@
 namespace cascade {
 namespace {
 
+using ::cascade::bench::AtomicClock;
+using ::cascade::bench::Die;
+using ::cascade::bench::kBatchSize;
+using ::cascade::bench::kIdSeed;
+using ::cascade::bench::kTeam;
+using ::cascade::bench::LeafSpec;
+using ::cascade::bench::NowNanos;
+using ::cascade::bench::Usage;
+
 namespace fs = std::filesystem;
 using internal::Change;
 using internal::Store;
@@ -169,9 +179,6 @@ using internal::Table;
 
 constexpr int64_t kSyncNormal = 1;
 constexpr int64_t kSyncFull = 2;
-constexpr size_t kBatchSize = 1000;
-constexpr uint64_t kIdSeed = 42;
-constexpr char kTeam[] = "bench";
 constexpr int64_t kTransitionsPerCycle = 2;
 // Seconds of timed loop Google Benchmark aims for in a durable run: long
 // enough for several checkpoints under NORMAL and hundreds of fsyncs under
@@ -180,19 +187,6 @@ constexpr double kMinTime = 2.0;
 // The in-memory loop is ~1000x faster; a fixed count keeps its queue (T x
 // this many jobs) small.
 constexpr int kInMemoryIterations = 50'000;
-
-// Aborts the process: a fixture that cannot be built makes every figure
-// meaningless.
-void Die(const char* what, const absl::Status& status) {
-  std::fprintf(stderr, "durability_benchmark: %s: %s\n", what, status.ToString().c_str());
-  std::abort();
-}
-
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 using ::cascade::bench::BenchRoot;
 using ::cascade::bench::FileSystemOf;
@@ -230,22 +224,6 @@ internal::SqliteStoreOptions StoreOptionsOf(int64_t arg) {
                                          : internal::SqliteStoreOptions::Sync::kNormal;
   return options;
 }
-
-// A manual clock read with one relaxed atomic load (ManualClock takes a mutex
-// on every read, which the callers would contend for outside the engine).
-// Manual, so the engine starts no timer or delivery thread; nothing advances
-// it during the loop, so no lease expires.
-class AtomicClock final : public Clock {
- public:
-  absl::Time Now() const override {
-    return absl::FromUnixMillis(millis_.load(std::memory_order_relaxed));
-  }
-  bool IsManual() const override { return true; }
-  void AdvanceMillis(int64_t ms) { millis_.fetch_add(ms, std::memory_order_relaxed); }
-
- private:
-  std::atomic<int64_t> millis_{int64_t{1'700'000'000} * 1000};
-};
 
 // ---- Stores -----------------------------------------------------------------
 
@@ -471,23 +449,6 @@ class ObservedStore final : public Store {
 
 enum class Kind { kInMemory, kGroupCommit, kPerCall, kObserved };
 
-// The process's resource use and the wall clock, at one moment.
-struct Usage {
-  int64_t wall_ns = 0;
-  int64_t user_ns = 0;
-  int64_t sys_ns = 0;
-  int64_t switches = 0;
-
-  static Usage Now() {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    auto ns = [](const timeval& tv) {
-      return int64_t{tv.tv_sec} * 1'000'000'000 + int64_t{tv.tv_usec} * 1000;
-    };
-    return Usage{NowNanos(), ns(ru.ru_utime), ns(ru.ru_stime), ru.ru_nvcsw + ru.ru_nivcsw};
-  }
-};
-
 struct Run {
   std::string dir;  // empty in memory
   AtomicClock clock;
@@ -500,12 +461,6 @@ struct Run {
 };
 // Set by thread 0 before the start barrier, read by every thread after it.
 Run* run = nullptr;
-
-JobSpec LeafSpec() {
-  JobSpec spec;
-  spec.template_id = "tpl-1";
-  return spec;
-}
 
 // Thread 0, before the timed loop: a fresh engine of `kind` holding `jobs`
 // queued leaf jobs (rounded up to a multiple of 1000).

@@ -96,11 +96,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -117,6 +117,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "bench/bench_common.h"
 #include "benchmark/benchmark.h"
 #include "cascade/cascade.h"
 
@@ -125,13 +126,18 @@ extern char** environ;
 namespace cascade {
 namespace {
 
-constexpr size_t kResidentJobs = 1'000'000;
-constexpr size_t kBatchSize = 1000;
-static_assert(kBatchSize == kMaxBatchJobs && kBatchSize == kMaxCancelIds);
-constexpr size_t kReadSetSize = 200'000;
-constexpr uint64_t kIdSeed = 42;
-constexpr uint64_t kShuffleSeed = 7;
-constexpr char kTeam[] = "bench";
+using ::cascade::bench::AtomicClock;
+using ::cascade::bench::Die;
+using ::cascade::bench::kBatchSize;
+using ::cascade::bench::kIdSeed;
+using ::cascade::bench::kReadSetSize;
+using ::cascade::bench::kResidentJobs;
+using ::cascade::bench::kShuffleSeed;
+using ::cascade::bench::kTeam;
+using ::cascade::bench::LeafSpec;
+using ::cascade::bench::NowNanos;
+using ::cascade::bench::NsPerIteration;
+using ::cascade::bench::Shuffle;
 
 // Iterations of the cancel benchmark per repetition: 5 repetitions of 100
 // consume 500,000 of the 800,000 pooled jobs. Google Benchmark's own
@@ -162,37 +168,6 @@ constexpr int kFamilyIterations = 10;
 constexpr size_t kFamilyRoots = 100;
 constexpr int kFamilySizeIterations = 20;
 constexpr size_t kListLimit = 50;
-
-// Fisher-Yates with our own index draw, so the order is the same with every
-// standard library (std::shuffle's is not specified).
-template <typename T>
-void Shuffle(std::vector<T>& v, std::mt19937_64& rng) {
-  for (size_t i = v.size(); i > 1; --i) {
-    std::swap(v[i - 1], v[rng() % i]);
-  }
-}
-
-// A leaf spec with short strings: a template id that fits the small-string
-// buffer, no tags, no children.
-JobSpec LeafSpec() {
-  JobSpec spec;
-  spec.template_id = "tpl-1";
-  return spec;
-}
-
-// Aborts the process: a fixture that cannot be built makes every figure
-// meaningless.
-void Die(const char* what, const absl::Status& status) {
-  std::fprintf(stderr, "engine_benchmark: %s: %s\n", what, status.ToString().c_str());
-  std::abort();
-}
-
-// Wall-clock nanoseconds, for the per-1000-ops counters.
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // The shared 1M-job engine. Built on first use; never destroyed (tearing
 // down a million jobs at exit would only slow the process down).
@@ -305,13 +280,6 @@ class Resident {
   int64_t refill_nanos_ = 0;
 };
 
-// A counter holding the wall time of one iteration in nanoseconds, given the
-// wall time of the whole timed loop. (Google Benchmark 1.7.1 can only express
-// this as an inverted rate, which its console prints with a misleading "s".)
-benchmark::Counter NsPerIteration(int64_t loop_nanos) {
-  return benchmark::Counter(static_cast<double>(loop_nanos), benchmark::Counter::kAvgIterations);
-}
-
 // ---- The floor --------------------------------------------------------------
 
 // A 32-byte stand-in for a job record; the floor writes its state and two
@@ -419,7 +387,13 @@ BENCHMARK(BM_FloorCancelFamilySize)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime()
     ->ArgName("k")
-    ->Arg(1)->Arg(2)->Arg(5)->Arg(10)->Arg(20)->Arg(50)->Arg(100);
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(5)
+    ->Arg(10)
+    ->Arg(20)
+    ->Arg(50)
+    ->Arg(100);
 
 // One find of a random key and a copy of its 32-byte record: the floor of
 // Get. The keys are read in the shuffled order, so consecutive finds are
@@ -707,9 +681,8 @@ BENCHMARK(BM_BatchAggregate)->Unit(benchmark::kNanosecond)->UseRealTime();
 void BM_CancelMany1000Families(benchmark::State& state) {
   Resident& resident = Resident::ForFamilies();
   Engine& engine = resident.engine();
-  const std::vector<JobId> roots =
-      resident.SubmitFamilies(kBatchSize * static_cast<size_t>(state.max_iterations),
-                              kFamilyChildren);
+  const std::vector<JobId> roots = resident.SubmitFamilies(
+      kBatchSize * static_cast<size_t>(state.max_iterations), kFamilyChildren);
   size_t next = 0;
   for (auto _ : state) {
     absl::Span<const JobId> ids(roots.data() + next, kBatchSize);
@@ -759,7 +732,13 @@ BENCHMARK(BM_CancelFamilySize)
     ->UseRealTime()
     ->Iterations(kFamilySizeIterations)
     ->ArgName("k")
-    ->Arg(1)->Arg(2)->Arg(5)->Arg(10)->Arg(20)->Arg(50)->Arg(100);
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(5)
+    ->Arg(10)
+    ->Arg(20)
+    ->Arg(50)
+    ->Arg(100);
 
 // List(team, {states: [queued], limit: 50}): the first page, oldest first,
 // of the million queued jobs.
@@ -782,25 +761,6 @@ void BM_List50(benchmark::State& state) {
 BENCHMARK(BM_List50)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // ---- Workers ----------------------------------------------------------------
-
-// A manual clock read with one relaxed atomic load. ManualClock takes a mutex
-// on every read, which two claiming threads would contend for outside the
-// engine; the real clock takes none. Manual (IsManual()), so the engine runs
-// no background work and, as nothing advances it during the benchmark, no
-// lease expires.
-class AtomicClock final : public Clock {
- public:
-  absl::Time Now() const override {
-    return absl::FromUnixMillis(millis_.load(std::memory_order_relaxed));
-  }
-  bool IsManual() const override { return true; }
-
-  // Called between batches while the engine is built: one thread only.
-  void AdvanceMillis(int64_t ms) { millis_.fetch_add(ms, std::memory_order_relaxed); }
-
- private:
-  std::atomic<int64_t> millis_{int64_t{1'700'000'000} * 1000};
-};
 
 // The claim + finish benchmark's engine: queued leaf jobs for one team, built
 // like the shared engine's (batches of 1000, 1 ms apart, the same id seed) but
@@ -1010,7 +970,8 @@ double RunResidentProbe(const char* what) {
   std::string text;
   char buffer[256];
   ssize_t n;
-  while ((n = read(out[0], buffer, sizeof(buffer))) > 0) text.append(buffer, static_cast<size_t>(n));
+  while ((n = read(out[0], buffer, sizeof(buffer))) > 0)
+    text.append(buffer, static_cast<size_t>(n));
   close(out[0]);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -123,6 +123,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "bench/bench_common.h"
 #include "bench/bench_dir.h"
 #include "bench/sqlite_peer.h"
 #include "benchmark/benchmark.h"
@@ -131,16 +132,22 @@
 namespace cascade {
 namespace {
 
+using ::cascade::bench::AtomicClock;
+using ::cascade::bench::Die;
+using ::cascade::bench::kBatchSize;
+using ::cascade::bench::kIdSeed;
+using ::cascade::bench::kReadSetSize;
+using ::cascade::bench::kResidentJobs;
+using ::cascade::bench::kShuffleSeed;
+using ::cascade::bench::kTeam;
+using ::cascade::bench::LeafSpec;
+using ::cascade::bench::NowNanos;
+using ::cascade::bench::NsPerIteration;
+using ::cascade::bench::Shuffle;
+
 using bench::PeerJob;
 using bench::SqlitePeer;
 using bench::SqlitePeerOptions;
-
-constexpr size_t kResidentJobs = 1'000'000;
-constexpr size_t kBatchSize = 1000;
-constexpr size_t kReadSetSize = 200'000;
-constexpr uint64_t kIdSeed = 42;
-constexpr uint64_t kShuffleSeed = 7;
-constexpr char kTeam[] = "bench";
 
 // Iterations per repetition. SQLite takes milliseconds where the engine
 // takes microseconds, so these are fewer than the engine's: enough for a
@@ -161,36 +168,10 @@ constexpr size_t kFamilySizeRoots = 100;
 
 enum class Kind { kMem, kWal, kMemCountsTable };
 
-void Die(const char* what, const absl::Status& status) {
-  std::fprintf(stderr, "peer_benchmark: %s: %s\n", what, status.ToString().c_str());
-  std::abort();
-}
-
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-template <typename T>
-void Shuffle(std::vector<T>& v, std::mt19937_64& rng) {
-  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng() % i]);
-}
-
-JobSpec LeafSpec() {
-  JobSpec spec;
-  spec.template_id = "tpl-1";
-  return spec;
-}
-
 JobSpec FamilySpec(size_t children) {
   JobSpec parent = LeafSpec();
   parent.children.assign(children, LeafSpec());
   return parent;
-}
-
-benchmark::Counter NsPerIteration(int64_t loop_nanos) {
-  return benchmark::Counter(static_cast<double>(loop_nanos), benchmark::Counter::kAvgIterations);
 }
 
 // The directories of the Wal databases, removed at exit (the peers are
@@ -533,20 +514,6 @@ BENCHMARK(BM_SqliteMem_CancelFamilySize)->Apply(FamilySizes);
 BENCHMARK(BM_SqliteWal_CancelFamilySize)->Apply(FamilySizes);
 
 // ---- Workers ------------------------------------------------------------------
-
-// As engine_benchmark.cc's: read with one relaxed load, so two claiming
-// threads do not meet at a clock's mutex.
-class AtomicClock final : public Clock {
- public:
-  absl::Time Now() const override {
-    return absl::FromUnixMillis(millis_.load(std::memory_order_relaxed));
-  }
-  bool IsManual() const override { return true; }
-  void AdvanceMillis(int64_t ms) { millis_.fetch_add(ms, std::memory_order_relaxed); }
-
- private:
-  std::atomic<int64_t> millis_{int64_t{1'700'000'000} * 1000};
-};
 
 // The claim benchmark's database: queued leaf jobs, built like the
 // resident's but separate from it, because every cycle turns a queued job

@@ -66,6 +66,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "bench/bench_common.h"
 #include "bench/bench_dir.h"
 #include "bench/sqlite_peer.h"
 #include "benchmark/benchmark.h"
@@ -74,56 +75,21 @@
 namespace cascade {
 namespace {
 
+using ::cascade::bench::AtomicClock;
+using ::cascade::bench::Die;
+using ::cascade::bench::kBatchSize;
+using ::cascade::bench::kIdSeed;
+using ::cascade::bench::kTeam;
+using ::cascade::bench::NowNanos;
+using ::cascade::bench::Usage;
+
 using bench::SqlitePeer;
 using bench::SqlitePeerOptions;
 
 constexpr int64_t kSyncNormal = 1;
 constexpr int64_t kSyncFull = 2;
-constexpr size_t kBatchSize = 1000;
-constexpr uint64_t kIdSeed = 42;
-constexpr char kTeam[] = "bench";
 constexpr int64_t kTransitionsPerCycle = 2;
 constexpr double kMinTime = 2.0;  // as durability_benchmark.cc's
-
-void Die(const char* what, const absl::Status& status) {
-  std::fprintf(stderr, "peer_durability_benchmark: %s: %s\n", what, status.ToString().c_str());
-  std::abort();
-}
-
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-class AtomicClock final : public Clock {
- public:
-  absl::Time Now() const override {
-    return absl::FromUnixMillis(millis_.load(std::memory_order_relaxed));
-  }
-  bool IsManual() const override { return true; }
-  void AdvanceMillis(int64_t ms) { millis_.fetch_add(ms, std::memory_order_relaxed); }
-
- private:
-  std::atomic<int64_t> millis_{int64_t{1'700'000'000} * 1000};
-};
-
-// The process's resource use and the wall clock, at one moment.
-struct Usage {
-  int64_t wall_ns = 0;
-  int64_t user_ns = 0;
-  int64_t sys_ns = 0;
-  int64_t switches = 0;
-
-  static Usage Now() {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    auto ns = [](const timeval& tv) {
-      return int64_t{tv.tv_sec} * 1'000'000'000 + int64_t{tv.tv_usec} * 1000;
-    };
-    return Usage{NowNanos(), ns(ru.ru_utime), ns(ru.ru_stime), ru.ru_nvcsw + ru.ru_nivcsw};
-  }
-};
 
 struct PeerRun {
   std::string dir;
