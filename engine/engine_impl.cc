@@ -1528,7 +1528,8 @@ void EngineImpl::ViewInto(uint32_t slot, Job& job) const {
     // Sized first (a family's parent has many children): one allocation each.
     if (const size_t prerequisites = graph_.PrerequisiteCount(r.vertex); prerequisites > 1) {
       size_t children = 0;
-      graph_.ForEachPrerequisite(r.vertex, [&](uint32_t p) { children += table_[p].parent == slot; });
+      graph_.ForEachPrerequisite(r.vertex,
+                                 [&](uint32_t p) { children += table_[p].parent == slot; });
       job.children.reserve(children);
       job.depends_on.reserve(prerequisites - children);
     }

@@ -2,8 +2,9 @@
 //
 // The job table: one compact record per job, in fixed-size chunks so that a
 // record never moves once made. The chunks live in huge-page regions
-// (engine/util/huge_pages.h): growing the table costs few page faults. A job's slot (its index here) is assigned in
-// creation order, so slot order is id order and createdAt order.
+// (engine/util/huge_pages.h): growing the table costs few page faults. A
+// job's slot (its index here) is assigned in creation order, so slot order is
+// id order and createdAt order.
 //
 // NOTE: not thread-safe; the engine's lock guards it.
 
@@ -135,7 +136,7 @@ class JobTable {
  private:
   static constexpr size_t kRegionBytes = size_t{kChunksPerRegion} * kChunkSize * sizeof(JobRecord);
 
-  std::vector<void*> regions_;     // from AllocateHugeRegion(kRegionBytes)
+  std::vector<void*> regions_;      // from AllocateHugeRegion(kRegionBytes)
   std::vector<JobRecord*> chunks_;  // kChunkSize records each, inside regions_
   uint32_t size_ = 0;
 };
