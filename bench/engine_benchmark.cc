@@ -196,18 +196,23 @@ class Resident {
   int64_t refill_nanos() const { return refill_nanos_; }
 
   // Submits `n` families of one parent with `children` nested children (the
-  // parent pending, the children queued), one Submit each, advancing the
-  // clock 1 ms per 1000 families; returns the parents' ids, shuffled.
+  // parent pending, the children queued) in batches of 1000 families, as the
+  // SQLite peer does, advancing the clock 1 ms per batch; returns the
+  // parents' ids, shuffled.
   std::vector<JobId> SubmitFamilies(size_t n, int children) {
     JobSpec family = LeafSpec();
     family.children.assign(static_cast<size_t>(children), LeafSpec());
     std::vector<JobId> roots;
     roots.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      if (i % kBatchSize == 0) clock_.Advance(absl::Milliseconds(1));
-      auto created = engine_->Submit(kTeam, family);
-      if (!created.ok()) Die("Submit", created.status());
-      roots.push_back(created->id);
+    for (size_t done = 0; done < n; done += kBatchSize) {
+      clock_.Advance(absl::Milliseconds(1));
+      const std::vector<JobSpec> specs(std::min(kBatchSize, n - done), family);
+      auto result = engine_->SubmitBatch(kTeam, specs);
+      if (!result.ok()) Die("SubmitBatch", result.status());
+      if (result->success_count != specs.size()) {
+        Die("SubmitBatch", absl::InternalError("not every family was created"));
+      }
+      for (const BatchJobResult& job : result->jobs) roots.push_back(job.job.id);
     }
     Shuffle(roots, rng_);
     return roots;
