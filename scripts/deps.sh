@@ -16,8 +16,8 @@ CASCADE_PACKAGES=(
 )
 
 # cascade_install_missing PACKAGE...: installs those of the packages that are
-# not installed (apt-get, through sudo unless root). When the install fails
-# (package lists missing or out of date), refreshes the lists and tries again.
+# not installed (apt-get update, then apt-get install, through sudo unless
+# root). Does nothing, and needs no network, when all are installed.
 cascade_install_missing() {
   local missing=() p
   for p in "$@"; do
@@ -27,11 +27,8 @@ cascade_install_missing() {
   echo "cascade: installing ${missing[*]}"
   local sudo_cmd=()
   if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-  local install=("${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq)
-  if ! "${install[@]}" "${missing[@]}" >/dev/null 2>&1; then
-    "${sudo_cmd[@]}" apt-get update -qq
-    "${install[@]}" "${missing[@]}" >/dev/null
-  fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 cascade_install_missing "${CASCADE_PACKAGES[@]}"
