@@ -111,6 +111,24 @@ struct Usage {
   }
 };
 
+// Sets the CPU counters of a timed loop that made `transitions` acknowledged
+// transitions between `before` and `after` (the whole process: callers and
+// any writer thread): cpu_cores, user_us_per_transition,
+// sys_us_per_transition, switches_per_transition. Sets none for an empty loop.
+inline void SetCpuCounters(benchmark::State& state, const Usage& before, const Usage& after,
+                           double transitions) {
+  const double wall_ns = static_cast<double>(after.wall_ns - before.wall_ns);
+  if (transitions <= 0 || wall_ns <= 0) return;
+  state.counters["cpu_cores"] =
+      static_cast<double>(after.user_ns - before.user_ns + after.sys_ns - before.sys_ns) / wall_ns;
+  state.counters["user_us_per_transition"] =
+      static_cast<double>(after.user_ns - before.user_ns) / 1e3 / transitions;
+  state.counters["sys_us_per_transition"] =
+      static_cast<double>(after.sys_ns - before.sys_ns) / 1e3 / transitions;
+  state.counters["switches_per_transition"] =
+      static_cast<double>(after.switches - before.switches) / transitions;
+}
+
 }  // namespace cascade::bench
 
 #endif  // CASCADE_BENCH_BENCH_COMMON_H_

@@ -169,6 +169,7 @@ using ::cascade::bench::kIdSeed;
 using ::cascade::bench::kTeam;
 using ::cascade::bench::LeafSpec;
 using ::cascade::bench::NowNanos;
+using ::cascade::bench::SetCpuCounters;
 using ::cascade::bench::Usage;
 
 namespace fs = std::filesystem;
@@ -531,17 +532,7 @@ void EndRun(benchmark::State& state) {
   const double transitions =
       static_cast<double>(state.iterations() * state.threads() * kTransitionsPerCycle);
   const double wall_ns = static_cast<double>(after.wall_ns - before.wall_ns);
-  if (transitions > 0 && wall_ns > 0) {
-    state.counters["cpu_cores"] =
-        static_cast<double>(after.user_ns - before.user_ns + after.sys_ns - before.sys_ns) /
-        wall_ns;
-    state.counters["user_us_per_transition"] =
-        static_cast<double>(after.user_ns - before.user_ns) / 1e3 / transitions;
-    state.counters["sys_us_per_transition"] =
-        static_cast<double>(after.sys_ns - before.sys_ns) / 1e3 / transitions;
-    state.counters["switches_per_transition"] =
-        static_cast<double>(after.switches - before.switches) / transitions;
-  }
+  SetCpuCounters(state, before, after, transitions);
   if (run->observed != nullptr && wall_ns > 0) {
     const StoreStats stats = run->observed->GetStats();
     const ObservedStore::Totals totals = run->observed->totals();

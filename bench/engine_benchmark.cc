@@ -400,19 +400,25 @@ BENCHMARK(BM_FloorCancelFamilySize)
     ->Arg(50)
     ->Arg(100);
 
-// One find of a random key and a copy of its 32-byte record: the floor of
-// Get. The keys are read in the shuffled order, so consecutive finds are
-// independent and the core overlaps their cache misses.
-void BM_FloorGet(benchmark::State& state) {
+// The loop of the two Get floors: one find and a copy of the record per
+// iteration, inside `lock`'s read lock when one is given.
+void FloorGetLoop(benchmark::State& state, pthread_rwlock_t* lock) {
   Floor& floor = Floor::Get();
   size_t next = 0;
   for (auto _ : state) {
+    if (lock != nullptr) pthread_rwlock_rdlock(lock);
     FloorRecord record = floor.map.find(floor.keys[next])->second;
+    if (lock != nullptr) pthread_rwlock_unlock(lock);
     if (++next == floor.keys.size()) next = 0;
     benchmark::DoNotOptimize(record);
   }
   state.SetItemsProcessed(state.iterations());
 }
+
+// One find of a random key and a copy of its 32-byte record: the floor of
+// Get. The keys are read in the shuffled order, so consecutive finds are
+// independent and the core overlaps their cache misses.
+void BM_FloorGet(benchmark::State& state) { FloorGetLoop(state, nullptr); }
 BENCHMARK(BM_FloorGet)->Unit(benchmark::kNanosecond)->UseRealTime();
 
 // BM_FloorGet with each find inside a reader lock of the kind the engine
@@ -420,17 +426,8 @@ BENCHMARK(BM_FloorGet)->Unit(benchmark::kNanosecond)->UseRealTime();
 // lock's two atomic read-modify-writes order every later load after them, so
 // one find's cache misses no longer overlap the next one's.
 void BM_FloorGetLocked(benchmark::State& state) {
-  Floor& floor = Floor::Get();
   static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
-  size_t next = 0;
-  for (auto _ : state) {
-    pthread_rwlock_rdlock(&lock);
-    FloorRecord record = floor.map.find(floor.keys[next])->second;
-    pthread_rwlock_unlock(&lock);
-    if (++next == floor.keys.size()) next = 0;
-    benchmark::DoNotOptimize(record);
-  }
-  state.SetItemsProcessed(state.iterations());
+  FloorGetLoop(state, &lock);
 }
 BENCHMARK(BM_FloorGetLocked)->Unit(benchmark::kNanosecond)->UseRealTime();
 

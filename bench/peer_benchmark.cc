@@ -572,17 +572,10 @@ void ClaimFinish(benchmark::State& state, Kind kind) {
     busy_waits_before = peer.stats().busy_waits;
   }
   for (auto _ : state) {
-    auto claimed = peer.Claim("");
-    if (!claimed.ok()) {
-      state.SkipWithError(claimed.status().ToString().c_str());
+    if (absl::Status cycle = bench::ClaimThenFinish(peer); !cycle.ok()) {
+      state.SkipWithError(cycle.ToString().c_str());
       break;
     }
-    auto finished = peer.Finish(claimed->job.id, claimed->lease_token);
-    if (!finished.ok()) {
-      state.SkipWithError(finished.status().ToString().c_str());
-      break;
-    }
-    benchmark::DoNotOptimize(finished);
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0 && kind == Kind::kWal && state.iterations() > 0) {

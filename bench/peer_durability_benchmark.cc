@@ -81,6 +81,7 @@ using ::cascade::bench::kBatchSize;
 using ::cascade::bench::kIdSeed;
 using ::cascade::bench::kTeam;
 using ::cascade::bench::NowNanos;
+using ::cascade::bench::SetCpuCounters;
 using ::cascade::bench::Usage;
 
 using bench::SqlitePeer;
@@ -144,16 +145,8 @@ void EndPeerRun(benchmark::State& state) {
         static_cast<double>(stats.busy_waits - peer_run->stats_before.busy_waits) / transitions;
     state.counters["busy_retries"] =
         static_cast<double>(stats.busy_retries - peer_run->stats_before.busy_retries);
-    state.counters["cpu_cores"] =
-        static_cast<double>(after.user_ns - before.user_ns + after.sys_ns - before.sys_ns) /
-        wall_ns;
-    state.counters["user_us_per_transition"] =
-        static_cast<double>(after.user_ns - before.user_ns) / 1e3 / transitions;
-    state.counters["sys_us_per_transition"] =
-        static_cast<double>(after.sys_ns - before.sys_ns) / 1e3 / transitions;
-    state.counters["switches_per_transition"] =
-        static_cast<double>(after.switches - before.switches) / transitions;
   }
+  SetCpuCounters(state, before, after, transitions);
   peer_run->peer.reset();
   std::error_code ec;
   std::filesystem::remove_all(peer_run->dir, ec);
@@ -168,17 +161,10 @@ void Transitions(benchmark::State& state, bool serialize_writers) {
   }
   for (auto _ : state) {
     SqlitePeer& peer = *peer_run->peer;
-    auto claimed = peer.Claim("");
-    if (!claimed.ok()) {
-      state.SkipWithError(claimed.status().ToString().c_str());
+    if (absl::Status cycle = bench::ClaimThenFinish(peer); !cycle.ok()) {
+      state.SkipWithError(cycle.ToString().c_str());
       break;
     }
-    auto finished = peer.Finish(claimed->job.id, claimed->lease_token);
-    if (!finished.ok()) {
-      state.SkipWithError(finished.status().ToString().c_str());
-      break;
-    }
-    benchmark::DoNotOptimize(finished);
   }
   state.SetItemsProcessed(state.iterations() * kTransitionsPerCycle);
   if (state.thread_index() == 0) EndPeerRun(state);

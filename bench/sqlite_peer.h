@@ -311,6 +311,14 @@ class SqlitePeer {
   mutable std::atomic<uint64_t> connections_{0};
 };
 
+// One worker cycle, as the claim + finish benchmarks run it: Claim("") of the
+// oldest queued job, then Finish with its lease; each its own transaction.
+inline absl::Status ClaimThenFinish(SqlitePeer& peer) {
+  absl::StatusOr<PeerClaim> claimed = peer.Claim("");
+  if (!claimed.ok()) return claimed.status();
+  return peer.Finish(claimed->job.id, claimed->lease_token).status();
+}
+
 }  // namespace cascade::bench
 
 #endif  // CASCADE_BENCH_SQLITE_PEER_H_
