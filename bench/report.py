@@ -11,7 +11,7 @@
 #   python3 bench/report.py --engine build-bench/cascade_bench.json \
 #       --durability build-bench/cascade_durability_bench.json
 #
-# What the page holds, in order: when and where the run was taken; the SPEC
+# What the page holds, in order: when and where the run was taken; the contract
 # §12 table (one row per goal row: the engine beside its floor and its SQLite
 # peers, the ratios and a verdict computed from them); the chart; the goals,
 # met or MISSED; cancel cost as family size grows; the durable sub-table; the
@@ -219,11 +219,11 @@ def fmt_verdict(v: str) -> str:
     return "**MISSED**" if v == "MISSED" else v
 
 
-# --- The SPEC §12 rows -------------------------------------------------------
+# --- The contract §12 rows ---------------------------------------------------
 
 @dataclasses.dataclass
 class Goal:
-    """One SPEC §12 goal and how a run is judged against it.
+    """One contract §12 goal and how a run is judged against it.
 
     kind:
       max_time     the engine's wall time <= limit ns
@@ -236,7 +236,7 @@ class Goal:
     """
     kind: str
     limit: float
-    words: str          # as SPEC §12 says it
+    words: str          # as contract §12 says it
     short: str          # for the verdict cell and the chart
     base: str = ""      # scaling: the benchmark the engine is compared with
 
@@ -251,7 +251,7 @@ class Row:
     the engine's is; peer / engine how many times cheaper (faster, smaller)
     the engine is than the peer."""
     number: str
-    operation: str      # SPEC §12's words
+    operation: str      # contract §12's words
     measure: str
     engine: str
     floor: str
@@ -603,9 +603,9 @@ class Page:
     def spec_table(self, rows):
         res = self.res
         self.add(
-            "## SPEC §12 goals", "",
-            "One line per row of SPEC §12 (claim + finish has two, one per thread count). "
-            "Figures are medians, with the coefficient of variation over the repetitions "
+            "## Contract §12 goals", "",
+            "One line per row of [contract §12](contract.md#12-performance-goals) (claim + "
+            "finish has two, one per thread count). Figures are medians, with the coefficient of variation over the repetitions "
             "in parentheses. Time rows show wall time per call; claim + finish and durable "
             "show throughput (cycles or acknowledged transitions per second); memory shows "
             "bytes per resident job. Ratios are of cost, so they read the same on every "
@@ -614,7 +614,7 @@ class Page:
             "faster the engine is than SQLite (smaller, for memory); below 1× SQLite wins.",
             "",
             "| # | operation | engine | floor | SQLite in-memory | SQLite WAL | engine / floor "
-            "| SQLite-mem / engine | SQLite-WAL / engine | goal (SPEC §12) | verdict |",
+            "| SQLite-mem / engine | SQLite-WAL / engine | goal (contract §12) | verdict |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
         notes = []
         for row in rows:
@@ -656,12 +656,12 @@ class Page:
         else:
             name = os.path.relpath(self.args.png, os.path.dirname(os.path.abspath(self.args.out)))
             self.add(f"![Cancel time per call as family size grows, and the engine's "
-                     f"speed-up over SQLite on each SPEC §12 row against its goal]({name})",
+                     f"speed-up over SQLite on each contract §12 row against its goal]({name})",
                      "",
                      "Top: `CancelMany` of 100 roots of families of 1 + k jobs, time per "
                      "call, log-log. Bottom: on each §12 row, how many times faster (for "
                      "memory, smaller) the engine is than SQLite in-memory (durable: than "
-                     "SQLite WAL, one transaction per call), with the goal where SPEC "
+                     "SQLite WAL, one transaction per call), with the goal where the contract "
                      "sets one; the dashed line is parity.", "")
 
     def goals(self, rows):
@@ -727,9 +727,9 @@ class Page:
             "Finish, 2 transitions a cycle, each call answered once durable) on one engine "
             "with a data directory, beside SQLite committing one transaction per call, the "
             "engine over a store that commits one transaction per call, and the same loop "
-            "in memory. SPEC §12's row is FULL (synchronous) with 8 callers; NORMAL is shown "
-            "for comparison; *in memory* is the loop without a data directory, whatever "
-            "the sync column says.", "",
+            "in memory. The durable row of the goals table above is FULL (synchronous) "
+            "with 8 callers; NORMAL is shown for comparison; *in memory* is the loop "
+            "without a data directory, whatever the sync column says.", "",
             "| sync | callers | engine, group commit | SQLite WAL, per call | engine, per-call "
             "store | in memory | engine / SQLite | engine / per-call store | FULL bound "
             "(callers ÷ fsync) |",
@@ -920,7 +920,7 @@ class Page:
         a, b = res.figures.get(none), res.figures.get(sleeper)
         if a and b:
             self.add("", f"**With the sleeper / without = {fmt_ratio(b.real_ns / a.real_ns)}** "
-                     f"(wall; CPU {fmt_ratio(b.cpu_ns / a.cpu_ns)}). SPEC §8: a slow subscriber "
+                     f"(wall; CPU {fmt_ratio(b.cpu_ns / a.cpu_ns)}). [Contract §8](contract.md#8-events-and-webhooks): a slow subscriber "
                      f"never blocks the engine, so this stays near 1× however slow the callback; "
                      f"had the engine waited, a call would take a second.")
         self.add("")
@@ -1024,7 +1024,7 @@ def chart(res: Results, rows, png: str, title: str) -> str:
             # (b)
             "unset logscale x", "unset grid", "unset mxtics", "set grid ytics lc rgb '#dddddd'",
             "set title 'Engine speed-up over SQLite in-memory (durable: SQLite WAL), per "
-            "SPEC §12 row: green met, red missed, grey no speed-up goal'",
+            "contract §12 row: green met, red missed, grey no speed-up goal'",
             "set xlabel ''", "set ylabel '× faster (memory: × smaller)'",
             f"set xrange [-0.6:{len(rows) - 0.4}]", f"set yrange [{lo}:{hi}]",
             "set xtics rotate by 25 right nomirror", "set key outside right top vertical",

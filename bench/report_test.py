@@ -237,7 +237,7 @@ class VerdictTest(unittest.TestCase):
             self.assertEqual(report._cell(res, r.engine, r.measure), report.NOT_MEASURED)
 
 
-SPEC_ROWS = [
+CONTRACT_ROWS = [
     "cancel 1000 leaf ids", "cancel 1000 ids, families of 1+10", "submit batch of 1000",
     "get by id", "batch aggregate read", "claim + finish cycle", "list, state filter, limit 50",
     "resident memory", "durable (WAL, synchronous), 8 submitters",
@@ -264,7 +264,7 @@ class PageTest(unittest.TestCase):
         text = self.page(engine_json(), durability_json())
         table = self.spec_table(text)
         self.assertEqual(len(table), 10)   # 9 rows, claim + finish twice
-        for words in SPEC_ROWS:
+        for words in CONTRACT_ROWS:
             self.assertTrue(any(f"| {words}" in line for line in table), words)
         cancel = next(line for line in table if "| cancel 1000 leaf ids |" in line)
         self.assertIn("| 2.00× |", cancel)
@@ -292,7 +292,7 @@ class PageTest(unittest.TestCase):
                      "transparent huge pages", "**Compiler:**", "**Google Benchmark:** test",
                      "**Load average at start:** 0.10 0.20 0.30", "no chart (test)"):
             self.assertIn(fact, text)
-        self.assertLess(text.index("INTRO PROSE"), text.index("## SPEC §12 goals"))
+        self.assertLess(text.index("INTRO PROSE"), text.index("## Contract §12 goals"))
         self.assertIn("### The SQLite peer", text)
         family = next(line for line in text.split("\n") if line.startswith("| 10 | 1,100 |"))
         # 110 us per call for 1,100 jobs, SQLite 50x slower.
