@@ -28,7 +28,7 @@
 
 namespace cascade::bench {
 
-// SPEC §12's resident jobs, submitted as 1000 batches of 1000 leaves for one
+// contract §12's resident jobs, submitted as 1000 batches of 1000 leaves for one
 // team, 1 ms apart from kClockStartSeconds, with ids from kIdSeed.
 inline constexpr size_t kResidentJobs = 1'000'000;
 inline constexpr size_t kBatchSize = 1000;

@@ -3,7 +3,7 @@
 // File: bench/durability_benchmark.cc
 // -----------------------------------------------------------------------------
 // Durable, acknowledged job transitions per second through the whole engine
-// (SPEC §10, §12: "durable (WAL, synchronous), 8 submitters: >= 50k
+// (contract §10, §12: "durable (WAL, synchronous), 8 submitters: >= 50k
 // acknowledged transitions/s; >= 10x one-transaction-per-call SQLite"),
 // beside the same engine over a store that commits one transaction per call,
 // the same loop in memory, and the disk's own fsync. (cascade_store_bench
@@ -102,7 +102,7 @@
 //   switches_per_transition    context switches (voluntary + not) per
 //                              transition
 //
-// Goal (SPEC §12): BM_DurableTransitions/.../threads:8 >= 50,000 items/s and
+// Goal (contract §12): BM_DurableTransitions/.../threads:8 >= 50,000 items/s and
 // >= 10x BM_PerCallTransitions at the same sync setting and thread count.
 //
 // Profiling: with CASCADE_BENCH_PERF_CTL set to the control FIFO of a

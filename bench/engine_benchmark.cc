@@ -2,7 +2,7 @@
 //
 // File: bench/engine_benchmark.cc
 // -----------------------------------------------------------------------------
-// The engine with 1,000,000 resident jobs, beside its floor (SPEC §12); the
+// The engine with 1,000,000 resident jobs, beside its floor (contract §12); the
 // SQLite peer's rows are in peer_benchmark.cc, linked into the same program so
 // that one run measures all three. Every engine benchmark but BM_ClaimFinish,
 // BM_SubmitBatch1000Subscribers and BM_ResidentBytes shares one engine, built
@@ -13,7 +13,7 @@
 // adds to it (counter jobs_held), up to 1.5M jobs in 5 repetitions. The two
 // family benchmarks share a second engine built the same way.
 //
-// SPEC §12 rows (engine / floor):
+// contract §12 rows (engine / floor):
 //   BM_CancelMany1000Leaves / BM_FloorHashFindWrite1000
 //       CancelMany(team, 1000 random queued leaf ids) / 1000 random find +
 //       write (a state and two timestamps) in an absl::flat_hash_map of 1M
@@ -56,7 +56,7 @@
 //   BM_SubmitBatch1000Subscribers/0|1
 //       SubmitBatch(team, 1000 leaf specs) into an engine of its own, with no
 //       event subscriber (/0) or with one whose callback sleeps 1 ms per event
-//       (/1, max_queued 65,536), which falls behind and drops. SPEC §8: a slow
+//       (/1, max_queued 65,536), which falls behind and drops. contract §8: a slow
 //       subscriber never blocks the engine, so /1 should cost about what /0
 //       does (the price of building the events), however slow the callback.
 //   BM_ClaimFinishSeparateEngines/threads:2
@@ -840,7 +840,7 @@ void ClaimFinishLoop(benchmark::State& state, Engine& engine) {
 // running kClaimIterations cycles. With UseRealTime the reported time is the
 // wall time of the run over all threads' cycles, and items_per_second is
 // cycles per second over all threads: the figure whose 2-thread / 1-thread
-// ratio SPEC §12 sets at >= 1.6.
+// ratio contract §12 sets at >= 1.6.
 void BM_ClaimFinish(benchmark::State& state) {
   ClaimQueue& queue = ClaimQueue::Get();
   if (state.thread_index() == 0) {
@@ -984,7 +984,7 @@ double RunResidentProbe(const char* what) {
 }
 
 // Resident bytes per job of an engine holding 1M leaf jobs (template id only,
-// no tags; SPEC §12's "short strings"), measured in a fresh process: counter
+// no tags; contract §12's "short strings"), measured in a fresh process: counter
 // bytes_per_job. Goal: <= 256. The timed figure is the probe's whole run
 // (process start, building the million jobs) and means nothing.
 void BM_ResidentBytes(benchmark::State& state) {

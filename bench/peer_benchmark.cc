@@ -2,7 +2,7 @@
 //
 // File: bench/peer_benchmark.cc
 // -----------------------------------------------------------------------------
-// The SQLite peer of SPEC §12 (bench/sqlite_peer.h, bench/report/peer.md),
+// The SQLite peer of contract §12 (bench/sqlite_peer.h, bench/report/peer.md),
 // in the same program and run as the engine and its floor
 // (engine_benchmark.cc), with the same workloads, so that each engine row
 // has its peer rows beside it. Two peers: `Mem`, an in-memory database

@@ -2,7 +2,7 @@
 //
 // File: bench/peer_durability_benchmark.cc
 // -----------------------------------------------------------------------------
-// SPEC §12's "one-transaction-per-call SQLite": the SQLite peer
+// contract §12's "SQLite committing one transaction per call": the SQLite peer
 // (bench/sqlite_peer.h, bench/report/peer.md) as a WAL file, running
 // durability_benchmark.cc's workload beside BM_DurableTransitions and
 // BM_PerCallTransitions, in the same program and with the same naming.
@@ -22,7 +22,7 @@
 //       The same with SqlitePeerOptions::serialize_writers: the 8 threads'
 //       write transactions also take one mutex of the process, so a waiting
 //       writer is woken when the lock is released instead of polling for it.
-//       Not SPEC's peer; it says how much of the 8-thread figure above is
+//       Not the contract's peer; it says how much of the 8-thread figure above is
 //       the busy handler's polling rather than SQLite's one writer at a time.
 //
 // Writers meet at SQLite's write lock: a connection that finds it held

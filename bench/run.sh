@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the SPEC §12 benchmark suite and regenerates docs/benchmarks.md and its
+# Runs the contract §12 benchmark suite and regenerates docs/benchmarks.md and its
 # chart, docs/benchmarks.png:
 #   1. installs what is missing (scripts/deps.sh, and gnuplot-nox for the
 #      chart; without gnuplot the page is written with no chart);

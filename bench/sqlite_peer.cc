@@ -692,7 +692,7 @@ class PeerConnection {
     return absl::InternalError("a named job could not be cancelled, but is cancellable");
   }
 
-  // SPEC §4's least fixpoint. E: every named job, first (so a named job is
+  // contract §4's least fixpoint. E: every named job, first (so a named job is
   // always "Cancelled via API"). Then breadth-first from them, in request
   // order, each job carrying the named job its cascade started from: R, the
   // cancellable dependents of each cancelled job; U, its cancellable

@@ -2,7 +2,7 @@
 //
 // File: bench/sqlite_peer.h
 // -----------------------------------------------------------------------------
-// The peer of SPEC §12: what a user would build instead of Cascade, a jobs
+// The peer of contract §12: what a user would build instead of Cascade, a jobs
 // table in SQLite (in memory, or a file in WAL mode), written the way a
 // competent engineer would write it in a day: a normalized schema with an
 // index for every query the operations make, prepared statements reused for
@@ -13,7 +13,7 @@
 //
 // The operations mirror cascade::Engine's (same ids, from the same
 // IdGenerator and clock, so a peer and an engine fed the same calls name the
-// same jobs): SubmitBatch, Get, CancelMany (SPEC §4's closure, atomic),
+// same jobs): SubmitBatch, Get, CancelMany (contract §4's closure, atomic),
 // GetBatchCounts, Claim, Finish and List with one state filter.
 //
 // Example:
@@ -223,7 +223,7 @@ class SqlitePeer {
   // The job's row, if it belongs to `team`; NotFound otherwise.
   [[nodiscard]] absl::StatusOr<PeerJob> Get(std::string_view team, JobId id) const;
 
-  // Engine::CancelMany: cancels the named jobs and the closure of SPEC §4
+  // Engine::CancelMany: cancels the named jobs and the closure of contract §4
   // (rules E, R, U) in one transaction; returns every row it changed, in id
   // order. Errors, with the engine's codes and messages, and nothing
   // changed: InvalidArgument (empty, over 1000, duplicates); NotFound

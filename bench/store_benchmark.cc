@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // The durable store (engine/store/sqlite_store.h, group commit) beside the
 // store a competent engineer writes first: the same SQLite schema, one
-// transaction per call (SPEC §12, "durable (WAL, synchronous), 8 submitters":
+// transaction per call (contract §12, "durable (WAL, synchronous), 8 submitters":
 // >= 50k acknowledged transitions/s, >= 10x one-transaction-per-call).
 //
 // Each operation is one engine transition as the store sees it: one job row

@@ -1,8 +1,9 @@
 // Copyright 2026 The Cascade Authors.
 //
 // api_fuzzer: a libFuzzer target for cascade-server's request handler
-// (server/api.h), checking SPEC §9: "No input, however malformed, crashes the
-// process or changes state". docs/fuzzing.md says how to run it.
+// (server/api.h), checking contract §9: whatever arrives, however broken, the
+// process neither crashes nor changes state because of it. docs/fuzzing.md
+// says how to run it.
 //
 // An input is up to kMaxRequestsPerInput requests separated by a line "==":
 //
@@ -36,7 +37,7 @@
 //     its webhook outbox, or the view (for both teams) of any job or batch
 //     whose id the request mentions;
 //   - a client's answer mentions a job or batch of the other team that this
-//     team never named itself (SPEC §9: other teams' jobs do not exist);
+//     team never named itself (contract §9: other teams' jobs do not exist);
 //   - a 201 creates an id that already existed.
 
 #include <algorithm>
@@ -92,7 +93,7 @@ constexpr size_t kMaxBodyBytes = 8 << 10;
 constexpr char kUnknownId[] = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
 constexpr char kUnknownLease[] = "0000000000000000";
 constexpr char kUnknownDelivery[] = "no-such-delivery";
-// Every status the API may answer (SPEC §9, §11): no 5xx.
+// Every status the API may answer (contract §9, §11): no 5xx.
 constexpr int kApiStatuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 429};
 // The ids whose views one request snapshots, at most.
 constexpr size_t kMaxNamedIds = 8;

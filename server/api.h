@@ -49,7 +49,7 @@ struct ApiOptions {
   // Requests per second each token may make, sustained, with bursts up to
   // the same number (a token bucket). 0: no limit. Default: 0.
   double rate_limit = 0;
-  // Bodies longer than this get 413. Default: 10 MiB (SPEC §9).
+  // Bodies longer than this get 413. Default: 10 MiB (contract §9).
   size_t max_body_bytes = size_t{10} << 20;
   // Where the rate limiter reads time. Not owned. Default: Clock::Real().
   Clock* clock = Clock::Real();

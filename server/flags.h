@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// cascade-server's command line (SPEC §11), parsed into one struct, so that it
+// cascade-server's command line (contract §11), parsed into one struct, so that it
 // can be tested without starting a server.
 
 #ifndef CASCADE_SERVER_FLAGS_H_

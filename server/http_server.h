@@ -95,7 +95,7 @@ struct HttpServerOptions {
   // The largest request body accepted, in bytes. A request whose
   // Content-Length is larger gets 413 before its body is read; a chunked body
   // gets 413 as soon as it grows past the limit. Either way the connection is
-  // then closed. Default: 10 MiB (SPEC §9).
+  // then closed. Default: 10 MiB (contract §9).
   size_t max_body_bytes = size_t{10} << 20;
 
   // The largest request line plus header fields accepted, in bytes; a larger

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// cascade-server: the engine behind Nexrender's Cloud API v2 (SPEC §11).
+// cascade-server: the engine behind Nexrender's Cloud API v2 (contract §11).
 // Parses the command line, opens the engine (on the data directory unless
 // --data :memory:), serves the API until SIGINT or SIGTERM, then stops
 // gracefully: no new connections, requests under way answered, the engine's

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// SPEC §5 (batches) and §2 (the planned outputUrl): submitting 1-1000 specs
+// contract §5 (batches) and §2 (the planned outputUrl): submitting 1-1000 specs
 // with per-spec validation, the aggregate counts of a batch's top-level jobs
 // and the batch status derived from them.
 

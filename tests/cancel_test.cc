@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// SPEC §4 (cancellation) and seeds 000 and 001: the cascade rules
+// contract §4 (cancellation) and seeds 000 and 001: the cascade rules
 //   E (explicit)      every job the request names,
 //   R (unresolvable)  a job one of whose prerequisites is cancelled,
 //   U (useless)       a job whose dependents are all cancelled (or failed),

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The engine with a data directory (SPEC §10): what reopening restores, what
+// The engine with a data directory (contract §10): what reopening restores, what
 // a failed store does to the engine, and what a damaged journal does at open.
 // The store on its own is store_test.cc; kill -9 is engine_kill_test.cc.
 

@@ -1,7 +1,8 @@
 // Copyright 2026 The Cascade Authors.
 //
-// kill -9 at the engine level: SPEC §10, "kill -9 at any moment loses nothing
-// that was acknowledged". The store on its own is store_kill_test.cc.
+// kill -9 at the engine level: contract §10, a process killed with kill -9, at
+// whatever moment, keeps every change it had acknowledged. The store on its
+// own is store_kill_test.cc.
 //
 // Each cycle forks a child that opens an engine on one shared data directory
 // (so the history grows from cycle to cycle) with the real clock and a
@@ -23,12 +24,12 @@
 //     exactly that state, with the attempts it had (terminal is final);
 //   - no job has fewer attempts than an answer reported;
 //   - a job an answer reported queued, rendering or ended is not pending
-//     (no transition leads back to pending, SPEC §1);
+//     (no transition leads back to pending, contract §1);
 //   - a job still in the attempt an answer reported it rendering in has at
 //     least the progress reported;
 //   - a job an answer reported with an abort requested has ended or is still
 //     rendering with the abort requested (every way out of that attempt
-//     ends the job, SPEC §7);
+//     ends the job, contract §7);
 //   - every acknowledged batch is there and counts the top-level jobs its
 //     submit created;
 //   - the relations between jobs hold (CheckInvariants).
@@ -476,7 +477,7 @@ class Acknowledged {
         problem(absl::StrCat(who, " was past pending and is pending again"));
       }
       // Within an attempt progress never decreases, and an abort requested
-      // stays requested until the attempt ends the job (SPEC §1, §7).
+      // stays requested until the attempt ends the job (contract §1, §7).
       const bool same_attempt =
           job->state == JobState::kRendering && job->attempts == facts.rendering_attempt;
       if (same_attempt && job->progress < facts.progress) {

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// SPEC §8's event stream (cascade/events.h, Engine::Subscribe), driven through
+// contract §8's event stream (cascade/events.h, Engine::Subscribe), driven through
 // the public API and the public fixture (cascade/testing/engine_test.h).
 // Beyond the header's words, these decisions are tested:
 //   - a submit publishes one event per job it creates, `from` empty, in
@@ -825,7 +825,7 @@ TEST_F(EventsTest, DependentsFailedNamesTheDependentThatFailedLast) {
 }
 
 TEST_F(EventsTest, IgnoringDependentIsReleasedByWhicheverPrerequisiteEndsLast) {
-  // `ignore` counts a failed prerequisite as resolved (SPEC §3); the event
+  // `ignore` counts a failed prerequisite as resolved (contract §3); the event
   // names the prerequisite whose end released the job, failed or finished.
   for (bool fail_last : {false, true}) {
     SCOPED_TRACE(fail_last ? "the failure comes last" : "the finish comes last");
@@ -939,7 +939,7 @@ TEST_F(EventsTest, RefusedCallsPublishNothingAndUseNoSequenceNumber) {
 
 // ---- Replay -----------------------------------------------------------------------
 
-// Which (from, to) pairs each cause may carry (SPEC §1's table), and whether
+// Which (from, to) pairs each cause may carry (contract §1's table), and whether
 // it names a related job.
 bool Allowed(const TransitionEvent& e) {
   using S = JobState;

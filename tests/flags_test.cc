@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// cascade-server's command line (SPEC §11).
+// cascade-server's command line (contract §11).
 
 #include "server/flags.h"
 

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Identifiers and timestamps (SPEC §2): ULIDs in Crockford base32 matching
+// Identifiers and timestamps (contract §2): ULIDs in Crockford base32 matching
 // ^[0-9A-HJKMNP-TV-Z]{26}$, generated monotonically; ParseJobIds; and the
 // ISO 8601 UTC timestamps of the wire format.
 

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// SPEC §1 (the per-job state machine) and §3 (prerequisites), driven through
+// contract §1 (the per-job state machine) and §3 (prerequisites), driven through
 // the public API: each row of the transition table that the API can reach,
 // the timestamps each sets, and the illegal (state, event) pairs, which are
 // FailedPrecondition naming the job, its state and the event, and change

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// SPEC §6 (listing) and seed 002: every ListQuery field through the engine
+// contract §6 (listing) and seed 002: every ListQuery field through the engine
 // (filters, order, paging), and ParseListQuery for each `GET /jobs` query
 // parameter, good and bad.
 

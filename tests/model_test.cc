@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Model-based test (SPEC §13): seeded random operation sequences run on the
+// Model-based test (contract §13): seeded random operation sequences run on the
 // engine and on the reference model (tests/model/reference_model.h) side by
 // side. Every answer (status code, message, content) is compared after every
 // operation, every job's state after every operation, and every job, batch and
@@ -17,7 +17,7 @@
 // has its own Options::max_attempts (1-3), lease length and abort grace. The main test runs the
 // default pickup order; three smaller ones run the others. ModelFoundTest keeps a minimal
 // reproduction of each difference the sequences found; ReferenceModelTest shows, on hand-worked
-// cases, that the model says what SPEC and semantics.md say.
+// cases, that the model says what the contract and semantics.md say.
 //
 //   CASCADE_MODEL_SEQUENCES=N   sequences of the main test (default 10000; 1000
 //                               under TSan); the others run a tenth as many
@@ -995,7 +995,7 @@ TEST(ModelTest, RandomSequencesMatchReferenceModel) {
   RunSequences(SequenceCount(), SortOrder::kOldestFirst);
 }
 
-// The other pickup orders of SPEC §7 (Options::pickup_order), a tenth as
+// The other pickup orders of contract §7 (Options::pickup_order), a tenth as
 // many sequences each. Under `random` the model accepts any queued job that
 // matches the claim.
 TEST(ModelTest, RandomSequencesMatchReferenceModelWithNewestFirstPickup) {
@@ -1012,7 +1012,7 @@ TEST(ModelTest, RandomSequencesMatchReferenceModelWithRandomPickup) {
 
 // Seeds 126, 200, ... of RandomSequencesMatchReferenceModel: a claim asking
 // for the same tag twice matched nothing. A job carrying the tag carries
-// "all of these tags" (engine.h ClaimRequest::tags, SPEC §7).
+// "all of these tags" (engine.h ClaimRequest::tags, contract §7).
 TEST(ModelFoundTest, ClaimWithARepeatedTagMatchesAJobCarryingIt) {
   testing::DeterministicEngine engine;
   JobSpec spec = testing::LeafSpec();
@@ -1024,8 +1024,8 @@ TEST(ModelFoundTest, ClaimWithARepeatedTagMatchesAJobCarryingIt) {
 }
 
 // RandomSequencesMatchReferenceModelWith{NewestFirst,Priority}Pickup: claims
-// ignored Options::pickup_order and always took the oldest queued job (SPEC
-// §7: "order by the engine's pickup policy"; semantics.md, Workers: "the
+// ignored Options::pickup_order and always took the oldest queued job (contract
+// §7: "which job comes next is the engine's pickup order"; semantics.md, Workers: "the
 // next queued job in pickup order").
 TEST(ModelFoundTest, ClaimFollowsTheConfiguredPickupOrder) {
   for (SortOrder order : {SortOrder::kNewestFirst, SortOrder::kPriority}) {
@@ -1049,7 +1049,7 @@ TEST(ModelFoundTest, ClaimFollowsTheConfiguredPickupOrder) {
 }
 
 // ---- The model on its own ------------------------------------------------------
-// A few hand-worked cases from SPEC §3-4 and semantics.md, to show the model
+// A few hand-worked cases from contract §3-4 and semantics.md, to show the model
 // says what the documents say. The model does not make ids; these tests name
 // jobs 1, 2, 3, ... in creation order as an engine would.
 

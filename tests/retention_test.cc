@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Retention (SPEC §10): terminal families older than the retention period are
+// Retention (contract §10): terminal families older than the retention period are
 // purged from memory and disk, whole families at a time.
 
 #include <stdlib.h>

@@ -155,7 +155,7 @@ JobSpec Family(int children) {
   return parent;
 }
 
-// ---- Hand-worked cases (SPEC §4's table) -------------------------------------
+// ---- Hand-worked cases (contract §4's table) -------------------------------------
 
 TEST_P(PeerTest, CancellingAParentCancelsItsChildren) {
   Twins t(1, wal(), dir_);

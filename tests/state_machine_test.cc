@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The per-job state machine against SPEC §1's table, written out here
+// The per-job state machine against contract §1's table, written out here
 // independently: every (state, event) pair, legal and illegal.
 
 #include <map>
@@ -22,7 +22,7 @@ constexpr E kAllEvents[] = {E::kSubmit,           E::kPrerequisitesMet, E::kPrer
                             E::kProgress,         E::kFinish,           E::kFail,
                             E::kRelease,          E::kLeaseExpired,     E::kAbortAcknowledged};
 
-// SPEC §1, one entry per row: (from, event, guard flag) -> to. `flag` is the
+// contract §1, one entry per row: (from, event, guard flag) -> to. `flag` is the
 // row's guard input: `blocked` for Submit, `attempts_left` for Release and
 // LeaseExpired; other events ignore it and list both values.
 using Key = std::tuple<std::optional<S>, E, bool>;

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Stress test (SPEC §13): four threads share one engine with two teams, each
+// Stress test (contract §13): four threads share one engine with two teams, each
 // running a fixed number of mixed operations (submit, batch submit, cancel,
 // cancel many, batch cancel, list, get, batch counts, claim, heartbeat,
 // finish, fail, release, abort) while the main thread keeps reading batch
@@ -16,7 +16,7 @@
 //   - every batch's aggregate equals a recount of its jobs;
 //   - every job appears in exactly one state listing, and no acknowledged job
 //     is missing (JobCount agrees);
-//   - the closures of SPEC §3-4 hold: no queued or pending job has a
+//   - the closures of contract §3-4 hold: no queued or pending job has a
 //     cancelled prerequisite, nor dependents that all ended cancelled or in
 //     error; no pending job waits on nothing or on a failed prerequisite it
 //     does not ignore;
@@ -933,7 +933,7 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
     EXPECT_EQ(view->status, StatusOf(recount));
   }
 
-  // Closure (SPEC §3-4, semantics.md), from the jobs' own views.
+  // Closure (contract §3-4, semantics.md), from the jobs' own views.
   absl::flat_hash_map<JobId, std::vector<JobId>> dependents;
   for (const auto& [id, job] : all) {
     for (JobId p : job.children) dependents[p].push_back(id);
@@ -982,7 +982,7 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
     // Only the workers of this test start jobs: a job's attempts are its
     // claims, never over max_attempts, and a job nobody claimed never
     // started. A job its worker finished or failed stays so; one that ended
-    // without a worker says why (SPEC §1, §3, §4, §7).
+    // without a worker says why (contract §1, §3, §4, §7).
     auto outcome = outcomes.find(id);
     const int claim_count = claims.contains(id) ? claims.at(id) : 0;
     EXPECT_EQ(job.attempts, claim_count) << name;

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// SPEC §9 (team scoping): another team's jobs and batches do not exist for a
+// contract §9 (team scoping): another team's jobs and batches do not exist for a
 // team (NotFound, never listed, never reached by a cascade); every client
 // call names a team of 1-128 bytes. Workers serve the whole farm.
 

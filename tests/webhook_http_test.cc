@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Webhooks end to end (SPEC §8): the engine and its built-in HTTP transport
+// Webhooks end to end (contract §8): the engine and its built-in HTTP transport
 // (Options::webhooks.transport left null) against a scripted server on
 // 127.0.0.1 (tests/loopback_http_server.h). webhook_test.cc covers the
 // engine's side with a FakeTransport and http_transport_test.cc the transport

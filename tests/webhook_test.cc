@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Webhooks through the engine (SPEC §8), on a ManualClock with a scripted
+// Webhooks through the engine (contract §8), on a ManualClock with a scripted
 // FakeTransport: what is sent, when, how often, and what happens after the
 // last attempt. The real HTTP transport has its own tests
 // (http_transport_test.cc).

@@ -1,9 +1,9 @@
 // Copyright 2026 The Cascade Authors.
 //
-// SPEC §7 (workers) and the Rendering rows of SPEC §1, driven through the
+// contract §7 (workers) and the Rendering rows of contract §1, driven through the
 // public API and the public fixture (cascade/testing/engine_test.h). Time
 // moves only when a test advances the ManualClock, and leases expire or aborts
-// run out of grace only when it then calls RunDueWork. Beyond SPEC, these
+// run out of grace only when it then calls RunDueWork. Beyond the contract, these
 // decisions are tested:
 //   - a claim's lease lasts ClaimRequest::lease, else Options::lease_duration;
 //     a heartbeat extends it to now + HeartbeatReport::extend, else to now +
@@ -12,11 +12,11 @@
 //     a lower report is accepted and leaves the stored value unchanged;
 //   - Release and LeaseExpired use up attempts alike: the job goes back to
 //     queued (progress 0), or after Options::max_attempts attempts to error,
-//     "lease expired after N attempts", and the failure propagates (SPEC §3);
+//     "lease expired after N attempts", and the failure propagates (contract §3);
 //   - an abort ends the job manually_cancelled ("Cancelled via API") when its
 //     worker releases it, or when RunDueWork finds that its grace (counted
 //     from the first RequestAbort) or its lease ran out; the cancellation
-//     cascades like a cancel (SPEC §4);
+//     cascades like a cancel (contract §4);
 //   - a stale or wrong lease is FailedPrecondition and changes nothing; so is
 //     any worker call about a job that is not rendering, naming its state.
 
@@ -708,7 +708,7 @@ TEST_F(WorkerTest, ReleaseOnTheLastAttemptFailsTheDependentsToo) {
   EXPECT_THAT(ErrorOf(d), Optional("prerequisite " + a.ToString() + " failed"));
 }
 
-// ---- Rendering -> AbortAcknowledged -> Cancelled (SPEC §7 abort) -------------------
+// ---- Rendering -> AbortAcknowledged -> Cancelled (contract §7 abort) -------------------
 
 TEST_F(WorkerTest, RequestAbortFlagsTheJobAndTheNextHeartbeatTellsTheWorker) {
   CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, SubmitAndClaim("a"));
@@ -834,7 +834,7 @@ TEST_F(WorkerTest, HeartbeatOrReleaseOfAnUnknownJobIsNotFound) {
   EXPECT_THAT(engine().Release(unknown, kForgedLease), StatusIs(absl::StatusCode::kNotFound));
 }
 
-// The cancellation an abort ends in cascades like a cancel (SPEC §4): rule R
+// The cancellation an abort ends in cascades like a cancel (contract §4): rule R
 // takes the pending parent, rule U the siblings waiting alongside; rendering
 // and finished siblings are untouched.
 enum class AbortEnd { kAcknowledged, kForcedAfterGrace };

@@ -2,7 +2,7 @@
 //
 // File: cascade/batch.h
 // -----------------------------------------------------------------------------
-// Results of submitting, reading and cancelling a batch (SPEC §4-5). The
+// Results of submitting, reading and cancelling a batch (contract §4-5). The
 // shapes mirror `BatchCreationResponse`, `BatchStatusResponse` and
 // `BatchCancellationResponse`.
 //

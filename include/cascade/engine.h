@@ -3,7 +3,7 @@
 // File: cascade/engine.h
 // -----------------------------------------------------------------------------
 // The engine: jobs, their dependency graph, batches, cancellation and workers,
-// in one thread-safe object. SPEC.md is the behaviour contract; this header
+// in one thread-safe object. docs/contract.md is the behaviour contract; this header
 // says what each call does and how it fails.
 //
 // Every client call is scoped to a team: another team's jobs and batches do
@@ -158,7 +158,7 @@ class Engine {
   // Number of jobs held, all teams and states.
   virtual size_t JobCount() const = 0;
 
-  // ---- Cancel (SPEC §4) -----------------------------------------------------
+  // ---- Cancel (contract §4) -----------------------------------------------------
 
   // Cancels the job and its cascade (rules E, R, U). Returns every job
   // cancelled, each once, in id order.
@@ -179,7 +179,7 @@ class Engine {
   [[nodiscard]] virtual absl::StatusOr<BatchCancelResult> CancelBatch(std::string_view team,
                                                                       BatchId id) = 0;
 
-  // ---- Workers (SPEC §7) ----------------------------------------------------
+  // ---- Workers (contract §7) ----------------------------------------------------
 
   // Hands the next queued job (pickup order, optional tags) to a worker.
   // NotFound when no queued job matches.
@@ -192,7 +192,7 @@ class Engine {
                                                    const FinishReport& report) = 0;
 
   // Ends the attempt in error with `error` as stats.error; propagates to
-  // dependents (SPEC §3). Errors as Finish.
+  // dependents (contract §3). Errors as Finish.
   [[nodiscard]] virtual absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token,
                                                  std::string_view error) = 0;
 

@@ -2,7 +2,7 @@
 //
 // File: cascade/events.h
 // -----------------------------------------------------------------------------
-// The event stream (SPEC §8): every change of a job's state, and every job's
+// The event stream (contract §8): every change of a job's state, and every job's
 // creation, is an event, in one total order per engine (`sequence`). An
 // embedder subscribes with a callback; each subscription has its own thread
 // and its own queue, so a slow callback delays only itself: submits, claims

@@ -33,7 +33,7 @@
 
 namespace cascade {
 
-// The six states of SPEC §1. Terminal: kFinished, kError, kCancelled.
+// The six states of contract §1. Terminal: kFinished, kError, kCancelled.
 enum class JobState : uint8_t {
   kQueued = 0,     // "queued": ready, waiting for a worker
   kPending = 1,    // "pending": waiting for prerequisites
@@ -50,10 +50,10 @@ std::string_view StateName(JobState state);
 [[nodiscard]] absl::StatusOr<JobState> ParseState(std::string_view name);
 
 inline bool IsTerminal(JobState s) { return s >= JobState::kFinished; }
-// Only queued and pending jobs can be cancelled (SPEC §4).
+// Only queued and pending jobs can be cancelled (contract §4).
 inline bool IsCancellable(JobState s) { return s == JobState::kQueued || s == JobState::kPending; }
 
-// What a pending job does when one of its prerequisites ends in error (SPEC §3).
+// What a pending job does when one of its prerequisites ends in error (contract §3).
 enum class PrerequisiteFailurePolicy : uint8_t {
   kFail = 0,    // default: the job ends in error too
   kIgnore = 1,  // the job proceeds once every other prerequisite finished

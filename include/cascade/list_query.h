@@ -2,7 +2,7 @@
 //
 // File: cascade/list_query.h
 // -----------------------------------------------------------------------------
-// The filters, order and page of a job listing (SPEC §6), and a parser for
+// The filters, order and page of a job listing (contract §6), and a parser for
 // the query parameters of `GET /jobs`.
 //
 // Example:

@@ -28,7 +28,7 @@
 
 namespace cascade {
 
-// Where and how the engine keeps its state on disk (SPEC §10). What each
+// Where and how the engine keeps its state on disk (contract §10). What each
 // setting guarantees, and how to back up a data directory:
 // docs/durability.md.
 struct DurabilityOptions {

@@ -2,7 +2,7 @@
 //
 // File: cascade/webhook.h
 // -----------------------------------------------------------------------------
-// Webhooks (SPEC §8): a job whose spec carries a `webhook` is delivered to its
+// Webhooks (contract §8): a job whose spec carries a `webhook` is delivered to its
 // URL when it reaches finished, error or manually_cancelled. Deliveries wait
 // in the engine's outbox; each is sent at least once and at most
 // 1 + WebhookOptions::max_retries times, with exponential backoff, and the

@@ -14,7 +14,7 @@
 //     job of every team, every batch, the dead letters and the outbox) as
 //     text; Canonical replaces every id in it by its rank, so two engines
 //     that made the same things in the same order dump the same text.
-//   - CheckInvariants checks the relations SPEC §1-7 promise between jobs
+//   - CheckInvariants checks the relations contract §1-7 promise between jobs
 //     through the public API, and DrainAndCheck claims and finishes until
 //     nothing is left, which a wrong rebuilt counter or index cannot survive.
 
@@ -389,7 +389,7 @@ inline std::string Canonical(const std::string& text) {
   return out;
 }
 
-// The relations between jobs that SPEC §1-7 promise, checked through the
+// The relations between jobs that contract §1-7 promise, checked through the
 // public API. Returns the first one broken, or "".
 inline std::string CheckInvariants(const Engine& engine) {
   absl::flat_hash_map<JobId, Job> by_id;

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The reference model: SPEC §1-7, computed the
+// The reference model: contract §1-7, computed the
 // slow and obvious way (see reference_model.h), and the comparisons of its
 // predictions with the engine's answers.
 
@@ -26,7 +26,7 @@
 namespace cascade::model {
 namespace {
 
-// Limits of a JobSpec (cascade/job.h) and of the calls (SPEC §4-6).
+// Limits of a JobSpec (cascade/job.h) and of the calls (contract §4-6).
 constexpr size_t kMaxTextBytes = 256;  // template_id, composition
 constexpr size_t kMaxTags = 32;
 constexpr size_t kMaxTagBytes = 64;
@@ -41,7 +41,7 @@ constexpr size_t kMaxTeamBytes = 128;
 
 constexpr char kCancelledViaApi[] = "Cancelled via API";
 
-// The wire names of SPEC §1, written out here rather than taken from the
+// The wire names of contract §1, written out here rather than taken from the
 // library, so that the model does not share the engine's mistakes.
 const char* WireName(JobState state) {
   switch (state) {
@@ -61,7 +61,7 @@ const char* WireName(JobState state) {
   return "?";
 }
 
-// SPEC §4: only queued and pending jobs can be cancelled.
+// contract §4: only queued and pending jobs can be cancelled.
 bool Cancellable(JobState state) {
   return state == JobState::kQueued || state == JobState::kPending;
 }
@@ -1150,7 +1150,7 @@ std::string DiffJob(const ExpectedJob& want_job, const Job& got) {
                        Fmt(got.stats.error)));
   }
   d.Field("outputUrl", want.output_url, got.output_url);
-  // Neither SPEC.md nor semantics.md says tags keep their order: compared
+  // Neither docs/contract.md nor semantics.md says tags keep their order: compared
   // as sets.
   std::vector<std::string> want_tags = want.tags, got_tags = got.tags;
   std::sort(want_tags.begin(), want_tags.end());

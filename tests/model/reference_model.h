@@ -2,7 +2,7 @@
 //
 // File: tests/model/reference_model.h
 // -----------------------------------------------------------------------------
-// A reference model of SPEC §1-7 (the worker calls: Claim, Heartbeat, Finish,
+// A reference model of contract §1-7 (the worker calls: Claim, Heartbeat, Finish,
 // Fail, Release, RequestAbort, and lease and abort expiry by RunDueWork), as
 // docs/semantics.md reads them. It is small, single-threaded and
 // deliberately naive: jobs live in one plain vector in creation order, every
@@ -17,7 +17,7 @@
 // the status code of every call (and what its message must mention), the job
 // each call returns, field by field, and the state of every job after it.
 //
-// Where the SPEC and semantics leave a choice open, a prediction allows every
+// Where the contract and semantics leave a choice open, a prediction allows every
 // reading (and says so where it does it):
 //   - a submit with errors of several kinds may fail with any of their codes;
 //   - a call about an id naming a malformed team may be InvalidArgument or
@@ -323,7 +323,7 @@ class ReferenceModel {
   // (used by the batch cancel, see the .cc).
   std::vector<ExpectedJob> CancelClosure(const std::vector<JobId>& named,
                                          bool named_texts_also_cascade);
-  // After `origin` went to error: failure propagation (SPEC §3), reaching
+  // After `origin` went to error: failure propagation (contract §3), reaching
   // out from `origin` (see the .cc).
   void PropagateFailure(JobId origin);
   // PrerequisitesMet: pending jobs whose prerequisites are all resolved
