@@ -126,8 +126,8 @@ class CondVar {
 
   // Until done() (called with `mu` held; see above).
   template <typename Predicate>
-  void Wait(Mutex* mu, Predicate done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu)
-      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  void Wait(Mutex* mu, Predicate done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     while (!done()) Wait(mu);
   }
   // Until done() or `deadline`; returns done().
