@@ -18,7 +18,7 @@ Subscriber::~Subscriber() { Stop(); }
 
 void Subscriber::Enqueue(const EventBatch& batch) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stop_) return;
     const size_t room = max_queued_ - queued_events_;
     if (batch->size() > room) {
@@ -35,13 +35,13 @@ void Subscriber::Enqueue(const EventBatch& batch) {
       accepted_ += batch->size();
     }
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void Subscriber::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
-    cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    while (!stop_ && queue_.empty()) cv_.Wait(&mu_);
     if (stop_) return;
     // Take one event; the batch it lives in stays alive through the copy of
     // the shared pointer while the lock is released.
@@ -52,18 +52,18 @@ void Subscriber::Run() {
       next_ = 0;
     }
     --queued_events_;
-    lock.unlock();
+    lock.Unlock();
     callback_(event);
     delivered_.fetch_add(1, std::memory_order_relaxed);
-    lock.lock();
+    lock.Lock();
     ++done_;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 
 void Subscriber::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stop_ && !thread_.joinable()) return;
     stop_ = true;
     done_ += queued_events_;  // discarded: Flush must not wait for them
@@ -71,24 +71,24 @@ void Subscriber::Stop() {
     queue_.clear();
     next_ = 0;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 bool Subscriber::Flush(absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   const uint64_t target = accepted_;
-  auto caught_up = [&] { return done_ >= target; };
+  auto caught_up = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_ >= target; };
   if (timeout == absl::InfiniteDuration()) {
-    cv_.wait(lock, caught_up);
+    cv_.Wait(&mu_, caught_up);
     return true;
   }
-  return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), caught_up);
+  return cv_.WaitFor(&mu_, absl::ToChronoNanoseconds(timeout), caught_up);
 }
 
 Subscription EventHub::Subscribe(EventCallback callback, size_t max_queued) {
   auto subscriber = std::make_shared<Subscriber>(std::move(callback), max_queued);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   subscribers_.push_back(subscriber);
   active_.store(true, std::memory_order_release);
   return Subscription(std::move(subscriber));
@@ -97,7 +97,7 @@ Subscription EventHub::Subscribe(EventCallback callback, size_t max_queued) {
 void EventHub::Publish(std::vector<TransitionEvent> events) {
   if (events.empty()) return;
   auto batch = std::make_shared<const std::vector<TransitionEvent>>(std::move(events));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   size_t live = 0;
   for (size_t i = 0; i < subscribers_.size(); ++i) {
     if (std::shared_ptr<Subscriber> subscriber = subscribers_[i].lock()) {

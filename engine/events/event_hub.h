@@ -10,23 +10,22 @@
 // that runs the callback.
 //
 // Lock order: the engine's mu_ (or publish_mu_), then EventHub::mu_, then
-// Subscriber::mu_.
+// Subscriber::mu_ (declared: EventHub::mu_ is ABSL_ACQUIRED_BEFORE it).
 // Callbacks run with none of them held.
 
 #ifndef CASCADE_ENGINE_EVENTS_EVENT_HUB_H_
 #define CASCADE_ENGINE_EVENTS_EVENT_HUB_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "cascade/events.h"
+#include "engine/util/mutex.h"
 
 namespace cascade::internal {
 
@@ -48,24 +47,26 @@ class Subscriber {
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
+  friend class EventHub;  // names mu_ in its lock order
+
   void Run();
 
   const EventCallback callback_;
   const size_t max_queued_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex mu_;
+  CondVar cv_;  // queue_ grew, done_ moved, or stop_
   // Queued batches; the first may be partly taken (`next_` events of it).
-  std::deque<EventBatch> queue_;
-  size_t next_ = 0;
-  size_t queued_events_ = 0;
+  std::deque<EventBatch> queue_ ABSL_GUARDED_BY(mu_);
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
   // Events accepted into the queue so far, and events handed over (or
   // discarded by Stop): Flush waits for the second to reach the first.
-  uint64_t accepted_ = 0;
-  uint64_t done_ = 0;
-  bool stop_ = false;
+  uint64_t accepted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t done_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> dropped_{0};
-  std::thread thread_;  // last: starts after everything it uses
+  std::thread thread_;  // last: starts after everything it uses; joined by Stop
 };
 
 class EventHub {
@@ -87,7 +88,8 @@ class EventHub {
   void Publish(std::vector<TransitionEvent> events);
 
  private:
-  std::mutex mu_;
+  // Publish holds it while it calls Subscriber::Enqueue.
+  Mutex mu_ ABSL_ACQUIRED_BEFORE(Subscriber::mu_);
   // Weak: a subscription that was stopped or destroyed drops out.
   std::vector<std::weak_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> active_{false};
