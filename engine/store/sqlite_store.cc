@@ -15,12 +15,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <iterator>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -30,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/util/mutex.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
@@ -619,24 +618,24 @@ class SqliteStore final : public Store {
     }
     uint64_t ticket;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (!failure_.ok()) return failure_;
       if (stopping_) return absl::FailedPreconditionError(absl::StrCat(path_, ": store is closed"));
       ticket = ++last_ticket_;
       queue_.push_back(Group{ticket, bytes, std::move(changes)});
       ++stats_.groups_appended;
     }
-    work_cv_.notify_one();
+    work_cv_.Signal();
     return ticket;
   }
 
   absl::Status WaitDurable(uint64_t ticket) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (ticket == 0 || ticket > last_ticket_) {
       return absl::InvalidArgumentError(absl::StrCat(
           "WaitDurable: ticket ", ticket, " was never issued (the last is ", last_ticket_, ")"));
     }
-    durable_cv_.wait(lock, [&] { return durable_ticket_ >= ticket || !failure_.ok(); });
+    while (durable_ticket_ < ticket && failure_.ok()) durable_cv_.Wait(&mu_);
     if (durable_ticket_ >= ticket) return absl::OkStatus();
     return failure_;
   }
@@ -648,7 +647,7 @@ class SqliteStore final : public Store {
       return absl::InvalidArgumentError(
           absl::StrCat("Load: table ", static_cast<int>(table), " does not exist"));
     }
-    std::lock_guard<std::mutex> db_lock(db_mu_);
+    MutexLock db_lock(&db_mu_);
     if (db_ == nullptr)
       return absl::FailedPreconditionError(absl::StrCat(path_, ": store is closed"));
     sqlite3_stmt* stmt = stmts_.load[static_cast<size_t>(table)].get();
@@ -676,21 +675,21 @@ class SqliteStore final : public Store {
   }
 
   absl::Status Close() override {
-    std::lock_guard<std::mutex> close_lock(close_mu_);
+    MutexLock close_lock(&close_mu_);
     if (closed_) return close_status_;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stopping_ = true;
     }
-    work_cv_.notify_all();
+    work_cv_.SignalAll();
     writer_.join();  // it commits what is queued first
     absl::Status status;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       status = failure_;
     }
     {
-      std::lock_guard<std::mutex> db_lock(db_mu_);
+      MutexLock db_lock(&db_mu_);
       stmts_ = Statements();  // finalizes them: sqlite3_close needs that
       sqlite3* raw = db_.release();
       // The last connection's close checkpoints the log into cascade.db and
@@ -708,7 +707,7 @@ class SqliteStore final : public Store {
   }
 
   StoreStats GetStats() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return stats_;
   }
 
@@ -730,8 +729,8 @@ class SqliteStore final : public Store {
     for (;;) {
       size_t bytes = 0;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        work_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+        MutexLock lock(&mu_);
+        while (queue_.empty() && !stopping_) work_cv_.Wait(&mu_);
         if (queue_.empty()) return;  // stopping, and everything is committed
         // Commit delay. The callers the last commit released are appending
         // their next groups now; taking the queue at once would leave them
@@ -743,10 +742,12 @@ class SqliteStore final : public Store {
         // (its last commit carried one group); when callers go away, the
         // target shrinks to what the wait collected.
         if (last_groups > 1 && queue_.size() < last_groups && !stopping_) {
-          work_cv_.wait_for(
-              lock,
+          work_cv_.WaitFor(
+              &mu_,
               std::min<std::chrono::steady_clock::duration>(last_duration / 2, kMaxCommitDelay),
-              [&] { return queue_.size() >= last_groups || stopping_; });
+              [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                return queue_.size() >= last_groups || stopping_;
+              });
         }
         while (!queue_.empty() &&
                (batch.empty() || bytes + queue_.front().bytes <= options_.max_commit_bytes)) {
@@ -759,13 +760,13 @@ class SqliteStore final : public Store {
       const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
       absl::Status status;
       {
-        std::lock_guard<std::mutex> db_lock(db_mu_);
+        MutexLock db_lock(&db_mu_);
         status = CommitBatch(batch);
       }
       last_duration = std::chrono::steady_clock::now() - start;
       last_groups = batch.size();
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (status.ok()) {
           durable_ticket_ = batch.back().ticket;
           stats_.groups_committed += batch.size();
@@ -780,15 +781,14 @@ class SqliteStore final : public Store {
           queue_.clear();  // never committed; their waiters get failure_
         }
       }
-      durable_cv_.notify_all();
+      durable_cv_.SignalAll();
       if (!status.ok()) return;
       batch.clear();
     }
   }
 
-  // One transaction with every change of `batch`, in order. Called with
-  // db_mu_ held.
-  absl::Status CommitBatch(const std::vector<Group>& batch) {
+  // One transaction with every change of `batch`, in order.
+  absl::Status CommitBatch(const std::vector<Group>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) {
     sqlite3* db = db_.get();
     CASCADE_RETURN_IF_ERROR(StepDone(db, stmts_.begin.get()));
     absl::Status status;
@@ -821,28 +821,29 @@ class SqliteStore final : public Store {
 
   // The queue of groups and the tickets. Appenders, waiters and the writer
   // take it briefly; nobody does I/O while holding it.
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;     // the writer: work queued, or stopping
-  std::condition_variable durable_cv_;  // waiters: durable_ticket_ moved, or failure_
-  std::deque<Group> queue_;             // guarded by mu_
-  uint64_t last_ticket_ = 0;            // guarded by mu_
-  uint64_t durable_ticket_ = 0;         // guarded by mu_
-  absl::Status failure_;                // guarded by mu_; the first failed commit's
-  bool stopping_ = false;               // guarded by mu_
-  StoreStats stats_;                    // guarded by mu_
+  mutable Mutex mu_;
+  CondVar work_cv_;     // the writer: work queued, or stopping
+  CondVar durable_cv_;  // waiters: durable_ticket_ moved, or failure_
+  std::deque<Group> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t durable_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);  // the first failed commit's
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  StoreStats stats_ ABSL_GUARDED_BY(mu_);
 
   // The connection and its statements: the writer's commits, Load, Close.
-  // Lock order: never take mu_ while holding db_mu_ (the writer releases one
-  // before it takes the other).
-  std::mutex db_mu_;
-  Db db_;             // guarded by db_mu_
-  Statements stmts_;  // guarded by db_mu_
+  Mutex db_mu_;
+  Db db_ ABSL_GUARDED_BY(db_mu_);
+  Statements stmts_ ABSL_GUARDED_BY(db_mu_);
 
-  std::mutex close_mu_;
-  bool closed_ = false;        // guarded by close_mu_
-  absl::Status close_status_;  // guarded by close_mu_
-  DirectoryLock lock_;         // released by Close
-  std::thread writer_;         // last: starts once everything above exists
+  // Lock order: close_mu_, then mu_ or db_mu_ (Close holds close_mu_
+  // throughout and takes the others one at a time). mu_ and db_mu_ are never
+  // held together: the writer releases one before it takes the other.
+  Mutex close_mu_ ABSL_ACQUIRED_BEFORE(mu_, db_mu_);
+  bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
+  absl::Status close_status_ ABSL_GUARDED_BY(close_mu_);
+  DirectoryLock lock_ ABSL_GUARDED_BY(close_mu_);  // released by Close
+  std::thread writer_;                             // last: starts once everything above exists
 };
 
 }  // namespace
