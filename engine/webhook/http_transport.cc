@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -51,6 +50,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
+#include "engine/util/mutex.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
@@ -172,8 +172,8 @@ absl::Status StepFailed(std::string_view what, const beast::error_code& ec,
 // One getaddrinfo call, shared by the waiting Send and the helper thread
 // that makes it; whichever finishes last frees it.
 struct PendingResolve {
-  std::mutex mu;
-  std::condition_variable cv;
+  Mutex mu;
+  CondVar cv;
   bool done ABSL_GUARDED_BY(mu) = false;
   std::vector<tcp::endpoint> endpoints ABSL_GUARDED_BY(mu);
   std::string error ABSL_GUARDED_BY(mu);  // empty on success
@@ -212,12 +212,12 @@ void RunGetAddrInfo(const std::string& host, uint16_t port, PendingResolve& pend
     error = "unknown error";
   }
   {
-    std::lock_guard<std::mutex> lock(pending.mu);
+    MutexLock lock(&pending.mu);
     pending.done = true;
     pending.endpoints = std::move(endpoints);
     pending.error = std::move(error);
   }
-  pending.cv.notify_all();
+  pending.cv.SignalAll();
 }
 
 // The addresses of url.host, waiting for them no later than `deadline`.
@@ -244,15 +244,17 @@ absl::StatusOr<std::vector<tcp::endpoint>> Resolve(const HttpUrl& url, Deadline 
     return absl::UnavailableError(
         absl::StrCat("resolve ", url.host, ": cannot start a resolver thread: ", e.what()));
   }
-  std::unique_lock<std::mutex> lock(pending->mu);
-  if (!pending->cv.wait_until(
-          lock, deadline, [&pending]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending->done; })) {
-    return TimedOut(timeout);
+  PendingResolve& p = *pending;
+  MutexLock lock(&p.mu);
+  while (!p.done) {
+    if (p.cv.WaitUntil(&p.mu, deadline) == std::cv_status::timeout && !p.done) {
+      return TimedOut(timeout);
+    }
   }
-  if (!pending->error.empty()) {
-    return absl::UnavailableError(absl::StrCat("resolve ", url.host, ": ", pending->error));
+  if (!p.error.empty()) {
+    return absl::UnavailableError(absl::StrCat("resolve ", url.host, ": ", p.error));
   }
-  return std::move(pending->endpoints);
+  return std::move(p.endpoints);
 }
 
 // ---- The exchange -----------------------------------------------------------
