@@ -1,13 +1,11 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The engine's operations: submit, read, list, cancel (with the E/R/U
-// closure), failure propagation, and the minimal worker calls.
+// The engine's public calls, each as: validate, open a write section (or take
+// the reader lock), ask the collaborators, build the answer, commit.
 
 #include "engine/engine_impl.h"
 
 #include <algorithm>
-#include <cmath>
-#include <deque>
 #include <random>
 
 #include "absl/container/flat_hash_set.h"
@@ -16,9 +14,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cascade/status.h"
-#include "engine/json/wire.h"
+#include "engine/journal/recovery.h"
+#include "engine/model/cascade_rules.h"
+#include "engine/model/job_views.h"
 #include "engine/spec/spec_validation.h"
 #include "engine/store/sqlite_store.h"
+#include "engine/util/check.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
@@ -83,12 +84,13 @@ uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-std::optional<absl::Time> OptionalTime(int64_t ms) {
-  if (ms == kUnsetMillis) return std::nullopt;
-  return absl::FromUnixMillis(ms);
+uint64_t Seed(const Options& options) {
+  return options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull) : std::random_device{}();
 }
 
-std::string LeaseToken(uint64_t token) { return absl::StrFormat("%016x", token); }
+absl::Status NotFoundBatch(BatchId id) {
+  return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
+}
 
 }  // namespace
 
@@ -102,110 +104,62 @@ absl::StatusOr<std::unique_ptr<EngineImpl>> CreateEngine(const Options& options,
 EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
     : options_(options),
       clock_(options.clock),
-      output_url_template_(options.output_url_template),
-      ids_(options.id_seed ? IdGenerator(*options.id_seed) : IdGenerator()),
+      model_(options.output_url_template, options.max_attempts, options.id_seed),
+      journal_(std::move(store), model_),
+      events_(hub_, model_),
+      leases_(options.abort_grace, Seed(options), [this](int64_t due) { timer_.WakeFor(due); }),
       owned_transport_(options.webhooks.transport == nullptr ? WebhookTransport::CreateHttp()
                                                              : nullptr),
-      transport_(options.webhooks.transport == nullptr ? owned_transport_.get()
-                                                       : options.webhooks.transport),
-      store_(std::move(store)),
-      random_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull)
-                                    : std::random_device{}()) {
-  lease_slot_key_ = static_cast<uint32_t>(NextRandom());
+      outbox_(options.webhooks, options.clock,
+              options.webhooks.transport == nullptr ? owned_transport_.get()
+                                                    : options.webhooks.transport,
+              &journal_),
+      webhooks_(model_, outbox_, options.webhooks.signing_secret),
+      retention_(options.durability.retention),
+      timer_(
+          options.clock, [this] { RunDueWork(); },
+          [this] { return leases_.next_due_ms(); }),
+      random_state_(Seed(options) ^ 0x2545F4914F6CDD1Dull) {
+  // In this order: a change is journaled and its event staged before the
+  // collaborators that follow from it act.
+  for (ModelListener* listener : std::initializer_list<ModelListener*>{
+           &journal_, &events_, &leases_, &webhooks_, &retention_}) {
+    model_.AddListener(listener);
+  }
 }
 
 absl::Status EngineImpl::Start() {
-  if (store_ != nullptr) {
-    {
-      WriteSection section(this);
-      CASCADE_RETURN_IF_ERROR(Recover());
-      // A lease that ran out while no engine had the directory ends now, as
-      // any expiry does (SPEC §7).
-      EndDueLeases(NowMillis());
-      CASCADE_RETURN_IF_ERROR(section.Commit());
-    }
+  if (journal_.journaling()) {
+    WriteSection section(this);
+    CASCADE_RETURN_IF_ERROR(Recover(
+        *journal_.store(), model_, leases_, outbox_,
+        [this](uint32_t slot, const std::string& delivery_id) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return BuildWebhookRequest(model_, slot, delivery_id, options_.webhooks.signing_secret);
+        }));
+    // A lease that ran out while no engine had the directory ends now, as
+    // any expiry does (contract §7).
+    EndDueLeases(NowMillis());
+    CASCADE_RETURN_IF_ERROR(section.Commit());
   }
   // A manual clock moves only when told to, and its owner calls RunDueWork,
   // which also sends the deliveries that are due.
-  if (clock_->IsManual()) {
-    timer_planned_wake_ms_.store(std::numeric_limits<int64_t>::min());
-  } else {
-    for (int i = 0; i < std::max(1, options_.webhooks.delivery_threads); ++i) {
-      delivery_threads_.emplace_back(&EngineImpl::DeliveryLoop, this);
-    }
-    timer_ = std::thread(&EngineImpl::TimerLoop, this);
+  if (!clock_->IsManual()) {
+    outbox_.Start();
+    timer_.Start();
   }
   return absl::OkStatus();
 }
 
 EngineImpl::~EngineImpl() {
-  {
-    std::lock_guard<std::mutex> lock(delivery_mu_);
-    delivery_stop_ = true;
-  }
-  delivery_cv_.notify_all();
-  for (std::thread& thread : delivery_threads_) thread.join();
-  {
-    std::lock_guard<std::mutex> lock(timer_mu_);
-    timer_stop_ = true;
-  }
-  timer_cv_.notify_all();
-  if (timer_.joinable()) timer_.join();
-  // Every group was waited for by the call that made it; Close only commits
-  // what an early return left queued, and checkpoints.
-  if (store_ != nullptr) store_->Close().IgnoreError();
+  timer_.Stop();
+  outbox_.Stop();
 }
 
 uint64_t EngineImpl::NextRandom() const {
   return SplitMix64(random_state_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed));
 }
 
-// ---- Lookup -----------------------------------------------------------------
-
-absl::StatusOr<uint32_t> EngineImpl::FindAnyJob(JobId id) const {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end())
-    return absl::NotFoundError(absl::StrCat("job ", id.ToString(), " not found"));
-  return it->second;
-}
-
-absl::StatusOr<uint32_t> EngineImpl::FindJob(std::string_view team, JobId id) const {
-  by_id_.prefetch(id);  // the probe's control bytes and slots load together
-  auto it = by_id_.find(id);
-  if (it == by_id_.end() || teams_.name(table_[it->second].team) != team) {
-    return absl::NotFoundError(absl::StrCat("job ", id.ToString(), " not found"));
-  }
-  return it->second;
-}
-
-std::vector<uint32_t> EngineImpl::FindJobs(std::string_view team,
-                                           absl::Span<const JobId> ids) const {
-  // Software-pipelined: the index probes kAhead ids ahead and each found
-  // record are prefetched, so the cache misses of many ids overlap.
-  constexpr size_t kAhead = 8;
-  const size_t n = ids.size();
-  std::vector<uint32_t> slots(n, kNone32);
-  for (size_t i = 0; i < std::min(kAhead, n); ++i) by_id_.prefetch(ids[i]);
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) by_id_.prefetch(ids[i + kAhead]);
-    auto it = by_id_.find(ids[i]);
-    if (it == by_id_.end()) continue;
-    slots[i] = it->second;
-    table_.Prefetch(it->second);
-  }
-  for (uint32_t& slot : slots) {
-    if (slot != kNone32 && teams_.name(table_[slot].team) != team) slot = kNone32;
-  }
-  return slots;
-}
-
-const BatchRecord* EngineImpl::FindBatch(std::string_view team, BatchId id) const {
-  const BatchRecord* batch = batches_.Find(id);
-  if (batch == nullptr || batch->team_name() != team) return nullptr;
-  return batch;
-}
-
-// ---- Transitions ------------------------------------------------------------
+// ---- Write sections ---------------------------------------------------------
 
 EngineImpl::WriteSection::WriteSection(EngineImpl* engine) : engine_(engine) {
   engine_->mu_.Lock();
@@ -215,357 +169,60 @@ EngineImpl::WriteSection::~WriteSection() {
   if (!ended_) Commit().IgnoreError();
 }
 
-absl::Status EngineImpl::WriteSection::writable() const {
-  if (!engine_->store_failed_.load(std::memory_order_acquire)) return absl::OkStatus();
-  std::lock_guard<std::mutex> lock(engine_->failure_mu_);
-  return absl::Status(engine_->store_failure_.code(),
-                      absl::StrCat("the engine takes no more changes since a commit to its data "
-                                   "directory failed (reopen it to recover): ",
-                                   engine_->store_failure_.message()));
-}
-
 absl::Status EngineImpl::WriteSection::Commit() {
   EngineImpl& e = *engine_;
   ended_ = true;
   absl::Status status;
   uint64_t ticket = 0;
-  if (e.journaling() && !e.journal_.empty()) {
-    absl::StatusOr<uint64_t> appended = e.store_->Append(e.TakeJournal());
-    if (appended.ok()) {
-      ticket = e.last_ticket_ = *appended;
-    } else {
-      status = appended.status();
-    }
+  absl::StatusOr<uint64_t> appended = e.journal_.AppendSection(e.leases_);
+  if (appended.ok()) {
+    ticket = *appended;
+    e.outbox_.Publish(ticket);
+  } else {
+    status = appended.status();
+    e.outbox_.DropStaged();  // never journaled, so never sent
   }
-  if (!e.section_events_.empty()) {
-    if (!e.journaling()) {
-      e.hub_.Publish(std::exchange(e.section_events_, {}));
-    } else if (ticket != 0) {
-      // Published once durable: a subscriber never hears of a change a crash
-      // could take back.
-      std::lock_guard<std::mutex> lock(e.publish_mu_);
-      e.unpublished_.emplace(ticket, std::exchange(e.section_events_, {}));
-    } else {
-      e.section_events_.clear();  // never journaled, so never published
-    }
-  }
+  e.events_.EndSection(e.journal_.journaling(), ticket);
   // A section that changed nothing still answers from the state it read,
   // which may hold another call's change whose group is not durable yet (an
   // abort requested twice answers "cancelRequested" from the first; a
   // refusal names a state). Its answer waits for that group too, so nothing
   // a call reports can be lost by a crash after it returns.
-  const uint64_t read_ticket = ticket == 0 && status.ok() ? e.last_ticket_ : 0;
-  const bool wake = std::exchange(e.delivery_due_in_section_, false);
+  const uint64_t read_ticket = ticket == 0 && status.ok() ? e.journal_.last_ticket() : 0;
   e.mu_.Unlock();
-  if (wake) e.WakeDeliveryThreads();
   if (ticket != 0) {
-    status = e.store_->WaitDurable(ticket);
-    if (status.ok()) e.PublishDurable(ticket);
+    status = e.journal_.WaitDurable(ticket);
+    if (status.ok()) e.events_.PublishDurable(ticket);
   } else if (read_ticket != 0) {
-    status = e.store_->WaitDurable(read_ticket);
+    status = e.journal_.WaitDurable(read_ticket);
   }
-  if (!status.ok()) e.RecordStoreFailure(status);
+  if (!status.ok()) e.journal_.RecordFailure(status);
   return status;
 }
 
-TransitionCause EngineImpl::DefaultCause(JobEvent event) {
-  switch (event) {
-    case JobEvent::kSubmit:
-      return TransitionCause::kSubmitted;
-    case JobEvent::kPrerequisitesMet:
-      return TransitionCause::kPrerequisitesFinished;
-    case JobEvent::kPrerequisiteFailed:
-      return TransitionCause::kPrerequisiteFailed;
-    case JobEvent::kDependentsFailed:
-      return TransitionCause::kDependentsFailed;
-    case JobEvent::kCancel:
-      return TransitionCause::kCancelled;
-    case JobEvent::kClaim:
-      return TransitionCause::kClaimed;
-    case JobEvent::kProgress:
-      return TransitionCause::kClaimed;  // never a change of state
-    case JobEvent::kFinish:
-      return TransitionCause::kFinished;
-    case JobEvent::kFail:
-      return TransitionCause::kFailed;
-    case JobEvent::kRelease:
-      return TransitionCause::kReleased;
-    case JobEvent::kLeaseExpired:
-      return TransitionCause::kLeaseExpired;
-    case JobEvent::kAbortAcknowledged:
-      return TransitionCause::kAbortAcknowledged;
-  }
-  return TransitionCause::kSubmitted;
+// ---- Lookup -----------------------------------------------------------------
+
+absl::StatusOr<uint32_t> EngineImpl::Found(std::optional<uint32_t> slot, JobId id) {
+  if (!slot) return absl::NotFoundError(absl::StrCat("job ", id.ToString(), " not found"));
+  return *slot;
 }
 
-void EngineImpl::RecordEvent(uint32_t slot, std::optional<JobState> from, JobState to,
-                             int64_t now_ms, Cause cause) {
-  if (!hub_.active()) return;
-  const JobRecord& job = table_[slot];
-  TransitionEvent& event = section_events_.emplace_back();
-  event.sequence = ++last_event_sequence_;
-  event.job_id = job.id;
-  event.team = teams_.name(job.team);
-  event.from = from;
-  event.to = to;
-  event.time = absl::FromUnixMillis(now_ms);
-  event.cause = cause.why;
-  if (cause.related != kNone32) event.related_job = table_[cause.related].id;
-}
-
-bool EngineImpl::Transition(uint32_t slot, JobEvent event, const EventArgs& args,
-                            std::optional<Cause> cause) {
-  JobRecord& job = table_[slot];
-  const JobState from = job.state();
-  if (!job.machine.Apply(event, args, job.timeline)) return false;
-  JournalJob(slot);
-  const JobState to = job.state();
-  if (from == to) return true;
-  RecordEvent(slot, from, to, args.now_ms, cause.value_or(Cause{DefaultCause(event), kNone32}));
-  if (IsTerminal(to)) {
-    NoteEnded(slot);
-    if (job.extras && job.extras->webhook) QueueDelivery(slot, args.now_ms);
-  }
-  team_index_[job.team]->Move(slot, from, to);
-  if (from == JobState::kQueued) Dequeue(slot);
-  if (to == JobState::kQueued) Enqueue(slot);
-  if (job.top_level_of_batch) batches_.at(job.batch).Move(from, to);
-  if (IsDead(to) && job.vertex != kNoVertex) {
-    // One dependent fewer needs each of this job's prerequisites (rule U).
-    graph_.ForEachPrerequisite(
-        job.vertex, [this](uint32_t p) { --graph_.node(table_[p].vertex).live_dependents; });
-  }
-  return true;
-}
-
-void EngineImpl::Enqueue(uint32_t slot) {
-  const JobRecord& job = table_[slot];
-  queued_.insert(slot);
-  queued_by_priority_[job.priority].insert(slot);
-  if (job.extras) {
-    for (uint32_t tag : job.extras->tags) queued_by_tag_[tag].insert(slot);
-  }
-}
-
-void EngineImpl::Dequeue(uint32_t slot) {
-  const JobRecord& job = table_[slot];
-  queued_.erase(slot);
-  auto it = queued_by_priority_.find(job.priority);
-  it->second.erase(slot);
-  if (it->second.empty()) queued_by_priority_.erase(it);
-  if (job.extras) {
-    for (uint32_t tag : job.extras->tags) {
-      auto t = queued_by_tag_.find(tag);
-      t->second.erase(slot);
-      if (t->second.empty()) queued_by_tag_.erase(t);
-    }
-  }
-}
-
-std::optional<uint32_t> EngineImpl::PickQueued(absl::Span<const uint32_t> wanted) const {
-  // Candidates: the queued jobs of the rarest wanted tag (or all of them).
-  const SlotSet* candidates = &queued_;
-  for (uint32_t tag : wanted) {
-    auto it = queued_by_tag_.find(tag);
-    if (it == queued_by_tag_.end()) return std::nullopt;
-    if (candidates == &queued_ || it->second.size() < candidates->size()) {
-      candidates = &it->second;
-    }
-  }
-  auto carries = [&](uint32_t slot) {
-    if (wanted.size() <= 1) return true;  // a candidate carries the one tag
-    const std::vector<uint32_t>& have = table_[slot].extras->tags;  // sorted
-    return std::includes(have.begin(), have.end(), wanted.begin(), wanted.end());
-  };
-  std::optional<uint32_t> found;
-  auto take = [&](uint32_t slot) {
-    if (!carries(slot)) return true;
-    found = slot;
-    return false;
-  };
-  switch (options_.pickup_order) {
-    case SortOrder::kOldestFirst:
-      candidates->ForEach(take);
-      break;
-    case SortOrder::kNewestFirst:
-      candidates->ForEachDescending(take);
-      break;
-    case SortOrder::kPriority:
-      // Highest priority first; within one, oldest first.
-      for (const auto& [priority, group] : queued_by_priority_) {
-        if (candidates == &queued_) {
-          group.ForEach(take);
-        } else {
-          SlotSet::ForEachInBoth(group, *candidates, take);
-        }
-        if (found) break;
-      }
-      break;
-    case SortOrder::kRandom: {
-      // A uniformly random candidate; when it lacks another wanted tag, the
-      // first candidate after it (wrapping around) that has them all.
-      if (candidates->empty()) break;
-      const uint32_t start = candidates->Select(NextRandom() % candidates->size());
-      candidates->ForEach([&](uint32_t slot) { return slot < start || take(slot); });
-      if (!found) candidates->ForEach([&](uint32_t slot) { return slot < start && take(slot); });
-      break;
-    }
-  }
-  return found;
+// The batch directory is read without a lock by design (batch_directory.h).
+const BatchRecord* EngineImpl::FindBatch(std::string_view team, BatchId id) const
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  const BatchRecord* batch = model_.batches().Find(id);
+  if (batch == nullptr || batch->team_name() != team) return nullptr;
+  return batch;
 }
 
 absl::Status EngineImpl::Refused(uint32_t slot, JobEvent event) const {
-  const JobRecord& job = table_[slot];
+  const JobRecord& job = model_.job(slot);
   return absl::FailedPreconditionError(absl::StrCat("job ", job.id.ToString(), " is ",
                                                     Sv(StateName(job.state())), "; ",
                                                     Sv(EventName(event)), " is not allowed"));
 }
 
-void EngineImpl::CancelClosure(absl::Span<const uint32_t> named, int64_t now_ms,
-                               std::vector<uint32_t>& cancelled) {
-  const EventArgs args{.now_ms = now_ms};
-  // Breadth-first from the named jobs, in request order; each entry carries
-  // the named job its cascade started from.
-  std::deque<std::pair<uint32_t, uint32_t>> work;
-  // E: every named job first, so a named job is always "Cancelled via API"
-  // even when another named job's cascade would reach it.
-  for (uint32_t slot : named) {
-    bool ok = Transition(slot, JobEvent::kCancel, args);
-    assert(ok && "named jobs are checked cancellable before the closure runs");
-    (void)ok;
-    table_[slot].cause = ErrorCause::kCancelledViaApi;
-    cancelled.push_back(slot);
-    work.emplace_back(slot, slot);
-  }
-  CancelCascade(work, now_ms, cancelled);
-}
-
-void EngineImpl::CancelCascade(std::deque<std::pair<uint32_t, uint32_t>>& work, int64_t now_ms,
-                               std::vector<uint32_t>& cancelled) {
-  const EventArgs args{.now_ms = now_ms};
-  auto cascade = [&](uint32_t slot, uint32_t origin) {
-    Transition(slot, JobEvent::kCancel, args, Cause{TransitionCause::kCascade, origin});
-    JobRecord& job = table_[slot];
-    job.cause = ErrorCause::kCancelCascade;
-    job.cause_slot = origin;
-    cancelled.push_back(slot);
-    work.emplace_back(slot, origin);
-  };
-  while (!work.empty()) {
-    auto [slot, origin] = work.front();
-    work.pop_front();
-    const Vertex v = table_[slot].vertex;
-    if (v == kNoVertex) continue;
-    // R: a job one of whose prerequisites is cancelled.
-    graph_.ForEachDependent(v, [&](uint32_t d) {
-      if (IsCancellable(table_[d].state())) cascade(d, origin);
-    });
-    // U: a job whose dependents are all cancelled (or failed).
-    graph_.ForEachPrerequisite(v, [&](uint32_t p) {
-      const JobRecord& pre = table_[p];
-      if (IsCancellable(pre.state()) && graph_.node(pre.vertex).live_dependents == 0) {
-        cascade(p, origin);
-      }
-    });
-  }
-}
-
-void EngineImpl::EndAborted(uint32_t slot, int64_t now_ms, bool acknowledged) {
-  DropLease(slot);
-  bool ok = Transition(slot, JobEvent::kAbortAcknowledged, {.now_ms = now_ms},
-                       Cause{acknowledged ? TransitionCause::kAbortAcknowledged
-                                          : TransitionCause::kAbortGraceExpired,
-                             kNone32});
-  assert(ok);
-  (void)ok;
-  table_[slot].cause = ErrorCause::kCancelledViaApi;  // the abort named it
-  std::deque<std::pair<uint32_t, uint32_t>> work{{slot, slot}};
-  std::vector<uint32_t> cancelled;
-  CancelCascade(work, now_ms, cancelled);
-}
-
-void EngineImpl::EndAttempt(uint32_t slot, JobEvent event, int64_t now_ms) {
-  DropLease(slot);
-  JobRecord& job = table_[slot];
-  const bool attempts_left = job.timeline.attempts < options_.max_attempts;
-  bool ok = Transition(slot, event, {.now_ms = now_ms, .attempts_left = attempts_left});
-  assert(ok);
-  (void)ok;
-  if (job.state() == JobState::kError) {
-    job.cause = ErrorCause::kLeaseExpired;
-    PropagateFailure(slot, now_ms);
-  }
-}
-
-void EngineImpl::SetLease(uint32_t slot, const ActiveLease& lease) {
-  JournalLease(slot);
-  auto [it, inserted] = leases_.try_emplace(slot, lease);
-  if (!inserted) {
-    deadlines_.erase({it->second.due_ms(), slot});
-    it->second = lease;
-  }
-  deadlines_.insert({lease.due_ms(), slot});
-  WakeTimerFor(lease.due_ms());
-}
-
-void EngineImpl::DropLease(uint32_t slot) {
-  auto it = leases_.find(slot);
-  if (it == leases_.end()) return;
-  JournalLease(slot);
-  deadlines_.erase({it->second.due_ms(), slot});
-  leases_.erase(it);
-}
-
-void EngineImpl::PropagateFailure(uint32_t failed, int64_t now_ms) {
-  const EventArgs args{.now_ms = now_ms};
-  std::deque<uint32_t> work{failed};
-  while (!work.empty()) {
-    const uint32_t slot = work.front();
-    work.pop_front();
-    const Vertex v = table_[slot].vertex;
-    if (v == kNoVertex) continue;
-    graph_.ForEachDependent(v, [&](uint32_t d) {
-      JobRecord& dep = table_[d];
-      if (dep.state() != JobState::kPending) return;  // rendering ones run on
-      if (dep.policy == PrerequisiteFailurePolicy::kIgnore) {
-        if (--graph_.node(dep.vertex).unresolved_prerequisites == 0) {
-          Transition(d, JobEvent::kPrerequisitesMet, args,
-                     Cause{TransitionCause::kPrerequisitesFinished, slot});
-        }
-        return;
-      }
-      Transition(d, JobEvent::kPrerequisiteFailed, args,
-                 Cause{TransitionCause::kPrerequisiteFailed, slot});
-      dep.cause = ErrorCause::kPrerequisiteFailed;
-      dep.cause_slot = slot;
-      work.push_back(d);
-    });
-    graph_.ForEachPrerequisite(v, [&](uint32_t p) {
-      JobRecord& pre = table_[p];
-      if (IsCancellable(pre.state()) && graph_.node(pre.vertex).live_dependents == 0) {
-        Transition(p, JobEvent::kDependentsFailed, args,
-                   Cause{TransitionCause::kDependentsFailed, slot});
-        pre.cause = ErrorCause::kDependentFailed;
-        pre.cause_slot = slot;
-        work.push_back(p);
-      }
-    });
-  }
-}
-
-void EngineImpl::ResolveDependents(uint32_t slot, int64_t now_ms) {
-  const Vertex v = table_[slot].vertex;
-  if (v == kNoVertex) return;
-  const EventArgs args{.now_ms = now_ms};
-  graph_.ForEachDependent(v, [&](uint32_t d) {
-    JobRecord& dep = table_[d];
-    if (--graph_.node(dep.vertex).unresolved_prerequisites == 0 &&
-        dep.state() == JobState::kPending) {
-      Transition(d, JobEvent::kPrerequisitesMet, args,
-                 Cause{TransitionCause::kPrerequisitesFinished, slot});
-    }
-  });
-}
+Job EngineImpl::View(uint32_t slot) const { return internal::View(model_, slot); }
 
 // ---- Submit -----------------------------------------------------------------
 
@@ -586,12 +243,12 @@ absl::Status EngineImpl::CheckDependencies(uint32_t team, const JobSpec& spec) c
   std::vector<std::string> unknown, dead;
   auto visit = [&](const JobSpec& s, auto& self) -> void {
     for (JobId id : s.depends_on) {
-      auto it = by_id_.find(id);
-      if (it == by_id_.end() || table_[it->second].team != team) {
+      std::optional<uint32_t> slot = model_.FindAny(id);
+      if (!slot || model_.job(*slot).team != team) {
         unknown.push_back(id.ToString());
-      } else if (IsDead(table_[it->second].state())) {
+      } else if (IsDead(model_.job(*slot).state())) {
         dead.push_back(
-            absl::StrCat(id.ToString(), " (", Sv(StateName(table_[it->second].state())), ")"));
+            absl::StrCat(id.ToString(), " (", Sv(StateName(model_.job(*slot).state())), ")"));
       }
     }
     for (const JobSpec& child : s.children) self(child, self);
@@ -608,92 +265,18 @@ absl::Status EngineImpl::CheckDependencies(uint32_t team, const JobSpec& spec) c
   return absl::OkStatus();
 }
 
-Vertex EngineImpl::EnsureVertex(uint32_t slot) {
-  JobRecord& job = table_[slot];
-  if (job.vertex == kNoVertex) job.vertex = graph_.AddVertex(slot);
-  return job.vertex;
-}
-
-uint32_t EngineImpl::CreateTree(uint32_t team, const JobSpec& spec, uint32_t parent,
-                                BatchRecord* batch, uint32_t batch_number, size_t batch_index,
-                                int64_t now_ms, CreatedJob* out) {
-  const uint32_t slot = table_.Append();
-  JobRecord& job = table_[slot];
-  last_created_ms_ = std::max(last_created_ms_, now_ms);
-  job.created_ms = last_created_ms_;
-  job.id = ids_.Next(absl::FromUnixMillis(now_ms));
-  job.team = team;
-  if (!spec.template_id.empty()) job.template_ref = templates_.Intern(spec.template_id);
-  job.total_assets = static_cast<uint32_t>(spec.total_assets);
-  job.priority = spec.priority;
-  job.policy = spec.on_prerequisite_failure;
-  job.parent = parent;
-  if (batch != nullptr) {
-    job.batch = batch_number;
-    job.top_level_of_batch = parent == kNone32;
-    job.batch_index = static_cast<uint16_t>(batch_index);
+CreatedJob EngineImpl::Created(uint32_t slot, const BatchRecord* batch) const {
+  const JobRecord& job = model_.job(slot);
+  CreatedJob created;
+  created.id = job.id;
+  created.state = job.state();
+  created.output_url = OutputUrl(model_, job, batch);
+  if (job.vertex != kNoVertex) {
+    model_.graph().ForEachPrerequisite(job.vertex, [&](uint32_t p) {
+      if (model_.job(p).parent == slot) created.children.push_back(Created(p, batch));
+    });
   }
-  if (!spec.tags.empty() || !spec.output_url.empty() || !spec.payload.empty() || spec.webhook) {
-    JobExtras& extras = job.mutable_extras();
-    extras.output_url = spec.output_url;
-    extras.payload = spec.payload;
-    if (spec.webhook) extras.webhook = std::make_unique<WebhookSpec>(*spec.webhook);
-    for (const std::string& tag : spec.tags) extras.tags.push_back(tags_.Intern(tag));
-    std::sort(extras.tags.begin(), extras.tags.end());
-    extras.tags.erase(std::unique(extras.tags.begin(), extras.tags.end()), extras.tags.end());
-  }
-  by_id_.emplace(job.id, slot);
-  JournalJob(slot);
-
-  // Pending iff a prerequisite is unfinished: every new child is.
-  uint32_t unresolved = static_cast<uint32_t>(spec.children.size());
-  for (JobId dep : spec.depends_on) {
-    if (table_[by_id_.at(dep)].state() != JobState::kFinished) ++unresolved;
-  }
-  EventArgs args{.now_ms = now_ms, .blocked = unresolved > 0};
-  bool ok = job.machine.Apply(JobEvent::kSubmit, args, job.timeline);
-  assert(ok);
-  (void)ok;
-  const JobState state = job.state();
-  RecordEvent(slot, std::nullopt, state, now_ms, Cause{TransitionCause::kSubmitted, kNone32});
-  team_index_[team]->Add(
-      slot, state,
-      job.extras ? absl::Span<const uint32_t>(job.extras->tags) : absl::Span<const uint32_t>());
-  if (state == JobState::kQueued) Enqueue(slot);
-  if (job.top_level_of_batch) {
-    batch->top_level().push_back(slot);
-    batch->Add(state);
-  }
-
-  if (!spec.depends_on.empty() || !spec.children.empty()) {
-    EnsureVertex(slot);
-    graph_.node(job.vertex).unresolved_prerequisites = unresolved;
-  }
-  for (JobId dep : spec.depends_on) {
-    const uint32_t p = by_id_.at(dep);
-    const Vertex pv = EnsureVertex(p);
-    const uint64_t key = next_edge_key_++;
-    graph_.AddEdge(pv, table_[slot].vertex, key);
-    ++graph_.node(pv).live_dependents;
-    JournalEdge(key, p, slot);
-  }
-  if (out != nullptr) out->id = job.id;
-  for (const JobSpec& child_spec : spec.children) {
-    CreatedJob* child_out = nullptr;
-    if (out != nullptr) child_out = &out->children.emplace_back();
-    const uint32_t c =
-        CreateTree(team, child_spec, slot, batch, batch_number, 0, now_ms, child_out);
-    const Vertex cv = EnsureVertex(c);
-    const uint64_t key = next_edge_key_++;
-    graph_.AddEdge(cv, table_[slot].vertex, key);
-    ++graph_.node(cv).live_dependents;
-    JournalEdge(key, c, slot);
-  }
-  if (out != nullptr) {
-    out->state = table_[slot].state();
-    out->output_url = OutputUrl(table_[slot], batch);  // not published yet
-  }
-  return slot;
+  return created;
 }
 
 absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSpec& spec) {
@@ -702,11 +285,10 @@ absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSp
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  const uint32_t team_id = teams_.Intern(team);
-  if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
+  const uint32_t team_id = model_.InternTeam(team);
   CASCADE_RETURN_IF_ERROR(CheckDependencies(team_id, spec));
-  CreatedJob created;
-  CreateTree(team_id, spec, kNone32, nullptr, 0, 0, now_ms, &created);
+  CreatedJob created =
+      Created(model_.CreateTree(spec, {.team = team_id, .now_ms = now_ms}), nullptr);
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return created;
 }
@@ -745,14 +327,15 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  const uint32_t team_id = teams_.Intern(team);
-  if (team_id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
-
+  const uint32_t team_id = model_.InternTeam(team);
   BatchSubmitResult result;
   result.total_jobs = count;
-  result.batch_id = ids_.Next(absl::FromUnixMillis(now_ms));
-  auto batch = std::make_unique<BatchRecord>(result.batch_id, std::string(team));
-  const uint32_t number = batches_.next_number();
+  result.batch_id = model_.NextId(now_ms);
+  std::unique_ptr<BatchRecord> batch = model_.NewBatch(result.batch_id, team);
+  const NewJob where{.team = team_id,
+                     .batch = batch.get(),
+                     .batch_number = model_.batches().next_number(),
+                     .now_ms = now_ms};
   for (size_t i = 0; i < count; ++i) {
     absl::Status status = checks[i];
     if (status.ok()) status = CheckDependencies(team_id, *spec_at(i));
@@ -762,7 +345,9 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
     }
     BatchJobResult& created = result.jobs.emplace_back();
     created.index = i;
-    CreateTree(team_id, *spec_at(i), kNone32, batch.get(), number, i, now_ms, &created.job);
+    NewJob at = where;
+    at.batch_index = i;
+    created.job = Created(model_.CreateTree(*spec_at(i), at), batch.get());
   }
   result.success_count = result.jobs.size();
   if (result.success_count == 0) {
@@ -770,8 +355,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
   } else {
     result.status =
         result.errors.empty() ? BatchSubmitStatus::kCreated : BatchSubmitStatus::kPartial;
-    JournalBatch(*batch, now_ms);
-    batches_.Insert(std::move(batch));  // publish: readers see it whole
+    model_.PublishBatch(std::move(batch), now_ms);
   }
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return result;
@@ -788,27 +372,27 @@ absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
     return job;
   }
   ReaderLock lock(&mu_);
-  absl::StatusOr<uint32_t> slot = FindJob(team, id);
-  if (!slot.ok()) {
-    job = std::move(slot).status();
+  std::optional<uint32_t> slot = model_.Find(team, id);
+  if (!slot) {
+    job = Found(slot, id).status();
     return job;
   }
-  ViewInto(*slot, *job);
+  ViewInto(model_, *slot, *job);
   return job;
 }
 
 absl::StatusOr<std::vector<Job>> EngineImpl::GetFamily(std::string_view team, JobId id) const {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   ReaderLock lock(&mu_);
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
   std::vector<uint32_t> jobs, batches;
-  CollectFamily(slot, /*through_batches=*/false, jobs, batches);
-  return Views(std::move(jobs));
+  CollectFamily(model_, slot, /*through_batches=*/false, jobs, batches);
+  return Views(model_, std::move(jobs));
 }
 
 size_t EngineImpl::JobCount() const {
   ReaderLock lock(&mu_);
-  return table_.size() - purged_jobs_;
+  return model_.live_jobs();
 }
 
 absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
@@ -828,47 +412,42 @@ absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
   sel.limit = query.limit;
 
   ReaderLock lock(&mu_);
-  std::optional<uint32_t> team_id = teams_.Find(team);
+  std::optional<uint32_t> team_id = model_.teams().Find(team);
   if (!team_id) return std::vector<Job>();
   for (const std::string& tag : query.tags) {
-    std::optional<uint32_t> t = tags_.Find(tag);
+    std::optional<uint32_t> t = model_.tags().Find(tag);
     if (!t) return std::vector<Job>();  // nobody carries it
     sel.tags.push_back(*t);
   }
-  sel.lo = query.from_date ? table_.LowerBoundCreated(absl::ToUnixMillis(*query.from_date)) : 0;
+  const JobTable& table = model_.table();
+  sel.lo = query.from_date ? table.LowerBoundCreated(absl::ToUnixMillis(*query.from_date)) : 0;
   sel.hi =
-      query.to_date ? table_.LowerBoundCreated(absl::ToUnixMillis(*query.to_date)) : table_.size();
-  std::vector<uint32_t> page = SelectPage(*team_index_[*team_id], table_, sel, NextRandom());
+      query.to_date ? table.LowerBoundCreated(absl::ToUnixMillis(*query.to_date)) : table.size();
+  std::vector<uint32_t> page = SelectPage(model_.team_index(*team_id), table, sel, NextRandom());
   std::vector<Job> jobs(page.size());
-  for (size_t i = 0; i < page.size(); ++i) ViewInto(page[i], jobs[i]);
+  for (size_t i = 0; i < page.size(); ++i) ViewInto(model_, page[i], jobs[i]);
   return jobs;
 }
 
 absl::StatusOr<BatchCounts> EngineImpl::GetBatchCounts(std::string_view team, BatchId id) const {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const BatchRecord* batch = FindBatch(team, id);
-  if (batch == nullptr) {
-    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
-  }
+  if (batch == nullptr) return NotFoundBatch(id);
   return batch->Snapshot();
 }
 
 absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id) const {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const BatchRecord* batch = FindBatch(team, id);
-  if (batch == nullptr) {
-    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
-  }
+  if (batch == nullptr) return NotFoundBatch(id);
   ReaderLock lock(&mu_);
-  if (batch->purged()) {  // by retention, since FindBatch
-    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
-  }
+  if (batch->purged()) return NotFoundBatch(id);  // by retention, since FindBatch
   BatchView view;
   view.batch_id = id;
   view.counts = batch->Snapshot();  // under the lock: agrees with the views
   view.status = StatusOf(view.counts);
   for (uint32_t slot : batch->top_level()) {
-    view.jobs.push_back({table_[slot].batch_index, View(slot)});
+    view.jobs.push_back({model_.job(slot).batch_index, View(slot)});
   }
   return view;
 }
@@ -880,12 +459,14 @@ absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
-  if (!table_[slot].machine.Accepts(JobEvent::kCancel, {})) return Refused(slot, JobEvent::kCancel);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
+  if (!model_.job(slot).machine.Accepts(JobEvent::kCancel)) {
+    return Refused(slot, JobEvent::kCancel);
+  }
   std::vector<uint32_t> cancelled;
   const uint32_t named[] = {slot};
-  CancelClosure(named, now_ms, cancelled);
-  std::vector<Job> views = Views(std::move(cancelled));
+  CancelClosure(model_, named, now_ms, cancelled);
+  std::vector<Job> views = Views(model_, std::move(cancelled));
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return views;
 }
@@ -914,7 +495,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  std::vector<uint32_t> slots = FindJobs(team, ids);
+  std::vector<uint32_t> slots = model_.FindMany(team, ids);
   std::vector<std::string> unknown;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (slots[i] == kNone32) unknown.push_back(ids[i].ToString());
@@ -924,9 +505,9 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   }
   std::vector<std::string> refused;
   for (uint32_t slot : slots) {
-    if (!table_[slot].machine.Accepts(JobEvent::kCancel, {})) {
-      refused.push_back(
-          absl::StrCat(table_[slot].id.ToString(), " (", Sv(StateName(table_[slot].state())), ")"));
+    const JobRecord& job = model_.job(slot);
+    if (!job.machine.Accepts(JobEvent::kCancel)) {
+      refused.push_back(absl::StrCat(job.id.ToString(), " (", Sv(StateName(job.state())), ")"));
     }
   }
   if (!refused.empty()) {
@@ -936,8 +517,8 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   }
   std::vector<uint32_t> cancelled;
   cancelled.reserve(slots.size());
-  CancelClosure(slots, now_ms, cancelled);
-  std::vector<Job> views = Views(std::move(cancelled));
+  CancelClosure(model_, slots, now_ms, cancelled);
+  std::vector<Job> views = Views(model_, std::move(cancelled));
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return views;
 }
@@ -945,28 +526,24 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
 absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team, BatchId id) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const BatchRecord* batch = FindBatch(team, id);
-  if (batch == nullptr) {
-    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
-  }
+  if (batch == nullptr) return NotFoundBatch(id);
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  if (batch->purged()) {  // by retention, since FindBatch
-    return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
-  }
+  if (batch->purged()) return NotFoundBatch(id);  // by retention, since FindBatch
   BatchCancelResult result;
   result.batch_id = id;
   result.total_jobs = batch->top_level().size();
   std::vector<uint32_t> cancelled;
   for (uint32_t slot : batch->top_level()) {
-    if (table_[slot].machine.Accepts(JobEvent::kCancel, {})) {
+    if (model_.job(slot).machine.Accepts(JobEvent::kCancel)) {
       const uint32_t named[] = {slot};
-      CancelClosure(named, now_ms, cancelled);
+      CancelClosure(model_, named, now_ms, cancelled);
     }
   }
   absl::flat_hash_set<uint32_t> by_request(cancelled.begin(), cancelled.end());
   for (uint32_t slot : batch->top_level()) {
-    const JobRecord& job = table_[slot];
+    const JobRecord& job = model_.job(slot);
     BatchCancelJobResult& r = result.jobs.emplace_back();
     r.index = job.batch_index;
     r.id = job.id;
@@ -982,12 +559,18 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
   result.status = result.cancelled_count == 0 ? BatchCancelStatus::kUnchanged
                   : result.skipped_count == 0 ? BatchCancelStatus::kCancelled
                                               : BatchCancelStatus::kPartial;
-  result.cancelled_jobs = Views(std::move(cancelled));
+  result.cancelled_jobs = Views(model_, std::move(cancelled));
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return result;
 }
 
 // ---- Workers ----------------------------------------------------------------
+
+void EngineImpl::ApplyAndFollow(uint32_t slot, JobEvent event, const EventArgs& args,
+                                std::string_view text) {
+  CASCADE_CHECK(model_.Apply(slot, event, args, text));
+  FollowUp(model_, slot, args.now_ms);
+}
 
 absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   if (request.lease && *request.lease <= absl::ZeroDuration()) {
@@ -998,54 +581,46 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   CASCADE_RETURN_IF_ERROR(section.writable());
   std::vector<uint32_t> wanted;
   for (const std::string& tag : request.tags) {
-    std::optional<uint32_t> t = tags_.Find(tag);
+    std::optional<uint32_t> t = model_.tags().Find(tag);
     if (!t) return absl::NotFoundError("no queued job carries the requested tags");
     wanted.push_back(*t);
   }
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());  // a set of tags
-  std::optional<uint32_t> found = PickQueued(wanted);
+  std::optional<uint32_t> found = model_.queues().Pick(
+      wanted, options_.pickup_order, NextRandom(),
+      [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // called under mu_, by Pick
+        const JobRecord& job = model_.job(slot);
+        return job.extras ? absl::Span<const uint32_t>(job.extras->tags)
+                          : absl::Span<const uint32_t>();
+      });
   if (!found) return absl::NotFoundError("no queued job to claim");
   const uint32_t slot = *found;
-  bool ok = Transition(slot, JobEvent::kClaim, {.now_ms = now_ms});
-  assert(ok);
-  (void)ok;
-  const JobRecord& job = table_[slot];
-  ActiveLease lease;
-  lease.token = MakeLeaseToken(slot);
-  lease.length_ms = absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
-  lease.expires_ms = now_ms + lease.length_ms;
-  SetLease(slot, lease);
+  CASCADE_CHECK(model_.Apply(slot, JobEvent::kClaim, {.now_ms = now_ms}));
+  const Lease lease = leases_.Grant(
+      slot, now_ms, absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration)));
   ClaimedJob claimed;
-  ViewInto(slot, claimed.job);
-  claimed.lease = {LeaseToken(lease.token), absl::FromUnixMillis(lease.expires_ms)};
-  if (job.extras) claimed.payload = job.extras->payload;
+  ViewInto(model_, slot, claimed.job);
+  claimed.lease = {LeaseTokenText(lease.token), absl::FromUnixMillis(lease.expires_ms)};
+  if (const JobRecord& job = model_.job(slot); job.extras) claimed.payload = job.extras->payload;
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return claimed;
 }
 
-uint64_t EngineImpl::MakeLeaseToken(uint32_t slot) const {
-  uint64_t high = 0;
-  while (high == 0) high = NextRandom() >> 32;
-  return (high << 32) | (slot ^ lease_slot_key_);
-}
-
 absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease_token,
                                                 JobEvent event) const {
-  uint64_t token = 0;
-  const bool parsed = lease_token.size() == 16 && absl::SimpleHexAtoi(Sv(lease_token), &token);
+  const std::optional<uint64_t> token = ParseLeaseToken(lease_token);
   // The token's low half names the slot it was issued for: when that slot
   // still holds `id` there is no need to search the id map (a cache miss in
   // a large engine). Otherwise search it; a token that does not parse, or
   // names another job, is caught by the comparison below either way.
-  uint32_t slot = static_cast<uint32_t>(token) ^ lease_slot_key_;
-  if (!parsed || slot >= table_.size() || table_[slot].id != id) {
-    CASCADE_ASSIGN_OR_RETURN(slot, FindAnyJob(id));
+  uint32_t slot = token ? leases_.SlotHint(*token) : kNone32;
+  if (!token || slot >= model_.size() || model_.job(slot).id != id) {
+    CASCADE_ASSIGN_OR_RETURN(slot, Found(model_.FindAny(id), id));
   }
-  const JobRecord& job = table_[slot];
-  if (job.state() != JobState::kRendering) return Refused(slot, event);
-  auto lease = leases_.find(slot);
-  if (!parsed || lease == leases_.end() || token != lease->second.token) {
+  if (!model_.job(slot).machine.Accepts(event)) return Refused(slot, event);
+  const std::optional<Lease> lease = leases_.Find(slot);
+  if (!token || !lease || *token != lease->token) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", id.ToString(), ": the lease is stale or not this job's"));
   }
@@ -1063,11 +638,7 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
         "invalid finish report",
         {{"outputUrl", absl::StrCat("longer than ", kMaxOutputUrlBytes, " bytes")}});
   }
-  DropLease(slot);
-  Transition(slot, JobEvent::kFinish, {.now_ms = now_ms});
-  JobRecord& job = table_[slot];
-  if (!report.output_url.empty()) job.mutable_extras().output_url = report.output_url;
-  ResolveDependents(slot, now_ms);
+  ApplyAndFollow(slot, JobEvent::kFinish, {.now_ms = now_ms}, report.output_url);
   Job view = View(slot);
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return view;
@@ -1079,12 +650,8 @@ absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
-  DropLease(slot);
-  Transition(slot, JobEvent::kFail, {.now_ms = now_ms});
-  JobRecord& job = table_[slot];
-  job.cause = ErrorCause::kCustom;
-  job.mutable_extras().error = error.empty() ? "render failed" : std::string(error.substr(0, 4096));
-  PropagateFailure(slot, now_ms);
+  ApplyAndFollow(slot, JobEvent::kFail, {.now_ms = now_ms},
+                 error.empty() ? std::string_view("render failed") : error.substr(0, 4096));
   Job view = View(slot);
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return view;
@@ -1105,17 +672,16 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress));
   if (report.progress) {
-    Transition(slot, JobEvent::kProgress,
-               {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)});
+    CASCADE_CHECK(model_.Apply(slot, JobEvent::kProgress,
+                               {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)}));
   }
-  ActiveLease lease = leases_.at(slot);
-  lease.expires_ms =
-      now_ms + (report.extend ? absl::ToInt64Milliseconds(*report.extend) : lease.length_ms);
-  SetLease(slot, lease);
+  const int64_t length_ms =
+      report.extend ? absl::ToInt64Milliseconds(*report.extend) : leases_.Find(slot)->length_ms;
+  const Lease lease = leases_.Extend(slot, now_ms + length_ms);
   HeartbeatResult result;
-  ViewInto(slot, result.job);
+  ViewInto(model_, slot, result.job);
   result.lease = {std::string(lease_token), absl::FromUnixMillis(lease.expires_ms)};
-  result.cancel_requested = table_[slot].cancel_requested;
+  result.cancel_requested = model_.job(slot).abort_requested();
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return result;
 }
@@ -1125,11 +691,9 @@ absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) 
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kRelease));
-  if (table_[slot].cancel_requested) {
-    EndAborted(slot, now_ms, /*acknowledged=*/true);  // releasing acknowledges the abort
-  } else {
-    EndAttempt(slot, JobEvent::kRelease, now_ms);
-  }
+  // The table decides: back to queued, error after the last attempt, or
+  // cancelled when an abort was asked for (the release acknowledges it).
+  ApplyAndFollow(slot, JobEvent::kRelease, {.now_ms = now_ms});
   Job view = View(slot);
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return view;
@@ -1140,20 +704,14 @@ absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindJob(team, id));
-  JobRecord& job = table_[slot];
-  if (job.state() != JobState::kRendering) {
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
+  const JobRecord& job = model_.job(slot);
+  // A repeated request changes nothing and does not extend the grace.
+  if (!model_.Apply(slot, JobEvent::kAbortRequested, {.now_ms = now_ms}) &&
+      !job.abort_requested()) {
     return absl::FailedPreconditionError(absl::StrCat("job ", id.ToString(), " is ",
                                                       Sv(StateName(job.state())),
                                                       "; only a rendering job can be aborted"));
-  }
-  if (!job.cancel_requested) {
-    job.cancel_requested = true;
-    job.timeline.updated_ms = now_ms;
-    JournalJob(slot);
-    ActiveLease lease = leases_.at(slot);
-    lease.abort_deadline_ms = now_ms + absl::ToInt64Milliseconds(options_.abort_grace);
-    SetLease(slot, lease);
   }
   Job view = View(slot);
   CASCADE_RETURN_IF_ERROR(section.Commit());
@@ -1162,15 +720,10 @@ absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
 
 size_t EngineImpl::EndDueLeases(int64_t now_ms) {
   size_t changed = 0;
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
-    const uint32_t slot = deadlines_.begin()->second;
-    // An abort requested and not acknowledged in time, or a lease lost while
-    // an abort was pending: the job was asked to stop, so it is cancelled.
-    if (table_[slot].cancel_requested) {
-      EndAborted(slot, now_ms, /*acknowledged=*/false);
-    } else {
-      EndAttempt(slot, JobEvent::kLeaseExpired, now_ms);
-    }
+  // The table decides what an expiry means: requeued, error after the last
+  // attempt, or cancelled when an abort's grace ran out.
+  while (std::optional<uint32_t> slot = leases_.NextDue(now_ms)) {
+    ApplyAndFollow(*slot, JobEvent::kLeaseExpired, {.now_ms = now_ms});
     ++changed;
   }
   return changed;
@@ -1187,52 +740,16 @@ size_t EngineImpl::RunDueWork() {
       changed = EndDueLeases(now_ms);
       // Bounded, so that a backlog (after a restart, say) is purged over
       // several passes rather than in one long hold of the lock.
-      if (retaining()) PurgeExpiredFamilies(now_ms, /*budget=*/4096);
+      retention_.PurgeExpired(model_, outbox_, journal_, now_ms, /*budget=*/4096);
       section.Commit().IgnoreError();
     }
   }
   // With a real clock the delivery threads send; with a manual one, this.
-  if (clock_->IsManual()) SendDueDeliveries();
+  if (clock_->IsManual()) outbox_.SendDue();
   return changed;
 }
 
-void EngineImpl::WakeTimerFor(int64_t due_ms) {
-  if (due_ms >= timer_planned_wake_ms_.load(std::memory_order_acquire)) return;
-  {
-    std::lock_guard<std::mutex> lock(timer_mu_);
-    ++timer_generation_;
-  }
-  timer_cv_.notify_one();
-}
-
-void EngineImpl::TimerLoop() {
-  // Lock order: mu_ before timer_mu_. This thread never holds timer_mu_ while
-  // it takes mu_ (RunDueWork and the deadline read happen unlocked).
-  constexpr int64_t kMaxWaitMs = 1000;
-  std::unique_lock<std::mutex> timer_lock(timer_mu_);
-  while (!timer_stop_) {
-    const uint64_t generation = timer_generation_;
-    timer_lock.unlock();
-    RunDueWork();
-    // While the wait is being worked out, any new deadline wakes the thread
-    // again (the predicate below sees the generation move).
-    timer_planned_wake_ms_.store(std::numeric_limits<int64_t>::max(), std::memory_order_release);
-    const int64_t now_ms = NowMillis();
-    int64_t wait_ms = kMaxWaitMs;
-    {
-      ReaderLock lock(&mu_);
-      if (!deadlines_.empty()) {
-        wait_ms = std::clamp<int64_t>(deadlines_.begin()->first - now_ms, 1, kMaxWaitMs);
-      }
-    }
-    timer_planned_wake_ms_.store(now_ms + wait_ms, std::memory_order_release);
-    timer_lock.lock();
-    timer_cv_.wait_for(timer_lock, std::chrono::milliseconds(wait_ms),
-                       [&] { return timer_stop_ || timer_generation_ != generation; });
-  }
-}
-
-// ---- Events -----------------------------------------------------------------
+// ---- Events and webhooks ----------------------------------------------------
 
 Subscription EngineImpl::Subscribe(EventCallback callback, const SubscribeOptions& options) {
   // Under the writer lock, so the first event it sees starts an operation.
@@ -1240,322 +757,17 @@ Subscription EngineImpl::Subscribe(EventCallback callback, const SubscribeOption
   return hub_.Subscribe(std::move(callback), options.max_queued);
 }
 
-// ---- Webhook outbox ----------------------------------------------------------
-
-void EngineImpl::QueueDelivery(uint32_t slot, int64_t now_ms) {
-  const uint64_t key = next_delivery_key_++;
-  Delivery& delivery = outbox_[key];
-  delivery.id = ids_.Next(absl::FromUnixMillis(now_ms)).ToString();
-  delivery.slot = slot;
-  delivery.team = table_[slot].team;
-  delivery.created_ms = now_ms;
-  delivery.due_ms = now_ms;
-  outbox_due_.insert({now_ms, key});
-  ++outbox_counts_.pending;
-  delivery_due_in_section_ = true;
-  JournalDelivery(key);
-}
-
-WebhookRequest EngineImpl::BuildRequest(uint32_t slot, const std::string& delivery_id) const {
-  const JobRecord& job = table_[slot];
-  const WebhookSpec& spec = *job.extras->webhook;
-  WebhookRequest request;
-  request.url = spec.url;
-  request.method = spec.method;
-  request.headers = spec.headers;
-  if (spec.custom) {
-    request.body = spec.data.empty() ? "{}" : spec.data;
-  } else {
-    request.body = JobToJsonText(View(slot));
-  }
-  request.headers.emplace_back("Content-Type", "application/json");
-  request.headers.emplace_back("Cascade-Delivery-Id", delivery_id);
-  request.headers.emplace_back("Cascade-Job-Id", job.id.ToString());
-  if (!options_.webhooks.signing_secret.empty()) {
-    request.headers.emplace_back("Cascade-Signature",
-                                 WebhookSignature(options_.webhooks.signing_secret, request.body));
-  }
-  return request;
-}
-
-std::optional<std::pair<uint64_t, WebhookRequest>> EngineImpl::TakeDueDelivery(int64_t now_ms) {
-  if (outbox_due_.empty() || outbox_due_.begin()->first > now_ms) return std::nullopt;
-  const uint64_t key = outbox_due_.begin()->second;
-  outbox_due_.erase(outbox_due_.begin());
-  Delivery& delivery = outbox_.at(key);
-  delivery.stage = Delivery::Stage::kInFlight;
-  --outbox_counts_.pending;
-  ++outbox_counts_.in_flight;
-  if (!delivery.request) {
-    delivery.request = BuildRequest(delivery.slot, delivery.id);
-    JournalDelivery(key);  // kept, so a retry after a restart sends the same bytes
-  }
-  return std::make_pair(key, *delivery.request);
-}
-
-void EngineImpl::RecordAttempt(uint64_t key, const absl::StatusOr<int>& result, int64_t now_ms) {
-  Delivery& delivery = outbox_.at(key);
-  JournalDelivery(key);
-  --outbox_counts_.in_flight;
-  ++outbox_counts_.attempts_total;
-  ++delivery.attempts;
-  if (result.ok() && *result >= 200 && *result < 300) {
-    ++outbox_counts_.delivered_total;
-    outbox_.erase(key);
-    return;
-  }
-  delivery.last_error =
-      result.ok() ? absl::StrCat("HTTP ", *result) : std::string(result.status().message());
-  const WebhookOptions& options = options_.webhooks;
-  if (delivery.attempts > options.max_retries) {
-    delivery.stage = Delivery::Stage::kDead;
-    delivery.died_ms = now_ms;
-    ++outbox_counts_.dead;
-    return;
-  }
-  // Retry n (n = attempts so far) waits initial_backoff * factor^(n-1).
-  const double wait_ms = absl::ToDoubleMilliseconds(options.initial_backoff) *
-                         std::pow(options.backoff_factor, delivery.attempts - 1);
-  delivery.stage = Delivery::Stage::kPending;
-  delivery.due_ms = now_ms + static_cast<int64_t>(std::llround(wait_ms));
-  outbox_due_.insert({delivery.due_ms, key});
-  ++outbox_counts_.pending;
-  delivery_due_in_section_ = true;
-}
-
-std::optional<std::pair<uint64_t, WebhookRequest>> EngineImpl::TakeSendable(int64_t* next_due_ms) {
-  std::optional<std::pair<uint64_t, WebhookRequest>> work;
-  uint64_t ticket = 0;
-  {
-    const int64_t now_ms = NowMillis();
-    WriteSection section(this);
-    if (!section.writable().ok()) return std::nullopt;
-    work = TakeDueDelivery(now_ms);
-    if (!work && !outbox_due_.empty()) *next_due_ms = outbox_due_.begin()->first;
-    ticket = last_ticket_;
-    if (!section.Commit().ok()) return std::nullopt;
-  }
-  // The group that queued the delivery is at or before `ticket`.
-  if (work && ticket != 0 && !store_->WaitDurable(ticket).ok()) return std::nullopt;
-  return work;
-}
-
-void EngineImpl::FinishSend(uint64_t key, const absl::StatusOr<int>& result) {
-  const int64_t now_ms = NowMillis();
-  WriteSection section(this);
-  if (!section.writable().ok()) return;
-  RecordAttempt(key, result, now_ms);
-  section.Commit().IgnoreError();  // a failure is the next write call's answer
-}
-
-void EngineImpl::SendDueDeliveries() {
-  while (true) {
-    int64_t next_due_ms = 0;
-    std::optional<std::pair<uint64_t, WebhookRequest>> work = TakeSendable(&next_due_ms);
-    if (!work) return;
-    FinishSend(work->first, transport_->Send(work->second, options_.webhooks.timeout));
-  }
-}
-
-void EngineImpl::WakeDeliveryThreads() {
-  if (delivery_threads_.empty()) return;
-  {
-    std::lock_guard<std::mutex> lock(delivery_mu_);
-    ++delivery_generation_;
-  }
-  delivery_cv_.notify_all();
-}
-
-void EngineImpl::DeliveryLoop() {
-  // Lock order: mu_ before delivery_mu_; this thread never holds
-  // delivery_mu_ while it takes mu_.
-  constexpr int64_t kMaxWaitMs = 1000;
-  std::unique_lock<std::mutex> delivery_lock(delivery_mu_);
-  while (!delivery_stop_) {
-    const uint64_t generation = delivery_generation_;
-    delivery_lock.unlock();
-    int64_t next_due_ms = std::numeric_limits<int64_t>::max();
-    std::optional<std::pair<uint64_t, WebhookRequest>> work = TakeSendable(&next_due_ms);
-    if (work) {
-      FinishSend(work->first, transport_->Send(work->second, options_.webhooks.timeout));
-      delivery_lock.lock();
-      continue;  // there may be more due: look again at once
-    }
-    const int64_t wait_ms = next_due_ms == std::numeric_limits<int64_t>::max()
-                                ? kMaxWaitMs
-                                : std::clamp<int64_t>(next_due_ms - NowMillis(), 1, kMaxWaitMs);
-    delivery_lock.lock();
-    delivery_cv_.wait_for(delivery_lock, std::chrono::milliseconds(wait_ms),
-                          [&] { return delivery_stop_ || delivery_generation_ != generation; });
-  }
-}
-
-DeadLetter EngineImpl::DeadLetterView(const Delivery& delivery) const {
-  DeadLetter letter;
-  letter.delivery_id = delivery.id;
-  letter.job_id = table_[delivery.slot].id;
-  letter.url = table_[delivery.slot].extras->webhook->url;
-  letter.attempts = delivery.attempts;
-  letter.last_error = delivery.last_error;
-  letter.created_at = absl::FromUnixMillis(delivery.created_ms);
-  letter.died_at = absl::FromUnixMillis(delivery.died_ms);
-  return letter;
-}
-
 absl::StatusOr<std::vector<DeadLetter>> EngineImpl::ListDeadLetters(std::string_view team) const {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  ReaderLock lock(&mu_);
-  std::vector<DeadLetter> letters;
-  const std::optional<uint32_t> team_id = teams_.Find(team);
-  if (!team_id) return letters;
-  for (const auto& [key, delivery] : outbox_) {
-    if (delivery.stage == Delivery::Stage::kDead && delivery.team == *team_id) {
-      letters.push_back(DeadLetterView(delivery));
-    }
-  }
-  return letters;
+  return outbox_.DeadLetters(team);
 }
 
 absl::Status EngineImpl::ReplayDeadLetter(std::string_view team, std::string_view delivery_id) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  const int64_t now_ms = NowMillis();
-  WriteSection section(this);
-  CASCADE_RETURN_IF_ERROR(section.writable());
-  const std::optional<uint32_t> team_id = teams_.Find(team);
-  for (auto& [key, delivery] : outbox_) {
-    if (delivery.stage != Delivery::Stage::kDead || !team_id || delivery.team != *team_id ||
-        delivery.id != delivery_id) {
-      continue;
-    }
-    delivery.stage = Delivery::Stage::kPending;
-    delivery.attempts = 0;
-    delivery.due_ms = now_ms;
-    delivery.died_ms = kUnsetMillis;
-    JournalDelivery(key);
-    outbox_due_.insert({now_ms, key});
-    --outbox_counts_.dead;
-    ++outbox_counts_.pending;
-    delivery_due_in_section_ = true;
-    return section.Commit();
-  }
-  return absl::NotFoundError(absl::StrCat("no dead letter ", Sv(delivery_id)));
+  return outbox_.Replay(team, delivery_id);
 }
 
-OutboxCounts EngineImpl::GetOutboxCounts() const {
-  ReaderLock lock(&mu_);
-  return outbox_counts_;
-}
-
-// ---- Views ------------------------------------------------------------------
-
-std::string EngineImpl::OutputUrl(const JobRecord& job, const BatchRecord* batch_record) const {
-  const BatchId* batch = batch_record != nullptr ? &batch_record->id()
-                         : job.batch != kNone32  ? &batches_.id_of(job.batch)
-                                                 : nullptr;
-  const std::string_view team = teams_.name(job.team);
-  if (job.extras && !job.extras->output_url.empty()) {
-    return UrlTemplate(job.extras->output_url).Expand(job.id, team, batch);
-  }
-  return output_url_template_.Expand(job.id, team, batch);
-}
-
-namespace {
-
-// `prefix` + the id's text + `suffix`, in one allocation.
-std::string WithId(std::string_view prefix, const Ulid& id, std::string_view suffix) {
-  std::string text(prefix.size() + Ulid::kTextSize + suffix.size(), '\0');
-  char* at = std::copy(prefix.begin(), prefix.end(), text.data());
-  id.AppendTo(at);
-  std::copy(suffix.begin(), suffix.end(), at + Ulid::kTextSize);
-  return text;
-}
-
-}  // namespace
-
-std::string EngineImpl::ErrorText(const JobRecord& job) const {
-  switch (job.cause) {
-    case ErrorCause::kNone:
-      return "";
-    case ErrorCause::kCustom:
-      return job.extras ? job.extras->error : "";
-    case ErrorCause::kCancelledViaApi:
-      return "Cancelled via API";
-    case ErrorCause::kCancelCascade:
-      return WithId("Cancelled: cascade from ", table_[job.cause_slot].id, "");
-    case ErrorCause::kPrerequisiteFailed:
-      return WithId("prerequisite ", table_[job.cause_slot].id, " failed");
-    case ErrorCause::kDependentFailed:
-      return WithId("dependent ", table_[job.cause_slot].id, " failed");
-    case ErrorCause::kLeaseExpired:
-      return absl::StrCat("lease expired after ", job.timeline.attempts, " attempts");
-  }
-  return "";
-}
-
-Job EngineImpl::View(uint32_t slot) const {
-  Job job;
-  ViewInto(slot, job);
-  return job;
-}
-
-void EngineImpl::ViewInto(uint32_t slot, Job& job) const {
-  const JobRecord& r = table_[slot];
-  job.id = r.id;
-  job.team = teams_.name(r.team);
-  if (r.template_ref != kNone32) job.template_id = templates_.name(r.template_ref);
-  job.state = r.state();
-  job.progress = r.timeline.progress;
-  job.stats.created_at = absl::FromUnixMillis(r.created_ms);
-  job.stats.updated_at = absl::FromUnixMillis(r.timeline.updated_ms);
-  job.stats.started_at = OptionalTime(r.timeline.started_ms);
-  job.stats.finished_at = OptionalTime(r.timeline.finished_ms);
-  job.stats.error_at = OptionalTime(r.timeline.error_ms);
-  job.stats.total_assets = static_cast<int>(r.total_assets);
-  if (r.timeline.finished_ms != kUnsetMillis && r.timeline.started_ms != kUnsetMillis) {
-    job.stats.render_duration = (r.timeline.finished_ms - r.timeline.started_ms) / 1000.0;
-  }
-  if (r.cause != ErrorCause::kNone) job.stats.error = ErrorText(r);
-  job.output_url = OutputUrl(r);
-  if (r.extras && !r.extras->tags.empty()) {
-    // By name: the interned order depends on history (a reopen, a purge).
-    for (uint32_t t : r.extras->tags) job.tags.push_back(tags_.name(t));
-    std::sort(job.tags.begin(), job.tags.end());
-  }
-  job.priority = r.priority;
-  if (r.batch != kNone32) job.batch_id = batches_.id_of(r.batch);
-  if (r.parent != kNone32) job.parent_id = table_[r.parent].id;
-  if (r.vertex != kNoVertex) {
-    // Sized first (a family's parent has many children): one allocation each.
-    if (const size_t prerequisites = graph_.PrerequisiteCount(r.vertex); prerequisites > 1) {
-      size_t children = 0;
-      graph_.ForEachPrerequisite(r.vertex,
-                                 [&](uint32_t p) { children += table_[p].parent == slot; });
-      job.children.reserve(children);
-      job.depends_on.reserve(prerequisites - children);
-    }
-    graph_.ForEachPrerequisite(r.vertex, [&](uint32_t p) {
-      if (table_[p].parent == slot)
-        job.children.push_back(table_[p].id);
-      else
-        job.depends_on.push_back(table_[p].id);
-    });
-  }
-  job.on_prerequisite_failure = r.policy;
-  job.attempts = r.timeline.attempts;
-  job.cancel_requested = r.cancel_requested;
-}
-
-std::vector<Job> EngineImpl::Views(std::vector<uint32_t> slots) const {
-  std::sort(slots.begin(), slots.end());  // slot order is id order
-  std::vector<Job> jobs(slots.size());
-  constexpr size_t kAhead = 4;  // records prefetched ahead of the one viewed
-  for (size_t i = 0; i < std::min(kAhead, slots.size()); ++i) table_.Prefetch(slots[i]);
-  for (size_t i = 0; i < slots.size(); ++i) {
-    if (i + kAhead < slots.size()) table_.Prefetch(slots[i + kAhead]);
-    ViewInto(slots[i], jobs[i]);
-  }
-  return jobs;
-}
+OutboxCounts EngineImpl::GetOutboxCounts() const { return outbox_.counts(); }
 
 }  // namespace internal
 }  // namespace cascade

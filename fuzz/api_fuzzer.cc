@@ -64,9 +64,10 @@
 #include "boost/json.hpp"
 #include "cascade/cascade.h"
 #include "cascade/testing/fake_transport.h"
-#include "engine/json/wire.h"
-#include "engine/util/strings.h"
 #include "server/api.h"
+#include "wire/job_json.h"
+#include "wire/json.h"
+#include "wire/strings.h"
 
 namespace cascade::fuzz {
 namespace {
@@ -270,7 +271,7 @@ class Harness {
   void Tick(std::string_view arg) {
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
     int64_t seconds = 0;
-    if (!absl::SimpleAtoi(internal::Sv(arg), &seconds) || seconds < 0) seconds = 0;
+    if (!absl::SimpleAtoi(wire::Sv(arg), &seconds) || seconds < 0) seconds = 0;
     seconds = std::min<int64_t>(seconds, 86400);
     const size_t jobs = engine_->JobCount();
     const int64_t steps = std::min<int64_t>(seconds, 16);
@@ -288,8 +289,7 @@ class Harness {
 
   // Who a verbatim Authorization header is, by Api's own reading of it.
   static Caller CallerOf(std::string_view header) {
-    if (header.size() <= 7 ||
-        !absl::EqualsIgnoreCase(internal::Sv(header.substr(0, 7)), "bearer ")) {
+    if (header.size() <= 7 || !absl::EqualsIgnoreCase(wire::Sv(header.substr(0, 7)), "bearer ")) {
       return Caller::kRaw;
     }
     const std::string_view token = header.substr(7);
@@ -353,12 +353,11 @@ class Harness {
       const JobId id = JobId::Parse(text).value();
       for (const char* team : {kTeamA, kTeamB}) {
         absl::StatusOr<Job> job = engine_->Get(team, id);
-        s.views.push_back(job.ok() ? internal::JobToJsonText(*job)
+        s.views.push_back(job.ok() ? wire::JobToJsonText(*job)
                                    : std::string(job.status().message()));
         absl::StatusOr<BatchView> batch = engine_->GetBatch(team, id);
-        s.views.push_back(batch.ok()
-                              ? internal::WriteJson(internal::BatchStatusResponseToJson(*batch))
-                              : std::string(batch.status().message()));
+        s.views.push_back(batch.ok() ? wire::WriteJson(wire::BatchStatusResponseToJson(*batch))
+                                     : std::string(batch.status().message()));
       }
     }
     return s;
@@ -382,7 +381,7 @@ class Harness {
     const bool is_json = response.content_type.starts_with("application/json");
     if (is_json) {
       json::parse_options options;
-      options.max_depth = 4 * internal::kMaxJsonDepth;  // answers nest request bodies
+      options.max_depth = 4 * wire::kMaxJsonDepth;  // answers nest request bodies
       boost::system::error_code ec;
       body = json::parse(response.body, ec, {}, options);
       if (ec) fail(absl::StrCat("the JSON answer does not parse: ", ec.message()));
@@ -424,11 +423,11 @@ class Harness {
     if (caller == Caller::kClientA || caller == Caller::kClientB) {
       const int self = caller == Caller::kClientA ? 0 : 1;
       ForEachUlid(response.body, [&](std::string_view id) {
-        auto it = owner_.find(internal::Sv(id));
+        auto it = owner_.find(wire::Sv(id));
         if (it != owner_.end() && it->second == 1 - self &&
-            !mentioned_[self].contains(internal::Sv(id))) {
+            !mentioned_[self].contains(wire::Sv(id))) {
           fail(absl::StrCat("the answer to ", self == 0 ? kTeamA : kTeamB,
-                            " shows the other team's ", internal::Sv(id)));
+                            " shows the other team's ", wire::Sv(id)));
         }
       });
     }
@@ -439,7 +438,7 @@ class Harness {
     if (response.status >= 300 || !response.content_type.starts_with("application/json")) return;
     boost::system::error_code ec;
     json::parse_options options;
-    options.max_depth = 4 * internal::kMaxJsonDepth;
+    options.max_depth = 4 * wire::kMaxJsonDepth;
     const json::value body = json::parse(response.body, ec, {}, options);
     if (ec) return;
     const bool created =
@@ -485,7 +484,7 @@ class Harness {
         if (creator >= 0 && (job || batch)) {
           auto [it, inserted] = owner_.try_emplace(std::string(text), creator);
           if (!inserted)
-            Violation(request, response, absl::StrCat("201 with an old id ", internal::Sv(text)));
+            Violation(request, response, absl::StrCat("201 with an old id ", wire::Sv(text)));
         }
       } else {
         // A created job's template id is not a new id: only the answer's own

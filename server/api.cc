@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The routes of cascade-server (SPEC §11) over the engine and the JSON layer.
+// The routes of cascade-server (SPEC §11) over the engine and the wire library.
 
 #include "server/api.h"
 
@@ -20,15 +20,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "engine/json/wire.h"
-#include "engine/util/strings.h"
+#include "wire/errors.h"
+#include "wire/job_json.h"
+#include "wire/json.h"
+#include "wire/query.h"
+#include "wire/strings.h"
+#include "wire/worker_bodies.h"
 
 namespace cascade::server {
 namespace {
 
 namespace json = boost::json;
-using internal::Sv;
-using internal::WriteJson;
+using wire::Sv;
+using wire::WriteJson;
 
 constexpr std::string_view kPrefix = "/api/v2";
 
@@ -69,8 +73,8 @@ int HttpStatusOf(const absl::Status& status) {
 // An error answer: ValidationErrorResponse for 400, ErrorResponse otherwise.
 Response Error(const absl::Status& status) {
   const int code = HttpStatusOf(status);
-  if (code == 400) return Json(code, internal::ValidationErrorResponseToJson(status));
-  return Json(code, internal::ErrorResponseToJson(status));
+  if (code == 400) return Json(code, wire::ValidationErrorResponseToJson(status));
+  return Json(code, wire::ErrorResponseToJson(status));
 }
 
 Response Error(int code, absl::Status status) {
@@ -86,137 +90,10 @@ absl::Status BadField(std::string_view field, std::string message) {
 
 // ---- Requests ---------------------------------------------------------------------
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes a query component ('+' is a space). False if an escape is
-// malformed.
-bool Unescape(std::string_view in, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out->push_back(' ');
-    } else if (in[i] == '%') {
-      if (i + 2 >= in.size()) return false;  // needs two more characters
-      const int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out->push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out->push_back(in[i]);
-    }
-  }
-  return true;
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
-    std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> params;
-  if (query.empty()) return params;
-  for (absl::string_view part : absl::StrSplit(Sv(query), '&', absl::SkipEmpty())) {
-    const size_t eq = part.find('=');
-    std::string key, value;
-    const std::string_view raw_key(part.data(), eq == part.npos ? part.size() : eq);
-    const std::string_view raw_value =
-        eq == part.npos ? std::string_view()
-                        : std::string_view(part.data() + eq + 1, part.size() - eq - 1);
-    if (!Unescape(raw_key, &key) || !Unescape(raw_value, &value)) {
-      return BadField("query", absl::StrCat("malformed percent-escape in '",
-                                            absl::CHexEscape(part.substr(0, 64)), "'"));
-    }
-    params.emplace_back(std::move(key), std::move(value));
-  }
-  return params;
-}
-
 absl::StatusOr<JobId> PathId(std::string_view text) {
   absl::StatusOr<JobId> id = JobId::Parse(text);
   if (!id.ok()) return BadField("id", std::string(id.status().message()));
   return id;
-}
-
-// A JSON object body, or an empty one for an empty body when `optional`.
-absl::StatusOr<json::object> ObjectBody(std::string_view body, bool optional) {
-  if (optional && body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return json::object();
-  }
-  absl::StatusOr<json::value> value = internal::ParseJsonBody(body);
-  if (!value.ok()) return value.status();
-  if (!value->is_object()) return BadField("body", "must be a JSON object");
-  return std::move(value->as_object());
-}
-
-// Reads the fields of a worker body, each optional unless named in `required`.
-class Fields {
- public:
-  explicit Fields(const json::object& o) : o_(o) {}
-
-  std::optional<std::string> String(std::string_view key, bool required = false) {
-    const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
-    if (v == nullptr) {
-      if (required) bad_.push_back({std::string(key), "is required"});
-      return std::nullopt;
-    }
-    if (!v->is_string()) {
-      bad_.push_back({std::string(key), "must be a string"});
-      return std::nullopt;
-    }
-    return std::string(v->as_string().data(), v->as_string().size());
-  }
-  std::optional<double> Number(std::string_view key) {
-    const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
-    if (v == nullptr) return std::nullopt;
-    if (!v->is_number()) {
-      bad_.push_back({std::string(key), "must be a number"});
-      return std::nullopt;
-    }
-    return v->to_number<double>();
-  }
-  std::vector<std::string> Strings(std::string_view key) {
-    std::vector<std::string> out;
-    const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
-    if (v == nullptr) return out;
-    if (!v->is_array()) {
-      bad_.push_back({std::string(key), "must be an array of strings"});
-      return out;
-    }
-    for (size_t i = 0; i < v->as_array().size(); ++i) {
-      const json::value& item = v->as_array()[i];
-      if (!item.is_string()) {
-        bad_.push_back({absl::StrCat(Sv(key), "[", i, "]"), "must be a string"});
-        continue;
-      }
-      out.emplace_back(item.as_string().data(), item.as_string().size());
-    }
-    return out;
-  }
-  // Seconds, as a positive duration of at most a day.
-  std::optional<absl::Duration> Seconds(std::string_view key) {
-    std::optional<double> s = Number(key);
-    if (!s) return std::nullopt;
-    if (!(*s > 0 && *s <= 86400)) {
-      bad_.push_back({std::string(key), "must be more than 0 and at most 86400 seconds"});
-      return std::nullopt;
-    }
-    return absl::Milliseconds(std::llround(*s * 1000));
-  }
-  absl::Status status(std::string_view summary) const {
-    if (bad_.empty()) return absl::OkStatus();
-    return InvalidArgumentWithViolations(summary, bad_);
-  }
-
- private:
-  const json::object& o_;
-  std::vector<FieldViolation> bad_;
-};
-
-json::object LeaseToJson(const Lease& lease) {
-  return json::object{{"token", json::string(lease.token)},
-                      {"expiresAt", json::string(FormatTimestamp(lease.expires_at))}};
 }
 
 json::object DeadLetterToJson(const DeadLetter& letter) {
@@ -340,30 +217,28 @@ bool SameToken(std::string_view a, std::string_view b) {
 // ---- Handlers: each gets the caller's team ("" on worker routes) -----------------
 
 Response PostJobs(Engine& engine, const Request& request, const std::string& team) {
-  absl::StatusOr<JobSpec> spec = internal::ParseJobCreation(request.body);
+  absl::StatusOr<JobSpec> spec = wire::ParseJobCreation(request.body);
   if (!spec.ok()) return Error(spec.status());
   absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
   if (!created.ok()) return Error(created.status());
-  return Json(201, internal::JobCreationResponseToJson(*created));
+  return Json(201, wire::JobCreationResponseToJson(*created));
 }
 
 Response PostJoin(Engine& engine, const Request& request, const std::string& team) {
-  absl::StatusOr<JobSpec> spec = internal::ParseJoinJobCreation(request.body);
+  absl::StatusOr<JobSpec> spec = wire::ParseJoinJobCreation(request.body);
   if (!spec.ok()) return Error(spec.status());
   absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
   if (!created.ok()) return Error(created.status());
-  return Json(201, internal::JobCreationResponseToJson(*created));
+  return Json(201, wire::JobCreationResponseToJson(*created));
 }
 
 Response GetJobs(Engine& engine, std::string_view query, const std::string& team) {
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params = ParseQuery(query);
-  if (!params.ok()) return Error(params.status());
-  absl::StatusOr<ListQuery> list = ParseListQuery(*params);
+  absl::StatusOr<ListQuery> list = wire::ParseJobsQuery(query);
   if (!list.ok()) return Error(list.status());
   absl::StatusOr<std::vector<Job>> jobs = engine.List(team, *list);
   if (!jobs.ok()) return Error(jobs.status());
-  return Json(200, internal::JobsToJson(*jobs, list->minimal ? internal::JobView::kMinimal
-                                                             : internal::JobView::kFull));
+  return Json(
+      200, wire::JobsToJson(*jobs, list->minimal ? wire::JobView::kMinimal : wire::JobView::kFull));
 }
 
 Response GetJob(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -371,7 +246,7 @@ Response GetJob(Engine& engine, std::string_view id_text, const std::string& tea
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<Job> job = engine.Get(team, *id);
   if (!job.ok()) return Error(job.status());
-  return Json(200, internal::JobToJson(*job));
+  return Json(200, wire::JobToJson(*job));
 }
 
 Response CancelJob(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -379,37 +254,28 @@ Response CancelJob(Engine& engine, std::string_view id_text, const std::string& 
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<std::vector<Job>> cancelled = engine.Cancel(team, *id);
   if (!cancelled.ok()) return Error(cancelled.status());
-  return Json(200, internal::JobCancellationResponseToJson(*cancelled));
+  return Json(200, wire::JobCancellationResponseToJson(*cancelled));
 }
 
 Response CancelJobs(Engine& engine, const Request& request, const std::string& team) {
-  absl::StatusOr<std::vector<JobId>> ids = internal::ParseJobCancellationRequest(request.body);
+  absl::StatusOr<std::vector<JobId>> ids = wire::ParseJobCancellationRequest(request.body);
   if (!ids.ok()) return Error(ids.status());
   absl::StatusOr<std::vector<Job>> cancelled = engine.CancelMany(team, *ids);
   if (!cancelled.ok()) return Error(cancelled.status());
-  return Json(200, internal::JobCancellationResponseToJson(*cancelled));
+  return Json(200, wire::JobCancellationResponseToJson(*cancelled));
 }
 
 Response PostBatches(Engine& engine, const Request& request, const std::string& team) {
   absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> entries =
-      internal::ParseBatchCreation(request.body);
+      wire::ParseBatchCreation(request.body);
   if (!entries.ok()) {
-    // The document answers every 400 of POST /batches with a
-    // BatchCreationResponse; a body that is not a batch at all gets one with
-    // no batch (status "error", no jobs) and the ValidationErrorResponse
-    // fields (`error`, `details`) beside it.
-    json::object body = internal::ValidationErrorResponseToJson(entries.status());
-    body["batchId"] = "";
-    body["status"] = "error";
-    body["totalJobs"] = 0;
-    body["successCount"] = 0;
-    body["jobs"] = json::array();
-    return Json(400, body);
+    // Every 400 of POST /batches is a BatchCreationResponse.
+    return Json(400, wire::BatchCreationErrorResponseToJson(entries.status()));
   }
   absl::StatusOr<BatchSubmitResult> result = engine.SubmitBatchEntries(team, *entries);
   if (!result.ok()) return Error(result.status());
   return Json(result->status == BatchSubmitStatus::kError ? 400 : 201,
-              internal::BatchCreationResponseToJson(*result));
+              wire::BatchCreationResponseToJson(*result));
 }
 
 Response GetBatch(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -417,7 +283,7 @@ Response GetBatch(Engine& engine, std::string_view id_text, const std::string& t
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<BatchView> view = engine.GetBatch(team, *id);
   if (!view.ok()) return Error(view.status());
-  return Json(200, internal::BatchStatusResponseToJson(*view));
+  return Json(200, wire::BatchStatusResponseToJson(*view));
 }
 
 Response CancelBatch(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -425,7 +291,7 @@ Response CancelBatch(Engine& engine, std::string_view id_text, const std::string
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<BatchCancelResult> result = engine.CancelBatch(team, *id);
   if (!result.ok()) return Error(result.status());
-  return Json(200, internal::BatchCancellationResponseToJson(*result));
+  return Json(200, wire::BatchCancellationResponseToJson(*result));
 }
 
 Response AbortJob(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -433,7 +299,7 @@ Response AbortJob(Engine& engine, std::string_view id_text, const std::string& t
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<Job> job = engine.RequestAbort(team, *id);
   if (!job.ok()) return Error(job.status());
-  return Json(200, internal::JobToJson(*job));
+  return Json(200, wire::JobToJson(*job));
 }
 
 Response JobGraph(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -464,15 +330,9 @@ Response ReplayWebhook(Engine& engine, std::string_view delivery_id, const std::
 }
 
 Response Claim(Engine& engine, const Request& request) {
-  absl::StatusOr<json::object> body = ObjectBody(request.body, /*optional=*/true);
-  if (!body.ok()) return Error(body.status());
-  Fields fields(*body);
-  ClaimRequest claim;
-  claim.worker = fields.String("worker").value_or("");
-  claim.tags = fields.Strings("tags");
-  claim.lease = fields.Seconds("leaseSeconds");
-  if (absl::Status s = fields.status("invalid claim"); !s.ok()) return Error(s);
-  absl::StatusOr<ClaimedJob> claimed = engine.Claim(claim);
+  absl::StatusOr<ClaimRequest> claim = wire::ParseClaimBody(request.body);
+  if (!claim.ok()) return Error(claim.status());
+  absl::StatusOr<ClaimedJob> claimed = engine.Claim(*claim);
   if (absl::IsNotFound(claimed.status())) {
     Response r;
     r.status = 204;  // nothing to claim
@@ -480,12 +340,7 @@ Response Claim(Engine& engine, const Request& request) {
     return r;
   }
   if (!claimed.ok()) return Error(claimed.status());
-  json::object out{{"job", internal::JobToJson(claimed->job)},
-                   {"lease", LeaseToJson(claimed->lease)}};
-  // What the job was created from (the JobCreation body), for the worker.
-  absl::StatusOr<json::value> payload = internal::ParseJsonBody(claimed->payload);
-  out["payload"] = payload.ok() ? *payload : json::value(json::string(claimed->payload));
-  return Json(200, out);
+  return Json(200, wire::ClaimResponseToJson(*claimed));
 }
 
 // heartbeat, finish, fail, release: `action` is the route's last segment.
@@ -493,37 +348,29 @@ Response WorkerCall(Engine& engine, const Request& request, std::string_view id_
                     std::string_view action) {
   absl::StatusOr<JobId> id = PathId(id_text);
   if (!id.ok()) return Error(id.status());
-  absl::StatusOr<json::object> body = ObjectBody(request.body, /*optional=*/false);
-  if (!body.ok()) return Error(body.status());
-  Fields fields(*body);
-  const std::string lease = fields.String("lease", /*required=*/true).value_or("");
   if (action == "heartbeat") {
-    HeartbeatReport report;
-    report.progress = fields.Number("progress");
-    report.extend = fields.Seconds("extendSeconds");
-    if (absl::Status s = fields.status("invalid heartbeat"); !s.ok()) return Error(s);
-    absl::StatusOr<HeartbeatResult> result = engine.Heartbeat(*id, lease, report);
+    absl::StatusOr<wire::HeartbeatBody> body = wire::ParseHeartbeatBody(request.body);
+    if (!body.ok()) return Error(body.status());
+    absl::StatusOr<HeartbeatResult> result = engine.Heartbeat(*id, body->lease, body->report);
     if (!result.ok()) return Error(result.status());
-    return Json(200, json::object{{"job", internal::JobToJson(result->job)},
-                                  {"lease", LeaseToJson(result->lease)},
-                                  {"cancelRequested", result->cancel_requested}});
+    return Json(200, wire::HeartbeatResponseToJson(*result));
   }
   absl::StatusOr<Job> job;
   if (action == "finish") {
-    FinishReport report;
-    report.output_url = fields.String("outputUrl").value_or("");
-    if (absl::Status s = fields.status("invalid finish"); !s.ok()) return Error(s);
-    job = engine.Finish(*id, lease, report);
+    absl::StatusOr<wire::FinishBody> body = wire::ParseFinishBody(request.body);
+    if (!body.ok()) return Error(body.status());
+    job = engine.Finish(*id, body->lease, body->report);
   } else if (action == "fail") {
-    const std::string error = fields.String("error").value_or("");
-    if (absl::Status s = fields.status("invalid fail"); !s.ok()) return Error(s);
-    job = engine.Fail(*id, lease, error);
+    absl::StatusOr<wire::FailBody> body = wire::ParseFailBody(request.body);
+    if (!body.ok()) return Error(body.status());
+    job = engine.Fail(*id, body->lease, body->error);
   } else {
-    if (absl::Status s = fields.status("invalid release"); !s.ok()) return Error(s);
-    job = engine.Release(*id, lease);
+    absl::StatusOr<wire::ReleaseBody> body = wire::ParseReleaseBody(request.body);
+    if (!body.ok()) return Error(body.status());
+    job = engine.Release(*id, body->lease);
   }
   if (!job.ok()) return Error(job.status());
-  return Json(200, internal::JobToJson(*job));
+  return Json(200, wire::JobToJson(*job));
 }
 
 // ---- Routes ------------------------------------------------------------------------

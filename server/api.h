@@ -4,8 +4,9 @@
 // -----------------------------------------------------------------------------
 // Api: cascade-server's request handler. It turns a Request into a Response:
 // routing under /api/v2, Bearer tokens to teams (client tokens) or to the
-// worker routes (worker tokens), the per-token rate limit, the JSON layer
-// (engine/json/wire.h) for bodies, and the engine for everything else. It
+// worker routes (worker tokens), the per-token rate limit, the wire library
+// (wire/: JSON bodies, errors, query strings) for what it reads and writes,
+// and the engine for everything else. It
 // knows nothing of sockets: HttpServer (http_server.h) feeds it, and the
 // tests and the fuzzer call it directly. docs/http.md is the reference of
 // what each route takes and answers.

@@ -6,12 +6,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "engine/util/strings.h"
+#include "wire/strings.h"
 
 namespace cascade::server {
 namespace {
 
-using internal::Sv;
+using wire::Sv;
 
 absl::Status Bad(std::string_view flag, std::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(Sv(flag), ": ", Sv(why), " (see --help)"));

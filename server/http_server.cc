@@ -72,8 +72,9 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
-#include "boost/json/object.hpp"
-#include "boost/json/serialize.hpp"
+#include "wire/errors.h"
+#include "wire/json.h"
+#include "wire/strings.h"
 
 namespace cascade::server {
 namespace {
@@ -82,6 +83,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using wire::Sv;
 
 constexpr std::string_view kServerName = "cascade-server";
 
@@ -117,7 +119,6 @@ void Log(std::string_view message) {
   std::fprintf(stderr, "cascade-server: %.*s\n", static_cast<int>(message.size()), message.data());
 }
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 absl::string_view BeastSv(beast::string_view s) { return absl::string_view(s.data(), s.size()); }
 std::string Str(beast::string_view s) { return std::string(s.data(), s.size()); }
 
@@ -132,18 +133,11 @@ std::string HostPort(std::string_view host, uint16_t port) {
   return absl::StrCat(Sv(host), ":", port);
 }
 
-std::string ErrorJson(std::string_view message, std::string_view code) {
-  boost::json::object object;
-  object["error"] = boost::json::string_view(message.data(), message.size());
-  object["errorCode"] = boost::json::string_view(code.data(), code.size());
-  return boost::json::serialize(object);
-}
-
 Response ErrorResponse(int status, std::string_view message, std::string_view code) {
   Response response;
   response.status = status;
   response.content_type = "application/json";
-  response.body = ErrorJson(message, code);
+  response.body = wire::WriteJson(wire::ErrorResponseToJson(message, code));
   return response;
 }
 

@@ -34,7 +34,7 @@
 //   with 413 instead, before it is sent. Other expectations are ignored.
 // - The server answers these itself, without calling the handler, and then
 //   closes the connection; the body is JSON, {"error": <text>, "errorCode":
-//   <code>}:
+//   <code>} (wire/errors.h's ErrorResponse):
 //     400 invalid_argument                 the bytes are not an HTTP/1.0 or 1.1
 //                                          request ("malformed HTTP request:
 //                                          <why>"; an HTTP/2 preface is "bad

@@ -29,22 +29,22 @@
 #include "boost/json.hpp"
 #include "cascade/cascade.h"
 #include "cascade/testing/engine_test.h"
-#include "engine/json/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/loopback_http_server.h"
 #include "tests/testutil.h"
+#include "wire/job_json.h"
 
 namespace cascade {
 namespace {
 
-using ::cascade::internal::JobToJsonText;
 using ::cascade::testing::IsOk;
 using ::cascade::testing::LoopbackHttpServer;
 using ::cascade::testing::ReadThenHang;
 using ::cascade::testing::Respond;
 using ::cascade::testing::SeenRequest;
 using ::cascade::testing::Silent;
+using ::cascade::wire::JobToJsonText;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;

@@ -1,13 +1,12 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The JSON layer (engine/json/wire.h): every writer's output conforms to its
+// The wire library (wire/): every writer's output conforms to its
 // schema in Nexrender's OpenAPI document (tests/data/nexrender-openapi-v2.json,
 // checked by tests/json/openapi_validator.h), for jobs in every state made by
-// a real engine; the extensions and null conventions are as wire.h states;
+// a real engine; the extensions and null conventions are as job_json.h states;
 // request bodies parse into the engine's specs, and every way a body can be
-// wrong is refused as InvalidArgument naming the JSON path of the bad field.
-
-#include "engine/json/wire.h"
+// wrong is refused as InvalidArgument naming the JSON path of the bad field;
+// worker bodies, query strings and errors read and write as their headers say.
 
 #include <cmath>
 #include <cstddef>
@@ -27,41 +26,59 @@
 #include "boost/json.hpp"
 #include "cascade/cascade.h"
 #include "cascade/testing/engine_test.h"
-#include "engine/util/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/json/openapi_validator.h"
 #include "tests/testutil.h"
+#include "wire/errors.h"
+#include "wire/job_json.h"
+#include "wire/json.h"
+#include "wire/query.h"
+#include "wire/strings.h"
+#include "wire/worker_bodies.h"
 
 namespace cascade {
 namespace {
 
 namespace json = ::boost::json;
-using ::cascade::internal::AppendJson;
-using ::cascade::internal::BatchCancellationResponseToJson;
-using ::cascade::internal::BatchCreationResponseToJson;
-using ::cascade::internal::BatchStatusResponseToJson;
-using ::cascade::internal::ErrorResponseToJson;
-using ::cascade::internal::JobCancellationResponseToJson;
-using ::cascade::internal::JobCreationResponseToJson;
-using ::cascade::internal::JobsToJson;
-using ::cascade::internal::JobToJson;
-using ::cascade::internal::JobToJsonText;
-using ::cascade::internal::JobView;
-using ::cascade::internal::kMaxJsonDepth;
-using ::cascade::internal::kMaxViolations;
-using ::cascade::internal::ParseBatchCreation;
-using ::cascade::internal::ParseJobCancellationRequest;
-using ::cascade::internal::ParseJobCreation;
-using ::cascade::internal::ParseJoinJobCreation;
-using ::cascade::internal::ParseJsonBody;
-using ::cascade::internal::ValidationErrorResponseToJson;
-using ::cascade::internal::WriteJson;
 using ::cascade::testing::EngineTest;
 using ::cascade::testing::IsOk;
 using ::cascade::testing::LeafSpec;
 using ::cascade::testing::OpenApiValidator;
 using ::cascade::testing::StatusIs;
+using ::cascade::wire::AppendJson;
+using ::cascade::wire::BatchCancellationResponseToJson;
+using ::cascade::wire::BatchCreationErrorResponseToJson;
+using ::cascade::wire::BatchCreationResponseToJson;
+using ::cascade::wire::BatchStatusResponseToJson;
+using ::cascade::wire::ClaimResponseToJson;
+using ::cascade::wire::ErrorResponseToJson;
+using ::cascade::wire::FailBody;
+using ::cascade::wire::FinishBody;
+using ::cascade::wire::HeartbeatBody;
+using ::cascade::wire::JobCancellationResponseToJson;
+using ::cascade::wire::JobCreationResponseToJson;
+using ::cascade::wire::JobsToJson;
+using ::cascade::wire::JobToJson;
+using ::cascade::wire::JobToJsonText;
+using ::cascade::wire::JobView;
+using ::cascade::wire::kMaxJsonDepth;
+using ::cascade::wire::kMaxViolations;
+using ::cascade::wire::ParseBatchCreation;
+using ::cascade::wire::ParseClaimBody;
+using ::cascade::wire::ParseFailBody;
+using ::cascade::wire::ParseFinishBody;
+using ::cascade::wire::ParseHeartbeatBody;
+using ::cascade::wire::ParseJobCancellationRequest;
+using ::cascade::wire::ParseJobCreation;
+using ::cascade::wire::ParseJobsQuery;
+using ::cascade::wire::ParseJoinJobCreation;
+using ::cascade::wire::ParseJsonBody;
+using ::cascade::wire::ParseQueryString;
+using ::cascade::wire::ParseReleaseBody;
+using ::cascade::wire::ReleaseBody;
+using ::cascade::wire::ValidationErrorResponseToJson;
+using ::cascade::wire::WriteJson;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -800,7 +817,7 @@ std::string Nested(int depth) { return std::string(depth, '[') + std::string(dep
 
 // A body with `field` added to a valid job.
 std::string With(std::string_view field) {
-  return absl::StrCat(R"({"template": {"id": "t"}, )", internal::Sv(field), "}");
+  return absl::StrCat(R"({"template": {"id": "t"}, )", wire::Sv(field), "}");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -1273,6 +1290,126 @@ TEST(ParseJsonBodyTest, AcceptsAnyValueWithinTheLimits) {
   EXPECT_THAT(ParseJsonBody(Nested(kMaxJsonDepth)), IsOk());
   EXPECT_THAT(ParseJsonBody(Nested(kMaxJsonDepth + 1)), HasViolation("body", "nested deeper"));
   EXPECT_THAT(ParseJsonBody("1e400"), HasViolation("body", "number out of range"));
+}
+
+// ---- Errors without a status, and POST /batches' own 400 ----------------------------
+
+TEST(ErrorWireTest, ErrorResponseFromAMessageAndACodeOfTheCallers) {
+  // The HTTP server's own answers (server/http_server.cc), byte for byte.
+  EXPECT_EQ(
+      WriteJson(ErrorResponseToJson("request body is larger than 1024 bytes", "payload_too_large")),
+      R"({"error":"request body is larger than 1024 bytes","errorCode":"payload_too_large"})");
+  EXPECT_EQ(WriteJson(ErrorResponseToJson("internal error", "internal")),
+            R"({"error":"internal error","errorCode":"internal"})");
+  EXPECT_THAT(ErrorResponseToJson("x", "internal"), ConformsTo("ErrorResponse"));
+  // The status overload is this one with ErrorCodeName.
+  EXPECT_EQ(WriteJson(ErrorResponseToJson(absl::NotFoundError("gone"))),
+            WriteJson(ErrorResponseToJson("gone", "not_found")));
+}
+
+TEST(ErrorWireTest, BatchCreationErrorIsABatchCreationResponseWithTheValidationError) {
+  absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> entries = ParseBatchCreation("{}");
+  ASSERT_FALSE(entries.ok());
+  EXPECT_EQ(WriteJson(BatchCreationErrorResponseToJson(entries.status())),
+            absl::StrCat(R"({"error":")", entries.status().message(),
+                         R"(","errorCode":"invalid_argument",)",
+                         R"("details":[{"field":"jobs","message":"is required"}],)",
+                         R"("batchId":"","status":"error","totalJobs":0,"successCount":0,)",
+                         R"("jobs":[]})"));
+}
+
+// ---- Worker bodies ---------------------------------------------------------------------
+
+TEST(WorkerBodiesTest, ClaimBodyMayBeEmptyAndReadsEveryField) {
+  for (const char* empty : {"", "  \r\n", "{}"}) {
+    CASCADE_ASSERT_OK_AND_ASSIGN(ClaimRequest claim, ParseClaimBody(empty));
+    EXPECT_EQ(claim.worker, "");
+    EXPECT_THAT(claim.tags, IsEmpty());
+    EXPECT_FALSE(claim.lease.has_value());
+  }
+  CASCADE_ASSERT_OK_AND_ASSIGN(
+      ClaimRequest claim,
+      ParseClaimBody(R"({"worker": "node-7", "tags": ["gpu", "4k"], "leaseSeconds": 1.5})"));
+  EXPECT_EQ(claim.worker, "node-7");
+  EXPECT_THAT(claim.tags, ElementsAre("gpu", "4k"));
+  EXPECT_EQ(claim.lease, absl::Milliseconds(1500));
+}
+
+TEST(WorkerBodiesTest, ClaimBodyNamesEachBadField) {
+  absl::StatusOr<ClaimRequest> bad =
+      ParseClaimBody(R"({"worker": 7, "tags": ["gpu", 4], "leaseSeconds": 0})");
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid claim")));
+  EXPECT_THAT(
+      GetFieldViolations(bad.status()),
+      ElementsAre(FieldViolation{"worker", "must be a string"},
+                  FieldViolation{"tags[1]", "must be a string"},
+                  FieldViolation{"leaseSeconds", "must be more than 0 and at most 86400 seconds"}));
+  EXPECT_THAT(ParseClaimBody("[]"), HasViolation("body", "must be a JSON object"));
+  EXPECT_THAT(ParseClaimBody("{"), HasViolation("body", "ends early"));
+}
+
+TEST(WorkerBodiesTest, LeasedBodiesNeedTheLeaseAndReadTheirFields) {
+  CASCADE_ASSERT_OK_AND_ASSIGN(
+      HeartbeatBody heartbeat,
+      ParseHeartbeatBody(R"({"lease": "t1", "progress": 50, "extendSeconds": 30})"));
+  EXPECT_EQ(heartbeat.lease, "t1");
+  EXPECT_EQ(heartbeat.report.progress, 50);
+  EXPECT_EQ(heartbeat.report.extend, absl::Seconds(30));
+  CASCADE_ASSERT_OK_AND_ASSIGN(FinishBody finish,
+                               ParseFinishBody(R"({"lease": "t2", "outputUrl": "s3://b/o.mp4"})"));
+  EXPECT_EQ(finish.lease, "t2");
+  EXPECT_EQ(finish.report.output_url, "s3://b/o.mp4");
+  CASCADE_ASSERT_OK_AND_ASSIGN(FailBody fail, ParseFailBody(R"({"lease": "t3", "error": "oom"})"));
+  EXPECT_EQ(fail.lease, "t3");
+  EXPECT_EQ(fail.error, "oom");
+  CASCADE_ASSERT_OK_AND_ASSIGN(ReleaseBody release, ParseReleaseBody(R"({"lease": "t4"})"));
+  EXPECT_EQ(release.lease, "t4");
+
+  EXPECT_THAT(ParseHeartbeatBody(""), HasViolation("body", "empty"));
+  absl::StatusOr<HeartbeatBody> bad = ParseHeartbeatBody(R"({"progress": "half"})");
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid heartbeat")));
+  EXPECT_THAT(GetFieldViolations(bad.status()),
+              ElementsAre(FieldViolation{"lease", "is required"},
+                          FieldViolation{"progress", "must be a number"}));
+  EXPECT_THAT(ParseFinishBody(R"({"lease": 1})"), HasViolation("lease", "must be a string"));
+  EXPECT_THAT(ParseFailBody(R"({"lease": "t", "error": {}})"),
+              HasViolation("error", "must be a string"));
+  EXPECT_THAT(ParseReleaseBody("{}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid release")));
+}
+
+TEST(WorkerBodiesTest, ClaimAnswerCarriesThePayloadAsJsonOrElseAsAString) {
+  ClaimedJob claimed;
+  claimed.lease = {.token = "tok", .expires_at = absl::FromUnixSeconds(0)};
+  claimed.payload = R"({"template":{"id":"t"}})";
+  json::object answer = ClaimResponseToJson(claimed);
+  EXPECT_EQ(answer.at("payload"), Parse(claimed.payload));
+  EXPECT_EQ(WriteJson(answer.at("lease")),
+            R"({"token":"tok","expiresAt":"1970-01-01T00:00:00.000Z"})");
+  claimed.payload = "not json";
+  EXPECT_EQ(ClaimResponseToJson(claimed).at("payload"), "not json");
+}
+
+// ---- Query strings ---------------------------------------------------------------------
+
+TEST(QueryTest, ParametersArePercentDecodedInOrder) {
+  using Params = std::vector<std::pair<std::string, std::string>>;
+  CASCADE_ASSERT_OK_AND_ASSIGN(Params params, ParseQueryString("a=1&&b=%41+c%2c&d&=e&a=2"));
+  EXPECT_EQ(params, (Params{{"a", "1"}, {"b", "A c,"}, {"d", ""}, {"", "e"}, {"a", "2"}}));
+  EXPECT_THAT(ParseQueryString(""), IsOk());
+  EXPECT_THAT(ParseQueryString("a=%4"),
+              HasViolation("query", "malformed percent-escape in 'a=%4'"));
+  EXPECT_THAT(ParseQueryString("%zz=1"), HasViolation("query", "malformed percent-escape"));
+}
+
+TEST(QueryTest, JobsQueryReadsTheListParameters) {
+  CASCADE_ASSERT_OK_AND_ASSIGN(ListQuery q,
+                               ParseJobsQuery("states=queued%2Cpending&limit=5&minimal=true"));
+  EXPECT_THAT(q.states, ElementsAre(JobState::kQueued, JobState::kPending));
+  EXPECT_EQ(q.limit, 5u);
+  EXPECT_TRUE(q.minimal);
+  EXPECT_THAT(ParseJobsQuery("limit=x"), HasViolation("limit", "'x'"));
+  EXPECT_THAT(ParseJobsQuery("limit=%"), HasViolation("query", "malformed percent-escape"));
 }
 
 // ---- The validator itself -----------------------------------------------------------

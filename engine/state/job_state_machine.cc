@@ -1,7 +1,12 @@
 // Copyright 2026 The Cascade Authors.
 //
-// SPEC §1's transition table as a Boost.MSM front-end, and the JobMachine
+// Contract §1's transition table as a Boost.MSM front-end, and the JobMachine
 // wrapper that runs each job's events through it.
+
+// The table has more rows than Boost.MPL's default vector limit (20).
+#define BOOST_MPL_CFG_NO_PREPROCESSED_HEADERS
+#define BOOST_MPL_LIMIT_VECTOR_SIZE 30
+#define BOOST_MPL_LIMIT_MAP_SIZE 30
 
 #include "engine/state/job_state_machine.h"
 
@@ -25,18 +30,22 @@ struct EventBase {
   const EventArgs* args;
   JobTimeline* timeline;
 };
-struct Submit : EventBase {};
-struct PrerequisitesMet : EventBase {};
-struct PrerequisiteFailed : EventBase {};
-struct DependentsFailed : EventBase {};
-struct Cancel : EventBase {};
-struct Claim : EventBase {};
-struct Progress : EventBase {};
-struct Finish : EventBase {};
-struct Fail : EventBase {};
-struct Release : EventBase {};
-struct LeaseExpired : EventBase {};
-struct AbortAcknowledged : EventBase {};
+template <JobEvent kKind>
+struct Ev : EventBase {
+  static constexpr JobEvent kind = kKind;
+};
+using Submit = Ev<JobEvent::kSubmit>;
+using PrerequisitesMet = Ev<JobEvent::kPrerequisitesMet>;
+using PrerequisiteFailed = Ev<JobEvent::kPrerequisiteFailed>;
+using DependentsFailed = Ev<JobEvent::kDependentsFailed>;
+using Cancel = Ev<JobEvent::kCancel>;
+using Claim = Ev<JobEvent::kClaim>;
+using Progress = Ev<JobEvent::kProgress>;
+using Finish = Ev<JobEvent::kFinish>;
+using Fail = Ev<JobEvent::kFail>;
+using Release = Ev<JobEvent::kRelease>;
+using LeaseExpired = Ev<JobEvent::kLeaseExpired>;
+using AbortRequested = Ev<JobEvent::kAbortRequested>;
 
 // ---- Guards -----------------------------------------------------------------
 
@@ -52,16 +61,30 @@ struct Ready {
     return !e.args->blocked;
   }
 };
+// The job's `onPrerequisiteFailure` policy (contract §3).
+struct FailsWithPrerequisite {
+  template <class E, class F, class S, class T>
+  bool operator()(const E& e, F&, S&, T&) const {
+    return e.args->policy == PrerequisiteFailurePolicy::kFail;
+  }
+};
+struct IgnoresFailureAndReady {
+  template <class E, class F, class S, class T>
+  bool operator()(const E& e, F&, S&, T&) const {
+    return e.args->policy == PrerequisiteFailurePolicy::kIgnore && !e.args->blocked;
+  }
+};
+// The attempt that just ended was not the job's last (contract §7).
 struct AttemptsLeft {
   template <class E, class F, class S, class T>
   bool operator()(const E& e, F&, S&, T&) const {
-    return e.args->attempts_left;
+    return e.timeline->attempts < e.args->max_attempts;
   }
 };
 struct NoAttemptsLeft {
   template <class E, class F, class S, class T>
   bool operator()(const E& e, F&, S&, T&) const {
-    return !e.args->attempts_left;
+    return e.timeline->attempts >= e.args->max_attempts;
   }
 };
 
@@ -88,10 +111,39 @@ struct StampFinished {
     e.timeline->progress = 100.0f;
   }
 };
-struct StampError {  // error, and cancellation (errorAt is the cancel time)
+// Error and cancellation: errorAt (the cancel time for a cancellation), and
+// the cause stats.error is made from, with the job it names.
+void EndWith(JobTimeline& t, const EventArgs& args, TransitionCause cause) {
+  t.error_ms = args.now_ms;
+  t.cause = cause;
+  t.cause_slot = args.related;
+}
+struct End {
   template <class E, class F, class S, class T>
   void operator()(const E& e, F&, S&, T&) const {
-    e.timeline->error_ms = e.args->now_ms;
+    EndWith(*e.timeline, *e.args, e.args->cause.value_or(DefaultCause(E::kind, JobState::kError)));
+  }
+};
+// An aborting job ends cancelled: by the worker's release, or when the grace
+// (or the lease) runs out first. The abort named it, so nothing is related.
+struct EndAcknowledged {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const {
+    EndWith(*e.timeline, EventArgs{.now_ms = e.args->now_ms},
+            TransitionCause::kAbortAcknowledged);
+  }
+};
+struct EndGraceExpired {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const {
+    EndWith(*e.timeline, EventArgs{.now_ms = e.args->now_ms},
+            TransitionCause::kAbortGraceExpired);
+  }
+};
+struct AskAbort {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const {
+    e.timeline->abort_asked = true;
   }
 };
 struct Requeue {
@@ -113,6 +165,9 @@ struct JobMachineDef : msm::front::state_machine_def<JobMachineDef> {
   struct Queued : msm::front::state<> {};
   struct Pending : msm::front::state<> {};
   struct Rendering : msm::front::state<> {};
+  // Rendering, asked to abort: `render:dorender` on the wire, with
+  // cancelRequested; a release or an expiry ends it cancelled.
+  struct Aborting : msm::front::state<> {};
   struct Finished : msm::front::state<> {};
   struct Error : msm::front::state<> {};
   struct Cancelled : msm::front::state<> {};
@@ -120,24 +175,30 @@ struct JobMachineDef : msm::front::state_machine_def<JobMachineDef> {
 
   // clang-format off
   struct transition_table : mpl::vector<
-      //   Start      Event               Next       Action          Guard
-      Row< New      , Submit            , Pending  , none          , Blocked        >,
-      Row< New      , Submit            , Queued   , none          , Ready          >,
-      Row< Pending  , PrerequisitesMet  , Queued   , none          , none           >,
-      Row< Pending  , PrerequisiteFailed, Error    , StampError    , none           >,
-      Row< Queued   , DependentsFailed  , Error    , StampError    , none           >,
-      Row< Pending  , DependentsFailed  , Error    , StampError    , none           >,
-      Row< Queued   , Cancel            , Cancelled, StampError    , none           >,
-      Row< Pending  , Cancel            , Cancelled, StampError    , none           >,
-      Row< Queued   , Claim             , Rendering, StartAttempt  , none           >,
-      Row< Rendering, Progress          , none     , RecordProgress, none           >,
-      Row< Rendering, Finish            , Finished , StampFinished , none           >,
-      Row< Rendering, Fail              , Error    , StampError    , none           >,
-      Row< Rendering, Release           , Queued   , Requeue       , AttemptsLeft   >,
-      Row< Rendering, Release           , Error    , StampError    , NoAttemptsLeft >,
-      Row< Rendering, LeaseExpired      , Queued   , Requeue       , AttemptsLeft   >,
-      Row< Rendering, LeaseExpired      , Error    , StampError    , NoAttemptsLeft >,
-      Row< Rendering, AbortAcknowledged , Cancelled, StampError    , none           >
+      //   Start      Event               Next       Action           Guard
+      Row< New      , Submit            , Pending  , none           , Blocked               >,
+      Row< New      , Submit            , Queued   , none           , Ready                 >,
+      Row< Pending  , PrerequisitesMet  , Queued   , none           , Ready                 >,
+      Row< Pending  , PrerequisiteFailed, Error    , End            , FailsWithPrerequisite >,
+      Row< Pending  , PrerequisiteFailed, Queued   , none           , IgnoresFailureAndReady>,
+      Row< Queued   , DependentsFailed  , Error    , End            , none                  >,
+      Row< Pending  , DependentsFailed  , Error    , End            , none                  >,
+      Row< Queued   , Cancel            , Cancelled, End            , none                  >,
+      Row< Pending  , Cancel            , Cancelled, End            , none                  >,
+      Row< Queued   , Claim             , Rendering, StartAttempt   , none                  >,
+      Row< Rendering, Progress          , none     , RecordProgress , none                  >,
+      Row< Rendering, Finish            , Finished , StampFinished  , none                  >,
+      Row< Rendering, Fail              , Error    , End            , none                  >,
+      Row< Rendering, Release           , Queued   , Requeue        , AttemptsLeft          >,
+      Row< Rendering, Release           , Error    , End            , NoAttemptsLeft        >,
+      Row< Rendering, LeaseExpired      , Queued   , Requeue        , AttemptsLeft          >,
+      Row< Rendering, LeaseExpired      , Error    , End            , NoAttemptsLeft        >,
+      Row< Rendering, AbortRequested    , Aborting , AskAbort       , none                  >,
+      Row< Aborting , Progress          , none     , RecordProgress , none                  >,
+      Row< Aborting , Finish            , Finished , StampFinished  , none                  >,
+      Row< Aborting , Fail              , Error    , End            , none                  >,
+      Row< Aborting , Release           , Cancelled, EndAcknowledged, none                  >,
+      Row< Aborting , LeaseExpired      , Cancelled, EndGraceExpired, none                  >
   > {};
   // clang-format on
 
@@ -149,7 +210,7 @@ struct JobMachineDef : msm::front::state_machine_def<JobMachineDef> {
 using Backend = msm::back::state_machine<JobMachineDef>;
 static_assert(sizeof(Backend) <= sizeof(JobMachine), "JobMachine::storage_ is too small");
 static_assert(alignof(Backend) <= 4, "JobMachine::storage_ is under-aligned");
-// The back-end is 28 bytes: the current state, two flags, and one empty
+// The back-end is 32 bytes: the current state, two flags, and one empty
 // object per state.
 
 template <class State>
@@ -159,7 +220,7 @@ std::optional<JobState> FromMsmId(int id) {
   using D = JobMachineDef;
   if (id == kMsmId<D::Queued>) return JobState::kQueued;
   if (id == kMsmId<D::Pending>) return JobState::kPending;
-  if (id == kMsmId<D::Rendering>) return JobState::kRendering;
+  if (id == kMsmId<D::Rendering> || id == kMsmId<D::Aborting>) return JobState::kRendering;
   if (id == kMsmId<D::Finished>) return JobState::kFinished;
   if (id == kMsmId<D::Error>) return JobState::kError;
   if (id == kMsmId<D::Cancelled>) return JobState::kCancelled;
@@ -198,8 +259,8 @@ bool Dispatch(Backend& m, JobEvent event, const EventArgs& args, JobTimeline& t)
       return Process<Release>(m, args, t);
     case JobEvent::kLeaseExpired:
       return Process<LeaseExpired>(m, args, t);
-    case JobEvent::kAbortAcknowledged:
-      return Process<AbortAcknowledged>(m, args, t);
+    case JobEvent::kAbortRequested:
+      return Process<AbortRequested>(m, args, t);
   }
   return false;
 }
@@ -230,10 +291,40 @@ std::string_view EventName(JobEvent event) {
       return "Release";
     case JobEvent::kLeaseExpired:
       return "LeaseExpired";
-    case JobEvent::kAbortAcknowledged:
-      return "AbortAcknowledged";
+    case JobEvent::kAbortRequested:
+      return "AbortRequested";
   }
   return "Unknown";
+}
+
+TransitionCause DefaultCause(JobEvent event, JobState to) {
+  switch (event) {
+    case JobEvent::kSubmit:
+      return TransitionCause::kSubmitted;
+    case JobEvent::kPrerequisitesMet:
+      return TransitionCause::kPrerequisitesFinished;
+    case JobEvent::kPrerequisiteFailed:
+      // A job that ignores failures goes on when the rest have finished.
+      return to == JobState::kQueued ? TransitionCause::kPrerequisitesFinished
+                                     : TransitionCause::kPrerequisiteFailed;
+    case JobEvent::kDependentsFailed:
+      return TransitionCause::kDependentsFailed;
+    case JobEvent::kCancel:
+      return TransitionCause::kCancelled;
+    case JobEvent::kClaim:
+    case JobEvent::kProgress:  // never a change of state
+    case JobEvent::kAbortRequested:
+      return TransitionCause::kClaimed;
+    case JobEvent::kFinish:
+      return TransitionCause::kFinished;
+    case JobEvent::kFail:
+      return TransitionCause::kFailed;
+    case JobEvent::kRelease:
+      return TransitionCause::kReleased;
+    case JobEvent::kLeaseExpired:
+      return TransitionCause::kLeaseExpired;
+  }
+  return TransitionCause::kSubmitted;
 }
 
 JobMachine::JobMachine() {
@@ -247,6 +338,11 @@ std::optional<JobState> JobMachine::state() const {
   return FromMsmId(std::launder(reinterpret_cast<const Backend*>(storage_))->current_state()[0]);
 }
 
+bool JobMachine::abort_requested() const {
+  return std::launder(reinterpret_cast<const Backend*>(storage_))->current_state()[0] ==
+         kMsmId<JobMachineDef::Aborting>;
+}
+
 bool JobMachine::Apply(JobEvent event, const EventArgs& args, JobTimeline& timeline) {
   Backend& m = *std::launder(reinterpret_cast<Backend*>(storage_));
   // Actions write a scratch copy; only an accepted event commits it, so a
@@ -258,10 +354,11 @@ bool JobMachine::Apply(JobEvent event, const EventArgs& args, JobTimeline& timel
   return true;
 }
 
-bool JobMachine::Restore(JobState target) {
+bool JobMachine::Restore(JobState target, bool abort_requested) {
   if (state().has_value()) return false;
+  if (abort_requested && target != JobState::kRendering) return false;
   // The events that lead from New to `target`.
-  JobEvent path[3] = {JobEvent::kSubmit};
+  JobEvent path[4] = {JobEvent::kSubmit};
   int length = 1;
   switch (target) {
     case JobState::kQueued:
@@ -269,6 +366,7 @@ bool JobMachine::Restore(JobState target) {
       break;
     case JobState::kRendering:
       path[length++] = JobEvent::kClaim;
+      if (abort_requested) path[length++] = JobEvent::kAbortRequested;
       break;
     case JobState::kFinished:
       path[length++] = JobEvent::kClaim;

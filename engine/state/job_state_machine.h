@@ -1,12 +1,17 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The per-job state machine (SPEC §1). The transition table itself is the
+// The per-job state machine (contract §1). The transition table itself is the
 // Boost.MSM front-end in job_state_machine.cc, the single authority on which
-// (state, event) pairs are legal; this header is its small, MSM-free face, so
-// that only one translation unit pays for compiling Boost.MSM.
+// (state, event) pairs are legal and what each transition writes; this header
+// is its small, MSM-free face, so that only one translation unit pays for
+// compiling Boost.MSM.
 //
-// Each job owns one JobMachine (32 bytes, holding the 28-byte MSM back-end):
-// the job's state *is* the machine's.
+// Each job owns one JobMachine (32 bytes, holding the MSM back-end): the
+// job's state *is* the machine's. Besides the six wire states the table has a
+// sub-state, Rendering-with-an-abort-requested, which reports `render:dorender`
+// on the wire and `abort_requested()` here; its rows decide what a release or
+// an expiry of an aborting job means. Only engine/model/job_model.cc applies
+// events to a machine.
 
 #ifndef CASCADE_ENGINE_STATE_JOB_STATE_MACHINE_H_
 #define CASCADE_ENGINE_STATE_JOB_STATE_MACHINE_H_
@@ -16,11 +21,14 @@
 #include <optional>
 #include <string_view>
 
+#include "cascade/events.h"
 #include "cascade/job.h"
 
 namespace cascade::internal {
 
 inline constexpr int64_t kUnsetMillis = std::numeric_limits<int64_t>::min();
+// "No job": a slot number no job has.
+inline constexpr uint32_t kNone32 = std::numeric_limits<uint32_t>::max();
 
 // The fields a transition's action writes. Times are Unix milliseconds.
 struct JobTimeline {
@@ -29,10 +37,18 @@ struct JobTimeline {
   int64_t finished_ms = kUnsetMillis;
   int64_t error_ms = kUnsetMillis;
   float progress = 0.0f;
+  // Why the job ended in error or was cancelled (meaningful in those states
+  // only; stats.error is made from it), and the slot of the job it names.
+  uint32_t cause_slot = kNone32;
   uint16_t attempts = 0;
+  TransitionCause cause = TransitionCause::kSubmitted;
+  // An abort was asked for (the view's cancelRequested). Written by the
+  // AbortRequested row and kept after the job ends, as history; the
+  // machine's Aborting sub-state is what decides what happens next.
+  bool abort_asked = false;
 };
 
-// The events of SPEC §1's table.
+// The events of contract §1's table.
 enum class JobEvent : uint8_t {
   kSubmit,
   kPrerequisitesMet,
@@ -45,17 +61,31 @@ enum class JobEvent : uint8_t {
   kFail,
   kRelease,
   kLeaseExpired,
-  kAbortAcknowledged,
+  kAbortRequested,
 };
+inline constexpr int kNumJobEvents = 12;
 std::string_view EventName(JobEvent event);
+
+// The cause a transition by `event` to `to` reports when its caller names
+// none.
+TransitionCause DefaultCause(JobEvent event, JobState to);
 
 // What an event carries besides its kind.
 struct EventArgs {
   int64_t now_ms = 0;
-  // kSubmit: the job has an unfinished prerequisite (-> pending).
+  // Why, for the event subscribers see and the error cause an ending
+  // transition stores; DefaultCause(event, to) when unset.
+  std::optional<TransitionCause> cause = std::nullopt;
+  // The slot of the job the cause names (a cascade's origin, the failed
+  // prerequisite, ...), or kNone32.
+  uint32_t related = kNone32;
+  // kSubmit, kPrerequisitesMet, kPrerequisiteFailed: the job still has an
+  // unresolved prerequisite.
   bool blocked = false;
-  // kRelease, kLeaseExpired: the job may be tried again (-> queued, else error).
-  bool attempts_left = true;
+  // kPrerequisiteFailed: the job's policy (the job model fills it in).
+  PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
+  // kRelease, kLeaseExpired: the attempts a job may make in all.
+  int max_attempts = 1;
   // kProgress: the reported percentage, 0-100.
   float progress = 0.0f;
 };
@@ -68,23 +98,26 @@ class JobMachine {
   JobMachine(const JobMachine&) = delete;
   JobMachine& operator=(const JobMachine&) = delete;
 
-  // The current state; nullopt before Submit.
+  // The current wire state; nullopt before Submit.
   std::optional<JobState> state() const;
+  // True in the rendering sub-state an abort request leads to.
+  bool abort_requested() const;
 
   // Runs `event` through the transition table. If a row accepts it, applies
   // the row's action to `timeline`, stamps `timeline.updated_ms`, and returns
   // true. Otherwise returns false and changes nothing.
   [[nodiscard]] bool Apply(JobEvent event, const EventArgs& args, JobTimeline& timeline);
 
-  // Puts a machine that has seen no event into `state`, by replaying a path of
-  // the transition table that ends there (so no state is reached that the
-  // table could not reach). For recovery from a journal; the caller restores
-  // the timeline. False, changing nothing, if the machine has seen an event.
-  [[nodiscard]] bool Restore(JobState state);
+  // Puts a machine that has seen no event into `state` (and its abort
+  // sub-state), by replaying a path of the transition table that ends there,
+  // so no state is reached that the table could not reach. For recovery from
+  // a journal; the caller restores the timeline. False, changing nothing, if
+  // the machine has seen an event or no path leads there.
+  [[nodiscard]] bool Restore(JobState state, bool abort_requested = false);
 
   // True iff the table has a row for (state(), event) whose guard `args`
   // passes: Apply would succeed. Changes nothing.
-  [[nodiscard]] bool Accepts(JobEvent event, const EventArgs& args) const;
+  [[nodiscard]] bool Accepts(JobEvent event, const EventArgs& args = {}) const;
 
  private:
   // The Boost.MSM back-end lives here; job_state_machine.cc checks the size.

@@ -26,23 +26,10 @@
 
 namespace cascade::internal {
 
-inline constexpr uint32_t kNone32 = std::numeric_limits<uint32_t>::max();
-
-// Why a job ended in error or was cancelled; stats.error is made from it.
-enum class ErrorCause : uint8_t {
-  kNone,
-  kCustom,              // JobExtras::error (a worker's message)
-  kCancelledViaApi,     // "Cancelled via API"
-  kCancelCascade,       // "Cancelled: cascade from <cause_slot>"
-  kPrerequisiteFailed,  // "prerequisite <cause_slot> failed"
-  kDependentFailed,     // "dependent <cause_slot> failed"
-  kLeaseExpired,        // "lease expired after <attempts> attempts"
-};
-
 // Fields most jobs never use, allocated on first need.
 struct JobExtras {
   std::string output_url;      // overrides the engine's template when set
-  std::string error;           // ErrorCause::kCustom
+  std::string error;           // a worker's fail text (cause kFailed)
   std::string payload;         // handed to the worker at claim
   std::vector<uint32_t> tags;  // interned tag ids, sorted, unique
   std::unique_ptr<WebhookSpec> webhook;
@@ -57,18 +44,17 @@ struct JobRecord {
   uint32_t template_ref = kNone32;  // interned template id
   uint32_t batch = kNone32;         // BatchRecord number
   uint32_t parent = kNone32;        // slot of the parent (nested children)
-  uint32_t cause_slot = kNone32;    // the job named in stats.error
   Vertex vertex = kNoVertex;        // in the dependency graph, if any edge
   uint32_t total_assets = 0;
   int32_t priority = 0;
   uint16_t batch_index = 0;  // position in the batch request (top-level)
-  ErrorCause cause = ErrorCause::kNone;
   PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
   bool top_level_of_batch = false;
-  bool cancel_requested = false;  // an abort was requested while rendering
   std::unique_ptr<JobExtras> extras;
 
   JobState state() const { return *machine.state(); }
+  // A rendering job asked to abort (the machine's sub-state).
+  bool abort_requested() const { return machine.abort_requested(); }
   // Retention purged the job: its id is cleared and no index holds its slot.
   bool purged() const { return id.is_zero(); }
   JobExtras& mutable_extras() {

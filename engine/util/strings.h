@@ -1,19 +1,17 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Debian's Abseil is built with its own absl::string_view (not an alias of
-// std::string_view). The public API takes std::string_view; this converts at
-// the boundary to Abseil's string utilities.
+// Sv (std::string_view to absl::string_view, for Abseil's string utilities)
+// for the engine's code, as internal::Sv. The one definition is the wire
+// library's (wire/strings.h), which server/ uses directly.
 
 #ifndef CASCADE_ENGINE_UTIL_STRINGS_H_
 #define CASCADE_ENGINE_UTIL_STRINGS_H_
 
-#include <string_view>
-
-#include "absl/strings/string_view.h"
+#include "wire/strings.h"
 
 namespace cascade::internal {
 
-inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using ::cascade::wire::Sv;
 
 }  // namespace cascade::internal
 

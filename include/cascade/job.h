@@ -5,7 +5,7 @@
 // What a job is: its states, the spec it is created from, and the view the
 // engine returns. Field names follow the wire names of Nexrender's Cloud API v2
 // `Job` schema; the extensions and their wire names are listed at the top of
-// engine/json/wire.h.
+// wire/job_json.h.
 //
 // Example:
 //

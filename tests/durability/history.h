@@ -35,7 +35,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cascade/cascade.h"
-#include "engine/json/wire.h"
+#include "wire/job_json.h"
+#include "wire/json.h"
 
 namespace cascade::durability {
 
@@ -195,7 +196,7 @@ class History {
 // Canonical text of a list of jobs: ids are ranked later by Canonical.
 inline std::string JobsText(const std::vector<Job>& jobs) {
   std::string out;
-  for (const Job& job : jobs) absl::StrAppend(&out, internal::JobToJsonText(job), "\n");
+  for (const Job& job : jobs) absl::StrAppend(&out, wire::JobToJsonText(job), "\n");
   return out;
 }
 
@@ -226,13 +227,13 @@ inline Outcome Apply(Engine& engine, ManualClock& clock, const Operation& op, Na
         absl::StatusOr<CreatedJob> created = engine.Submit(op.team, specs[0]);
         if (!created.ok()) return fail(created.status());
         record(*created, record);
-        out.text = internal::WriteJson(internal::JobCreationResponseToJson(*created));
+        out.text = wire::WriteJson(wire::JobCreationResponseToJson(*created));
       } else {
         absl::StatusOr<BatchSubmitResult> result = engine.SubmitBatch(op.team, specs);
         if (!result.ok()) return fail(result.status());
         for (const BatchJobResult& r : result->jobs) record(r.job, record);
         if (result->success_count > 0) names.batches.emplace_back(result->batch_id, op.team);
-        out.text = internal::WriteJson(internal::BatchCreationResponseToJson(*result));
+        out.text = wire::WriteJson(wire::BatchCreationResponseToJson(*result));
       }
       return out;
     }
@@ -254,7 +255,7 @@ inline Outcome Apply(Engine& engine, ManualClock& clock, const Operation& op, Na
       const auto& [id, team] = names.batches[op.targets[0]];
       auto r = engine.CancelBatch(team, id);
       if (!r.ok()) return fail(r.status());
-      out.text = internal::WriteJson(internal::BatchCancellationResponseToJson(*r));
+      out.text = wire::WriteJson(wire::BatchCancellationResponseToJson(*r));
       return out;
     }
     case Operation::kClaim: {
@@ -349,7 +350,7 @@ inline std::string Dump(const Engine& engine) {
     for (const BatchId& id : batches) {
       absl::StatusOr<BatchView> view = engine.GetBatch(team, id);
       absl::StrAppend(&out, "batch ",
-                      view.ok() ? internal::WriteJson(internal::BatchStatusResponseToJson(*view))
+                      view.ok() ? wire::WriteJson(wire::BatchStatusResponseToJson(*view))
                                 : view.status().ToString(),
                       "\n");
     }

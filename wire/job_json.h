@@ -1,10 +1,11 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The JSON layer: the wire shapes of Nexrender's Cloud API v2 (the
-// `components.schemas` of tests/data/nexrender-openapi-v2.json), written from
-// and read into the engine's types with Boost.JSON. Webhook bodies use it
-// now; cascade-server's handlers use it for every body they read or write.
-// Internal: no Boost type leaves engine/.
+// The job and batch bodies of Nexrender's Cloud API v2 (the
+// `components.schemas` of tests/data/nexrender-openapi-v2.json): `Job`,
+// `JobCreation`, `JoinJobCreation`, `BatchCreation`, `JobCancellationRequest`
+// and their responses, written from and read into the public API's types.
+// cascade-server's handlers use it for every such body, the engine for its
+// webhook bodies (the layering is in wire/json.h).
 //
 // Example:
 //
@@ -39,20 +40,12 @@
 //   - Extensions outside `Job`: `stats.byState` of a batch status (the count
 //     of top-level jobs per wire state name), `children` inside a creation
 //     response's children (grandchildren, recursively), and `errorCode` in
-//     error responses (ErrorCodeName: "not_found", ...).
-//   - Text is made by WriteJson, not boost::json::serialize: Boost 1.81
-//     writes every double in exponent form ("progress": 5E1) and copies
-//     invalid UTF-8 through. WriteJson writes the shortest decimal that reads
-//     back to the same double ("progress": 50, "renderDuration": 22.304),
-//     null for a non-finite number, and U+FFFD for each invalid UTF-8 byte,
-//     so its output is always RFC 8259 JSON.
+//     error responses (wire/errors.h).
+//   - Text is made by WriteJson (wire/json.h), never boost::json::serialize.
 //
 // Reading (`JobCreation`, `BatchCreation`, `JobCancellationRequest`):
-//   - Input is untrusted: parsing never throws and never crashes. JSON is
-//     read with parse_options::max_depth = kMaxJsonDepth; the body must be
-//     one JSON object, in valid UTF-8 (Boost.JSON checks; a leading UTF-8
-//     byte order mark is skipped); a number beyond the range of a double is
-//     refused. The size limit is the server's (SPEC §9).
+//   - Input is untrusted: parsing never throws and never crashes (limits as
+//     in wire/json.h). The body must be one JSON object.
 //   - A field the schema (or Cascade) defines must have the schema's type
 //     and, where the schema lists values, one of them: `webhook.method`,
 //     `onPrerequisiteFailure`, `settings.type/quality/engine`,
@@ -81,25 +74,21 @@
 //   - Semantic limits stay the engine's (engine/spec/spec_validation.h):
 //     lengths, tag characters, nesting depth, duplicate ids, payload size.
 //     The parser checks only the shape, with two exceptions that use the
-//     engine's own constants: the 1-1000 entries of a batch and of a cancel
+//     public API's constants: the 1-1000 entries of a batch and of a cancel
 //     request, so a huge list is refused before any of it is read.
 //   - JobSpec::payload is the job's own JSON object as WriteJson writes it
 //     (compact, keys in the order received): the whole body for POST /jobs, the
 //     entry for a batch item, the asset object for a nested job. Fields
 //     Cascade does not model (settings, fonts, assets, ...) reach the worker
-//     that way. Numbers are read as the nearest double (Boost 1.81's own reading
-//     can be one unit in the last place off; see DomBuilder in wire.cc) and
-//     written in shortest form, so they survive the trip; an integer beyond
-//     64 bits becomes the nearest double.
+//     that way. Numbers survive the trip (wire/json.h).
 //   - Nested job assets become JobSpec::children, recursively, in asset
 //     order; they accept the same Cascade extensions (tags, priority,
 //     dependsOn, onPrerequisiteFailure) and an upload/webhook of their own.
 //     total_assets counts every entry of `assets`, nested jobs included.
 
-#ifndef CASCADE_ENGINE_JSON_WIRE_H_
-#define CASCADE_ENGINE_JSON_WIRE_H_
+#ifndef CASCADE_WIRE_JOB_JSON_H_
+#define CASCADE_WIRE_JOB_JSON_H_
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -112,36 +101,9 @@
 #include "cascade/batch.h"
 #include "cascade/ids.h"
 #include "cascade/job.h"
+#include "wire/json.h"
 
-namespace cascade::internal {
-
-// Deepest nesting of arrays and objects a body may have.
-inline constexpr size_t kMaxJsonDepth = 64;
-// Most field violations one parse reports, before a last one saying there
-// are more.
-inline constexpr size_t kMaxViolations = 50;
-
-// ---- Text -------------------------------------------------------------------
-
-// Compact RFC 8259 text of `value` (see the file comment for numbers and
-// invalid UTF-8).
-// True iff `text` is valid UTF-8 (RFC 3629), which the writer keeps as is;
-// it replaces each invalid byte with U+FFFD.
-bool IsValidUtf8(std::string_view text);
-std::string WriteJson(const boost::json::value& value);
-std::string WriteJson(const boost::json::object& object);  // no copy into a value
-std::string WriteJson(const boost::json::array& array);
-// Append the text to `*out`.
-void AppendJson(const boost::json::value& value, std::string* out);
-void AppendJson(const boost::json::object& object, std::string* out);
-void AppendJson(const boost::json::array& array, std::string* out);
-
-// Parses `text` as one JSON value with the limits above. InvalidArgument with
-// one violation on `body` naming the problem and its byte offset when it is
-// empty, malformed, too deep, not UTF-8, or holds a number out of range.
-// Never throws. The value's memory comes from `storage` (default: the heap).
-[[nodiscard]] absl::StatusOr<boost::json::value> ParseJsonBody(
-    std::string_view text, boost::json::storage_ptr storage = {});
+namespace cascade::wire {
 
 // ---- Writing ------------------------------------------------------------------
 
@@ -168,20 +130,18 @@ boost::json::object JobCreationResponseToJson(const CreatedJob& created);
 // `BatchCreationResponse` (`POST /batches`, for 201 and 400 alike).
 boost::json::object BatchCreationResponseToJson(const BatchSubmitResult& result);
 
+// The 400 of `POST /batches` for a body that is not a batch at all (not JSON,
+// no `jobs`, too many): the document answers every 400 of the route with a
+// BatchCreationResponse, so this is one with no batch (`batchId` "",
+// `status` "error", no jobs) and the ValidationErrorResponse fields (`error`,
+// `errorCode`, `details`) beside it. REQUIRES: !status.ok().
+boost::json::object BatchCreationErrorResponseToJson(const absl::Status& status);
+
 // `BatchStatusResponse` (`GET /batches/{id}`).
 boost::json::object BatchStatusResponseToJson(const BatchView& view);
 
 // `BatchCancellationResponse` (`POST /batches/{id}/cancel`).
 boost::json::object BatchCancellationResponseToJson(const BatchCancelResult& result);
-
-// `ErrorResponse`: {"error": message, "errorCode": ErrorCodeName(code)}.
-// REQUIRES: !status.ok().
-boost::json::object ErrorResponseToJson(const absl::Status& status);
-
-// `ValidationErrorResponse`: ErrorResponse plus `details[{field, message}]`,
-// one per field violation the status carries (GetFieldViolations; `[]` when
-// it carries none). REQUIRES: !status.ok().
-boost::json::object ValidationErrorResponseToJson(const absl::Status& status);
 
 // ---- Reading ------------------------------------------------------------------
 
@@ -218,6 +178,6 @@ boost::json::object ValidationErrorResponseToJson(const absl::Status& status);
 // left to Engine::CancelMany, which lists them with their positions.
 [[nodiscard]] absl::StatusOr<std::vector<JobId>> ParseJobCancellationRequest(std::string_view json);
 
-}  // namespace cascade::internal
+}  // namespace cascade::wire
 
-#endif  // CASCADE_ENGINE_JSON_WIRE_H_
+#endif  // CASCADE_WIRE_JOB_JSON_H_

@@ -1,0 +1,44 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The rules that carry one job's change through its family (contract §3, §4),
+// as plain functions over the job model. Each rule only sends events; the
+// state machine table decides which jobs they move, and the model keeps the
+// graph counters the rules read.
+//
+//   cancel closure     E: the named jobs; R: a job one of whose
+//                      prerequisites is cancelled; U: a job whose dependents
+//                      are all cancelled or failed
+//   failure            a pending dependent of a failed job fails (or goes on,
+//                      if it ignores failures); U ends useless prerequisites
+//   resolution         a pending job whose last prerequisite finished queues
+
+#ifndef CASCADE_ENGINE_MODEL_CASCADE_RULES_H_
+#define CASCADE_ENGINE_MODEL_CASCADE_RULES_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "engine/model/job_model.h"
+
+namespace cascade::internal {
+
+// Cancels `named` (REQUIRES: the table accepts Cancel for each) and the least
+// fixpoint of rules E, R and U around them; appends every slot cancelled,
+// named ones first, each once.
+void CancelClosure(JobModel& model, absl::Span<const uint32_t> named, int64_t now_ms,
+                   std::vector<uint32_t>& cancelled);
+
+// What follows from `slot` having just ended: a finished job resolves its
+// dependents; a failed one fails its pending dependents and its useless
+// prerequisites; a cancelled one (an abort) cancels by rules R and U.
+void FollowUp(JobModel& model, uint32_t slot, int64_t now_ms);
+
+// The family of `slot`: the jobs its edges (and, `through_batches`, its
+// batch) connect it to, transitively, in slot order; and the batches met.
+void CollectFamily(const JobModel& model, uint32_t slot, bool through_batches,
+                   std::vector<uint32_t>& jobs, std::vector<uint32_t>& batches);
+
+}  // namespace cascade::internal
+
+#endif  // CASCADE_ENGINE_MODEL_CASCADE_RULES_H_

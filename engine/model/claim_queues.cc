@@ -1,0 +1,83 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The claim order of contract §7 over the queued jobs.
+
+#include "engine/model/claim_queues.h"
+
+#include <algorithm>
+
+namespace cascade::internal {
+
+void ClaimQueues::Enqueue(uint32_t slot, int32_t priority, absl::Span<const uint32_t> tags) {
+  queued_.insert(slot);
+  by_priority_[priority].insert(slot);
+  for (uint32_t tag : tags) by_tag_[tag].insert(slot);
+}
+
+void ClaimQueues::Dequeue(uint32_t slot, int32_t priority, absl::Span<const uint32_t> tags) {
+  queued_.erase(slot);
+  auto it = by_priority_.find(priority);
+  it->second.erase(slot);
+  if (it->second.empty()) by_priority_.erase(it);
+  for (uint32_t tag : tags) {
+    auto t = by_tag_.find(tag);
+    t->second.erase(slot);
+    if (t->second.empty()) by_tag_.erase(t);
+  }
+}
+
+std::optional<uint32_t> ClaimQueues::Pick(
+    absl::Span<const uint32_t> wanted, SortOrder order, uint64_t random_bits,
+    const std::function<absl::Span<const uint32_t>(uint32_t)>& tags_of) const {
+  // Candidates: the queued jobs of the rarest wanted tag (or all of them).
+  const SlotSet* candidates = &queued_;
+  for (uint32_t tag : wanted) {
+    auto it = by_tag_.find(tag);
+    if (it == by_tag_.end()) return std::nullopt;
+    if (candidates == &queued_ || it->second.size() < candidates->size()) {
+      candidates = &it->second;
+    }
+  }
+  auto carries = [&](uint32_t slot) {
+    if (wanted.size() <= 1) return true;  // a candidate carries the one tag
+    const absl::Span<const uint32_t> have = tags_of(slot);  // sorted
+    return std::includes(have.begin(), have.end(), wanted.begin(), wanted.end());
+  };
+  std::optional<uint32_t> found;
+  auto take = [&](uint32_t slot) {
+    if (!carries(slot)) return true;
+    found = slot;
+    return false;
+  };
+  switch (order) {
+    case SortOrder::kOldestFirst:
+      candidates->ForEach(take);
+      break;
+    case SortOrder::kNewestFirst:
+      candidates->ForEachDescending(take);
+      break;
+    case SortOrder::kPriority:
+      // Highest priority first; within one, oldest first.
+      for (const auto& [priority, group] : by_priority_) {
+        if (candidates == &queued_) {
+          group.ForEach(take);
+        } else {
+          SlotSet::ForEachInBoth(group, *candidates, take);
+        }
+        if (found) break;
+      }
+      break;
+    case SortOrder::kRandom: {
+      // A uniformly random candidate; when it lacks another wanted tag, the
+      // first candidate after it (wrapping around) that has them all.
+      if (candidates->empty()) break;
+      const uint32_t start = candidates->Select(random_bits % candidates->size());
+      candidates->ForEach([&](uint32_t slot) { return slot < start || take(slot); });
+      if (!found) candidates->ForEach([&](uint32_t slot) { return slot < start && take(slot); });
+      break;
+    }
+  }
+  return found;
+}
+
+}  // namespace cascade::internal

@@ -1,0 +1,226 @@
+// Copyright 2026 The Cascade Authors.
+//
+// JobModel: the jobs, and the only code that changes them. It owns the job
+// table, the id index, the interned names, the dependency graph, the per-team
+// list indexes, the claim queues and the batch directory, and keeps every one
+// of them in step with each job's state machine. Creating a job, applying an
+// event, restoring a job at recovery and purging a family all go through it;
+// after each complete change it tells its listeners (events, journal, leases,
+// webhook outbox, retention), so no side effect depends on a caller
+// remembering it.
+//
+// The derived state it keeps, and the one place each is updated:
+//   team indexes, claim queues, batch aggregates   Reindex
+//   graph counters (live dependents, unresolved)   AddEdge, and Apply via
+//                                                  CountTransition
+//
+// NOTE: not thread-safe. The engine calls the mutators under its writer lock
+// and the readers under at least its reader lock; batch aggregates are also
+// read with no lock (engine/index/batch_directory.h).
+
+#ifndef CASCADE_ENGINE_MODEL_JOB_MODEL_H_
+#define CASCADE_ENGINE_MODEL_JOB_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
+#include "cascade/events.h"
+#include "cascade/ids.h"
+#include "cascade/job.h"
+#include "engine/graph/dependency_graph.h"
+#include "engine/index/batch_directory.h"
+#include "engine/index/list_index.h"
+#include "engine/model/claim_queues.h"
+#include "engine/model/interner.h"
+#include "engine/table/job_table.h"
+#include "engine/util/huge_pages.h"
+#include "engine/util/url_template.h"
+
+namespace cascade::internal {
+
+// Error and manually_cancelled: the states that end a job without its output.
+inline bool IsDead(JobState s) { return s == JobState::kError || s == JobState::kCancelled; }
+
+// One complete change of a job's state (wire state or sub-state).
+struct JobChange {
+  uint32_t slot = kNone32;
+  std::optional<JobState> from;  // nullopt: the job was just created
+  JobState to = JobState::kQueued;
+  int64_t now_ms = 0;
+  TransitionCause cause = TransitionCause::kSubmitted;
+  uint32_t related = kNone32;  // the slot the cause names, or kNone32
+  bool aborting = false;       // in the Aborting sub-state after the change
+  bool restored = false;       // recovery put it back: nothing happened now
+};
+
+// Told about every change the model makes, in the order it makes them.
+// Called under the engine's writer lock; a listener must not call back into
+// the model's mutators.
+class ModelListener {
+ public:
+  virtual ~ModelListener() = default;
+  // A job was created, or its machine moved (Progress moves nothing).
+  virtual void OnTransition(const JobChange& change) {}
+  // The job's record changed (every change, transitions included).
+  virtual void OnRecordChanged(uint32_t slot) {}
+  // The edge P -> D was added, with its journal key.
+  virtual void OnEdgeAdded(uint64_t key, uint32_t prerequisite, uint32_t dependent) {}
+  // A batch was made (it becomes visible once the write section ends).
+  virtual void OnBatchAdded(const BatchRecord& batch, int64_t created_ms) {}
+  // These are about to be forgotten (the jobs' ids are still set).
+  virtual void OnPurge(absl::Span<const uint32_t> jobs, absl::Span<const uint64_t> edges,
+                       absl::Span<const uint32_t> batches) {}
+};
+
+// A job's fields at creation, from a validated spec (children excluded).
+struct NewJob {
+  uint32_t team = 0;
+  uint32_t parent = kNone32;
+  BatchRecord* batch = nullptr;  // not yet in the directory while it is made
+  uint32_t batch_number = kNone32;
+  size_t batch_index = 0;
+  int64_t now_ms = 0;
+};
+
+// A job's record as the journal holds it, for Restore.
+struct RestoredJob {
+  JobId id;
+  std::string team;
+  JobState state = JobState::kQueued;
+  bool abort_requested = false;
+  JobTimeline timeline;
+  int64_t created_ms = 0;
+  std::string template_id;
+  uint32_t total_assets = 0;
+  int32_t priority = 0;
+  PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
+  uint32_t parent = kNone32;
+  uint32_t batch = kNone32;
+  std::optional<uint16_t> batch_index;  // set for a top-level job of its batch
+  std::string output_url, error, payload;
+  std::vector<std::string> tags;
+  std::unique_ptr<WebhookSpec> webhook;
+};
+
+class JobModel {
+ public:
+  JobModel(const std::string& output_url_template, int max_attempts, std::optional<uint64_t> seed);
+  JobModel(const JobModel&) = delete;
+  JobModel& operator=(const JobModel&) = delete;
+
+  // Listeners are told in the order they were added; they outlive the model.
+  void AddListener(ModelListener* listener) { listeners_.push_back(listener); }
+
+  // ---- Reading ----
+  const JobRecord& job(uint32_t slot) const { return table_[slot]; }
+  const JobTable& table() const { return table_; }
+  uint32_t size() const { return table_.size(); }
+  size_t live_jobs() const { return table_.size() - purged_jobs_; }
+  // The slot of `id`, whatever its team; nullopt if unknown.
+  std::optional<uint32_t> FindAny(JobId id) const;
+  // The slot of `id` if it belongs to team `team`; nullopt otherwise.
+  std::optional<uint32_t> Find(std::string_view team, JobId id) const;
+  // The slot of each id, or kNone32 where it is unknown or another team's;
+  // the index probes and record loads of many ids overlap.
+  std::vector<uint32_t> FindMany(std::string_view team, absl::Span<const JobId> ids) const;
+  const Interner& teams() const { return teams_; }
+  const Interner& templates() const { return templates_; }
+  const Interner& tags() const { return tags_; }
+  const DependencyGraph& graph() const { return graph_; }
+  const TeamIndex& team_index(uint32_t team) const { return *team_index_[team]; }
+  const ClaimQueues& queues() const { return queues_; }
+  const BatchDirectory& batches() const { return batches_; }
+  BatchDirectory& batches() { return batches_; }  // lock-free readers' Find
+  const UrlTemplate& output_url_template() const { return output_url_template_; }
+  int max_attempts() const { return max_attempts_; }
+  // The graph vertex of `slot`, or kNoVertex when it has no edge.
+  Vertex vertex(uint32_t slot) const { return table_[slot].vertex; }
+  // The counters contract §3 and §4 read (0 for a job without edges).
+  uint32_t live_dependents(uint32_t slot) const;
+  uint32_t unresolved_prerequisites(uint32_t slot) const;
+
+  // ---- Changing ----
+  // The team's number, interning a name seen for the first time.
+  uint32_t InternTeam(std::string_view team);
+  // A fresh id for something made at `now_ms` (jobs, batches, deliveries).
+  Ulid NextId(int64_t now_ms) { return ids_.Next(absl::FromUnixMillis(now_ms)); }
+  // Makes a batch record (published when `Publish` is called).
+  std::unique_ptr<BatchRecord> NewBatch(BatchId id, std::string_view team) const;
+  // Puts a batch made by NewBatch in the directory, where readers find it.
+  uint32_t PublishBatch(std::unique_ptr<BatchRecord> batch, int64_t created_ms);
+
+  // Creates `spec`'s job and, pre-order, its nested children (so ids follow
+  // the tree), with their edges, and submits each to its machine. Returns the
+  // slot of `spec`'s job. REQUIRES: the spec is valid and its dependsOn ids
+  // name jobs of the team that are not dead.
+  uint32_t CreateTree(const JobSpec& spec, const NewJob& where);
+
+  // Runs `event` through the job's machine (filling in what the record
+  // knows: its policy and attempt budget). If the table accepts it, applies
+  // the event's payload (Finish: `output_url`; Fail: `error`), keeps every
+  // index, queue, aggregate and graph counter in step, and tells the
+  // listeners. False, changing nothing, if the table refuses.
+  bool Apply(uint32_t slot, JobEvent event, EventArgs args, std::string_view text = {});
+
+  // Recovery: appends a job as the journal describes it. REQUIRES: ids come
+  // in increasing order, the parent and batch were restored before.
+  uint32_t Restore(RestoredJob job);
+  // Recovery: the job a restored job's cause names, once every job is back
+  // (a cause may name a later job).
+  void RestoreCause(uint32_t slot, uint32_t cause_slot);
+  // Recovery: restores a batch; returns its number.
+  uint32_t RestoreBatch(BatchId id, std::string_view team);
+  // Adds the edge P -> D (recovery passes the journal's key, creation none).
+  void AddEdge(uint32_t prerequisite, uint32_t dependent, std::optional<uint64_t> key = {});
+  // Makes later ids sort after `id`.
+  void ObserveId(Ulid id) { ids_.Observe(id); }
+
+  // Forgets a whole family (retention): its rows, indexes, edges and ids.
+  void Purge(absl::Span<const uint32_t> jobs, absl::Span<const uint32_t> batches);
+
+ private:
+  // Moves `slot` from `from` (nullopt: new to every index) to `to` in the
+  // team index, the claim queues and its batch's aggregate.
+  void Reindex(uint32_t slot, std::optional<JobState> from, JobState to);
+  BatchRecord& batch_record(uint32_t number) {
+    return number == creating_batch_number_ ? *creating_batch_ : batches_.at(number);
+  }
+  // Keeps the graph counters in step with `slot` moving from -> to.
+  void CountTransition(uint32_t slot, JobState from, JobState to);
+  Vertex EnsureVertex(uint32_t slot);
+  void Tell(const JobChange& change);
+  void SetExtras(JobRecord& job, std::string output_url, std::string error, std::string payload,
+                 const std::vector<std::string>& tags, std::unique_ptr<WebhookSpec> webhook);
+
+  const UrlTemplate output_url_template_;
+  const int max_attempts_;
+  IdGenerator ids_;
+  JobTable table_;
+  // Its backing array (~50 MB at 1M jobs) in huge pages: one TLB entry covers
+  // 2 MiB of it, so a lookup's probe misses the TLB less often.
+  absl::flat_hash_map<JobId, uint32_t, absl::Hash<JobId>, std::equal_to<JobId>,
+                      HugePageAllocator<std::pair<const JobId, uint32_t>>>
+      by_id_;
+  DependencyGraph graph_;
+  Interner teams_, templates_, tags_;
+  std::vector<std::unique_ptr<TeamIndex>> team_index_;
+  ClaimQueues queues_;
+  BatchDirectory batches_;
+  int64_t last_created_ms_ = 0;
+  uint64_t next_edge_key_ = 0;
+  size_t purged_jobs_ = 0;
+  std::vector<ModelListener*> listeners_;
+  // The batch CreateTree is filling, before it is published.
+  BatchRecord* creating_batch_ = nullptr;
+  uint32_t creating_batch_number_ = kNone32;
+};
+
+}  // namespace cascade::internal
+
+#endif  // CASCADE_ENGINE_MODEL_JOB_MODEL_H_
