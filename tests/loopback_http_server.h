@@ -31,12 +31,10 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -59,6 +57,7 @@
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
+#include "engine/util/mutex.h"
 #include "engine/util/strings.h"
 
 namespace cascade::testing {
@@ -130,43 +129,47 @@ class LoopbackHttpServer {
 
   // Queues replies for the next connections, in order.
   void Script(std::vector<Reply> replies) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (Reply& r : replies) script_.push_back(std::move(r));
   }
   // The reply for connections accepted once the script is used up.
   // Default: Respond(200, "ok").
   void SetDefault(Reply reply) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     default_ = std::move(reply);
   }
 
   // Every request read so far, in arrival order.
   std::vector<SeenRequest> requests() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return requests_;
   }
   // Connections accepted so far.
   int accepted() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return accepted_;
   }
   // Waits until at least `n` requests were read or `limit` passed; returns
   // whether they were.
   bool WaitForRequests(size_t n, absl::Duration limit) const {
-    std::unique_lock<std::mutex> lock(mu_);
-    return seen_cv_.wait_for(lock, absl::ToChronoNanoseconds(limit),
-                             [&] { return requests_.size() >= n; });
+    MutexLock lock(&mu_);
+    return seen_cv_.WaitFor(
+        &mu_, absl::ToChronoNanoseconds(limit),
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return requests_.size() >= n; });
   }
   // Waits until at least `n` connections were accepted or `limit` passed;
   // returns whether they were.
   bool WaitForAccepted(int n, absl::Duration limit) const {
-    std::unique_lock<std::mutex> lock(mu_);
-    return seen_cv_.wait_for(lock, absl::ToChronoNanoseconds(limit),
-                             [&] { return accepted_ >= n; });
+    MutexLock lock(&mu_);
+    return seen_cv_.WaitFor(&mu_, absl::ToChronoNanoseconds(limit),
+                            [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return accepted_ >= n; });
   }
 
  private:
   using tcp = boost::asio::ip::tcp;
+  using Mutex = ::cascade::internal::Mutex;
+  using MutexLock = ::cascade::internal::MutexLock;
+  using CondVar = ::cascade::internal::CondVar;
 
   class Connection {
    public:
@@ -228,10 +231,10 @@ class LoopbackHttpServer {
       seen.body = request_.body();
       seen.sni = sni_;
       {
-        std::lock_guard<std::mutex> lock(server_->mu_);
+        MutexLock lock(&server_->mu_);
         server_->requests_.push_back(std::move(seen));
       }
-      server_->seen_cv_.notify_all();
+      server_->seen_cv_.SignalAll();
     }
 
     LoopbackHttpServer* const server_;
@@ -245,7 +248,7 @@ class LoopbackHttpServer {
   Reply NextReply() {
     Reply reply;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       ++accepted_;
       if (script_.empty()) {
         reply = default_;
@@ -254,7 +257,7 @@ class LoopbackHttpServer {
         script_.pop_front();
       }
     }
-    seen_cv_.notify_all();
+    seen_cv_.SignalAll();
     return reply;
   }
 
@@ -281,8 +284,8 @@ class LoopbackHttpServer {
   std::vector<std::shared_ptr<Connection>> connections_;  // server thread only
   std::thread thread_;
 
-  mutable std::mutex mu_;
-  mutable std::condition_variable seen_cv_;  // requests_ or accepted_ grew
+  mutable Mutex mu_;
+  mutable CondVar seen_cv_;  // requests_ or accepted_ grew
   std::deque<Reply> script_ ABSL_GUARDED_BY(mu_);
   Reply default_ ABSL_GUARDED_BY(mu_) = Respond(200, "ok");
   std::vector<SeenRequest> requests_ ABSL_GUARDED_BY(mu_);
