@@ -560,7 +560,7 @@ class PeerConnection {
     CASCADE_RETURN_IF_ERROR(txn.Begin());
     PeerBatchResult result;
     {
-      std::lock_guard<std::mutex> lock(peer_.ids_mu_);
+      internal::MutexLock lock(&peer_.ids_mu_);
       peer_.last_created_ms_ = std::max(peer_.last_created_ms_, now_ms);
       const int64_t created_ms = peer_.last_created_ms_;
       result.batch_id = peer_.ids_.Next(absl::FromUnixMillis(now_ms));
@@ -869,9 +869,9 @@ SqlitePeer::SqlitePeer(const SqlitePeerOptions& options)
                                    : SplitMix64(static_cast<uint64_t>(SteadyNanos()))) {}
 
 SqlitePeer::~SqlitePeer() {
-  std::lock_guard<std::mutex> pool_lock(pool_mu_);
+  internal::MutexLock pool_lock(&pool_mu_);
   idle_.clear();
-  std::lock_guard<std::mutex> mem_lock(mem_mu_);
+  internal::MutexLock mem_lock(&mem_mu_);
   mem_connection_.reset();
 }
 
@@ -881,10 +881,10 @@ absl::StatusOr<std::unique_ptr<SqlitePeer>> SqlitePeer::Open(const SqlitePeerOpt
   CASCADE_ASSIGN_OR_RETURN(std::unique_ptr<PeerConnection> first,
                            peer->OpenConnection(/*create_schema=*/true));
   if (peer->in_memory_) {
-    std::lock_guard<std::mutex> lock(peer->mem_mu_);
+    internal::MutexLock lock(&peer->mem_mu_);
     peer->mem_connection_ = std::move(first);
   } else {
-    std::lock_guard<std::mutex> lock(peer->pool_mu_);
+    internal::MutexLock lock(&peer->pool_mu_);
     peer->idle_.push_back(std::move(first));
   }
   return peer;
@@ -956,12 +956,12 @@ absl::StatusOr<std::unique_ptr<PeerConnection>> SqlitePeer::OpenConnection(
 template <typename Op>
 auto SqlitePeer::WithConnection(Op&& op) const -> decltype(op(std::declval<PeerConnection&>())) {
   if (in_memory_) {
-    std::lock_guard<std::mutex> lock(mem_mu_);
+    internal::MutexLock lock(&mem_mu_);
     return op(*mem_connection_);
   }
   std::unique_ptr<PeerConnection> connection;
   {
-    std::lock_guard<std::mutex> lock(pool_mu_);
+    internal::MutexLock lock(&pool_mu_);
     if (!idle_.empty()) {
       connection = std::move(idle_.back());
       idle_.pop_back();
@@ -973,7 +973,7 @@ auto SqlitePeer::WithConnection(Op&& op) const -> decltype(op(std::declval<PeerC
     connection = *std::move(opened);
   }
   auto result = op(*connection);
-  std::lock_guard<std::mutex> lock(pool_mu_);
+  internal::MutexLock lock(&pool_mu_);
   idle_.push_back(std::move(connection));
   return result;
 }
@@ -1056,12 +1056,12 @@ absl::Status SqlitePeer::Warm(size_t n) {
   if (in_memory_) return absl::OkStatus();
   while (true) {
     {
-      std::lock_guard<std::mutex> lock(pool_mu_);
+      internal::MutexLock lock(&pool_mu_);
       if (idle_.size() >= n) return absl::OkStatus();
     }
     CASCADE_ASSIGN_OR_RETURN(std::unique_ptr<PeerConnection> connection,
                              OpenConnection(/*create_schema=*/false));
-    std::lock_guard<std::mutex> lock(pool_mu_);
+    internal::MutexLock lock(&pool_mu_);
     idle_.push_back(std::move(connection));
   }
 }
