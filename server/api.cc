@@ -183,7 +183,7 @@ class Api::RateLimiter {
   absl::Duration Acquire(const std::string& token) {
     if (rate_ <= 0) return absl::ZeroDuration();
     const absl::Time now = clock_->Now();
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     auto [it, inserted] = buckets_.try_emplace(token, Bucket{rate_, now});
     Bucket& b = it->second;
     b.tokens = std::min(rate_, b.tokens + absl::ToDoubleSeconds(now - b.at) * rate_);
@@ -202,7 +202,7 @@ class Api::RateLimiter {
   };
   const double rate_;
   Clock* const clock_;
-  std::mutex mu_;
+  internal::Mutex mu_;  // a leaf
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -461,7 +461,7 @@ Api::~Api() = default;
 Response Api::Handle(const Request& request) {
   std::string route_name = "unmatched";
   Response response = Route(request, route_name);
-  std::lock_guard<std::mutex> lock(metrics_mu_);
+  internal::MutexLock lock(&metrics_mu_);
   ++requests_[{route_name, response.status}];
   return response;
 }
@@ -607,7 +607,7 @@ std::string Api::MetricsText() const {
                   "# HELP cascade_http_requests_total HTTP requests answered, by route and "
                   "status.\n# TYPE cascade_http_requests_total counter\n");
   {
-    std::lock_guard<std::mutex> lock(metrics_mu_);
+    internal::MutexLock lock(&metrics_mu_);
     for (const auto& [key, n] : requests_) {
       absl::StrAppend(&out, "cascade_http_requests_total{route=\"", key.first, "\",code=\"",
                       key.second, "\"} ", n, "\n");

@@ -28,7 +28,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +36,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "cascade/cascade.h"
+#include "engine/util/mutex.h"
 #include "server/http_types.h"
 
 namespace cascade::server {
@@ -83,7 +83,7 @@ class Api {
   std::unique_ptr<RateLimiter> limiter_;
 
   // Requests answered, by route (its pattern, or "unmatched") and status.
-  mutable std::mutex metrics_mu_;
+  mutable internal::Mutex metrics_mu_;  // a leaf
   std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(metrics_mu_);
   std::atomic<uint64_t> rate_limited_{0};
 };

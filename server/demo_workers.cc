@@ -15,16 +15,17 @@ DemoWorkers::DemoWorkers(Engine* engine, const DemoWorkerOptions& options)
 
 DemoWorkers::~DemoWorkers() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   for (std::thread& t : threads_) t.join();
 }
 
 bool DemoWorkers::SleepFor(absl::Duration d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return !cv_.wait_for(lock, absl::ToChronoMilliseconds(d), [&] { return stop_; });
+  internal::MutexLock lock(&mu_);
+  return !cv_.WaitFor(&mu_, absl::ToChronoMilliseconds(d),
+                      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; });
 }
 
 void DemoWorkers::Run(int index) {

@@ -9,13 +9,12 @@
 #define CASCADE_SERVER_DEMO_WORKERS_H_
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "cascade/cascade.h"
+#include "engine/util/mutex.h"
 
 namespace cascade::server {
 
@@ -49,9 +48,9 @@ class DemoWorkers {
 
   Engine* const engine_;
   const DemoWorkerOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  internal::Mutex mu_;
+  internal::CondVar cv_;  // stop_ was set
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> finished_{0};
   std::atomic<uint64_t> failed_{0};
   std::vector<std::thread> threads_;  // last: they start after everything they use

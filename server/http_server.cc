@@ -8,7 +8,7 @@
 // strand of its own, so a connection's state is touched by one thread at a
 // time without locks, and its handler call runs on that strand too. What is
 // shared between strands is ServerState (the options, the handler, and the
-// registry of live connections under a std::mutex), and nothing else.
+// registry of live connections under a lock), and nothing else.
 //
 // One connection, one request at a time:
 //
@@ -30,11 +30,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +70,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
+#include "engine/util/mutex.h"
 #include "wire/errors.h"
 #include "wire/json.h"
 #include "wire/strings.h"
@@ -207,7 +206,7 @@ class ServerState {
   // it. Atomic with BeginStop, so that every connection is either refused
   // here or closed by Stop.
   bool Register(const std::shared_ptr<Connection>& connection) {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     if (stopping_.load(std::memory_order_relaxed)) return false;
     if (connections_.size() >= options.max_connections) return false;
     connections_.emplace(connection.get(), connection);
@@ -218,34 +217,38 @@ class ServerState {
   void Unregister(Connection* connection) {
     bool empty;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(&mu_);
       connections_.erase(connection);
       empty = connections_.empty();
     }
-    if (empty) cv_.notify_all();
+    if (empty) cv_.SignalAll();
   }
 
   // From now on Register refuses. Returns the live connections.
   std::vector<std::shared_ptr<Connection>> BeginStop() {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     stopping_.store(true, std::memory_order_release);
     return LiveLocked();
   }
 
   std::vector<std::shared_ptr<Connection>> Live() {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     return LiveLocked();
   }
 
   // Waits until no connection is live, or `timeout` has passed; returns
   // whether none is.
   bool WaitForNoConnections(absl::Duration timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, Chrono(timeout),
-                        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return connections_.empty(); });
+    internal::MutexLock lock(&mu_);
+    return cv_.WaitFor(&mu_, Chrono(timeout), [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return connections_.empty();
+    });
   }
 
  private:
+  // HttpServer::Impl::stop_mu_ names mu_ in its lock order.
+  friend class ::cascade::server::HttpServer;
+
   std::vector<std::shared_ptr<Connection>> LiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<std::shared_ptr<Connection>> live;
     for (const auto& [raw, weak] : connections_) {
@@ -255,8 +258,8 @@ class ServerState {
   }
 
   std::atomic<bool> stopping_{false};  // written under mu_
-  std::mutex mu_;
-  std::condition_variable cv_;  // notified when connections_ becomes empty
+  internal::Mutex mu_;                 // a leaf
+  internal::CondVar cv_;               // notified when connections_ becomes empty
   absl::flat_hash_map<Connection*, std::weak_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -609,7 +612,7 @@ class HttpServer::Impl {
   uint16_t port() const { return port_; }
 
   void Stop() {
-    std::lock_guard<std::mutex> lock(stop_mu_);
+    internal::MutexLock lock(&stop_mu_);
     if (stopped_) return;
     stopped_ = true;
     // Refuse new connections first, so that the set below is complete.
@@ -700,7 +703,8 @@ class HttpServer::Impl {
   // acceptor too) while Stop still holds a connection it is about to post to.
   asio::executor_work_guard<asio::io_context::executor_type> work_guard_;
 
-  std::mutex stop_mu_;  // held through Stop
+  // Held through Stop, which takes state_'s lock inside it (BeginStop).
+  internal::Mutex stop_mu_ ABSL_ACQUIRED_BEFORE(ServerState::mu_);
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
 };
 
