@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cascade/status.h"
+#include "engine/util/random.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
@@ -312,13 +313,6 @@ int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
 }
 
 }  // namespace
@@ -865,8 +859,8 @@ SqlitePeer::SqlitePeer(const SqlitePeerOptions& options)
     : options_(options),
       in_memory_(options.path == kSqliteInMemory),
       ids_(options.id_seed ? IdGenerator(*options.id_seed) : IdGenerator()),
-      lease_state_(options.id_seed ? SplitMix64(*options.id_seed ^ 0x1EA5Eull)
-                                   : SplitMix64(static_cast<uint64_t>(SteadyNanos()))) {}
+      lease_state_(options.id_seed ? internal::SplitMix64(*options.id_seed ^ 0x1EA5Eull)
+                                   : internal::SplitMix64(static_cast<uint64_t>(SteadyNanos()))) {}
 
 SqlitePeer::~SqlitePeer() {
   internal::MutexLock pool_lock(&pool_mu_);
@@ -1026,8 +1020,9 @@ int64_t SqlitePeer::NextLeaseToken() {
   // Positive and never 0, so that it reads back the same from an INTEGER.
   uint64_t token = 0;
   while (token == 0) {
-    token =
-        SplitMix64(lease_state_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed)) >> 1;
+    token = internal::SplitMix64(
+                lease_state_.fetch_add(internal::kSplitMixGamma, std::memory_order_relaxed)) >>
+            1;
   }
   return static_cast<int64_t>(token);
 }

@@ -20,6 +20,7 @@
 #include "engine/spec/spec_validation.h"
 #include "engine/store/sqlite_store.h"
 #include "engine/util/check.h"
+#include "engine/util/random.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
@@ -77,13 +78,6 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
 namespace internal {
 namespace {
 
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 uint64_t Seed(const Options& options) {
   return options.id_seed ? SplitMix64(*options.id_seed ^ 0x5DEECE66Dull) : std::random_device{}();
 }
@@ -107,7 +101,8 @@ EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
       model_(options.output_url_template, options.max_attempts, options.id_seed),
       journal_(std::move(store), model_),
       events_(hub_, model_),
-      leases_(options.abort_grace, Seed(options), [this](int64_t due) { timer_.WakeFor(due); }),
+      leases_(options.abort_grace, Seed(options), /*track_changes=*/journal_.journaling(),
+              [this](int64_t due) { timer_.WakeFor(due); }),
       owned_transport_(options.webhooks.transport == nullptr ? WebhookTransport::CreateHttp()
                                                              : nullptr),
       outbox_(options.webhooks, options.clock,
@@ -117,8 +112,7 @@ EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
       webhooks_(model_, outbox_, options.webhooks.signing_secret),
       retention_(options.durability.retention),
       timer_(
-          options.clock, [this] { RunDueWork(); },
-          [this] { return leases_.next_due_ms(); }),
+          options.clock, [this] { RunDueWork(); }, [this] { return leases_.next_due_ms(); }),
       random_state_(Seed(options) ^ 0x2545F4914F6CDD1Dull) {
   // In this order: a change is journaled and its event staged before the
   // collaborators that follow from it act.
@@ -156,7 +150,7 @@ EngineImpl::~EngineImpl() {
 }
 
 uint64_t EngineImpl::NextRandom() const {
-  return SplitMix64(random_state_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed));
+  return SplitMix64(random_state_.fetch_add(kSplitMixGamma, std::memory_order_relaxed));
 }
 
 // ---- Write sections ---------------------------------------------------------
@@ -208,8 +202,8 @@ absl::StatusOr<uint32_t> EngineImpl::Found(std::optional<uint32_t> slot, JobId i
 }
 
 // The batch directory is read without a lock by design (batch_directory.h).
-const BatchRecord* EngineImpl::FindBatch(std::string_view team, BatchId id) const
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+const BatchRecord* EngineImpl::FindBatch(std::string_view team,
+                                         BatchId id) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
   const BatchRecord* batch = model_.batches().Find(id);
   if (batch == nullptr || batch->team_name() != team) return nullptr;
   return batch;
@@ -672,8 +666,9 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress));
   if (report.progress) {
-    CASCADE_CHECK(model_.Apply(slot, JobEvent::kProgress,
-                               {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)}));
+    CASCADE_CHECK(
+        model_.Apply(slot, JobEvent::kProgress,
+                     {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)}));
   }
   const int64_t length_ms =
       report.extend ? absl::ToInt64Milliseconds(*report.extend) : leases_.Find(slot)->length_ms;

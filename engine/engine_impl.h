@@ -19,9 +19,9 @@
 // Locking: one reader/writer lock, `mu_`, guards the model. Calls that change
 // state hold it exclusively for their whole duration, which is what makes a
 // bulk cancel atomic; reads share it; batch aggregates are read with no lock
-// (engine/index/batch_directory.h). The collaborators' own locks are leaves
-// taken after mu_, never before it; delivery threads and the timer thread
-// take mu_ only through the engine's public calls (RunDueWork).
+// (engine/index/batch_directory.h). The collaborators' own locks are taken
+// after mu_, never before it. Delivery threads never take mu_; the timer
+// thread takes it only through RunDueWork, holding no other lock.
 
 #ifndef CASCADE_ENGINE_ENGINE_IMPL_H_
 #define CASCADE_ENGINE_ENGINE_IMPL_H_
@@ -134,8 +134,7 @@ class EngineImpl final : public Engine {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The creation answer of the tree rooted at `slot`; `batch` while it is
   // being made.
-  CreatedJob Created(uint32_t slot, const BatchRecord* batch) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  CreatedJob Created(uint32_t slot, const BatchRecord* batch) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Both SubmitBatch overloads: `count` entries, entry i being *spec_at(i),
   // or, when spec_at(i) is null, an entry that failed with rejected(i).
   absl::StatusOr<BatchSubmitResult> SubmitBatchImpl(

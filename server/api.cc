@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The routes of cascade-server (SPEC §11) over the engine and the wire library.
+// The routes of cascade-server (contract §11) over the engine and the wire library.
 
 #include "server/api.h"
 
@@ -209,7 +209,7 @@ class Api::RateLimiter {
 namespace {
 
 // Compares in time that depends only on the lengths, not on where the texts
-// differ (SPEC §9).
+// differ (contract §9).
 bool SameToken(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -5,8 +5,8 @@
 
 #include <compare>
 #include <map>
-#include <string>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -140,8 +140,8 @@ TEST(JobStateMachineTest, EveryStateEventPairFollowsTheSpecTable) {
         DriveTo(m, t, from);
         const JobTimeline before = t;
         auto it = SpecTable().find({from, event, flag});
-        SCOPED_TRACE(testing::Message() << "from " << Name(from) << " on " << EventName(event)
-                                        << " flag " << flag);
+        SCOPED_TRACE(testing::Message()
+                     << "from " << Name(from) << " on " << EventName(event) << " flag " << flag);
         EXPECT_EQ(m.Accepts(event, ArgsFor(event, flag, 100)), it != SpecTable().end());
         const bool applied = m.Apply(event, ArgsFor(event, flag, 100), t);
         if (it == SpecTable().end()) {
@@ -168,8 +168,8 @@ TEST(JobStateMachineTest, EndingRowsWriteTheCauseAndTheJobItNames) {
   JobMachine m;
   JobTimeline t;
   ASSERT_TRUE(m.Apply(E::kSubmit, {.now_ms = 1, .blocked = true}, t));
-  ASSERT_TRUE(m.Apply(E::kCancel, {.now_ms = 2, .cause = TransitionCause::kCascade, .related = 7},
-                      t));
+  ASSERT_TRUE(
+      m.Apply(E::kCancel, {.now_ms = 2, .cause = TransitionCause::kCascade, .related = 7}, t));
   EXPECT_EQ(t.cause, TransitionCause::kCascade);
   EXPECT_EQ(t.cause_slot, 7u);
   JobMachine failed;

@@ -41,7 +41,7 @@
 //     read as the nearest double (Boost 1.81's own reading can be one unit in
 //     the last place off; see DomBuilder in json.cc) and written in shortest
 //     form, so they survive the trip; an integer beyond 64 bits becomes the
-//     nearest double. The size limit is the server's (SPEC §9).
+//     nearest double. The size limit is the server's (contract §9).
 
 #ifndef CASCADE_WIRE_JSON_H_
 #define CASCADE_WIRE_JSON_H_

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Batch status names and the aggregate status rule (SPEC §5).
+// Batch status names and the aggregate status rule (contract §5).
 
 #include "cascade/batch.h"
 

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Parsing of `GET /jobs` query parameters into a ListQuery (SPEC §6).
+// Parsing of `GET /jobs` query parameters into a ListQuery (contract §6).
 
 #include "cascade/list_query.h"
 

@@ -5,11 +5,11 @@
 // events as one shared, immutable batch, one operation at a time in the order
 // of its writer lock (so every subscriber sees one total order): in memory
 // while it still holds the lock; with a data directory once the operation's
-// group is durable, in ticket order under its publish_mu_. Publishing only
+// group is durable, in ticket order under SectionEvents::mu_. Publishing only
 // appends a pointer to each subscriber's queue. Each subscriber has a thread of its own
 // that runs the callback.
 //
-// Lock order: the engine's mu_ (or publish_mu_), then EventHub::mu_, then
+// Lock order: the engine's mu_ (or SectionEvents::mu_), then EventHub::mu_, then
 // Subscriber::mu_ (declared: EventHub::mu_ is ABSL_ACQUIRED_BEFORE it).
 // Callbacks run with none of them held.
 
@@ -83,7 +83,7 @@ class EventHub {
   Subscription Subscribe(EventCallback callback, size_t max_queued);
 
   // Hands `events` to every live subscriber. REQUIRES: the caller orders
-  // publications (the engine's writer lock, or its publish_mu_ in ticket
+  // publications (the engine's writer lock, or SectionEvents::mu_ in ticket
   // order); this is what orders batches.
   void Publish(std::vector<TransitionEvent> events);
 

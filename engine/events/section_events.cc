@@ -27,7 +27,7 @@ void SectionEvents::EndSection(bool journaling, uint64_t ticket) {
   if (!journaling) {
     hub_.Publish(std::exchange(section_, {}));
   } else if (ticket != 0) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     unpublished_.emplace(ticket, std::exchange(section_, {}));
   } else {
     section_.clear();  // never journaled, so never published
@@ -35,7 +35,7 @@ void SectionEvents::EndSection(bool journaling, uint64_t ticket) {
 }
 
 void SectionEvents::PublishDurable(uint64_t ticket) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (!unpublished_.empty() && unpublished_.begin()->first <= ticket) {
     hub_.Publish(std::move(unpublished_.begin()->second));
     unpublished_.erase(unpublished_.begin());

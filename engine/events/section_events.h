@@ -16,9 +16,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
-#include "absl/synchronization/mutex.h"
 #include "engine/events/event_hub.h"
 #include "engine/model/job_model.h"
+#include "engine/util/mutex.h"
 
 namespace cascade::internal {
 
@@ -41,7 +41,7 @@ class SectionEvents final : public ModelListener {
   const JobModel& model_;
   std::vector<TransitionEvent> section_;
   uint64_t last_sequence_ = 0;
-  absl::Mutex mu_;
+  Mutex mu_;
   absl::btree_map<uint64_t, std::vector<TransitionEvent>> unpublished_ ABSL_GUARDED_BY(mu_);
 };
 

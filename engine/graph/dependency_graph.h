@@ -1,11 +1,11 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The dependency DAG (SPEC §3) as one Boost.Graph adjacency_list. An edge
+// The dependency DAG (contract §3) as one Boost.Graph adjacency_list. An edge
 // P -> D means "D needs P to finish": a nested child points at its parent, a
 // `dependsOn` job at the job that names it. Only jobs with at least one edge
 // have a vertex; the vertex's bundle names the job's slot in the job table
 // and keeps the two counters the cascade rules read in O(1). An edge's bundle
-// is its key in the journal (engine_journal.cc), so that purging a family can
+// is its key in the journal (engine/journal/rows.h), so that purging a family can
 // delete its rows.
 //
 // NOTE: not thread-safe; the engine's lock guards it.

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Batches and their aggregates, readable without a lock (SPEC §5).
+// Batches and their aggregates, readable without a lock (contract §5).
 //
 // A batch's aggregate is six 10-bit counters, one per JobState, packed in one
 // 64-bit atomic word: a transition moves one unit between two fields with a

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Per-team listing indexes (SPEC §6): for each state and each tag, the ordered
+// Per-team listing indexes (contract §6): for each state and each tag, the ordered
 // set of job slots (a SlotSet). Slot order is creation order, so walking a set in order
 // is `oldest_first`, backwards `newest_first`, and a createdAt range is a
 // slot range.

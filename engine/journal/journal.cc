@@ -46,8 +46,8 @@ void Journal::OnPurge(absl::Span<const uint32_t> jobs, absl::Span<const uint64_t
 }
 
 absl::StatusOr<uint64_t> Journal::AppendSection(LeaseBook& leases) {
-  std::vector<uint32_t> lease_slots = leases.TakeChanged();
   if (!journaling()) return 0;
+  std::vector<uint32_t> lease_slots = leases.TakeChanged();
   if (jobs_.empty() && rows_.empty() && lease_slots.empty()) return 0;
   auto unique = [](std::vector<uint32_t>& v) {
     std::sort(v.begin(), v.end());
@@ -89,7 +89,7 @@ absl::Status Journal::WaitDurable(uint64_t ticket) {
 
 absl::Status Journal::writable() const {
   if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
-  absl::MutexLock lock(&failure_mu_);
+  MutexLock lock(&failure_mu_);
   return absl::Status(failure_.code(),
                       absl::StrCat("the engine takes no more changes since a commit to its data "
                                    "directory failed (reopen it to recover): ",
@@ -97,7 +97,7 @@ absl::Status Journal::writable() const {
 }
 
 void Journal::RecordFailure(const absl::Status& status) {
-  absl::MutexLock lock(&failure_mu_);
+  MutexLock lock(&failure_mu_);
   if (failed_.load(std::memory_order_relaxed)) return;
   failure_ = status;
   failed_.store(true, std::memory_order_release);

@@ -21,10 +21,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "engine/lease/lease_book.h"
 #include "engine/model/job_model.h"
 #include "engine/store/store.h"
+#include "engine/util/mutex.h"
 
 namespace cascade::internal {
 
@@ -73,7 +73,7 @@ class Journal final : public ModelListener {
   std::atomic<uint64_t> last_ticket_{0};
   // Set once, by the first failed commit.
   std::atomic<bool> failed_{false};
-  mutable absl::Mutex failure_mu_;
+  mutable Mutex failure_mu_;
   absl::Status failure_ ABSL_GUARDED_BY(failure_mu_);
 };
 

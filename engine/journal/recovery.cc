@@ -302,8 +302,7 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
           // An abort asked for is the Aborting sub-state while the job renders,
           // and history once it has ended.
           job.abort_requested = timeline.abort_asked && *state == JobState::kRendering;
-          JobMachine scratch;
-          if (!scratch.Restore(job.state, job.abort_requested)) {
+          if (!JobModel::CanRestore(job.state, job.abort_requested)) {
             r.Fail("the state cannot be restored");
           }
         }
@@ -366,11 +365,12 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
         lease.expires_ms = r.Int("expires");
         lease.length_ms = r.Bounded("length", 1, INT64_MAX);
         lease.abort_deadline_ms = r.Millis("abortBy");
-        if (r.ok() && model.job(*slot).state() != JobState::kRendering) {
+        const uint32_t leased = slot.value_or(kNone32);
+        if (r.ok() && model.job(leased).state() != JobState::kRendering) {
           r.Fail("the job is not rendering");
         }
         CASCADE_RETURN_IF_ERROR(r.status());
-        leases.Restore(*slot, lease);
+        leases.Restore(leased, lease);
         return absl::OkStatus();
       }));
   for (uint32_t slot = 0; slot < model.size(); ++slot) {

@@ -26,9 +26,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/model/job_model.h"
+#include "engine/util/mutex.h"
 
 namespace cascade::internal {
 
@@ -38,8 +38,7 @@ struct Lease {
   int64_t length_ms = 0;                     // what the claim granted
   int64_t abort_deadline_ms = kUnsetMillis;  // set when an abort is asked for
   int64_t due_ms() const {
-    return abort_deadline_ms == kUnsetMillis ? expires_ms
-                                             : std::min(expires_ms, abort_deadline_ms);
+    return abort_deadline_ms == kUnsetMillis ? expires_ms : std::min(expires_ms, abort_deadline_ms);
   }
 };
 
@@ -50,9 +49,12 @@ std::optional<uint64_t> ParseLeaseToken(std::string_view text);
 
 class LeaseBook final : public ModelListener {
  public:
-  // `wake(due_ms)` is called, with no lock held, when a lease becomes due
-  // earlier than any other; `seed` feeds the tokens.
-  LeaseBook(absl::Duration abort_grace, uint64_t seed, std::function<void(int64_t)> wake);
+  // `track_changes`: remember which leases changed, for TakeChanged (only a
+  // journaling engine asks). `wake(due_ms)` is called, with the book's lock released (the engine's
+  // may be held), when a lease becomes due earlier than any other; `seed`
+  // feeds the tokens.
+  LeaseBook(absl::Duration abort_grace, uint64_t seed, bool track_changes,
+            std::function<void(int64_t)> wake);
 
   // Grants a lease of `length_ms` on a job just claimed.
   Lease Grant(uint32_t slot, int64_t now_ms, int64_t length_ms) ABSL_LOCKS_EXCLUDED(mu_);
@@ -88,11 +90,12 @@ class LeaseBook final : public ModelListener {
   }
 
   const int64_t abort_grace_ms_;
+  const bool track_changes_;
   const std::function<void(int64_t)> wake_;
   // Masks the slot half of tokens (so they do not read as a job count).
   const uint32_t slot_key_;
   std::atomic<uint64_t> random_state_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::flat_hash_map<uint32_t, Lease> leases_ ABSL_GUARDED_BY(mu_);
   absl::btree_set<std::pair<int64_t, uint32_t>> deadlines_ ABSL_GUARDED_BY(mu_);
   std::vector<uint32_t> changed_ ABSL_GUARDED_BY(mu_);

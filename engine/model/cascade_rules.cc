@@ -15,8 +15,8 @@ namespace {
 
 // Rules R and U from jobs just cancelled, breadth-first; each entry carries
 // the job its cascade started from.
-void CancelCascade(JobModel& model, std::deque<std::pair<uint32_t, uint32_t>>& work,
-                   int64_t now_ms, std::vector<uint32_t>* cancelled) {
+void CancelCascade(JobModel& model, std::deque<std::pair<uint32_t, uint32_t>>& work, int64_t now_ms,
+                   std::vector<uint32_t>* cancelled) {
   auto cascade = [&](uint32_t slot, uint32_t origin) {
     if (!model.Apply(slot, JobEvent::kCancel,
                      {.now_ms = now_ms, .cause = TransitionCause::kCascade, .related = origin})) {
@@ -49,9 +49,8 @@ void PropagateFailure(JobModel& model, uint32_t failed, int64_t now_ms) {
     // A pending dependent fails with it, unless it ignores failures (then it
     // goes on once the rest have finished). Rendering ones run on.
     model.graph().ForEachDependent(v, [&](uint32_t d) {
-      const EventArgs args{.now_ms = now_ms,
-                           .related = slot,
-                           .blocked = model.unresolved_prerequisites(d) > 0};
+      const EventArgs args{
+          .now_ms = now_ms, .related = slot, .blocked = model.unresolved_prerequisites(d) > 0};
       if (model.Apply(d, JobEvent::kPrerequisiteFailed, args) &&
           model.job(d).state() == JobState::kError) {
         work.push_back(d);

@@ -39,7 +39,7 @@ std::optional<uint32_t> ClaimQueues::Pick(
     }
   }
   auto carries = [&](uint32_t slot) {
-    if (wanted.size() <= 1) return true;  // a candidate carries the one tag
+    if (wanted.size() <= 1) return true;                    // a candidate carries the one tag
     const absl::Span<const uint32_t> have = tags_of(slot);  // sorted
     return std::includes(have.begin(), have.end(), wanted.begin(), wanted.end());
   };

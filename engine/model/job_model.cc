@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "engine/util/check.h"
+
 namespace cascade::internal {
 namespace {
 
@@ -44,8 +46,7 @@ std::optional<uint32_t> JobModel::Find(std::string_view team, JobId id) const {
   return it->second;
 }
 
-std::vector<uint32_t> JobModel::FindMany(std::string_view team,
-                                         absl::Span<const JobId> ids) const {
+std::vector<uint32_t> JobModel::FindMany(std::string_view team, absl::Span<const JobId> ids) const {
   // Software-pipelined: the index probes kAhead ids ahead and each found
   // record are prefetched, so the cache misses of many ids overlap.
   constexpr size_t kAhead = 8;
@@ -138,9 +139,8 @@ uint32_t JobModel::CreateTree(const JobSpec& spec, const NewJob& where) {
   for (JobId dep : spec.depends_on) {
     if (!Resolves(job.policy, table_[by_id_.at(dep)].state())) ++unresolved;
   }
-  bool submitted = Apply(slot, JobEvent::kSubmit, {.now_ms = where.now_ms,
-                                                   .blocked = unresolved > 0});
-  (void)submitted;  // New accepts Submit, blocked or not
+  CASCADE_CHECK(
+      Apply(slot, JobEvent::kSubmit, {.now_ms = where.now_ms, .blocked = unresolved > 0}));
   for (JobId dep : spec.depends_on) AddEdge(by_id_.at(dep), slot);
   NewJob child = where;
   child.parent = slot;
@@ -172,8 +172,11 @@ bool JobModel::Apply(uint32_t slot, JobEvent event, EventArgs args, std::string_
     Reindex(slot, from, to);
     if (from) CountTransition(slot, *from, to);
   }
-  JobChange change{
-      .slot = slot, .from = from, .to = to, .now_ms = args.now_ms, .aborting = job.abort_requested()};
+  JobChange change{.slot = slot,
+                   .from = from,
+                   .to = to,
+                   .now_ms = args.now_ms,
+                   .aborting = job.abort_requested()};
   if (IsDead(to)) {  // the action wrote the cause the job ended with
     change.cause = job.timeline.cause;
     change.related = job.timeline.cause_slot;
@@ -258,11 +261,15 @@ uint32_t JobModel::RestoreBatch(BatchId id, std::string_view team) {
   return batches_.Insert(NewBatch(id, team));
 }
 
+bool JobModel::CanRestore(JobState state, bool abort_requested) {
+  JobMachine scratch;
+  return scratch.Restore(state, abort_requested);
+}
+
 uint32_t JobModel::Restore(RestoredJob r) {
   const uint32_t slot = table_.Append();
   JobRecord& job = table_[slot];
-  bool restored = job.machine.Restore(r.state, r.abort_requested);
-  (void)restored;  // the journal's decoder checked the state on a scratch machine
+  CASCADE_CHECK(job.machine.Restore(r.state, r.abort_requested));  // REQUIRES: CanRestore
   job.id = r.id;
   job.timeline = r.timeline;
   last_created_ms_ = std::max(last_created_ms_, r.created_ms);

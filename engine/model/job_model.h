@@ -10,7 +10,8 @@
 // remembering it.
 //
 // The derived state it keeps, and the one place each is updated:
-//   team indexes, claim queues, batch aggregates   Reindex
+//   team indexes, claim queues, batch aggregates   Reindex (and Purge, which
+//                                                  forgets a family)
 //   graph counters (live dependents, unresolved)   AddEdge, and Apply via
 //                                                  CountTransition
 //
@@ -168,6 +169,9 @@ class JobModel {
   // listeners. False, changing nothing, if the table refuses.
   bool Apply(uint32_t slot, JobEvent event, EventArgs args, std::string_view text = {});
 
+  // Whether the state machine table can reach `state` (and the abort
+  // sub-state): what Restore requires of a row.
+  static bool CanRestore(JobState state, bool abort_requested);
   // Recovery: appends a job as the journal describes it. REQUIRES: ids come
   // in increasing order, the parent and batch were restored before.
   uint32_t Restore(RestoredJob job);

@@ -46,8 +46,7 @@ size_t Retention::PurgeExpired(JobModel& model, Outbox& outbox, Journal& journal
       continue;
     }
     std::vector<uint64_t> letters;
-    if (!outbox.RemoveIfIdle(absl::flat_hash_set<uint32_t>(jobs.begin(), jobs.end()),
-                             &letters)) {
+    if (!outbox.RemoveIfIdle(absl::flat_hash_set<uint32_t>(jobs.begin(), jobs.end()), &letters)) {
       // Look again in a minute: a delivery ends within its retries.
       ended_.insert({cutoff + 60'000, slot});
       continue;

@@ -129,15 +129,13 @@ struct End {
 struct EndAcknowledged {
   template <class E, class F, class S, class T>
   void operator()(const E& e, F&, S&, T&) const {
-    EndWith(*e.timeline, EventArgs{.now_ms = e.args->now_ms},
-            TransitionCause::kAbortAcknowledged);
+    EndWith(*e.timeline, EventArgs{.now_ms = e.args->now_ms}, TransitionCause::kAbortAcknowledged);
   }
 };
 struct EndGraceExpired {
   template <class E, class F, class S, class T>
   void operator()(const E& e, F&, S&, T&) const {
-    EndWith(*e.timeline, EventArgs{.now_ms = e.args->now_ms},
-            TransitionCause::kAbortGraceExpired);
+    EndWith(*e.timeline, EventArgs{.now_ms = e.args->now_ms}, TransitionCause::kAbortGraceExpired);
   }
 };
 struct AskAbort {
@@ -210,7 +208,7 @@ struct JobMachineDef : msm::front::state_machine_def<JobMachineDef> {
 using Backend = msm::back::state_machine<JobMachineDef>;
 static_assert(sizeof(Backend) <= sizeof(JobMachine), "JobMachine::storage_ is too small");
 static_assert(alignof(Backend) <= 4, "JobMachine::storage_ is under-aligned");
-// The back-end is 32 bytes: the current state, two flags, and one empty
+// The back-end is 28 bytes: the current state, two flags, and one empty
 // object per state.
 
 template <class State>

@@ -18,31 +18,20 @@ void DueTimer::Start() {
 }
 
 void DueTimer::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
+  wakeup_.Stop();
   if (thread_.joinable()) thread_.join();
 }
 
 void DueTimer::WakeFor(int64_t due_ms) {
-  if (due_ms >= planned_wake_ms_.load(std::memory_order_acquire)) return;
-  absl::MutexLock lock(&mu_);
-  ++generation_;
+  if (due_ms < planned_wake_ms_.load(std::memory_order_acquire)) wakeup_.Wake();
 }
 
 void DueTimer::Loop() {
   constexpr int64_t kMaxWaitMs = 1000;
-  while (true) {
-    uint64_t generation;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stop_) return;
-      generation = generation_;
-    }
+  while (std::optional<uint64_t> generation = wakeup_.Generation()) {
     work_();
     // While the wait is being worked out, any new deadline wakes the thread
-    // again (the condition below sees the generation move).
+    // again (the wait sees the generation move).
     planned_wake_ms_.store(std::numeric_limits<int64_t>::max(), std::memory_order_release);
     const int64_t now_ms = NowMillis();
     int64_t wait_ms = kMaxWaitMs;
@@ -50,11 +39,7 @@ void DueTimer::Loop() {
       wait_ms = std::clamp<int64_t>(*due - now_ms, 1, kMaxWaitMs);
     }
     planned_wake_ms_.store(now_ms + wait_ms, std::memory_order_release);
-    absl::MutexLock lock(&mu_);
-    auto woken = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return stop_ || generation_ != generation;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(wait_ms));
+    wakeup_.WaitFor(*generation, std::chrono::milliseconds(wait_ms));
   }
 }
 

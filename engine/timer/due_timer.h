@@ -22,8 +22,8 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "cascade/clock.h"
+#include "engine/util/wakeup.h"
 
 namespace cascade::internal {
 
@@ -35,21 +35,19 @@ class DueTimer {
 
   // Starts the thread (real clocks only).
   void Start();
-  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop();
   // Wakes the thread if `due_ms` is before the time it plans to wake (so a
   // new lease 60 s out costs nothing when it already wakes within 1 s).
-  void WakeFor(int64_t due_ms) ABSL_LOCKS_EXCLUDED(mu_);
+  void WakeFor(int64_t due_ms);
 
  private:
-  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+  void Loop();
   int64_t NowMillis() const { return absl::ToUnixMillis(clock_->Now()); }
 
   Clock* const clock_;
   const std::function<void()> work_;
   const std::function<std::optional<int64_t>()> next_due_;
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  Wakeup wakeup_;
   // When the thread will next wake by itself (Unix ms): max while it is
   // working out its wait (any deadline then wakes it again), min when there
   // is no thread (nothing to wake).

@@ -11,13 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define CASCADE_CHECK(condition)                                                        \
-  do {                                                                                  \
-    if (__builtin_expect(!(condition), 0)) {                                            \
-      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__,       \
-                   #condition);                                                         \
-      std::abort();                                                                     \
-    }                                                                                   \
+#define CASCADE_CHECK(condition)                                                               \
+  do {                                                                                         \
+    if (__builtin_expect(!(condition), 0)) {                                                   \
+      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, #condition); \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (false)
 
 #endif  // CASCADE_ENGINE_UTIL_CHECK_H_

@@ -27,16 +27,13 @@ void Outbox::Start() {
 }
 
 void Outbox::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
+  wakeup_.Stop();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
 }
 
 void Outbox::Stage(Delivery delivery) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const uint64_t key = next_key_++;
   journal_->AddRow(Change::Put(Table::kOutbox, HexKey(key), EncodeDelivery(delivery)));
   deliveries_.emplace(key, std::move(delivery));
@@ -45,9 +42,9 @@ void Outbox::Stage(Delivery delivery) {
 }
 
 void Outbox::Publish(uint64_t ticket) {
+  if (staged_.empty()) return;
   {
-    absl::MutexLock lock(&mu_);
-    if (staged_.empty()) return;
+    MutexLock lock(&mu_);
     for (uint64_t key : staged_) {
       Delivery& delivery = deliveries_.at(key);
       delivery.ticket = ticket;
@@ -55,11 +52,12 @@ void Outbox::Publish(uint64_t ticket) {
     }
     staged_.clear();
   }
-  Wake();
+  wakeup_.Wake();
 }
 
 void Outbox::DropStaged() {
-  absl::MutexLock lock(&mu_);
+  if (staged_.empty()) return;
+  MutexLock lock(&mu_);
   for (uint64_t key : staged_) {
     deliveries_.erase(key);
     --counts_.pending;
@@ -69,7 +67,7 @@ void Outbox::DropStaged() {
 
 bool Outbox::RemoveIfIdle(const absl::flat_hash_set<uint32_t>& jobs,
                           std::vector<uint64_t>* removed) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::vector<uint64_t> letters;
   for (const auto& [key, delivery] : deliveries_) {
     if (!jobs.contains(delivery.slot)) continue;
@@ -85,7 +83,7 @@ bool Outbox::RemoveIfIdle(const absl::flat_hash_set<uint32_t>& jobs,
 }
 
 void Outbox::Restore(uint64_t key, Delivery delivery) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (delivery.stage == Delivery::Stage::kDead) {
     ++counts_.dead;
   } else {
@@ -96,10 +94,9 @@ void Outbox::Restore(uint64_t key, Delivery delivery) {
   next_key_ = std::max(next_key_, key + 1);
 }
 
-std::optional<std::pair<uint64_t, Delivery>> Outbox::TakeDue(int64_t now_ms,
-                                                            int64_t* next_due_ms) {
+std::optional<std::pair<uint64_t, Delivery>> Outbox::TakeDue(int64_t now_ms, int64_t* next_due_ms) {
   if (!journal_->writable().ok()) return std::nullopt;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (due_.empty()) return std::nullopt;
   if (due_.begin()->first > now_ms) {
     *next_due_ms = due_.begin()->first;
@@ -116,10 +113,9 @@ std::optional<std::pair<uint64_t, Delivery>> Outbox::TakeDue(int64_t now_ms,
 
 absl::StatusOr<uint64_t> Outbox::JournalRow(uint64_t key) {
   auto it = deliveries_.find(key);
-  return journal_->AppendNow({it == deliveries_.end()
-                                  ? Change::Delete(Table::kOutbox, HexKey(key))
-                                  : Change::Put(Table::kOutbox, HexKey(key),
-                                                EncodeDelivery(it->second))});
+  return journal_->AppendNow({it == deliveries_.end() ? Change::Delete(Table::kOutbox, HexKey(key))
+                                                      : Change::Put(Table::kOutbox, HexKey(key),
+                                                                    EncodeDelivery(it->second))});
 }
 
 void Outbox::Send(uint64_t key, const Delivery& delivery) {
@@ -129,7 +125,7 @@ void Outbox::Send(uint64_t key, const Delivery& delivery) {
   const int64_t now_ms = NowMillis();
   absl::StatusOr<uint64_t> ticket;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     Delivery& d = deliveries_.at(key);
     --counts_.in_flight;
     ++counts_.attempts_total;
@@ -172,20 +168,9 @@ void Outbox::SendDue() {
   }
 }
 
-void Outbox::Wake() {
-  absl::MutexLock lock(&mu_);
-  ++generation_;
-}
-
 void Outbox::DeliveryLoop() {
   constexpr int64_t kMaxWaitMs = 1000;
-  while (true) {
-    uint64_t generation;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stop_) return;
-      generation = generation_;
-    }
+  while (std::optional<uint64_t> generation = wakeup_.Generation()) {
     int64_t next_due_ms = std::numeric_limits<int64_t>::max();
     std::optional<std::pair<uint64_t, Delivery>> work = TakeDue(NowMillis(), &next_due_ms);
     if (work) {
@@ -195,16 +180,12 @@ void Outbox::DeliveryLoop() {
     const int64_t wait_ms = next_due_ms == std::numeric_limits<int64_t>::max()
                                 ? kMaxWaitMs
                                 : std::clamp<int64_t>(next_due_ms - NowMillis(), 1, kMaxWaitMs);
-    absl::MutexLock lock(&mu_);
-    auto woken = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return stop_ || generation_ != generation;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(wait_ms));
+    wakeup_.WaitFor(*generation, std::chrono::milliseconds(wait_ms));
   }
 }
 
 std::vector<DeadLetter> Outbox::DeadLetters(std::string_view team) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::vector<DeadLetter> letters;
   for (const auto& [key, d] : deliveries_) {
     if (d.stage != Delivery::Stage::kDead || d.team != team) continue;
@@ -225,7 +206,7 @@ absl::Status Outbox::Replay(std::string_view team, std::string_view delivery_id)
   const int64_t now_ms = NowMillis();
   absl::StatusOr<uint64_t> ticket;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = std::find_if(deliveries_.begin(), deliveries_.end(), [&](const auto& entry) {
       const Delivery& d = entry.second;
       return d.stage == Delivery::Stage::kDead && d.team == team && d.id == delivery_id;
@@ -245,8 +226,8 @@ absl::Status Outbox::Replay(std::string_view team, std::string_view delivery_id)
       d.ticket = *ticket;
       due_.insert({now_ms, it->first});
     }
-    ++generation_;
   }
+  wakeup_.Wake();
   if (!ticket.ok()) {
     journal_->RecordFailure(ticket.status());
     return ticket.status();
@@ -255,12 +236,12 @@ absl::Status Outbox::Replay(std::string_view team, std::string_view delivery_id)
 }
 
 OutboxCounts Outbox::counts() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return counts_;
 }
 
 size_t Outbox::size() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return deliveries_.size();
 }
 

@@ -8,9 +8,10 @@
 // backoff; the last failure makes a dead letter, kept until replayed or
 // purged with its job's family.
 //
-// Thread-safety: its own lock, a leaf after the engine's. Delivery threads
-// never take the engine's lock: they journal their rows themselves
-// (Journal::AppendNow).
+// Thread-safety: its own lock, taken after the engine's (never before it);
+// while holding it the outbox appends its own rows to the store (the store's
+// lock comes after it). Delivery threads never take the engine's lock: they
+// journal their rows themselves (Journal::AppendNow).
 
 #ifndef CASCADE_ENGINE_WEBHOOK_OUTBOX_H_
 #define CASCADE_ENGINE_WEBHOOK_OUTBOX_H_
@@ -26,10 +27,11 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
 #include "cascade/clock.h"
 #include "cascade/webhook.h"
 #include "engine/journal/journal.h"
+#include "engine/util/mutex.h"
+#include "engine/util/wakeup.h"
 #include "engine/webhook/delivery.h"
 
 namespace cascade::internal {
@@ -45,7 +47,7 @@ class Outbox {
   // Starts the delivery threads (real clocks; with a manual clock the
   // engine's RunDueWork calls SendDue instead).
   void Start();
-  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop();
 
   // ---- The engine's write section ----
   // Stages `delivery` (pending, due at its due_ms) and journals its row in
@@ -69,8 +71,7 @@ class Outbox {
   std::vector<DeadLetter> DeadLetters(std::string_view team) const ABSL_LOCKS_EXCLUDED(mu_);
   // Makes a dead letter of `team` pending again, due now. NotFound if there
   // is none with that id.
-  absl::Status Replay(std::string_view team, std::string_view delivery_id)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Replay(std::string_view team, std::string_view delivery_id) ABSL_LOCKS_EXCLUDED(mu_);
   OutboxCounts counts() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -83,7 +84,6 @@ class Outbox {
   void Send(uint64_t key, const Delivery& delivery) ABSL_LOCKS_EXCLUDED(mu_);
   // Journals the current row of `key` (or its delete) as a group of its own.
   absl::StatusOr<uint64_t> JournalRow(uint64_t key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Wake() ABSL_LOCKS_EXCLUDED(mu_);
   void DeliveryLoop() ABSL_LOCKS_EXCLUDED(mu_);
   int64_t NowMillis() const { return absl::ToUnixMillis(clock_->Now()); }
 
@@ -91,15 +91,17 @@ class Outbox {
   Clock* const clock_;
   WebhookTransport* const transport_;
   Journal* const journal_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   // Keyed by queue order; pending ones are also in due_ by due time.
   absl::btree_map<uint64_t, Delivery> deliveries_ ABSL_GUARDED_BY(mu_);
   absl::btree_set<std::pair<int64_t, uint64_t>> due_ ABSL_GUARDED_BY(mu_);
-  std::vector<uint64_t> staged_ ABSL_GUARDED_BY(mu_);
+  // Keys staged by the current write section. Touched only by the engine's
+  // write section (Stage, Publish, DropStaged run under its lock), so a
+  // section that staged nothing publishes without taking mu_.
+  std::vector<uint64_t> staged_;
   uint64_t next_key_ ABSL_GUARDED_BY(mu_) = 0;
   OutboxCounts counts_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  Wakeup wakeup_;  // the delivery threads'
   std::vector<std::thread> threads_;
 };
 

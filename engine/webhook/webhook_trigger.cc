@@ -27,7 +27,8 @@ WebhookRequest BuildWebhookRequest(const JobModel& model, uint32_t slot,
   request.headers.emplace_back("Cascade-Delivery-Id", delivery_id);
   request.headers.emplace_back("Cascade-Job-Id", job.id.ToString());
   if (!signing_secret.empty()) {
-    request.headers.emplace_back("Cascade-Signature", WebhookSignature(signing_secret, request.body));
+    request.headers.emplace_back("Cascade-Signature",
+                                 WebhookSignature(signing_secret, request.body));
   }
   return request;
 }
