@@ -57,7 +57,7 @@
 #include "cascade/clock.h"
 #include "cascade/ids.h"
 #include "cascade/job.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 
 namespace cascade::bench {
 

@@ -236,6 +236,7 @@ absl::Status EngineImpl::CheckDependencies(uint32_t team, const JobSpec& spec) c
   if (!HasDependsOn(spec)) return absl::OkStatus();
   std::vector<std::string> unknown, dead;
   auto visit = [&](const JobSpec& s, auto& self) -> void {
+    mu_.AssertReaderHeld();  // the analysis checks a lambda on its own
     for (JobId id : s.depends_on) {
       std::optional<uint32_t> slot = model_.FindAny(id);
       if (!slot || model_.job(*slot).team != team) {
@@ -267,6 +268,7 @@ CreatedJob EngineImpl::Created(uint32_t slot, const BatchRecord* batch) const {
   created.output_url = OutputUrl(model_, job, batch);
   if (job.vertex != kNoVertex) {
     model_.graph().ForEachPrerequisite(job.vertex, [&](uint32_t p) {
+      mu_.AssertReaderHeld();  // the analysis checks a lambda on its own
       if (model_.job(p).parent == slot) created.children.push_back(Created(p, batch));
     });
   }

@@ -6,7 +6,7 @@
 # A guarded member touched without its lock, a call to a function that
 # requires a lock its caller does not hold, or two locks taken against their
 # declared order (ABSL_ACQUIRED_AFTER / BEFORE; -Wthread-safety-beta is what
-# checks those) fails the build. The annotations are on engine/util/mutex.h and
+# checks those) fails the build. The annotations are on base/mutex.h and
 # engine/util/shared_mutex.h; docs/architecture.md ("Locking") lists the locks.
 # A compile check only: nothing is linked (the link adds nothing to the
 # analysis) and nothing runs; no optimization and no debug information, with

@@ -36,7 +36,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "cascade/cascade.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 #include "server/http_types.h"
 
 namespace cascade::server {

@@ -14,7 +14,7 @@
 
 #include "absl/time/time.h"
 #include "cascade/cascade.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 
 namespace cascade::server {
 

@@ -70,7 +70,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 #include "wire/errors.h"
 #include "wire/json.h"
 #include "wire/strings.h"

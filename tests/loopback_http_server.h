@@ -57,7 +57,7 @@
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 #include "engine/util/strings.h"
 
 namespace cascade::testing {

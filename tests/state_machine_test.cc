@@ -284,5 +284,11 @@ TEST(JobStateMachineTest, ErrorAndCancelStampErrorAt) {
   EXPECT_EQ(cancelled.state(), S::kCancelled);
 }
 
+TEST(JobStateMachineTest, IsCancellableAsksTheTable) {
+  for (S s : {S::kQueued, S::kPending, S::kRendering, S::kFinished, S::kError, S::kCancelled}) {
+    EXPECT_EQ(IsCancellable(s), s == S::kQueued || s == S::kPending) << StateName(s);
+  }
+}
+
 }  // namespace
 }  // namespace cascade::internal

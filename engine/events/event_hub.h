@@ -25,7 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "cascade/events.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 
 namespace cascade::internal {
 

@@ -18,7 +18,7 @@
 #include "absl/container/btree_map.h"
 #include "engine/events/event_hub.h"
 #include "engine/model/job_model.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 
 namespace cascade::internal {
 

@@ -24,7 +24,7 @@
 #include "engine/lease/lease_book.h"
 #include "engine/model/job_model.h"
 #include "engine/store/store.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 
 namespace cascade::internal {
 

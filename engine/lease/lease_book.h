@@ -28,7 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "engine/model/job_model.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 
 namespace cascade::internal {
 

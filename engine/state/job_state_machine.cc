@@ -397,3 +397,12 @@ bool JobMachine::Accepts(JobEvent event, const EventArgs& args) const {
 }
 
 }  // namespace cascade::internal
+
+namespace cascade {
+
+bool IsCancellable(JobState s) {
+  internal::JobMachine machine;
+  return machine.Restore(s) && machine.Accepts(internal::JobEvent::kCancel);
+}
+
+}  // namespace cascade

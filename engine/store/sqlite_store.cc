@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 

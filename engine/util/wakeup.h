@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 
 namespace cascade::internal {
 

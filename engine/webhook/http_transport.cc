@@ -50,7 +50,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 

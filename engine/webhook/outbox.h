@@ -30,7 +30,7 @@
 #include "cascade/clock.h"
 #include "cascade/webhook.h"
 #include "engine/journal/journal.h"
-#include "engine/util/mutex.h"
+#include "base/mutex.h"
 #include "engine/util/wakeup.h"
 #include "engine/webhook/delivery.h"
 

@@ -51,7 +51,7 @@ class ManualClock final : public Clock {
  private:
   // A std::mutex: visible to ThreadSanitizer. Not a capability, so now_ is
   // not annotated: a public header cannot use the engine's annotated
-  // engine/util/mutex.h, and clang's -Wthread-safety rejects ABSL_GUARDED_BY
+  // base/mutex.h, and clang's -Wthread-safety rejects ABSL_GUARDED_BY
   // on libstdc++'s std::mutex. Now, Advance and Set (clock.cc) take it.
   mutable std::mutex mu_;
   absl::Time now_;  // guarded by mu_

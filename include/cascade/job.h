@@ -50,8 +50,9 @@ std::string_view StateName(JobState state);
 [[nodiscard]] absl::StatusOr<JobState> ParseState(std::string_view name);
 
 inline bool IsTerminal(JobState s) { return s >= JobState::kFinished; }
-// Only queued and pending jobs can be cancelled (contract §4).
-inline bool IsCancellable(JobState s) { return s == JobState::kQueued || s == JobState::kPending; }
+// Whether the state machine table lets a job in state `s` be cancelled
+// (contract §4: queued and pending jobs). Asked of the table itself.
+bool IsCancellable(JobState s);
 
 // What a pending job does when one of its prerequisites ends in error (contract §3).
 enum class PrerequisiteFailurePolicy : uint8_t {

@@ -1,10 +1,13 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The engine's exclusive lock and condition variable: std::mutex and
+// base/: header-only basics below every library of the project (engine/,
+// wire/, server/), so no layer includes another's internals to get them.
+//
+// The project's exclusive lock and condition variable: std::mutex and
 // std::condition_variable, annotated as a capability so ABSL_GUARDED_BY,
 // ABSL_EXCLUSIVE_LOCKS_REQUIRED and ABSL_ACQUIRED_AFTER check their use under
 // clang's -Wthread-safety (scripts/thread_safety.sh; GCC ignores the
-// attributes). The reader/writer lock is util/shared_mutex.h.
+// attributes). The engine's reader/writer lock is engine/util/shared_mutex.h.
 //
 //   Mutex mu_;
 //   CondVar cv_;
@@ -27,8 +30,8 @@
 // lock held, and two locks with a declared order are taken in that order. It
 // does not follow locks into callees that are not annotated.
 
-#ifndef CASCADE_ENGINE_UTIL_MUTEX_H_
-#define CASCADE_ENGINE_UTIL_MUTEX_H_
+#ifndef CASCADE_BASE_MUTEX_H_
+#define CASCADE_BASE_MUTEX_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -159,4 +162,4 @@ class CondVar {
 
 }  // namespace cascade::internal
 
-#endif  // CASCADE_ENGINE_UTIL_MUTEX_H_
+#endif  // CASCADE_BASE_MUTEX_H_
