@@ -53,11 +53,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "base/mutex.h"
 #include "cascade/batch.h"
 #include "cascade/clock.h"
 #include "cascade/ids.h"
 #include "cascade/job.h"
-#include "base/mutex.h"
 
 namespace cascade::bench {
 

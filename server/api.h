@@ -35,8 +35,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
-#include "cascade/cascade.h"
 #include "base/mutex.h"
+#include "cascade/cascade.h"
 #include "server/http_types.h"
 
 namespace cascade::server {

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "cascade/cascade.h"
 #include "base/mutex.h"
+#include "cascade/cascade.h"
 
 namespace cascade::server {
 

@@ -90,8 +90,8 @@ TEST(BatchDirectoryTest, ABatchOfAThousandJobsFitsItsCounters) {
 // The concurrent test's batches: some share one hash (long probe chains
 // across every copy of the table), the rest are a generator's ids.
 struct Fixture {
-  static constexpr int kBatches = 3000;     // the table grows 16 -> 8192
-  static constexpr int kColliding = 64;     // one hash for all of them
+  static constexpr int kBatches = 3000;  // the table grows 16 -> 8192
+  static constexpr int kColliding = 64;  // one hash for all of them
   static constexpr int kNeverInserted = 50;
 
   Fixture() {
@@ -128,7 +128,7 @@ struct ReaderFindings {
 // Returns the writer's final counts; `findings` gets the reader's.
 std::vector<Counts> RunRound(const Fixture& f, uint64_t seed, BatchDirectory& dir,
                              ReaderFindings& findings) {
-  constexpr int kHot = 8;  // the newest batches, where the moves happen
+  constexpr int kHot = 8;         // the newest batches, where the moves happen
   std::atomic<int> published{0};  // batches [0, published) are in the directory
   std::atomic<int64_t> reads{0};
   std::atomic<bool> writer_done{false};

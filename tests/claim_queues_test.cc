@@ -121,7 +121,7 @@ TEST(ClaimQueuesTest, PriorityThenOldestWithinAPriority) {
 
 TEST(ClaimQueuesTest, PriorityWithATagSkipsHigherPriorityJobsWithoutIt) {
   Queues q;
-  q.Enqueue(1, 100);           // no tags
+  q.Enqueue(1, 100);  // no tags
   q.Enqueue(2, 1, {kGpu});
   q.Enqueue(3, 7, {kGpu});
   q.Enqueue(4, 7, {kGpu, kHd});
@@ -175,8 +175,8 @@ TEST(ClaimQueuesTest, TagsWalkOnlyTheRarestTagsJobs) {
   for (SortOrder order : kAllOrders) {
     q.ResetTagsOfCalls();
     EXPECT_EQ(q.Pick(order, {kGpu, kHd}, /*random_bits=*/0), 301u) << SortOrderName(order);
-    EXPECT_LE(q.tags_of_calls(), 2) << SortOrderName(order)
-                                    << ": looked at jobs outside the rarest tag's set";
+    EXPECT_LE(q.tags_of_calls(), 2)
+        << SortOrderName(order) << ": looked at jobs outside the rarest tag's set";
   }
 }
 

@@ -100,8 +100,7 @@ TEST_F(ListSelectionTest, SeveralStatesAreTheirUnionInSlotOrder) {
   Claim(1);
   Finish(3);
   Finish(6);
-  EXPECT_THAT(Page(Select({JobState::kRendering, JobState::kFinished})),
-              ElementsAre(1u, 3u, 6u));
+  EXPECT_THAT(Page(Select({JobState::kRendering, JobState::kFinished})), ElementsAre(1u, 3u, 6u));
   EXPECT_THAT(Page(Select({JobState::kFinished})), ElementsAre(3u, 6u));
   EXPECT_THAT(Page(Select({JobState::kError})), IsEmpty());
   EXPECT_EQ(Page(Select()).size(), 8u);
@@ -171,12 +170,12 @@ TEST_F(ListSelectionTest, AnotherTeamsJobsAreNotListed) {
 }
 
 TEST_F(ListSelectionTest, PriorityOrderIsHighestFirstThenOldestWithOffsets) {
-  Create({}, 0);    // 0
-  Create({}, 5);    // 1
-  Create({}, 10);   // 2
-  Create({}, 5);    // 3
-  Create({}, -1);   // 4
-  Create({}, 10);   // 5
+  Create({}, 0);   // 0
+  Create({}, 5);   // 1
+  Create({}, 10);  // 2
+  Create({}, 5);   // 3
+  Create({}, -1);  // 4
+  Create({}, 10);  // 5
   Selection sel = Select();
   sel.sort = SortOrder::kPriority;
   EXPECT_THAT(Page(sel), ElementsAre(2u, 5u, 1u, 3u, 0u, 4u));

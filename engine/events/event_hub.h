@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "cascade/events.h"
 #include "base/mutex.h"
+#include "cascade/events.h"
 
 namespace cascade::internal {
 

@@ -16,9 +16,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "base/mutex.h"
 #include "engine/events/event_hub.h"
 #include "engine/model/job_model.h"
-#include "base/mutex.h"
 
 namespace cascade::internal {
 

@@ -21,10 +21,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/mutex.h"
 #include "engine/lease/lease_book.h"
 #include "engine/model/job_model.h"
 #include "engine/store/store.h"
-#include "base/mutex.h"
 
 namespace cascade::internal {
 

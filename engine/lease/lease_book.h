@@ -27,8 +27,8 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
-#include "engine/model/job_model.h"
 #include "base/mutex.h"
+#include "engine/model/job_model.h"
 
 namespace cascade::internal {
 

@@ -27,10 +27,10 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_set.h"
+#include "base/mutex.h"
 #include "cascade/clock.h"
 #include "cascade/webhook.h"
 #include "engine/journal/journal.h"
-#include "base/mutex.h"
 #include "engine/util/wakeup.h"
 #include "engine/webhook/delivery.h"
 
