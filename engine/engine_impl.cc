@@ -615,8 +615,7 @@ absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease
     CASCADE_ASSIGN_OR_RETURN(slot, Found(model_.FindAny(id), id));
   }
   if (!model_.job(slot).machine.Accepts(event)) return Refused(slot, event);
-  const std::optional<Lease> lease = leases_.Find(slot);
-  if (!token || !lease || *token != lease->token) {
+  if (!token || !leases_.Holds(slot, *token)) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", id.ToString(), ": the lease is stale or not this job's"));
   }
@@ -672,9 +671,9 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
         model_.Apply(slot, JobEvent::kProgress,
                      {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)}));
   }
-  const int64_t length_ms =
-      report.extend ? absl::ToInt64Milliseconds(*report.extend) : leases_.Find(slot)->length_ms;
-  const Lease lease = leases_.Extend(slot, now_ms + length_ms);
+  const Lease lease = leases_.Extend(
+      slot, now_ms,
+      report.extend ? std::optional(absl::ToInt64Milliseconds(*report.extend)) : std::nullopt);
   HeartbeatResult result;
   ViewInto(model_, slot, result.job);
   result.lease = {std::string(lease_token), absl::FromUnixMillis(lease.expires_ms)};

@@ -93,7 +93,7 @@ TEST_F(LeaseBookTest, NextDueIsTheEarliestLeaseOnceItsTimeHasCome) {
 TEST_F(LeaseBookTest, ExtendMovesTheDueTime) {
   const Lease granted = book_.Grant(1, kNow, 500);
   book_.Grant(2, kNow, 200);
-  const Lease extended = book_.Extend(2, kNow + 2'000);
+  const Lease extended = book_.Extend(2, kNow, 2'000);
   EXPECT_EQ(extended.expires_ms, kNow + 2'000);
   EXPECT_EQ(extended.length_ms, 200) << "the claim's length is kept";
   EXPECT_EQ(book_.Find(2)->expires_ms, kNow + 2'000);
@@ -101,14 +101,31 @@ TEST_F(LeaseBookTest, ExtendMovesTheDueTime) {
   EXPECT_EQ(book_.NextDue(kNow + 499), std::nullopt);
   EXPECT_EQ(book_.NextDue(kNow + 500), 1u);
   // Extending the earliest one past the other hands the first place over.
-  const Lease moved = book_.Extend(1, kNow + 3'000);
+  const Lease moved = book_.Extend(1, kNow, 3'000);
   EXPECT_EQ(moved.token, granted.token) << "extending keeps the token";
   EXPECT_EQ(book_.next_due_ms(), kNow + 2'000);
   EXPECT_EQ(book_.NextDue(kNow + 2'000), 2u);
   // And back: an extension may also shorten.
-  book_.Extend(1, kNow + 100);
+  book_.Extend(1, kNow, 100);
   EXPECT_EQ(book_.next_due_ms(), kNow + 100);
   EXPECT_EQ(book_.NextDue(kNow + 100), 1u);
+}
+
+TEST_F(LeaseBookTest, ExtendWithoutALengthRenewsForTheClaimsLength) {
+  book_.Grant(6, kNow, 400);
+  const Lease renewed = book_.Extend(6, kNow + 1'000);
+  EXPECT_EQ(renewed.expires_ms, kNow + 1'000 + 400);
+  EXPECT_EQ(book_.next_due_ms(), kNow + 1'400);
+}
+
+TEST_F(LeaseBookTest, HoldsOnlyTheCurrentTokenOfALeasedJob) {
+  const Lease first = book_.Grant(3, kNow, 500);
+  EXPECT_TRUE(book_.Holds(3, first.token));
+  EXPECT_FALSE(book_.Holds(4, first.token)) << "another job";
+  EXPECT_FALSE(book_.Holds(3, first.token ^ 1));
+  const Lease second = book_.Grant(3, kNow, 500);
+  EXPECT_FALSE(book_.Holds(3, first.token)) << "a re-grant makes the old token stale";
+  EXPECT_TRUE(book_.Holds(3, second.token));
 }
 
 TEST_F(LeaseBookTest, TakeChangedReportsGrantsAndExtensionsOnce) {
@@ -116,7 +133,7 @@ TEST_F(LeaseBookTest, TakeChangedReportsGrantsAndExtensionsOnce) {
   book_.Grant(9, kNow, 1'000);
   EXPECT_THAT(book_.TakeChanged(), UnorderedElementsAre(4u, 9u));
   EXPECT_THAT(book_.TakeChanged(), IsEmpty());
-  book_.Extend(9, kNow + 5'000);
+  book_.Extend(9, kNow, 5'000);
   EXPECT_THAT(book_.TakeChanged(), ElementsAre(9u));
 }
 
@@ -193,7 +210,7 @@ TEST_F(LeaseBookTest, ASecondAbortDoesNotMoveTheDeadline) {
 TEST_F(LeaseBookTest, ExtendingAnAbortingLeaseKeepsItsDeadline) {
   book_.Grant(5, kNow, 60'000);
   book_.OnTransition(Transition(5, JobState::kRendering, JobState::kRendering, kNow, true));
-  book_.Extend(5, kNow + 120'000);
+  book_.Extend(5, kNow, 120'000);
   EXPECT_EQ(book_.Find(5)->abort_deadline_ms, kNow + kGraceMs);
   EXPECT_EQ(book_.next_due_ms(), kNow + kGraceMs) << "a heartbeat cannot outrun the grace";
 }
@@ -215,9 +232,9 @@ TEST_F(LeaseBookTest, WakeFiresWhenALeaseBecomesTheEarliest) {
   EXPECT_THAT(wakes_, ElementsAre(kNow + 10'000));
   book_.Grant(3, kNow, 5'000);  // earlier: wake
   EXPECT_THAT(wakes_, ElementsAre(kNow + 10'000, kNow + 5'000));
-  book_.Extend(2, kNow + 1'000);  // moved to the front: wake
+  book_.Extend(2, kNow, 1'000);  // moved to the front: wake
   EXPECT_THAT(wakes_, ElementsAre(kNow + 10'000, kNow + 5'000, kNow + 1'000));
-  book_.Extend(1, kNow + 30'000);  // moved back, still not first: no wake
+  book_.Extend(1, kNow, 30'000);  // moved back, still not first: no wake
   EXPECT_EQ(wakes_.size(), 3u);
   // An abort whose grace ends before every other due time: wake.
   book_.OnTransition(Transition(1, JobState::kRendering, JobState::kRendering, kNow - 4'500, true));

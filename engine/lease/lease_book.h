@@ -58,9 +58,13 @@ class LeaseBook final : public ModelListener {
 
   // Grants a lease of `length_ms` on a job just claimed.
   Lease Grant(uint32_t slot, int64_t now_ms, int64_t length_ms) ABSL_LOCKS_EXCLUDED(mu_);
-  // Moves the lease's expiry to `expires_ms`. REQUIRES: `slot` has a lease.
-  Lease Extend(uint32_t slot, int64_t expires_ms) ABSL_LOCKS_EXCLUDED(mu_);
+  // Renews the lease from `now_ms` for `length_ms`, or for the length its
+  // claim granted. REQUIRES: `slot` has a lease.
+  Lease Extend(uint32_t slot, int64_t now_ms, std::optional<int64_t> length_ms = std::nullopt)
+      ABSL_LOCKS_EXCLUDED(mu_);
   std::optional<Lease> Find(uint32_t slot) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether `slot`'s lease is the one `token` names.
+  bool Holds(uint32_t slot, uint64_t token) const ABSL_LOCKS_EXCLUDED(mu_);
   // The slot a token was issued for. Only a hint: a caller compares the
   // whole token with the lease of the job it names.
   uint32_t SlotHint(uint64_t token) const { return static_cast<uint32_t>(token) ^ slot_key_; }
