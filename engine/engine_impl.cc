@@ -232,7 +232,7 @@ bool HasDependsOn(const JobSpec& spec) {
 
 }  // namespace
 
-absl::Status EngineImpl::CheckDependencies(uint32_t team, const JobSpec& spec) const {
+absl::Status EngineImpl::CheckDependencies(TeamNo team, const JobSpec& spec) const {
   if (!HasDependsOn(spec)) return absl::OkStatus();
   std::vector<std::string> unknown, dead;
   auto visit = [&](const JobSpec& s, auto& self) -> void {
@@ -281,7 +281,7 @@ absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSp
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  const uint32_t team_id = model_.InternTeam(team);
+  const TeamNo team_id = model_.InternTeam(team);
   CASCADE_RETURN_IF_ERROR(CheckDependencies(team_id, spec));
   CreatedJob created =
       Created(model_.CreateTree(spec, {.team = team_id, .now_ms = now_ms}), nullptr);
@@ -323,7 +323,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  const uint32_t team_id = model_.InternTeam(team);
+  const TeamNo team_id = model_.InternTeam(team);
   BatchSubmitResult result;
   result.total_jobs = count;
   result.batch_id = model_.NextId(now_ms);
@@ -381,7 +381,8 @@ absl::StatusOr<std::vector<Job>> EngineImpl::GetFamily(std::string_view team, Jo
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   ReaderLock lock(&mu_);
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
-  std::vector<uint32_t> jobs, batches;
+  std::vector<uint32_t> jobs;
+  std::vector<BatchNo> batches;
   CollectFamily(model_, slot, /*through_batches=*/false, jobs, batches);
   return Views(model_, std::move(jobs));
 }
@@ -408,10 +409,10 @@ absl::StatusOr<std::vector<Job>> EngineImpl::List(std::string_view team,
   sel.limit = query.limit;
 
   ReaderLock lock(&mu_);
-  std::optional<uint32_t> team_id = model_.teams().Find(team);
+  std::optional<TeamNo> team_id = model_.teams().Find(team);
   if (!team_id) return std::vector<Job>();
   for (const std::string& tag : query.tags) {
-    std::optional<uint32_t> t = model_.tags().Find(tag);
+    std::optional<TagNo> t = model_.tags().Find(tag);
     if (!t) return std::vector<Job>();  // nobody carries it
     sel.tags.push_back(*t);
   }
@@ -575,9 +576,9 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
-  std::vector<uint32_t> wanted;
+  std::vector<TagNo> wanted;
   for (const std::string& tag : request.tags) {
-    std::optional<uint32_t> t = model_.tags().Find(tag);
+    std::optional<TagNo> t = model_.tags().Find(tag);
     if (!t) return absl::NotFoundError("no queued job carries the requested tags");
     wanted.push_back(*t);
   }
@@ -587,8 +588,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
       wanted, options_.pickup_order, NextRandom(),
       [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // called under mu_, by Pick
         const JobRecord& job = model_.job(slot);
-        return job.extras ? absl::Span<const uint32_t>(job.extras->tags)
-                          : absl::Span<const uint32_t>();
+        return job.extras ? absl::Span<const TagNo>(job.extras->tags) : absl::Span<const TagNo>();
       });
   if (!found) return absl::NotFoundError("no queued job to claim");
   const uint32_t slot = *found;

@@ -130,7 +130,7 @@ class EngineImpl final : public Engine {
   // The batch if it belongs to `team`, or null. Lock-free.
   const BatchRecord* FindBatch(std::string_view team, BatchId id) const;
   // NotFound / FailedPrecondition for a bad `depends_on` anywhere in the tree.
-  absl::Status CheckDependencies(uint32_t team, const JobSpec& spec) const
+  absl::Status CheckDependencies(TeamNo team, const JobSpec& spec) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The creation answer of the tree rooted at `slot`; `batch` while it is
   // being made.

@@ -40,12 +40,12 @@ TEST(BatchDirectoryTest, FindsWhatWasInsertedAndNothingElse) {
   const BatchId a = ids.Next(absl::FromUnixSeconds(1'700'000'000));
   const BatchId b = ids.Next(absl::FromUnixSeconds(1'700'000'000));
   const BatchId never = ids.Next(absl::FromUnixSeconds(1'700'000'000));
-  EXPECT_EQ(dir.next_number(), 0u);
-  EXPECT_EQ(dir.Insert(MakeBatch(a, "team-a", 3)), 0u);
-  EXPECT_EQ(dir.Insert(MakeBatch(b, "team-b", 1)), 1u);
+  EXPECT_EQ(dir.next_number(), BatchNo{0});
+  EXPECT_EQ(dir.Insert(MakeBatch(a, "team-a", 3)), BatchNo{0});
+  EXPECT_EQ(dir.Insert(MakeBatch(b, "team-b", 1)), BatchNo{1});
   EXPECT_EQ(dir.size(), 2u);
-  EXPECT_EQ(dir.id_of(1), b);
-  EXPECT_EQ(&dir.at(0), dir.Find(a));
+  EXPECT_EQ(dir.id_of(BatchNo{1}), b);
+  EXPECT_EQ(&dir.at(BatchNo{0}), dir.Find(a));
   ASSERT_NE(dir.Find(b), nullptr);
   EXPECT_EQ(dir.Find(b)->team_name(), "team-b");
   EXPECT_EQ(dir.Find(never), nullptr);
@@ -56,7 +56,7 @@ TEST(BatchDirectoryTest, MovesKeepTheTotalAndAPurgedBatchIsNotFound) {
   BatchDirectory dir;
   const BatchId id(0x0123456789ABCDEFull, 42);
   dir.Insert(MakeBatch(id, "team-a", 4));
-  BatchRecord& batch = dir.at(0);
+  BatchRecord& batch = dir.at(BatchNo{0});
   batch.Move(JobState::kQueued, JobState::kRendering);
   batch.Move(JobState::kQueued, JobState::kRendering);
   batch.Move(JobState::kRendering, JobState::kFinished);
@@ -71,7 +71,7 @@ TEST(BatchDirectoryTest, MovesKeepTheTotalAndAPurgedBatchIsNotFound) {
   EXPECT_EQ(counts.count(JobState::kError), 0);
   batch.MarkPurged();
   EXPECT_EQ(dir.Find(id), nullptr);
-  EXPECT_TRUE(dir.at(0).purged()) << "the record itself stays for readers holding it";
+  EXPECT_TRUE(dir.at(BatchNo{0}).purged()) << "the record itself stays for readers holding it";
 }
 
 TEST(BatchDirectoryTest, ABatchOfAThousandJobsFitsItsCounters) {
@@ -79,7 +79,7 @@ TEST(BatchDirectoryTest, ABatchOfAThousandJobsFitsItsCounters) {
   const BatchId id(1, 1);
   dir.Insert(MakeBatch(id, "team-a", static_cast<int>(kMaxBatchJobs)));
   for (size_t i = 0; i < kMaxBatchJobs; ++i) {
-    dir.at(0).Move(JobState::kQueued, JobState::kFinished);
+    dir.at(BatchNo{0}).Move(JobState::kQueued, JobState::kFinished);
   }
   const BatchCounts counts = dir.Find(id)->Snapshot();
   EXPECT_EQ(counts.total, static_cast<int>(kMaxBatchJobs));
@@ -182,13 +182,13 @@ std::vector<Counts> RunRound(const Fixture& f, uint64_t seed, BatchDirectory& di
       reads_seen = reads.load(std::memory_order_acquire);
     }
     At(expected[i], JobState::kQueued) = Fixture::Total(i);
-    const uint32_t number = dir.Insert(MakeBatch(f.ids[i], Fixture::Team(i), Fixture::Total(i)));
-    EXPECT_EQ(number, static_cast<uint32_t>(i));
+    const BatchNo number = dir.Insert(MakeBatch(f.ids[i], Fixture::Team(i), Fixture::Total(i)));
+    EXPECT_EQ(number, BatchNo{static_cast<uint32_t>(i)});
     published.store(i + 1, std::memory_order_release);
     for (int m = 0; m < 8; ++m) {
       const int j = i - static_cast<int>(rng() % std::min(i + 1, kHot));
       Counts& c = expected[j];
-      BatchRecord& batch = dir.at(static_cast<uint32_t>(j));
+      BatchRecord& batch = dir.at(BatchNo{static_cast<uint32_t>(j)});
       switch (rng() % 4) {
         case 0:
         case 1:
@@ -239,8 +239,8 @@ TEST(BatchDirectoryTest, ConcurrentReaderNeverSeesATornBatchOrAnInconsistentSnap
     for (int i = 0; i < Fixture::kBatches; ++i) {
       const BatchRecord* r = dir.Find(f.ids[i]);
       ASSERT_NE(r, nullptr) << i;
-      EXPECT_EQ(r, &dir.at(static_cast<uint32_t>(i)));
-      EXPECT_EQ(dir.id_of(static_cast<uint32_t>(i)), f.ids[i]);
+      EXPECT_EQ(r, &dir.at(BatchNo{static_cast<uint32_t>(i)}));
+      EXPECT_EQ(dir.id_of(BatchNo{static_cast<uint32_t>(i)}), f.ids[i]);
       EXPECT_EQ(r->Snapshot().by_state, expected[i]) << "batch " << i;
     }
   }

@@ -75,7 +75,7 @@ class CascadeRulesTest : public ::testing::Test {
   int64_t Tick() { return now_ += 10; }
 
   JobModel model_{"https://out.example.com/{team}/{id}.mp4", /*max_attempts=*/3, /*seed=*/1};
-  const uint32_t team_;
+  const TeamNo team_;
   int64_t now_ = kT0;
 };
 
@@ -293,7 +293,8 @@ TEST_F(CascadeRulesTest, CollectFamilyReturnsTheConnectedJobsInSlotOrder) {
   const uint32_t other_dependent = CreateDependent({other_root});
   const uint32_t late = CreateDependent({p + 2});
 
-  std::vector<uint32_t> jobs, batches = {123};
+  std::vector<uint32_t> jobs;
+  std::vector<BatchNo> batches = {BatchNo{123}};
   for (uint32_t from : {p, p + 1, p + 2, late}) {
     CollectFamily(model_, from, /*through_batches=*/true, jobs, batches);
     EXPECT_THAT(jobs, ElementsAre(p, p + 1, p + 2, late)) << "from " << from;
@@ -308,7 +309,7 @@ TEST_F(CascadeRulesTest, CollectFamilyReturnsTheConnectedJobsInSlotOrder) {
 TEST_F(CascadeRulesTest, CollectFamilyCrossesABatchOnlyWhenAsked) {
   const BatchId batch_id = model_.NextId(Tick());
   std::unique_ptr<BatchRecord> batch = model_.NewBatch(batch_id, "team-a");
-  const uint32_t number = model_.batches().next_number();
+  const BatchNo number = model_.batches().next_number();
   NewJob where{.team = team_, .batch = batch.get(), .batch_number = number, .now_ms = Tick()};
   JobSpec first = Leaf("first");
   first.children = {Leaf("child")};
@@ -318,7 +319,8 @@ TEST_F(CascadeRulesTest, CollectFamilyCrossesABatchOnlyWhenAsked) {
   ASSERT_EQ(model_.PublishBatch(std::move(batch), now_), number);
   const uint32_t outside = CreateDependent({b1});
 
-  std::vector<uint32_t> jobs, batches;
+  std::vector<uint32_t> jobs;
+  std::vector<BatchNo> batches;
   CollectFamily(model_, b0 + 1, /*through_batches=*/false, jobs, batches);
   EXPECT_THAT(jobs, ElementsAre(b0, b0 + 1));
   EXPECT_THAT(batches, IsEmpty());

@@ -22,14 +22,14 @@ constexpr SortOrder kAllOrders[] = {SortOrder::kOldestFirst, SortOrder::kNewestF
                                     SortOrder::kRandom, SortOrder::kPriority};
 
 // Interned tag numbers (ClaimQueues wants them sorted and unique).
-constexpr uint32_t kGpu = 1;
-constexpr uint32_t kHd = 2;
-constexpr uint32_t kUnknownTag = 99;
+constexpr TagNo kGpu{1};
+constexpr TagNo kHd{2};
+constexpr TagNo kUnknownTag{99};
 
 // ClaimQueues plus the tags of each job, as the job model would keep them.
 class Queues {
  public:
-  void Enqueue(uint32_t slot, int32_t priority, std::vector<uint32_t> tags = {}) {
+  void Enqueue(uint32_t slot, int32_t priority, std::vector<TagNo> tags = {}) {
     job_tags_[slot] = {priority, std::move(tags)};
     queues_.Enqueue(slot, priority, job_tags_[slot].tags);
   }
@@ -37,13 +37,13 @@ class Queues {
     const Job& job = job_tags_.at(slot);
     queues_.Dequeue(slot, job.priority, job.tags);
   }
-  std::optional<uint32_t> Pick(SortOrder order, std::vector<uint32_t> wanted = {},
+  std::optional<uint32_t> Pick(SortOrder order, std::vector<TagNo> wanted = {},
                                uint64_t random_bits = 0) const {
     return queues_.Pick(wanted, order, random_bits, tags_of());
   }
   // The tags_of callback; counts how often the queues asked it.
-  std::function<absl::Span<const uint32_t>(uint32_t)> tags_of() const {
-    return [this](uint32_t slot) -> absl::Span<const uint32_t> {
+  std::function<absl::Span<const TagNo>(uint32_t)> tags_of() const {
+    return [this](uint32_t slot) -> absl::Span<const TagNo> {
       ++tags_of_calls_;
       return job_tags_.at(slot).tags;
     };
@@ -55,7 +55,7 @@ class Queues {
  private:
   struct Job {
     int32_t priority = 0;
-    std::vector<uint32_t> tags;
+    std::vector<TagNo> tags;
   };
   ClaimQueues queues_;
   std::map<uint32_t, Job> job_tags_;

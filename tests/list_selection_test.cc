@@ -29,13 +29,14 @@ class ListSelectionTest : public ::testing::Test {
   ListSelectionTest() : team_(model_.InternTeam("team-a")) {}
 
   uint32_t Create(std::vector<std::string> tags = {}, int32_t priority = 0,
-                  uint32_t team = kNone32) {
+                  TeamNo team = kNo<TeamNo>) {
     JobSpec spec;
     spec.template_id = "01HZX3C5Y5V7E8W3J6T9Q2M1NB";
     spec.composition = "main";
     spec.tags = std::move(tags);
     spec.priority = priority;
-    return model_.CreateTree(spec, {.team = team == kNone32 ? team_ : team, .now_ms = now_ += 10});
+    return model_.CreateTree(spec,
+                             {.team = team == kNo<TeamNo> ? team_ : team, .now_ms = now_ += 10});
   }
   void Claim(uint32_t slot) {
     ASSERT_TRUE(model_.Apply(slot, JobEvent::kClaim, {.now_ms = now_ += 10}));
@@ -58,13 +59,13 @@ class ListSelectionTest : public ::testing::Test {
     sel.limit = ListQuery::kMaxLimit;
     return sel;
   }
-  uint32_t Tag(const std::string& name) const { return *model_.tags().Find(name); }
+  TagNo Tag(const std::string& name) const { return *model_.tags().Find(name); }
   std::vector<uint32_t> Page(const Selection& sel, uint64_t random_bits = 0) const {
     return SelectPage(model_.team_index(team_), model_.table(), sel, random_bits);
   }
 
   JobModel model_{"https://out.example.com/{id}.mp4", /*max_attempts=*/3, /*seed=*/1};
-  const uint32_t team_;
+  const TeamNo team_;
   int64_t now_ = kT0;
 };
 
@@ -153,12 +154,12 @@ TEST_F(ListSelectionTest, TagsFilterAStateSetThatIsTheNarrowerSource) {
 
 TEST_F(ListSelectionTest, AnUnknownTagListsNothing) {
   Create({"gpu"});
-  const uint32_t other_team = model_.InternTeam("team-b");
+  const TeamNo other_team = model_.InternTeam("team-b");
   Create({"hd"}, 0, other_team);
   Selection sel = Select();
   sel.tags = {Tag("hd")};
   EXPECT_THAT(Page(sel), IsEmpty());
-  sel.tags = {Tag("gpu"), 12345};
+  sel.tags = {Tag("gpu"), TagNo{12345}};
   EXPECT_THAT(Page(sel), IsEmpty());
 }
 

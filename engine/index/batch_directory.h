@@ -27,6 +27,7 @@
 #include "cascade/batch.h"
 #include "cascade/ids.h"
 #include "cascade/job.h"
+#include "engine/table/numbers.h"
 
 namespace cascade::internal {
 
@@ -82,16 +83,16 @@ class BatchDirectory {
   BatchDirectory() { Publish(16); }
 
   // Writer: takes ownership and returns the record's number (for JobRecord::batch).
-  uint32_t Insert(std::unique_ptr<BatchRecord> record);
+  BatchNo Insert(std::unique_ptr<BatchRecord> record);
   // Writer: the record with this number.
-  BatchRecord& at(uint32_t number) { return *records_[number]; }
-  const BatchRecord& at(uint32_t number) const { return *records_[number]; }
+  BatchRecord& at(BatchNo number) { return *records_[Raw(number)]; }
+  const BatchRecord& at(BatchNo number) const { return *records_[Raw(number)]; }
   // Writer (or under the writer's lock): the id of batch `number`, from a
   // dense array that stays in cache, where at(number).id() costs two misses.
-  const BatchId& id_of(uint32_t number) const { return ids_[number]; }
+  const BatchId& id_of(BatchNo number) const { return ids_[Raw(number)]; }
   size_t size() const { return records_.size(); }
   // Writer: the number the next Insert will return.
-  uint32_t next_number() const { return static_cast<uint32_t>(records_.size()); }
+  BatchNo next_number() const { return BatchNo{static_cast<uint32_t>(records_.size())}; }
 
   // Any thread, lock-free: the record with this id, or null (also when it was
   // purged).
@@ -133,7 +134,7 @@ inline void BatchDirectory::Publish(size_t capacity) {
   tables_.push_back(std::move(next));
 }
 
-inline uint32_t BatchDirectory::Insert(std::unique_ptr<BatchRecord> record) {
+inline BatchNo BatchDirectory::Insert(std::unique_ptr<BatchRecord> record) {
   // Keep the load factor at or below one half.
   if ((records_.size() + 1) * 2 > tables_.back()->mask + 1) {
     Publish((tables_.back()->mask + 1) * 2);
@@ -142,7 +143,7 @@ inline uint32_t BatchDirectory::Insert(std::unique_ptr<BatchRecord> record) {
   ids_.push_back(r->id());
   records_.push_back(std::move(record));
   Place(*tables_.back(), r);
-  return static_cast<uint32_t>(records_.size() - 1);
+  return BatchNo{static_cast<uint32_t>(records_.size() - 1)};
 }
 
 inline const BatchRecord* BatchDirectory::Find(BatchId id) const {

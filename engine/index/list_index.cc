@@ -11,11 +11,11 @@
 namespace cascade::internal {
 namespace {
 
-bool HasAllTags(const JobRecord& job, absl::Span<const uint32_t> tags) {
+bool HasAllTags(const JobRecord& job, absl::Span<const TagNo> tags) {
   if (tags.empty()) return true;
   if (!job.extras) return false;
-  const std::vector<uint32_t>& have = job.extras->tags;  // sorted
-  for (uint32_t t : tags) {
+  const std::vector<TagNo>& have = job.extras->tags;  // sorted
+  for (TagNo t : tags) {
     if (!std::binary_search(have.begin(), have.end(), t)) return false;
   }
   return true;
@@ -83,7 +83,7 @@ std::vector<uint32_t> SelectPage(const TeamIndex& index, const JobTable& table,
     state_total += state_sets.back()->size();
   }
   const SlotSet* tag_set = nullptr;
-  for (uint32_t tag : sel.tags) {
+  for (TagNo tag : sel.tags) {
     const SlotSet* s = index.by_tag(tag);
     if (s == nullptr) return page;  // nobody carries it
     if (tag_set == nullptr || s->size() < tag_set->size()) tag_set = s;

@@ -25,18 +25,18 @@ namespace cascade::internal {
 
 class TeamIndex {
  public:
-  void Add(uint32_t slot, JobState state, absl::Span<const uint32_t> tags) {
+  void Add(uint32_t slot, JobState state, absl::Span<const TagNo> tags) {
     by_state_[static_cast<int>(state)].insert(slot);
-    for (uint32_t tag : tags) by_tag_[tag].insert(slot);
+    for (TagNo tag : tags) by_tag_[tag].insert(slot);
   }
   void Move(uint32_t slot, JobState from, JobState to) {
     by_state_[static_cast<int>(from)].erase(slot);
     by_state_[static_cast<int>(to)].insert(slot);
   }
   // Forgets a job (retention purged it).
-  void Remove(uint32_t slot, JobState state, absl::Span<const uint32_t> tags) {
+  void Remove(uint32_t slot, JobState state, absl::Span<const TagNo> tags) {
     by_state_[static_cast<int>(state)].erase(slot);
-    for (uint32_t tag : tags) {
+    for (TagNo tag : tags) {
       auto it = by_tag_.find(tag);
       if (it == by_tag_.end()) continue;
       it->second.erase(slot);
@@ -45,20 +45,20 @@ class TeamIndex {
   }
   const SlotSet& by_state(JobState s) const { return by_state_[static_cast<int>(s)]; }
   // Null when no job of the team carries the tag.
-  const SlotSet* by_tag(uint32_t tag) const {
+  const SlotSet* by_tag(TagNo tag) const {
     auto it = by_tag_.find(tag);
     return it == by_tag_.end() ? nullptr : &it->second;
   }
 
  private:
   std::array<SlotSet, kNumJobStates> by_state_;
-  absl::flat_hash_map<uint32_t, SlotSet> by_tag_;
+  absl::flat_hash_map<TagNo, SlotSet> by_tag_;
 };
 
 // A listing, resolved to index terms.
 struct Selection {
   std::array<bool, kNumJobStates> states{};  // allowed states
-  std::vector<uint32_t> tags;                // interned, all required
+  std::vector<TagNo> tags;                   // interned, all required
   uint32_t lo = 0;                           // slot range [lo, hi)
   uint32_t hi = 0;
   SortOrder sort = SortOrder::kOldestFirst;

@@ -34,13 +34,13 @@ void Journal::OnBatchAdded(const BatchRecord& batch, int64_t created_ms) {
 }
 
 void Journal::OnPurge(absl::Span<const uint32_t> jobs, absl::Span<const uint64_t> edges,
-                      absl::Span<const uint32_t> batches) {
+                      absl::Span<const BatchNo> batches) {
   if (!journaling()) return;
   for (uint32_t slot : jobs) {
     rows_.push_back(Change::Delete(Table::kJobs, model_.job(slot).id.ToString()));
   }
   for (uint64_t key : edges) rows_.push_back(Change::Delete(Table::kEdges, HexKey(key)));
-  for (uint32_t b : batches) {
+  for (BatchNo b : batches) {
     rows_.push_back(Change::Delete(Table::kBatches, model_.batches().id_of(b).ToString()));
   }
 }

@@ -44,7 +44,7 @@ class Journal final : public ModelListener {
   void OnEdgeAdded(uint64_t key, uint32_t prerequisite, uint32_t dependent) override;
   void OnBatchAdded(const BatchRecord& batch, int64_t created_ms) override;
   void OnPurge(absl::Span<const uint32_t> jobs, absl::Span<const uint64_t> edges,
-               absl::Span<const uint32_t> batches) override;
+               absl::Span<const BatchNo> batches) override;
   // A row written whole (the outbox's deletes at a purge, its new deliveries).
   void AddRow(Change change);
 

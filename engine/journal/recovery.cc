@@ -202,7 +202,7 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
                      const RequestBuilder& build_request) {
   // Batches first (jobs name them), then jobs in id order, which is the order
   // they were made in: slots come back in creation order.
-  absl::flat_hash_map<BatchId, uint32_t> batch_numbers;
+  absl::flat_hash_map<BatchId, BatchNo> batch_numbers;
   CASCADE_RETURN_IF_ERROR(
       store.Load(Table::kBatches, [&](std::string_view key, std::string_view value) {
         RowReader r(Table::kBatches, key, value);
@@ -240,8 +240,8 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
         }
         const bool top_level = r.Field("batchIndex") != nullptr;
         const int64_t batch_index = r.Bounded("batchIndex", 0, kMaxBatchJobs - 1, 0);
-        if (top_level && job.batch == kNone32) r.Fail("\"batchIndex\" without \"batch\"");
-        if (top_level && job.batch != kNone32 &&
+        if (top_level && job.batch == kNo<BatchNo>) r.Fail("\"batchIndex\" without \"batch\"");
+        if (top_level && job.batch != kNo<BatchNo> &&
             model.batches().at(job.batch).top_level().size() >= kMaxBatchJobs) {
           r.Fail("the batch has more top-level jobs than a batch can");
         }

@@ -94,13 +94,13 @@ std::string EncodeJob(const JobModel& model, uint32_t slot) {
   PutMillis(row, "errorAt", job.timeline.error_ms);
   if (job.timeline.progress != 0.0f) row["progress"] = job.timeline.progress;
   if (job.timeline.attempts != 0) row["attempts"] = job.timeline.attempts;
-  if (job.template_ref != kNone32) {
+  if (job.template_ref != kNo<TemplateNo>) {
     PutText(row, "template", model.templates().name(job.template_ref));
   }
   if (job.total_assets != 0) row["totalAssets"] = job.total_assets;
   if (job.priority != 0) row["priority"] = job.priority;
   if (job.policy == PrerequisiteFailurePolicy::kIgnore) row["ignorePrerequisiteFailure"] = true;
-  if (job.batch != kNone32) {
+  if (job.batch != kNo<BatchNo>) {
     row["batch"] = model.batches().id_of(job.batch).ToString();
     if (job.top_level_of_batch) row["batchIndex"] = job.batch_index;
   }
@@ -119,7 +119,7 @@ std::string EncodeJob(const JobModel& model, uint32_t slot) {
     if (!extras.payload.empty()) PutText(row, "payload", extras.payload);
     if (!extras.tags.empty()) {
       json::array tags;
-      for (uint32_t tag : extras.tags) tags.push_back(TextValue(model.tags().name(tag)));
+      for (TagNo tag : extras.tags) tags.push_back(TextValue(model.tags().name(tag)));
       row["tags"] = std::move(tags);
     }
     if (extras.webhook) {

@@ -110,11 +110,11 @@ void FollowUp(JobModel& model, uint32_t slot, int64_t now_ms) {
 }
 
 void CollectFamily(const JobModel& model, uint32_t slot, bool through_batches,
-                   std::vector<uint32_t>& jobs, std::vector<uint32_t>& batches) {
+                   std::vector<uint32_t>& jobs, std::vector<BatchNo>& batches) {
   jobs.clear();
   batches.clear();
   absl::flat_hash_set<uint32_t> seen_jobs{slot};
-  absl::flat_hash_set<uint32_t> seen_batches;
+  absl::flat_hash_set<BatchNo> seen_batches;
   std::deque<uint32_t> work{slot};
   auto visit = [&](uint32_t s) {
     if (seen_jobs.insert(s).second) work.push_back(s);
@@ -128,7 +128,7 @@ void CollectFamily(const JobModel& model, uint32_t slot, bool through_batches,
       model.graph().ForEachDependent(job.vertex, visit);
       model.graph().ForEachPrerequisite(job.vertex, visit);
     }
-    if (through_batches && job.batch != kNone32 && seen_batches.insert(job.batch).second) {
+    if (through_batches && job.batch != kNo<BatchNo> && seen_batches.insert(job.batch).second) {
       batches.push_back(job.batch);
       for (uint32_t member : model.batches().at(job.batch).top_level()) visit(member);
     }

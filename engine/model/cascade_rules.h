@@ -37,7 +37,7 @@ void FollowUp(JobModel& model, uint32_t slot, int64_t now_ms);
 // The family of `slot`: the jobs its edges (and, `through_batches`, its
 // batch) connect it to, transitively, in slot order; and the batches met.
 void CollectFamily(const JobModel& model, uint32_t slot, bool through_batches,
-                   std::vector<uint32_t>& jobs, std::vector<uint32_t>& batches);
+                   std::vector<uint32_t>& jobs, std::vector<BatchNo>& batches);
 
 }  // namespace cascade::internal
 

@@ -8,18 +8,18 @@
 
 namespace cascade::internal {
 
-void ClaimQueues::Enqueue(uint32_t slot, int32_t priority, absl::Span<const uint32_t> tags) {
+void ClaimQueues::Enqueue(uint32_t slot, int32_t priority, absl::Span<const TagNo> tags) {
   queued_.insert(slot);
   by_priority_[priority].insert(slot);
-  for (uint32_t tag : tags) by_tag_[tag].insert(slot);
+  for (TagNo tag : tags) by_tag_[tag].insert(slot);
 }
 
-void ClaimQueues::Dequeue(uint32_t slot, int32_t priority, absl::Span<const uint32_t> tags) {
+void ClaimQueues::Dequeue(uint32_t slot, int32_t priority, absl::Span<const TagNo> tags) {
   queued_.erase(slot);
   auto it = by_priority_.find(priority);
   it->second.erase(slot);
   if (it->second.empty()) by_priority_.erase(it);
-  for (uint32_t tag : tags) {
+  for (TagNo tag : tags) {
     auto t = by_tag_.find(tag);
     t->second.erase(slot);
     if (t->second.empty()) by_tag_.erase(t);
@@ -27,11 +27,11 @@ void ClaimQueues::Dequeue(uint32_t slot, int32_t priority, absl::Span<const uint
 }
 
 std::optional<uint32_t> ClaimQueues::Pick(
-    absl::Span<const uint32_t> wanted, SortOrder order, uint64_t random_bits,
-    const std::function<absl::Span<const uint32_t>(uint32_t)>& tags_of) const {
+    absl::Span<const TagNo> wanted, SortOrder order, uint64_t random_bits,
+    const std::function<absl::Span<const TagNo>(uint32_t)>& tags_of) const {
   // Candidates: the queued jobs of the rarest wanted tag (or all of them).
   const SlotSet* candidates = &queued_;
-  for (uint32_t tag : wanted) {
+  for (TagNo tag : wanted) {
     auto it = by_tag_.find(tag);
     if (it == by_tag_.end()) return std::nullopt;
     if (candidates == &queued_ || it->second.size() < candidates->size()) {
@@ -39,8 +39,8 @@ std::optional<uint32_t> ClaimQueues::Pick(
     }
   }
   auto carries = [&](uint32_t slot) {
-    if (wanted.size() <= 1) return true;                    // a candidate carries the one tag
-    const absl::Span<const uint32_t> have = tags_of(slot);  // sorted
+    if (wanted.size() <= 1) return true;                 // a candidate carries the one tag
+    const absl::Span<const TagNo> have = tags_of(slot);  // sorted
     return std::includes(have.begin(), have.end(), wanted.begin(), wanted.end());
   };
   std::optional<uint32_t> found;

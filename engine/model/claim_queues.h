@@ -19,21 +19,22 @@
 #include "absl/types/span.h"
 #include "cascade/list_query.h"
 #include "engine/index/slot_set.h"
+#include "engine/table/numbers.h"
 
 namespace cascade::internal {
 
 class ClaimQueues {
  public:
   // `tags`: interned, sorted, unique.
-  void Enqueue(uint32_t slot, int32_t priority, absl::Span<const uint32_t> tags);
-  void Dequeue(uint32_t slot, int32_t priority, absl::Span<const uint32_t> tags);
+  void Enqueue(uint32_t slot, int32_t priority, absl::Span<const TagNo> tags);
+  void Dequeue(uint32_t slot, int32_t priority, absl::Span<const TagNo> tags);
 
   // The queued job `order` gives first among those carrying every tag of
   // `wanted` (interned, sorted, unique); `tags_of(slot)` gives a job's tags.
   // `random_bits` picks the start for kRandom.
   std::optional<uint32_t> Pick(
-      absl::Span<const uint32_t> wanted, SortOrder order, uint64_t random_bits,
-      const std::function<absl::Span<const uint32_t>(uint32_t)>& tags_of) const;
+      absl::Span<const TagNo> wanted, SortOrder order, uint64_t random_bits,
+      const std::function<absl::Span<const TagNo>(uint32_t)>& tags_of) const;
 
   size_t size() const { return queued_.size(); }
   bool contains(uint32_t slot) const { return queued_.contains(slot); }
@@ -41,7 +42,7 @@ class ClaimQueues {
  private:
   SlotSet queued_;
   absl::btree_map<int32_t, SlotSet, std::greater<int32_t>> by_priority_;
-  absl::flat_hash_map<uint32_t, SlotSet> by_tag_;
+  absl::flat_hash_map<TagNo, SlotSet> by_tag_;
 };
 
 }  // namespace cascade::internal

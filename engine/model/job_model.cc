@@ -19,8 +19,8 @@ bool Resolves(PrerequisiteFailurePolicy policy, JobState s) {
          (policy == PrerequisiteFailurePolicy::kIgnore && s == JobState::kError);
 }
 
-absl::Span<const uint32_t> TagsOf(const JobRecord& job) {
-  return job.extras ? absl::Span<const uint32_t>(job.extras->tags) : absl::Span<const uint32_t>();
+absl::Span<const TagNo> TagsOf(const JobRecord& job) {
+  return job.extras ? absl::Span<const TagNo>(job.extras->tags) : absl::Span<const TagNo>();
 }
 
 }  // namespace
@@ -78,9 +78,9 @@ uint32_t JobModel::unresolved_prerequisites(uint32_t slot) const {
 
 // ---- Creating -----------------------------------------------------------------
 
-uint32_t JobModel::InternTeam(std::string_view team) {
-  const uint32_t id = teams_.Intern(team);
-  if (id == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
+TeamNo JobModel::InternTeam(std::string_view team) {
+  const TeamNo id = teams_.Intern(team);
+  if (Raw(id) == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
   return id;
 }
 
@@ -88,7 +88,7 @@ std::unique_ptr<BatchRecord> JobModel::NewBatch(BatchId id, std::string_view tea
   return std::make_unique<BatchRecord>(id, std::string(team));
 }
 
-uint32_t JobModel::PublishBatch(std::unique_ptr<BatchRecord> batch, int64_t created_ms) {
+BatchNo JobModel::PublishBatch(std::unique_ptr<BatchRecord> batch, int64_t created_ms) {
   const BatchRecord& record = *batch;
   for (ModelListener* l : listeners_) l->OnBatchAdded(record, created_ms);
   return batches_.Insert(std::move(batch));  // readers see it whole
@@ -148,7 +148,7 @@ uint32_t JobModel::CreateTree(const JobSpec& spec, const NewJob& where) {
   for (const JobSpec& child_spec : spec.children) AddEdge(CreateTree(child_spec, child), slot);
   if (where.parent == kNone32) {
     creating_batch_ = nullptr;
-    creating_batch_number_ = kNone32;
+    creating_batch_number_ = kNo<BatchNo>;
   }
   return slot;
 }
@@ -188,22 +188,26 @@ bool JobModel::Apply(uint32_t slot, JobEvent event, EventArgs args, std::string_
   return true;
 }
 
-void JobModel::Reindex(uint32_t slot, std::optional<JobState> from, JobState to) {
+void JobModel::Reindex(uint32_t slot, std::optional<JobState> from, std::optional<JobState> to) {
   const JobRecord& job = table_[slot];
-  TeamIndex& index = *team_index_[job.team];
+  TeamIndex& index = *team_index_[Raw(job.team)];
+  if (!to) {  // purged: an ended job, so in no queue; its batch is purged with it
+    index.Remove(slot, *from, TagsOf(job));
+    return;
+  }
   if (from) {
-    index.Move(slot, *from, to);
+    index.Move(slot, *from, *to);
   } else {
-    index.Add(slot, to, TagsOf(job));
+    index.Add(slot, *to, TagsOf(job));
   }
   if (from == JobState::kQueued) queues_.Dequeue(slot, job.priority, TagsOf(job));
   if (to == JobState::kQueued) queues_.Enqueue(slot, job.priority, TagsOf(job));
   if (job.top_level_of_batch) {
     BatchRecord& batch = batch_record(job.batch);
     if (from) {
-      batch.Move(*from, to);
+      batch.Move(*from, *to);
     } else {
-      batch.Add(to);
+      batch.Add(*to);
     }
   }
 }
@@ -255,7 +259,7 @@ void JobModel::Tell(const JobChange& change) {
 
 // ---- Recovery and retention ---------------------------------------------------
 
-uint32_t JobModel::RestoreBatch(BatchId id, std::string_view team) {
+BatchNo JobModel::RestoreBatch(BatchId id, std::string_view team) {
   InternTeam(team);
   ids_.Observe(id);
   return batches_.Insert(NewBatch(id, team));
@@ -305,7 +309,7 @@ void JobModel::RestoreCause(uint32_t slot, uint32_t cause_slot) {
   table_[slot].timeline.cause_slot = cause_slot;
 }
 
-void JobModel::Purge(absl::Span<const uint32_t> jobs, absl::Span<const uint32_t> batches) {
+void JobModel::Purge(absl::Span<const uint32_t> jobs, absl::Span<const BatchNo> batches) {
   std::vector<uint64_t> edge_keys;
   for (uint32_t s : jobs) {
     if (table_[s].vertex != kNoVertex) {
@@ -318,12 +322,12 @@ void JobModel::Purge(absl::Span<const uint32_t> jobs, absl::Span<const uint32_t>
   for (uint32_t s : jobs) {
     JobRecord& job = table_[s];
     if (job.vertex != kNoVertex) graph_.ClearVertex(job.vertex);
-    team_index_[job.team]->Remove(s, job.state(), TagsOf(job));
+    Reindex(s, job.state(), std::nullopt);
     by_id_.erase(job.id);
     job.extras.reset();
     job.id = JobId();  // purged()
   }
-  for (uint32_t b : batches) {
+  for (BatchNo b : batches) {
     BatchRecord& batch = batches_.at(b);
     batch.MarkPurged();
     batch.top_level().clear();

@@ -76,15 +76,15 @@ class ModelListener {
   virtual void OnBatchAdded(const BatchRecord& batch, int64_t created_ms) {}
   // These are about to be forgotten (the jobs' ids are still set).
   virtual void OnPurge(absl::Span<const uint32_t> jobs, absl::Span<const uint64_t> edges,
-                       absl::Span<const uint32_t> batches) {}
+                       absl::Span<const BatchNo> batches) {}
 };
 
 // A job's fields at creation, from a validated spec (children excluded).
 struct NewJob {
-  uint32_t team = 0;
+  TeamNo team{};
   uint32_t parent = kNone32;
   BatchRecord* batch = nullptr;  // not yet in the directory while it is made
-  uint32_t batch_number = kNone32;
+  BatchNo batch_number = kNo<BatchNo>;
   size_t batch_index = 0;
   int64_t now_ms = 0;
 };
@@ -102,7 +102,7 @@ struct RestoredJob {
   int32_t priority = 0;
   PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
   uint32_t parent = kNone32;
-  uint32_t batch = kNone32;
+  BatchNo batch = kNo<BatchNo>;
   std::optional<uint16_t> batch_index;  // set for a top-level job of its batch
   std::string output_url, error, payload;
   std::vector<std::string> tags;
@@ -130,11 +130,11 @@ class JobModel {
   // The slot of each id, or kNone32 where it is unknown or another team's;
   // the index probes and record loads of many ids overlap.
   std::vector<uint32_t> FindMany(std::string_view team, absl::Span<const JobId> ids) const;
-  const Interner& teams() const { return teams_; }
-  const Interner& templates() const { return templates_; }
-  const Interner& tags() const { return tags_; }
+  const Interner<TeamNo>& teams() const { return teams_; }
+  const Interner<TemplateNo>& templates() const { return templates_; }
+  const Interner<TagNo>& tags() const { return tags_; }
   const DependencyGraph& graph() const { return graph_; }
-  const TeamIndex& team_index(uint32_t team) const { return *team_index_[team]; }
+  const TeamIndex& team_index(TeamNo team) const { return *team_index_[Raw(team)]; }
   const ClaimQueues& queues() const { return queues_; }
   const BatchDirectory& batches() const { return batches_; }
   BatchDirectory& batches() { return batches_; }  // lock-free readers' Find
@@ -148,13 +148,13 @@ class JobModel {
 
   // ---- Changing ----
   // The team's number, interning a name seen for the first time.
-  uint32_t InternTeam(std::string_view team);
+  TeamNo InternTeam(std::string_view team);
   // A fresh id for something made at `now_ms` (jobs, batches, deliveries).
   Ulid NextId(int64_t now_ms) { return ids_.Next(absl::FromUnixMillis(now_ms)); }
   // Makes a batch record (published when `Publish` is called).
   std::unique_ptr<BatchRecord> NewBatch(BatchId id, std::string_view team) const;
   // Puts a batch made by NewBatch in the directory, where readers find it.
-  uint32_t PublishBatch(std::unique_ptr<BatchRecord> batch, int64_t created_ms);
+  BatchNo PublishBatch(std::unique_ptr<BatchRecord> batch, int64_t created_ms);
 
   // Creates `spec`'s job and, pre-order, its nested children (so ids follow
   // the tree), with their edges, and submits each to its machine. Returns the
@@ -179,20 +179,21 @@ class JobModel {
   // (a cause may name a later job).
   void RestoreCause(uint32_t slot, uint32_t cause_slot);
   // Recovery: restores a batch; returns its number.
-  uint32_t RestoreBatch(BatchId id, std::string_view team);
+  BatchNo RestoreBatch(BatchId id, std::string_view team);
   // Adds the edge P -> D (recovery passes the journal's key, creation none).
   void AddEdge(uint32_t prerequisite, uint32_t dependent, std::optional<uint64_t> key = {});
   // Makes later ids sort after `id`.
   void ObserveId(Ulid id) { ids_.Observe(id); }
 
   // Forgets a whole family (retention): its rows, indexes, edges and ids.
-  void Purge(absl::Span<const uint32_t> jobs, absl::Span<const uint32_t> batches);
+  void Purge(absl::Span<const uint32_t> jobs, absl::Span<const BatchNo> batches);
 
  private:
-  // Moves `slot` from `from` (nullopt: new to every index) to `to` in the
-  // team index, the claim queues and its batch's aggregate.
-  void Reindex(uint32_t slot, std::optional<JobState> from, JobState to);
-  BatchRecord& batch_record(uint32_t number) {
+  // Moves `slot` from `from` (nullopt: new to every index) to `to` (nullopt:
+  // purged, out of every index) in the team index, the claim queues and its
+  // batch's aggregate: the one place derived state follows a job's state.
+  void Reindex(uint32_t slot, std::optional<JobState> from, std::optional<JobState> to);
+  BatchRecord& batch_record(BatchNo number) {
     return number == creating_batch_number_ ? *creating_batch_ : batches_.at(number);
   }
   // Keeps the graph counters in step with `slot` moving from -> to.
@@ -212,7 +213,9 @@ class JobModel {
                       HugePageAllocator<std::pair<const JobId, uint32_t>>>
       by_id_;
   DependencyGraph graph_;
-  Interner teams_, templates_, tags_;
+  Interner<TeamNo> teams_;
+  Interner<TemplateNo> templates_;
+  Interner<TagNo> tags_;
   std::vector<std::unique_ptr<TeamIndex>> team_index_;
   ClaimQueues queues_;
   BatchDirectory batches_;
@@ -222,7 +225,7 @@ class JobModel {
   std::vector<ModelListener*> listeners_;
   // The batch CreateTree is filling, before it is published.
   BatchRecord* creating_batch_ = nullptr;
-  uint32_t creating_batch_number_ = kNone32;
+  BatchNo creating_batch_number_ = kNo<BatchNo>;
 };
 
 }  // namespace cascade::internal

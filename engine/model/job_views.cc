@@ -29,9 +29,9 @@ std::string WithId(std::string_view prefix, const Ulid& id, std::string_view suf
 
 std::string OutputUrl(const JobModel& model, const JobRecord& job,
                       const BatchRecord* batch_record) {
-  const BatchId* batch = batch_record != nullptr ? &batch_record->id()
-                         : job.batch != kNone32  ? &model.batches().id_of(job.batch)
-                                                 : nullptr;
+  const BatchId* batch = batch_record != nullptr     ? &batch_record->id()
+                         : job.batch != kNo<BatchNo> ? &model.batches().id_of(job.batch)
+                                                     : nullptr;
   const std::string_view team = model.teams().name(job.team);
   if (job.extras && !job.extras->output_url.empty()) {
     return UrlTemplate(job.extras->output_url).Expand(job.id, team, batch);
@@ -73,7 +73,7 @@ void ViewInto(const JobModel& model, uint32_t slot, Job& job) {
   const JobRecord& r = model.job(slot);
   job.id = r.id;
   job.team = model.teams().name(r.team);
-  if (r.template_ref != kNone32) job.template_id = model.templates().name(r.template_ref);
+  if (r.template_ref != kNo<TemplateNo>) job.template_id = model.templates().name(r.template_ref);
   job.state = r.state();
   job.progress = r.timeline.progress;
   job.stats.created_at = absl::FromUnixMillis(r.created_ms);
@@ -89,11 +89,11 @@ void ViewInto(const JobModel& model, uint32_t slot, Job& job) {
   job.output_url = OutputUrl(model, r);
   if (r.extras && !r.extras->tags.empty()) {
     // By name: the interned order depends on history (a reopen, a purge).
-    for (uint32_t t : r.extras->tags) job.tags.push_back(model.tags().name(t));
+    for (TagNo t : r.extras->tags) job.tags.push_back(model.tags().name(t));
     std::sort(job.tags.begin(), job.tags.end());
   }
   job.priority = r.priority;
-  if (r.batch != kNone32) job.batch_id = model.batches().id_of(r.batch);
+  if (r.batch != kNo<BatchNo>) job.batch_id = model.batches().id_of(r.batch);
   if (r.parent != kNone32) job.parent_id = model.job(r.parent).id;
   if (r.vertex != kNoVertex) {
     const DependencyGraph& graph = model.graph();

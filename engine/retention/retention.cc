@@ -31,7 +31,8 @@ size_t Retention::PurgeExpired(JobModel& model, Outbox& outbox, Journal& journal
     const JobRecord& job = model.job(s);
     return IsTerminal(job.state()) && job.timeline.updated_ms < cutoff;
   };
-  std::vector<uint32_t> jobs, batches;
+  std::vector<uint32_t> jobs;
+  std::vector<BatchNo> batches;
   size_t purged = 0, walked = 0;
   while (walked < budget && !ended_.empty() && ended_.begin()->first < cutoff) {
     const uint32_t slot = ended_.begin()->second;

@@ -22,16 +22,17 @@
 #include "cascade/job.h"
 #include "engine/graph/dependency_graph.h"
 #include "engine/state/job_state_machine.h"
+#include "engine/table/numbers.h"
 #include "engine/util/huge_pages.h"
 
 namespace cascade::internal {
 
 // Fields most jobs never use, allocated on first need.
 struct JobExtras {
-  std::string output_url;      // overrides the engine's template when set
-  std::string error;           // a worker's fail text (cause kFailed)
-  std::string payload;         // handed to the worker at claim
-  std::vector<uint32_t> tags;  // interned tag ids, sorted, unique
+  std::string output_url;   // overrides the engine's template when set
+  std::string error;        // a worker's fail text (cause kFailed)
+  std::string payload;      // handed to the worker at claim
+  std::vector<TagNo> tags;  // interned, sorted, unique
   std::unique_ptr<WebhookSpec> webhook;
 };
 
@@ -40,11 +41,11 @@ struct JobRecord {
   JobTimeline timeline;
   int64_t created_ms = 0;
   JobMachine machine;
-  uint32_t team = 0;
-  uint32_t template_ref = kNone32;  // interned template id
-  uint32_t batch = kNone32;         // BatchRecord number
-  uint32_t parent = kNone32;        // slot of the parent (nested children)
-  Vertex vertex = kNoVertex;        // in the dependency graph, if any edge
+  TeamNo team{};
+  TemplateNo template_ref = kNo<TemplateNo>;  // interned template id
+  BatchNo batch = kNo<BatchNo>;
+  uint32_t parent = kNone32;  // slot of the parent (nested children)
+  Vertex vertex = kNoVertex;  // in the dependency graph, if any edge
   uint32_t total_assets = 0;
   int32_t priority = 0;
   uint16_t batch_index = 0;  // position in the batch request (top-level)
