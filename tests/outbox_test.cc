@@ -96,6 +96,16 @@ class OutboxTest : public ::testing::Test {
     return d;
   }
 
+  // Sends at each of the 3 attempts' due times (the backoff is 1 s, then
+  // 3 s): a delivery that keeps failing is a dead letter after this.
+  void SendEveryAttempt() {
+    outbox_->SendDue();
+    clock_.Advance(absl::Seconds(1));
+    outbox_->SendDue();
+    clock_.Advance(absl::Seconds(3));
+    outbox_->SendDue();
+  }
+
   OutboxCounts counts() const { return outbox_->counts(); }
 
   ManualClock clock_{absl::FromUnixSeconds(1'700'000'000)};
@@ -205,11 +215,7 @@ TEST_F(OutboxTest, ADeadLetterIsListedForItsTeamOnly) {
   transport_.SetDefault(503);
   const absl::Time created = clock_.Now();
   const Delivery d = StageAndPublish(1);
-  outbox_->SendDue();
-  clock_.Advance(absl::Seconds(1));
-  outbox_->SendDue();
-  clock_.Advance(absl::Seconds(3));
-  outbox_->SendDue();
+  SendEveryAttempt();
   ASSERT_EQ(counts().dead, 1);
 
   const std::vector<DeadLetter> letters = outbox_->DeadLetters(kTeam);
@@ -242,11 +248,7 @@ TEST_F(OutboxTest, ATransportErrorIsAFailedAttemptWithItsMessage) {
 TEST_F(OutboxTest, ReplayMakesADeadLetterPendingAndASuccessRemovesIt) {
   transport_.Script({500, 500, 500, 200});
   const Delivery d = StageAndPublish(1);
-  outbox_->SendDue();
-  clock_.Advance(absl::Seconds(1));
-  outbox_->SendDue();
-  clock_.Advance(absl::Seconds(3));
-  outbox_->SendDue();
+  SendEveryAttempt();
   ASSERT_THAT(counts(), CountsAre(0, 0, 1, 0, 3));
 
   // Another team's, or an unknown id: not found, nothing changes.
@@ -274,19 +276,11 @@ TEST_F(OutboxTest, ReplayMakesADeadLetterPendingAndASuccessRemovesIt) {
 TEST_F(OutboxTest, AReplayedDeliveryGetsItsFullAttemptsAgain) {
   transport_.SetDefault(500);
   const Delivery d = StageAndPublish(1);
-  outbox_->SendDue();
-  clock_.Advance(absl::Seconds(1));
-  outbox_->SendDue();
-  clock_.Advance(absl::Seconds(3));
-  outbox_->SendDue();
+  SendEveryAttempt();
   ASSERT_EQ(counts().dead, 1);
   ASSERT_TRUE(outbox_->Replay(kTeam, d.id).ok());
   const absl::Time replayed = clock_.Now();
-  outbox_->SendDue();
-  clock_.Advance(absl::Seconds(1));
-  outbox_->SendDue();
-  clock_.Advance(absl::Seconds(3));
-  outbox_->SendDue();
+  SendEveryAttempt();
   const std::vector<FakeTransport::Call> calls = transport_.calls();
   ASSERT_EQ(calls.size(), 6u);
   EXPECT_EQ(calls[3].at, replayed);
