@@ -44,6 +44,12 @@ enum class JobState : uint8_t {
 };
 inline constexpr int kNumJobStates = 6;
 
+// Bounds of the retry extensions of JobSpec (contract §14).
+inline constexpr int kMinMaxAttempts = 1;
+inline constexpr int kMaxMaxAttempts = 20;
+inline constexpr absl::Duration kMaxRetryBackoff = absl::Hours(24);
+inline constexpr absl::Duration kMaxRenderTimeout = absl::Hours(24 * 7);
+
 // The wire name ("queued", "render:dorender", "manually_cancelled", ...).
 std::string_view StateName(JobState state);
 // Inverse of StateName. InvalidArgument for any other text.
@@ -94,6 +100,16 @@ struct JobSpec {
   // Delivered when the job reaches finished, error or manually_cancelled
   // (cascade/webhook.h).
   std::optional<WebhookSpec> webhook;
+  // Extensions (contract §14), each defaulting to the engine's option:
+  // - the attempts the job may make in all, kMinMaxAttempts-kMaxMaxAttempts
+  //   (Options::max_attempts);
+  std::optional<int> max_attempts;
+  // - the wait before the first retry, doubling after each further failed
+  //   attempt, 0 to kMaxRetryBackoff (Options::retry_backoff);
+  std::optional<absl::Duration> retry_backoff;
+  // - the time limit of one attempt, positive, at most kMaxRenderTimeout
+  //   (Options::render_timeout; none by default).
+  std::optional<absl::Duration> timeout;
 };
 
 // `Job.stats`.
@@ -127,6 +143,13 @@ struct Job {
   PrerequisiteFailurePolicy on_prerequisite_failure = PrerequisiteFailurePolicy::kFail;
   int attempts = 0;
   bool cancel_requested = false;
+  // Contract §14.
+  int max_attempts = 0;
+  // Set while a queued job waits out its retry backoff: it is not claimable
+  // before then.
+  std::optional<absl::Time> retry_at;
+  // Held back (Suspend): kept queued or pending, never claimed.
+  bool suspended = false;
 };
 
 // Formats a time as ISO 8601 UTC with milliseconds: "2026-11-22T18:30:00.000Z".

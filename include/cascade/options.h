@@ -75,9 +75,21 @@ struct Options {
   // Default: "file:///tmp/cascade/outputs/{id}.mp4".
   std::string output_url_template = "file:///tmp/cascade/outputs/{id}.mp4";
 
-  // Attempts a job gets before a lost lease ends it in error.
-  // Default: 3. REQUIRES: >= 1.
+  // Attempts a job gets (JobSpec::max_attempts overrides it): an attempt
+  // that ends without success (a fail, a release, a lost lease, the time
+  // limit) uses one, and the last ends the job in error (contract §14).
+  // Default: 3. REQUIRES: kMinMaxAttempts-kMaxMaxAttempts.
   int max_attempts = 3;
+
+  // The wait before a failed job's first retry, doubling after each further
+  // failed attempt (JobSpec::retry_backoff overrides it). Default: none.
+  // REQUIRES: 0 to kMaxRetryBackoff.
+  absl::Duration retry_backoff = absl::ZeroDuration();
+
+  // The time limit of one attempt (JobSpec::timeout overrides it): past it
+  // the attempt ends as a failure and the worker is asked to abort.
+  // Default: none. REQUIRES: positive, at most kMaxRenderTimeout.
+  std::optional<absl::Duration> render_timeout;
 
   // Lease granted by a claim when the worker asks for none.
   // Default: 60 s. REQUIRES: > 0.
