@@ -116,10 +116,12 @@ EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
       random_state_(Seed(options) ^ 0x2545F4914F6CDD1Dull) {
   // In this order: a change is journaled and its event staged before the
   // collaborators that follow from it act.
-  for (ModelListener* listener : std::initializer_list<ModelListener*>{
-           &journal_, &events_, &leases_, &webhooks_, &retention_}) {
-    model_.AddListener(listener);
-  }
+  using L = ModelListener;
+  model_.AddListener(&journal_, L::kRecordChanges | L::kEdges | L::kBatches | L::kPurges);
+  model_.AddListener(&events_, L::kTransitions);
+  model_.AddListener(&leases_, L::kTransitions);
+  model_.AddListener(&webhooks_, L::kTransitions);
+  model_.AddListener(&retention_, L::kTransitions);
 }
 
 absl::Status EngineImpl::Start() {

@@ -76,6 +76,14 @@ uint32_t JobModel::unresolved_prerequisites(uint32_t slot) const {
   return v == kNoVertex ? 0 : graph_.node(v).unresolved_prerequisites;
 }
 
+void JobModel::AddListener(ModelListener* listener, uint8_t hooks) {
+  if (hooks & ModelListener::kTransitions) on_transition_.push_back(listener);
+  if (hooks & ModelListener::kRecordChanges) on_record_changed_.push_back(listener);
+  if (hooks & ModelListener::kEdges) on_edge_added_.push_back(listener);
+  if (hooks & ModelListener::kBatches) on_batch_added_.push_back(listener);
+  if (hooks & ModelListener::kPurges) on_purge_.push_back(listener);
+}
+
 // ---- Creating -----------------------------------------------------------------
 
 TeamNo JobModel::InternTeam(std::string_view team) {
@@ -90,7 +98,7 @@ std::unique_ptr<BatchRecord> JobModel::NewBatch(BatchId id, std::string_view tea
 
 BatchNo JobModel::PublishBatch(std::unique_ptr<BatchRecord> batch, int64_t created_ms) {
   const BatchRecord& record = *batch;
-  for (ModelListener* l : listeners_) l->OnBatchAdded(record, created_ms);
+  for (ModelListener* l : on_batch_added_) l->OnBatchAdded(record, created_ms);
   return batches_.Insert(std::move(batch));  // readers see it whole
 }
 
@@ -165,7 +173,7 @@ bool JobModel::Apply(uint32_t slot, JobEvent event, EventArgs args, std::string_
   // The event's payload, before anyone hears of the change.
   if (event == JobEvent::kFinish && !text.empty()) job.mutable_extras().output_url = text;
   if (event == JobEvent::kFail) job.mutable_extras().error = text;
-  for (ModelListener* l : listeners_) l->OnRecordChanged(slot);
+  for (ModelListener* l : on_record_changed_) l->OnRecordChanged(slot);
   const JobState to = job.state();
   if (from == to && was_aborting == job.abort_requested()) return true;  // progress
   if (from != to) {
@@ -249,12 +257,12 @@ void JobModel::AddEdge(uint32_t prerequisite, uint32_t dependent, std::optional<
     ++graph_.node(dv).unresolved_prerequisites;
   }
   if (!key) {
-    for (ModelListener* l : listeners_) l->OnEdgeAdded(k, prerequisite, dependent);
+    for (ModelListener* l : on_edge_added_) l->OnEdgeAdded(k, prerequisite, dependent);
   }
 }
 
 void JobModel::Tell(const JobChange& change) {
-  for (ModelListener* l : listeners_) l->OnTransition(change);
+  for (ModelListener* l : on_transition_) l->OnTransition(change);
 }
 
 // ---- Recovery and retention ---------------------------------------------------
@@ -318,7 +326,7 @@ void JobModel::Purge(absl::Span<const uint32_t> jobs, absl::Span<const BatchNo> 
   }
   std::sort(edge_keys.begin(), edge_keys.end());
   edge_keys.erase(std::unique(edge_keys.begin(), edge_keys.end()), edge_keys.end());
-  for (ModelListener* l : listeners_) l->OnPurge(jobs, edge_keys, batches);
+  for (ModelListener* l : on_purge_) l->OnPurge(jobs, edge_keys, batches);
   for (uint32_t s : jobs) {
     JobRecord& job = table_[s];
     if (job.vertex != kNoVertex) graph_.ClearVertex(job.vertex);

@@ -62,9 +62,18 @@ struct JobChange {
 
 // Told about every change the model makes, in the order it makes them.
 // Called under the engine's writer lock; a listener must not call back into
-// the model's mutators.
+// the model's mutators. A listener is added for the hooks it overrides
+// (ModelListener::Hook), and only those are called: most changes concern one
+// listener or two, and a job's every transition passes here.
 class ModelListener {
  public:
+  enum Hook : uint8_t {
+    kTransitions = 1 << 0,    // OnTransition
+    kRecordChanges = 1 << 1,  // OnRecordChanged
+    kEdges = 1 << 2,          // OnEdgeAdded
+    kBatches = 1 << 3,        // OnBatchAdded
+    kPurges = 1 << 4,         // OnPurge
+  };
   virtual ~ModelListener() = default;
   // A job was created, or its machine moved (Progress moves nothing).
   virtual void OnTransition(const JobChange& change) {}
@@ -115,8 +124,9 @@ class JobModel {
   JobModel(const JobModel&) = delete;
   JobModel& operator=(const JobModel&) = delete;
 
-  // Listeners are told in the order they were added; they outlive the model.
-  void AddListener(ModelListener* listener) { listeners_.push_back(listener); }
+  // Listeners are told in the order they were added, through the hooks
+  // given (a mask of ModelListener::Hook); they outlive the model.
+  void AddListener(ModelListener* listener, uint8_t hooks);
 
   // ---- Reading ----
   const JobRecord& job(uint32_t slot) const { return table_[slot]; }
@@ -222,7 +232,9 @@ class JobModel {
   int64_t last_created_ms_ = 0;
   uint64_t next_edge_key_ = 0;
   size_t purged_jobs_ = 0;
-  std::vector<ModelListener*> listeners_;
+  // The listeners of each hook, in the order they were added.
+  std::vector<ModelListener*> on_transition_, on_record_changed_, on_edge_added_, on_batch_added_,
+      on_purge_;
   // The batch CreateTree is filling, before it is published.
   BatchRecord* creating_batch_ = nullptr;
   BatchNo creating_batch_number_ = kNo<BatchNo>;
