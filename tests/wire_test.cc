@@ -8,6 +8,8 @@
 // wrong is refused as InvalidArgument naming the JSON path of the bad field;
 // worker bodies, query strings and errors read and write as their headers say.
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -16,10 +18,12 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -174,6 +178,11 @@ MATCHER_P(JsonEquals, expected, "") {
 }
 
 constexpr char kTemplate[] = "01HZX3C5Y5V7E8W3J6T9Q2M1NB";
+
+// A body with `field` added to a valid job.
+std::string With(std::string_view field) {
+  return absl::StrCat(R"({"template": {"id": ")", kTemplate, R"("}, )", wire::Sv(field), "}");
+}
 
 // ---- Writers, on jobs of a real engine -----------------------------------------
 
@@ -632,9 +641,21 @@ constexpr char kSeedWebhookJob[] = R"({
   }
 })";
 
+// The seed with its placeholder filled in, as a user sends it.
+std::string SeedWebhookJobWithATemplate() {
+  std::string body = kSeedWebhookJob;
+  body.replace(body.find("YOUR_TEMPLATE_ID"), 16, kTemplate);
+  return body;
+}
+
+TEST(ParseJobCreationTest, SeedBodyIsRefusedForItsPlaceholderAsTheDocumentRefusesIt) {
+  EXPECT_THAT(ParseJobCreation(kSeedWebhookJob),
+              HasViolation("template.id", "'YOUR_TEMPLATE_ID' does not match ^[A-Z0-9]{26}$"));
+}
+
 TEST(ParseJobCreationTest, SeedBodyParses) {
-  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec spec, ParseJobCreation(kSeedWebhookJob));
-  EXPECT_EQ(spec.template_id, "YOUR_TEMPLATE_ID");
+  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec spec, ParseJobCreation(SeedWebhookJobWithATemplate()));
+  EXPECT_EQ(spec.template_id, kTemplate);
   EXPECT_EQ(spec.composition, "main");
   ASSERT_TRUE(spec.webhook.has_value());
   EXPECT_EQ(spec.webhook->url, "https://yourdomain.com/webhooks/render-complete");
@@ -645,16 +666,17 @@ TEST(ParseJobCreationTest, SeedBodyParses) {
   EXPECT_EQ(spec.total_assets, 0);
   EXPECT_THAT(spec.children, IsEmpty());
   EXPECT_EQ(spec.payload,
-            R"({"template":{"id":"YOUR_TEMPLATE_ID","composition":"main"},)"
+            R"({"template":{"id":"01HZX3C5Y5V7E8W3J6T9Q2M1NB","composition":"main"},)"
             R"("webhook":{"url":"https://yourdomain.com/webhooks/render-complete"}})");
 }
 
 TEST(ParseJobCreationTest, SeedBodiesConformToTheirSchemas) {
   // Checks the validator on the published examples as much as the seeds. The
   // seed's template id is a placeholder, which the schema's pattern refuses
-  // and the parser, by decision, does not check.
+  // (and so does the parser, above); filled in, the body conforms.
   EXPECT_THAT(Api().Validate(Parse(kSeedWebhookJob), "JobCreation"),
               ElementsAre(R"($.template.id: "YOUR_TEMPLATE_ID" does not match ^[A-Z0-9]{26}$)"));
+  EXPECT_THAT(Parse(SeedWebhookJobWithATemplate()).as_object(), ConformsTo("JobCreation"));
   // seeds/002: what a webhook receives.
   EXPECT_THAT(Parse(R"({
     "id": "01JTRDF7HCR8QAHYW8GPCP4S9Y",
@@ -763,35 +785,35 @@ TEST(ParseJobCreationTest, PayloadIsAFixedPoint) {
   EXPECT_EQ(again.webhook->data, spec.webhook->data);
 }
 
-TEST(ParseJobCreationTest, TemplateMayBeNamedBySrcInsteadOfId) {
+TEST(ParseJobCreationTest, TemplateSrcComesWithTheIdTheDocumentRequires) {
+  EXPECT_THAT(ParseJobCreation(R"({"template": {"src": "https://x/t.aep", "composition": null}})"),
+              HasViolation("template.id", "is required"));
   CASCADE_ASSERT_OK_AND_ASSIGN(
       JobSpec spec,
-      ParseJobCreation(R"({"template": {"src": "https://x/t.aep", "composition": null}})"));
-  EXPECT_EQ(spec.template_id, "");
+      ParseJobCreation(absl::StrCat(R"({"template": {"id": ")", kTemplate,
+                                    R"(", "src": "https://x/t.aep", "composition": null}})")));
+  EXPECT_EQ(spec.template_id, kTemplate);
   EXPECT_EQ(spec.composition, "");
 }
 
 TEST(ParseJobCreationTest, LastOfARepeatedKeyWins) {
-  CASCADE_ASSERT_OK_AND_ASSIGN(
-      JobSpec spec, ParseJobCreation(R"({"template": {"id": "a"}, "priority": 1, "priority": 2})"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec spec,
+                               ParseJobCreation(With(R"("priority": 1, "priority": 2)")));
   EXPECT_EQ(spec.priority, 2);
 }
 
 TEST(ParseJobCreationTest, ALeadingByteOrderMarkIsSkipped) {
   CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec spec,
-                               ParseJobCreation("\xEF\xBB\xBF{\"template\": {\"id\": \"a\"}}"));
-  EXPECT_EQ(spec.template_id, "a");
+                               ParseJobCreation(absl::StrCat("\xEF\xBB\xBF", With("\"x\": 1"))));
+  EXPECT_EQ(spec.template_id, kTemplate);
 }
 
 TEST(ParseJobCreationTest, IntegersMayHaveAZeroFraction) {
-  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec a,
-                               ParseJobCreation(R"({"template": {"id": "a"}, "priority": 5.0})"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec a, ParseJobCreation(With(R"("priority": 5.0)")));
   EXPECT_EQ(a.priority, 5);
-  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec b,
-                               ParseJobCreation(R"({"template": {"id": "a"}, "priority": -2e3})"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec b, ParseJobCreation(With(R"("priority": -2e3)")));
   EXPECT_EQ(b.priority, -2000);
-  CASCADE_ASSERT_OK_AND_ASSIGN(
-      JobSpec c, ParseJobCreation(R"({"template": {"id": "a"}, "priority": 2147483647})"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec c, ParseJobCreation(With(R"("priority": 2147483647)")));
   EXPECT_EQ(c.priority, std::numeric_limits<int32_t>::max());
 }
 
@@ -814,11 +836,6 @@ TEST_P(ParseJobCreationErrorTest, IsRefusedNamingTheField) {
 }
 
 std::string Nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
-
-// A body with `field` added to a valid job.
-std::string With(std::string_view field) {
-  return absl::StrCat(R"({"template": {"id": "t"}, )", wire::Sv(field), "}");
-}
 
 INSTANTIATE_TEST_SUITE_P(
     Bodies, ParseJobCreationErrorTest,
@@ -859,7 +876,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "must be a string, got null"},
         BadBody{"TemplateSrcNotString", R"({"template": {"src": 1}})", "template.src",
                 "must be a string"},
-        BadBody{"CompositionNotString", R"({"template": {"id": "t", "composition": 1}})",
+        BadBody{"CompositionNotString",
+                R"({"template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NB", "composition": 1}})",
                 "template.composition", "must be a string or null, got a number"},
         // priority
         BadBody{"PriorityString", With(R"("priority": "high")"), "priority",
@@ -937,26 +955,30 @@ INSTANTIATE_TEST_SUITE_P(
         BadBody{"AssetLayerNameNumber",
                 With(R"("assets": [{"type": "function", "params": {"layerName": ["a", 2]}}])"),
                 "assets[0].params.layerName[1]", "must be a string"},
-        BadBody{"NestedJobWithoutLayerName",
-                With(R"("assets": [{"type": "job", "template": {"id": "c", "composition": "x"}}])"),
-                "assets[0].layerName", "is required"},
-        BadBody{"NestedJobWithoutComposition",
-                With(R"("assets": [{"type": "job", "layerName": "l", "template": {"id": "c"}}])"),
-                "assets[0].template.composition", "is required"},
+        BadBody{
+            "NestedJobWithoutLayerName",
+            With(
+                R"("assets": [{"type": "job", "template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NC", "composition": "x"}}])"),
+            "assets[0].layerName", "is required"},
+        BadBody{
+            "NestedJobWithoutComposition",
+            With(
+                R"("assets": [{"type": "job", "layerName": "l", "template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NC"}}])"),
+            "assets[0].template.composition", "is required"},
         BadBody{"NestedJobWithoutTemplate",
                 With(R"("assets": [{"type": "job", "layerName": "l"}])"), "assets[0].template",
                 "is required"},
         BadBody{"NestedJobSettingsTypeAep", With(R"("assets": [{"type": "job", "layerName": "l",
-                    "template": {"id": "c", "composition": "x"}, "settings": {"type": "aep"}}])"),
+                    "template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NC", "composition": "x"}, "settings": {"type": "aep"}}])"),
                 "assets[0].settings.type", "'aep' is not one of: video, image"},
         BadBody{"DeeplyNestedJobWithoutId",
                 With(R"("assets": [{"type": "image"}, {"type": "job", "layerName": "l",
-                    "template": {"id": "c", "composition": "x"},
+                    "template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NC", "composition": "x"},
                     "assets": [{"type": "text"}, {"type": "job", "layerName": "m",
                                 "template": {"composition": "y"}}]}])"),
                 "assets[1].assets[1].template.id", "is required"},
         BadBody{"NestedJobBadTag", With(R"("assets": [{"type": "job", "layerName": "l",
-                    "template": {"id": "c", "composition": "x"}, "tags": [false]}])"),
+                    "template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NC", "composition": "x"}, "tags": [false]}])"),
                 "assets[0].tags[0]", "must be a string, got a boolean"},
         // webhook
         BadBody{"WebhookNotObject", With(R"("webhook": "https://x")"), "webhook",
@@ -982,7 +1004,63 @@ INSTANTIATE_TEST_SUITE_P(
                 "webhook.data", "must be an object, got a string"},
         BadBody{"WebhookCustomNotBool",
                 With(R"("webhook": {"url": "https://x", "custom": "true"})"), "webhook.custom",
-                "must be a boolean, got a string"}),
+                "must be a boolean, got a string"},
+        // The document's patterns and closed objects.
+        BadBody{"TemplateIdNotAUlid", R"({"template": {"id": "not-a-ulid"}})", "template.id",
+                "'not-a-ulid' does not match ^[A-Z0-9]{26}$"},
+        BadBody{"TemplateIdLowerCase", R"({"template": {"id": "01hzx3c5y5v7e8w3j6t9q2m1nb"}})",
+                "template.id", "does not match"},
+        BadBody{"TemplateIdOneShort", R"({"template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1N"}})",
+                "template.id", "does not match"},
+        BadBody{"TemplateIdEmpty", R"({"template": {"id": ""}})", "template.id", "does not match"},
+        BadBody{"TemplateSrcWithoutId", R"({"template": {"src": "https://x/t.aep"}})",
+                "template.id", "is required"},
+        BadBody{"NestedTemplateIdNotAUlid", With(R"("assets": [{"type": "job", "layerName": "l",
+                                    "template": {"id": "intro", "composition": "x"}}])"),
+                "assets[0].template.id", "'intro' does not match"},
+        BadBody{"SettingsUnknownKey", With(R"("settings": {"quality": "full", "foo": 1})"),
+                "settings.foo",
+                "is not a field of settings (it has only type, frames, quality, codec, engine)"},
+        BadBody{"SettingsPresetOfAJoin", With(R"("settings": {"preset": "mp4"})"),
+                "settings.preset", "is not a field of settings"},
+        BadBody{"UploadUnknownKey", With(R"("upload": {"outputUrl": "s3://x", "region": "eu"})"),
+                "upload.region", "is not a field of upload"},
+        BadBody{"UploadParamsUnknownKey",
+                With(R"("upload": {"params": {"region": "r", "bucket": "b", "accessKeyId": "a",
+                                               "accessKeySecret": "s", "sessionToken": "t"}})"),
+                "upload.params.sessionToken", "is not a field of upload.params"},
+        BadBody{"FrameRangeOfThree", With(R"("settings": {"frames": [0, 1, 2]})"),
+                "settings.frames", "a frame range is [start, end], got 3 number(s)"},
+        BadBody{"NegativeFrameInRange", With(R"("settings": {"frames": [-1, 5]})"),
+                "settings.frames[0]", "must be an integer from 0"},
+        // The extensions of contract §14.
+        BadBody{"MaxAttemptsZero", With(R"("maxAttempts": 0)"), "maxAttempts",
+                "must be an integer from 1 to 20"},
+        BadBody{"MaxAttemptsAboveTwenty", With(R"("maxAttempts": 21)"), "maxAttempts",
+                "must be an integer from 1 to 20"},
+        BadBody{"MaxAttemptsFraction", With(R"("maxAttempts": 2.5)"), "maxAttempts",
+                "must be an integer, got 2.5"},
+        BadBody{"MaxAttemptsString", With(R"("maxAttempts": "3")"), "maxAttempts",
+                "must be an integer, got a string"},
+        BadBody{"RetryBackoffNegative", With(R"("retryBackoffSeconds": -1)"), "retryBackoffSeconds",
+                "must be a number of seconds from 0 to 86400"},
+        BadBody{"RetryBackoffOverADay", With(R"("retryBackoffSeconds": 86400.5)"),
+                "retryBackoffSeconds", "must be a number of seconds from 0 to 86400"},
+        BadBody{"RetryBackoffNull", With(R"("retryBackoffSeconds": null)"), "retryBackoffSeconds",
+                "must be a number, got null"},
+        BadBody{"TimeoutZero", With(R"("timeoutSeconds": 0)"), "timeoutSeconds",
+                "must be a number of seconds above 0 and at most 604800"},
+        BadBody{"TimeoutTooSmallToBeADuration", With(R"("timeoutSeconds": 1e-300)"),
+                "timeoutSeconds", "above 0"},
+        BadBody{"TimeoutOverAWeek", With(R"("timeoutSeconds": 604801)"), "timeoutSeconds",
+                "at most 604800"},
+        BadBody{"TimeoutString", With(R"("timeoutSeconds": "1h")"), "timeoutSeconds",
+                "must be a number, got a string"},
+        BadBody{"NestedMaxAttempts",
+                With(R"("assets": [{"type": "job", "layerName": "l", "maxAttempts": 99,
+                                    "template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NC",
+                                                 "composition": "x"}}])"),
+                "assets[0].maxAttempts", "must be an integer from 1 to 20"}),
     [](const ::testing::TestParamInfo<BadBody>& info) { return std::string(info.param.name); });
 
 TEST(ParseJobCreationTest, JsonJustWithinTheDepthLimitIsAccepted) {
@@ -1100,16 +1178,17 @@ TEST_F(WireRoundTripTest, ParsedSpecReachesTheJobAndTheWorker) {
 TEST(ParseBatchCreationTest, EachEntryHasItsOwnOutcomeAtItsIndex) {
   CASCADE_ASSERT_OK_AND_ASSIGN(std::vector<absl::StatusOr<JobSpec>> items, ParseBatchCreation(R"({
     "jobs": [
-      {"template": {"id": "a", "composition": "one"}},
+      {"template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NA", "composition": "one"}},
       {"assets": []},
       "not a job",
-      {"template": {"id": "d"}, "priority": 99999999999},
-      {"template": {"id": "e", "composition": "five"}, "tags": ["x"]}
+      {"template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1ND"}, "priority": 99999999999},
+      {"template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NE", "composition": "five"}, "tags": ["x"]}
     ]})"));
   ASSERT_THAT(items, SizeIs(5));
   ASSERT_THAT(items[0], IsOk());
   EXPECT_EQ(items[0]->composition, "one");
-  EXPECT_EQ(items[0]->payload, R"({"template":{"id":"a","composition":"one"}})");
+  EXPECT_EQ(items[0]->payload,
+            R"({"template":{"id":"01HZX3C5Y5V7E8W3J6T9Q2M1NA","composition":"one"}})");
   EXPECT_THAT(items[1], HasViolation("jobs[1].template", "is required"));
   EXPECT_THAT(items[2], HasViolation("jobs[2]", "must be an object, got a string"));
   EXPECT_THAT(items[3], HasViolation("jobs[3].priority", "must be an integer from"));
@@ -1138,8 +1217,8 @@ TEST(ParseBatchCreationTest, BodyConformsToTheBatchCreationSchema) {
 
 TEST_F(WireRoundTripTest, ParsedBatchSubmitsAndAnswers) {
   CASCADE_ASSERT_OK_AND_ASSIGN(std::vector<absl::StatusOr<JobSpec>> items, ParseBatchCreation(R"({
-    "jobs": [{"template": {"id": "a"}, "tags": ["one"]},
-             {"template": {"id": "b"}, "tags": ["bad tag"]}]})"));
+    "jobs": [{"template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NA"}, "tags": ["one"]},
+             {"template": {"id": "01HZX3C5Y5V7E8W3J6T9Q2M1NB"}, "tags": ["bad tag"]}]})"));
   std::vector<JobSpec> specs;
   for (const absl::StatusOr<JobSpec>& item : items) {
     ASSERT_THAT(item, IsOk());
@@ -1269,6 +1348,506 @@ TEST(ParseJobCancellationRequestTest, BadRequestsNameEachBadEntry) {
   EXPECT_THAT(mixed, HasViolation("jobs[2]", "01JTRDF7HCR8QAHYW8GPCP4S9"));
   EXPECT_THAT(mixed, HasViolation("jobs[3]", "got null"));
   EXPECT_THAT(GetFieldViolations(mixed.status()), SizeIs(3));
+}
+
+// ---- Requests held to the document (contract §11, "Validation") ---------------------
+
+// Each body parser as one function: OK, or the status naming the fields. A
+// batch answers with its first refused entry.
+absl::Status JobCreationStatus(std::string_view body) { return ParseJobCreation(body).status(); }
+absl::Status JoinStatus(std::string_view body) { return ParseJoinJobCreation(body).status(); }
+absl::Status BatchStatus(std::string_view body) {
+  absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> entries = ParseBatchCreation(body);
+  if (!entries.ok()) return entries.status();
+  for (const absl::StatusOr<JobSpec>& entry : *entries) {
+    if (!entry.ok()) return entry.status();
+  }
+  return absl::OkStatus();
+}
+absl::Status CancelStatus(std::string_view body) {
+  return ParseJobCancellationRequest(body).status();
+}
+
+// The parser of the body of `POST <route>`.
+absl::Status ParseBodyOf(std::string_view route, std::string_view body) {
+  if (route == "/jobs") return JobCreationStatus(body);
+  if (route == "/jobs/join") return JoinStatus(body);
+  if (route == "/batches") return BatchStatus(body);
+  if (route == "/jobs/cancel") return CancelStatus(body);
+  ADD_FAILURE() << "no parser for " << route;
+  return absl::InternalError("no parser");
+}
+
+// Whether one of the validator's problems is about `field` (a parser path,
+// "assets[2].type"): at it, under it, at an ancestor of it other than the
+// root, or at its parent naming its key ("$.settings: unexpected property
+// 'foo'", "$.template: missing required property 'id'").
+bool DocumentNames(const std::vector<std::string>& problems, const std::string& field) {
+  const std::string at = absl::StrCat("$.", field);
+  const size_t dot = field.rfind('.');
+  const std::string parent =
+      dot == std::string::npos ? "$" : absl::StrCat("$.", field.substr(0, dot));
+  const std::string key =
+      absl::StrCat("'", field.substr(dot == std::string::npos ? 0 : dot + 1), "'");
+  for (const std::string& p : problems) {
+    const std::string where = p.substr(0, p.find(": "));
+    if (where == at || absl::StartsWith(where, at + ".") || absl::StartsWith(where, at + "[")) {
+      return true;
+    }
+    if (where != "$" && (absl::StartsWith(at, where + ".") || absl::StartsWith(at, where + "["))) {
+      return true;
+    }
+    if (where == parent && absl::StrContains(p, key)) return true;
+  }
+  return false;
+}
+
+// A body the document refuses, and the field that both the document and the
+// parser name.
+struct Refused {
+  const char* name;
+  const char* route;
+  std::string body;
+  std::string field;
+};
+
+void PrintTo(const Refused& r, std::ostream* os) { *os << r.name; }
+
+class RefusedByTheDocumentTest : public ::testing::TestWithParam<Refused> {};
+
+TEST_P(RefusedByTheDocumentTest, IsRefusedByTheParserNamingTheSameField) {
+  const Refused& c = GetParam();
+  const std::vector<std::string> problems =
+      Api().ValidateRequestBody("post", c.route, Parse(c.body));
+  EXPECT_TRUE(DocumentNames(problems, c.field))
+      << "the document does not refuse " << c.field << "; its problems:\n  "
+      << absl::StrJoin(problems, "\n  ");
+  EXPECT_THAT(ParseBodyOf(c.route, c.body), HasViolation(c.field, ""));
+}
+
+// A job body of `fields` after a good template.
+std::string Job(std::string_view fields) { return With(fields); }
+// A nested job asset with `fields` added.
+std::string NestedJob(std::string_view fields) {
+  return absl::StrCat(R"({"type": "job", "layerName": "l", "template": {"id": ")", kTemplate,
+                      R"(", "composition": "c"}, )", wire::Sv(fields), "}");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Bodies, RefusedByTheDocumentTest,
+    ::testing::Values(
+        // JobCreation: required, patterns, enums, bounds, closed objects.
+        Refused{"NoTemplate", "/jobs", "{}", "template"},
+        Refused{"TemplateWithoutId", "/jobs", R"({"template": {"composition": "main"}})",
+                "template.id"},
+        Refused{"TemplateIdNotAUlid", "/jobs", R"({"template": {"id": "not-a-ulid"}})",
+                "template.id"},
+        Refused{"TemplateIdLowerCase", "/jobs",
+                R"({"template": {"id": "01hzx3c5y5v7e8w3j6t9q2m1nb"}})", "template.id"},
+        Refused{"TemplateSrcWithoutId", "/jobs", R"({"template": {"src": "https://x/t.aep"}})",
+                "template.id"},
+        Refused{"CompositionNumber", "/jobs",
+                absl::StrCat(R"({"template": {"id": ")", kTemplate, R"(", "composition": 5}})"),
+                "template.composition"},
+        Refused{"PreviewString", "/jobs", Job(R"("preview": "yes")"), "preview"},
+        Refused{"FontNumber", "/jobs", Job(R"("fonts": [1])"), "fonts[0]"},
+        Refused{"SettingsUnknownKey", "/jobs", Job(R"("settings": {"foo": 1})"), "settings.foo"},
+        Refused{"SettingsType", "/jobs", Job(R"("settings": {"type": "gif"})"), "settings.type"},
+        Refused{"SettingsQuality", "/jobs", Job(R"("settings": {"quality": "high"})"),
+                "settings.quality"},
+        Refused{"SettingsEngine", "/jobs", Job(R"("settings": {"engine": "ae2024"})"),
+                "settings.engine"},
+        Refused{"FrameNegative", "/jobs", Job(R"("settings": {"frames": -1})"), "settings.frames"},
+        Refused{"FrameFraction", "/jobs", Job(R"("settings": {"frames": 1.5})"), "settings.frames"},
+        Refused{"FrameRangeOfOne", "/jobs", Job(R"("settings": {"frames": [3]})"),
+                "settings.frames"},
+        Refused{"FrameRangeNegative", "/jobs", Job(R"("settings": {"frames": [-3, 5]})"),
+                "settings.frames[0]"},
+        Refused{"UploadUnknownKey", "/jobs", Job(R"("upload": {"bucket": "b"})"), "upload.bucket"},
+        Refused{"UploadProvider", "/jobs", Job(R"("upload": {"provider": "gcs"})"),
+                "upload.provider"},
+        Refused{"UploadParamsUnknownKey", "/jobs",
+                Job(R"("upload": {"params": {"region": "r", "bucket": "b", "accessKeyId": "a",
+                                            "accessKeySecret": "s", "token": "t"}})"),
+                "upload.params.token"},
+        Refused{"UploadParamsWithoutSecret", "/jobs",
+                Job(R"("upload": {"params": {"region": "r", "bucket": "b", "accessKeyId": "a"}})"),
+                "upload.params.accessKeySecret"},
+        Refused{"WebhookWithoutUrl", "/jobs", Job(R"("webhook": {"method": "GET"})"),
+                "webhook.url"},
+        Refused{"WebhookMethod", "/jobs",
+                Job(R"("webhook": {"url": "https://x", "method": "PATCH"})"), "webhook.method"},
+        Refused{"WebhookData", "/jobs", Job(R"("webhook": {"url": "https://x", "data": []})"),
+                "webhook.data"},
+        Refused{"WebhookCustom", "/jobs", Job(R"("webhook": {"url": "https://x", "custom": 1})"),
+                "webhook.custom"},
+        Refused{"AssetWithoutType", "/jobs", Job(R"("assets": [{"src": "x"}])"), "assets[0].type"},
+        Refused{"AssetTypeNumber", "/jobs", Job(R"("assets": [{"type": 3}])"), "assets[0].type"},
+        Refused{"AssetNotObject", "/jobs", Job(R"("assets": [[]])"), "assets[0]"},
+        Refused{"AssetLayerNamesEmpty", "/jobs",
+                Job(R"("assets": [{"type": "function", "params": {"layerName": []}}])"),
+                "assets[0].params.layerName"},
+        Refused{"AssetConform", "/jobs", Job(R"("assets": [{"type": "video", "conform": "no"}])"),
+                "assets[0].conform"},
+        // Nested job assets, read as JobAssetNested.
+        Refused{"NestedWithoutLayerName", "/jobs",
+                Job(absl::StrCat(R"("assets": [{"type": "job", "template": {"id": ")", kTemplate,
+                                 R"(", "composition": "c"}}])")),
+                "assets[0].layerName"},
+        Refused{"NestedTemplateIdNotAUlid", "/jobs",
+                Job(R"("assets": [{"type": "job", "layerName": "l",
+                                   "template": {"id": "intro", "composition": "c"}}])"),
+                "assets[0].template.id"},
+        Refused{"NestedWithoutComposition", "/jobs",
+                Job(absl::StrCat(R"("assets": [{"type": "job", "layerName": "l",
+                                                "template": {"id": ")",
+                                 kTemplate, R"("}}])")),
+                "assets[0].template.composition"},
+        Refused{
+            "NestedSettingsAep", "/jobs",
+            Job(absl::StrCat(R"("assets": [)", NestedJob(R"("settings": {"type": "aep"})"), "]")),
+            "assets[0].settings.type"},
+        Refused{"NestedAssetWithoutType", "/jobs",
+                Job(absl::StrCat(R"("assets": [)", NestedJob(R"("assets": [{"src": "x"}])"), "]")),
+                "assets[0].assets[0].type"},
+        // JoinJobCreation.
+        Refused{"JoinWithoutAssets", "/jobs/join", "{}", "assets"},
+        Refused{"JoinNoAssets", "/jobs/join", R"({"assets": []})", "assets"},
+        Refused{"JoinImageAsset", "/jobs/join", R"({"assets": [{"type": "image", "src": "x"}]})",
+                "assets[0].type"},
+        Refused{"JoinVideoWithoutSrc", "/jobs/join", R"({"assets": [{"type": "video"}]})",
+                "assets[0].src"},
+        Refused{"JoinPartTemplateId", "/jobs/join",
+                R"({"assets": [{"type": "job", "template": {"id": "x", "composition": "c"}}]})",
+                "assets[0].template.id"},
+        Refused{"JoinPreset", "/jobs/join",
+                R"({"settings": {"preset": "mov"}, "assets": [{"type": "video", "src": "x"}]})",
+                "settings.preset"},
+        Refused{"JoinUploadParams", "/jobs/join",
+                R"({"assets": [{"type": "video", "src": "x"}], "upload": {"params": {}}})",
+                "upload.params.region"},
+        // BatchCreation and JobCancellationRequest.
+        Refused{"BatchWithoutJobs", "/batches", "{}", "jobs"},
+        Refused{"BatchNoJobs", "/batches", R"({"jobs": []})", "jobs"},
+        Refused{"BatchEntryTemplateId", "/batches", R"({"jobs": [{"template": {"id": "a"}}]})",
+                "jobs[0].template.id"},
+        Refused{"BatchEntrySettings", "/batches",
+                absl::StrCat(R"({"jobs": [)", Job(R"("settings": {"fps": 30})"), "]}"),
+                "jobs[0].settings.fps"},
+        Refused{"CancelWithoutJobs", "/jobs/cancel", "{}", "jobs"},
+        Refused{"CancelNoJobs", "/jobs/cancel", R"({"jobs": []})", "jobs"},
+        Refused{"CancelNotAUlid", "/jobs/cancel", R"({"jobs": ["01JTRDF7HCR8QAHYW8GPCP4S9I"]})",
+                "jobs[0]"},
+        Refused{"CancelLowerCase", "/jobs/cancel", R"({"jobs": ["01jtrdf7hcr8qahyw8gpcp4s9y"]})",
+                "jobs[0]"}),
+    [](const ::testing::TestParamInfo<Refused>& info) { return std::string(info.param.name); });
+
+// A body the document accepts, and so must the parser: nested job assets
+// and every extension field included.
+struct Accepted {
+  const char* name;
+  const char* route;
+  std::string body;
+};
+
+void PrintTo(const Accepted& a, std::ostream* os) { *os << a.name; }
+
+class AcceptedTest : public ::testing::TestWithParam<Accepted> {};
+
+TEST_P(AcceptedTest, ByTheDocumentAndTheParser) {
+  const Accepted& c = GetParam();
+  EXPECT_THAT(Api().ValidateRequestBody("post", c.route, Parse(c.body)), IsEmpty());
+  EXPECT_THAT(ParseBodyOf(c.route, c.body), IsOk());
+}
+
+constexpr char kEveryExtension[] = R"("tags": ["studio-a", "4k"], "priority": -7,
+    "dependsOn": ["01JTRDF7HCR8QAHYW8GPCP4S9Y"], "onPrerequisiteFailure": "ignore",
+    "maxAttempts": 20, "retryBackoffSeconds": 86400, "timeoutSeconds": 604800)";
+
+INSTANTIATE_TEST_SUITE_P(
+    Bodies, AcceptedTest,
+    ::testing::Values(
+        Accepted{"Minimal", "/jobs", Job(R"("x": null)")},
+        Accepted{"Seed", "/jobs", SeedWebhookJobWithATemplate()},
+        Accepted{"Full", "/jobs", kFullJob},
+        Accepted{"EveryExtensionAtItsUpperBounds", "/jobs", Job(kEveryExtension)},
+        Accepted{"EveryExtensionAtItsLowerBounds", "/jobs",
+                 Job(R"("tags": [], "dependsOn": [], "maxAttempts": 1, "retryBackoffSeconds": 0,
+                        "timeoutSeconds": 0.001, "priority": -2147483648)")},
+        Accepted{
+            "NestedJobsWithEveryExtension", "/jobs",
+            Job(absl::StrCat(R"("assets": [)",
+                             NestedJob(absl::StrCat(
+                                 kEveryExtension, R"(, "upload": {"outputUrl": "s3://x"},
+                         "webhook": {"url": "https://x"},
+                         "settings": {"type": "image", "frames": -1, "somethingElse": 1},
+                         "assets": [)",
+                                 NestedJob(R"("maxAttempts": 1, "timeoutSeconds": 1.5)"), "]")),
+                             "]"))},
+        Accepted{"NestedJobFieldsOnlyJobCreationDeclares", "/jobs",
+                 Job(absl::StrCat(R"("assets": [)", NestedJob(R"("fonts": "Inter.ttf")"), "]"))},
+        Accepted{"TemplateWithSrcAndMore", "/jobs",
+                 absl::StrCat(R"({"template": {"id": ")", kTemplate,
+                              R"(", "src": "https://x/t.aep", "composition": null, "v": 2}})")},
+        Accepted{"EverySetting", "/jobs",
+                 Job(R"("settings": {"type": "image", "frames": 0, "quality": "draft",
+                                     "codec": "png", "engine": "ae2025"})")},
+        Accepted{"FrameRange", "/jobs", Job(R"("settings": {"frames": [0, 0.0]})")},
+        Accepted{"UnknownFieldsWhereTheDocumentIsOpen", "/jobs",
+                 Job(R"("renderer": "x", "webhook": {"url": "https://x", "retries": 3},
+                        "assets": [{"type": "data", "property": "Source Text", "value": 1,
+                                    "params": {"layerName": "t", "extra": [1]}}])")},
+        Accepted{"Join", "/jobs/join", kJoinBody},
+        Accepted{
+            "JoinWithExtensions", "/jobs/join",
+            absl::StrCat(R"({"assets": [{"type": "video", "src": "x", "v": 1}], )", kEveryExtension,
+                         R"(, "settings": {"preset": "mp4", "crf": 18},
+                                 "upload": {"bucket": "open-here", "params": {"region": "r",
+                                   "bucket": "b", "accessKeyId": "a", "accessKeySecret": "s",
+                                   "sessionToken": "t"}}})")},
+        Accepted{"Batch", "/batches",
+                 absl::StrCat(R"({"jobs": [)", kFullJob, ",", Job(kEveryExtension), "]}")},
+        Accepted{"Cancel", "/jobs/cancel", kSeedCancelMany}),
+    [](const ::testing::TestParamInfo<Accepted>& info) { return std::string(info.param.name); });
+
+TEST(ParseJobCreationTest, TheRetryAndTimeLimitExtensionsReachTheSpec) {
+  CASCADE_ASSERT_OK_AND_ASSIGN(
+      JobSpec spec, ParseJobCreation(Job(absl::StrCat(
+                        R"("maxAttempts": 5, "retryBackoffSeconds": 1.5,
+                                           "timeoutSeconds": 3600, "assets": [)",
+                        NestedJob(R"("maxAttempts": 2.0, "timeoutSeconds": 0.25)"), "]"))));
+  EXPECT_EQ(spec.max_attempts, 5);
+  EXPECT_EQ(spec.retry_backoff, absl::Milliseconds(1500));
+  EXPECT_EQ(spec.timeout, absl::Hours(1));
+  ASSERT_THAT(spec.children, SizeIs(1));
+  EXPECT_EQ(spec.children[0].max_attempts, 2);
+  EXPECT_EQ(spec.children[0].retry_backoff, std::nullopt);  // the engine's default
+  EXPECT_EQ(spec.children[0].timeout, absl::Milliseconds(250));
+
+  CASCADE_ASSERT_OK_AND_ASSIGN(JobSpec plain, ParseJobCreation(Job(R"("x": 1)")));
+  EXPECT_EQ(plain.max_attempts, std::nullopt);
+  EXPECT_EQ(plain.retry_backoff, std::nullopt);
+  EXPECT_EQ(plain.timeout, std::nullopt);
+
+  CASCADE_ASSERT_OK_AND_ASSIGN(
+      JobSpec bounds, ParseJobCreation(Job(R"("maxAttempts": 20, "retryBackoffSeconds": 86400,
+                                              "timeoutSeconds": 604800)")));
+  EXPECT_EQ(bounds.max_attempts, kMaxMaxAttempts);
+  EXPECT_EQ(bounds.retry_backoff, kMaxRetryBackoff);
+  EXPECT_EQ(bounds.timeout, kMaxRenderTimeout);
+}
+
+// ---- The parser and the document agree on every small change to a good body --------
+
+// A path into a JSON value: object keys and array indexes.
+using Step = std::variant<std::string, size_t>;
+using Path = std::vector<Step>;
+
+std::string PathText(const Path& path) {
+  std::string out;
+  for (const Step& step : path) {
+    if (const std::string* key = std::get_if<std::string>(&step)) {
+      absl::StrAppend(&out, out.empty() ? "" : ".", *key);
+    } else {
+      absl::StrAppend(&out, "[", std::get<size_t>(step), "]");
+    }
+  }
+  return out;
+}
+
+template <typename Value>  // json::value or const json::value
+Value& At(Value& root, const Path& path) {
+  Value* at = &root;
+  for (const Step& step : path) {
+    if (const std::string* key = std::get_if<std::string>(&step)) {
+      at = &at->as_object().at(*key);
+    } else {
+      at = &at->as_array().at(std::get<size_t>(step));
+    }
+  }
+  return *at;
+}
+
+void CollectPaths(const json::value& v, Path& path, std::vector<Path>& out) {
+  out.push_back(path);
+  if (const json::object* o = v.if_object()) {
+    for (const json::key_value_pair& kv : *o) {
+      path.emplace_back(std::string(kv.key()));
+      CollectPaths(kv.value(), path, out);
+      path.pop_back();
+    }
+  } else if (const json::array* a = v.if_array()) {
+    for (size_t i = 0; i < a->size(); ++i) {
+      path.emplace_back(i);
+      CollectPaths((*a)[i], path, out);
+      path.pop_back();
+    }
+  }
+}
+
+// Whether a change at `path` of `base` is one of the contract's exceptions,
+// where Cascade, not the document, decides: a Cascade extension field of a
+// job (its body, a batch entry, a nested job or join part; on nested jobs
+// also their `upload` and `webhook`), anything inside a job asset nested in
+// another (the document stops at one level; Cascade nests again, §2), and
+// the values of `webhook.headers` (Cascade's stricter rule: text).
+bool IsCascadesOwn(const json::value& base, const Path& path) {
+  static const std::vector<std::string> kExtensions = {"tags",          "priority",
+                                                       "dependsOn",     "onPrerequisiteFailure",
+                                                       "maxAttempts",   "retryBackoffSeconds",
+                                                       "timeoutSeconds"};
+  const json::value* at = &base;
+  int job_depth = 0;  // nested job objects passed
+  for (size_t k = 0; k < path.size(); ++k) {
+    const bool in_nested_job = at->is_object() && at->get_object().contains("type") &&
+                               at->get_object().at("type") == "job";
+    if (in_nested_job) ++job_depth;
+    if (job_depth >= 2) return true;
+    const bool at_job = k == 0 || in_nested_job ||
+                        (k >= 2 && std::holds_alternative<size_t>(path[k - 1]) &&
+                         std::get_if<std::string>(&path[k - 2]) != nullptr &&
+                         std::get<std::string>(path[k - 2]) == "jobs");
+    if (const std::string* key = std::get_if<std::string>(&path[k])) {
+      if (at_job && std::find(kExtensions.begin(), kExtensions.end(), *key) != kExtensions.end()) {
+        return true;
+      }
+      if (in_nested_job && (*key == "upload" || *key == "webhook")) return true;
+      if (*key == "headers" && k + 1 < path.size() && k >= 1 &&
+          std::get_if<std::string>(&path[k - 1]) != nullptr &&
+          std::get<std::string>(path[k - 1]) == "webhook") {
+        return true;
+      }
+    }
+    if (at->is_object() && std::holds_alternative<std::string>(path[k])) {
+      const json::value* next = at->get_object().if_contains(std::get<std::string>(path[k]));
+      if (next == nullptr) return false;  // an added key
+      at = next;
+    } else if (at->is_array() && std::holds_alternative<size_t>(path[k])) {
+      at = &at->get_array().at(std::get<size_t>(path[k]));
+    } else {
+      return false;
+    }
+  }
+  return false;
+}
+
+// Checks one changed body: the parser accepts it iff the document does, and
+// when it refuses, it names `changed` (or a field under it; for a changed
+// asset `type`, a field of that asset).
+void ExpectAgreement(std::string_view route, const json::value& body, const Path& changed,
+                     std::string_view what, int& compared) {
+  const bool document_ok = Api().ValidateRequestBody("post", route, body).empty();
+  const absl::Status parsed = ParseBodyOf(route, WriteJson(body));
+  ++compared;
+  const std::string text = PathText(changed);
+  EXPECT_EQ(parsed.ok(), document_ok)
+      << what << " at " << text << ": the document " << (document_ok ? "accepts" : "refuses")
+      << " it, the parser " << (parsed.ok() ? "accepts" : "refuses") << " it (" << parsed << ")\n  "
+      << WriteJson(body)
+      << "\n  document: " << absl::StrJoin(Api().ValidateRequestBody("post", route, body), "; ");
+  if (parsed.ok() || document_ok) return;
+  std::string scope = text;
+  if (!changed.empty() && std::get_if<std::string>(&changed.back()) != nullptr &&
+      std::get<std::string>(changed.back()) == "type") {
+    scope = PathText(Path(changed.begin(), changed.end() - 1));
+  }
+  bool named = false;
+  for (const FieldViolation& v : GetFieldViolations(parsed)) {
+    named = named || v.field == scope || absl::StartsWith(v.field, scope + ".") ||
+            absl::StartsWith(v.field, scope + "[");
+  }
+  EXPECT_TRUE(named) << what << " at " << text << ": " << parsed;
+}
+
+struct Changes {
+  int compared = 0;  // bodies checked
+  int skipped = 0;   // nodes left to Cascade (IsCascadesOwn)
+};
+
+// Every node of `good` replaced by each of a set of values (wrong types,
+// bad and good strings, out-of-range numbers), every member deleted, and an
+// unknown member added to every object.
+Changes ExpectAgreementOnEveryChange(std::string_view route, std::string_view good) {
+  const json::value base = Parse(good);
+  EXPECT_THAT(Api().ValidateRequestBody("post", route, base), IsEmpty());
+  EXPECT_THAT(ParseBodyOf(route, good), IsOk());
+  const std::vector<json::value> substitutes = {nullptr,
+                                                true,
+                                                0,
+                                                -1,
+                                                2.5,
+                                                "",
+                                                "x",
+                                                "video",
+                                                "full",
+                                                "01HZX3C5Y5V7E8W3J6T9Q2M1NZ",
+                                                "01hzx3c5y5v7e8w3j6t9q2m1nz",
+                                                json::array{},
+                                                json::array{1},
+                                                json::array{"x"},
+                                                json::array{0, 1},
+                                                json::object{}};
+  std::vector<Path> paths;
+  Path scratch;
+  CollectPaths(base, scratch, paths);
+  int compared = 0, skipped = 0;
+  for (const Path& path : paths) {
+    if (path.empty()) continue;
+    if (IsCascadesOwn(base, path)) {
+      ++skipped;
+      continue;
+    }
+    for (const json::value& substitute : substitutes) {
+      json::value body = base;
+      At(body, path) = substitute;
+      ExpectAgreement(route, body, path, absl::StrCat("replaced by ", json::serialize(substitute)),
+                      compared);
+    }
+    if (const std::string* key = std::get_if<std::string>(&path.back())) {
+      json::value body = base;
+      At(body, Path(path.begin(), path.end() - 1)).as_object().erase(*key);
+      ExpectAgreement(route, body, path, "deleted", compared);
+    }
+  }
+  for (const Path& path : paths) {
+    Path added = path;
+    added.emplace_back(std::string("zzUnknown"));
+    if (!At(base, path).is_object() || IsCascadesOwn(base, added)) {
+      continue;
+    }
+    json::value body = base;
+    At(body, path).as_object()["zzUnknown"] = "x";
+    ExpectAgreement(route, body, added, "added", compared);
+  }
+  return {compared, skipped};
+}
+
+TEST(DocumentAgreementTest, JobCreation) {
+  const Changes changes = ExpectAgreementOnEveryChange("/jobs", kFullJob);
+  EXPECT_GT(changes.compared, 1000);
+  EXPECT_GT(changes.skipped, 10);  // the extensions and the job nested twice
+}
+
+TEST(DocumentAgreementTest, JoinJobCreation) {
+  std::string body = kJoinBody;
+  body.insert(body.rfind('}'), R"(, "tags": ["t"], "maxAttempts": 2)");
+  const Changes changes = ExpectAgreementOnEveryChange("/jobs/join", body);
+  EXPECT_GT(changes.compared, 400);
+  EXPECT_GT(changes.skipped, 2);
+}
+
+TEST(DocumentAgreementTest, BatchCreation) {
+  const Changes changes = ExpectAgreementOnEveryChange(
+      "/batches", absl::StrCat(R"({"jobs": [)", SeedWebhookJobWithATemplate(), ",",
+                               Job(R"("settings": {"frames": [1, 2]}, "upload": {"prefix": "p"},
+                          "timeoutSeconds": 60, "assets": [{"type": "video", "src": "x"}])"),
+                               "]}"));
+  EXPECT_GT(changes.compared, 300);
+  EXPECT_GT(changes.skipped, 0);
+}
+
+TEST(DocumentAgreementTest, JobCancellationRequest) {
+  EXPECT_GT(ExpectAgreementOnEveryChange("/jobs/cancel", kSeedCancelMany).compared, 40);
 }
 
 // ---- ParseJsonBody ----------------------------------------------------------------------
@@ -1410,6 +1989,102 @@ TEST(QueryTest, JobsQueryReadsTheListParameters) {
   EXPECT_TRUE(q.minimal);
   EXPECT_THAT(ParseJobsQuery("limit=x"), HasViolation("limit", "'x'"));
   EXPECT_THAT(ParseJobsQuery("limit=%"), HasViolation("query", "malformed percent-escape"));
+}
+
+// A `GET /jobs` query parameter value the document's schema for it refuses.
+struct RefusedParameter {
+  const char* name;
+  const char* parameter;
+  const char* value;  // decoded
+};
+
+void PrintTo(const RefusedParameter& r, std::ostream* os) { *os << r.name; }
+
+// The query text of one parameter, percent-encoded where needed.
+std::string QueryOf(std::string_view parameter, std::string_view value) {
+  std::string out = absl::StrCat(wire::Sv(parameter), "=");
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ',' || c == ':') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
+class RefusedParameterTest : public ::testing::TestWithParam<RefusedParameter> {};
+
+TEST_P(RefusedParameterTest, IsRefusedByTheDocumentAndByParseJobsQuery) {
+  const RefusedParameter& c = GetParam();
+  EXPECT_THAT(Api().ValidateQueryParameter("get", "/jobs", c.parameter, c.value),
+              ::testing::Not(IsEmpty()));
+  EXPECT_THAT(ParseJobsQuery(QueryOf(c.parameter, c.value)), HasViolation(c.parameter, ""));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Parameters, RefusedParameterTest,
+    ::testing::Values(RefusedParameter{"TagWithASpaceAndABang", "tags", "bad tag!"},
+                      RefusedParameter{"EmptyTagInTheMiddle", "tags", "a,,b"},
+                      RefusedParameter{"TrailingComma", "tags", "a,"},
+                      RefusedParameter{"NoTags", "tags", ""},
+                      RefusedParameter{"TagWithAColon", "tags", "gpu:a100"},
+                      RefusedParameter{"TagWithADot", "tags", "v1.2"},
+                      RefusedParameter{"TagNotAscii", "tags", "caf\xC3\xA9"},
+                      RefusedParameter{"LimitZero", "limit", "0"},
+                      RefusedParameter{"LimitOverAThousand", "limit", "1001"},
+                      RefusedParameter{"LimitWord", "limit", "ten"},
+                      RefusedParameter{"LimitFraction", "limit", "1.5"},
+                      RefusedParameter{"FromNegative", "from", "-1"},
+                      RefusedParameter{"FromWord", "from", "start"},
+                      RefusedParameter{"SortUnknown", "sort", "fastest"},
+                      RefusedParameter{"MinimalMaybe", "minimal", "maybe"},
+                      RefusedParameter{"MinimalOne", "minimal", "1"},
+                      RefusedParameter{"FromDateADateOnly", "from_date", "2026-01-01"},
+                      RefusedParameter{"FromDateWithoutOffset", "from_date", "2026-11-22T18:30:00"},
+                      RefusedParameter{"FromDateMinutesOnly", "from_date", "2026-11-22T18:30Z"},
+                      RefusedParameter{"ToDateWord", "to_date", "yesterday"}),
+    [](const ::testing::TestParamInfo<RefusedParameter>& info) {
+      return std::string(info.param.name);
+    });
+
+TEST(QueryTest, WhatTheDocumentAcceptsIsAccepted) {
+  for (const auto& [parameter, value] : std::vector<std::pair<std::string, std::string>>{
+           {"tags", "a-b_c,D9"},
+           {"tags", "x"},
+           {"limit", "1000"},
+           {"limit", "1"},
+           {"from", "0"},
+           {"sort", "priority"},
+           {"minimal", "false"},
+           {"from_date", "2026-11-22T18:30:00Z"},
+           {"to_date", "2026-11-22T18:30:00.123+01:00"},
+           {"states", "queued,processing,finished"}}) {
+    EXPECT_THAT(Api().ValidateQueryParameter("get", "/jobs", parameter, value), IsEmpty());
+    EXPECT_THAT(ParseJobsQuery(QueryOf(parameter, value)), IsOk()) << parameter << "=" << value;
+  }
+}
+
+TEST(QueryTest, ProcessingIsTheRenderingState) {
+  CASCADE_ASSERT_OK_AND_ASSIGN(ListQuery q, ParseJobsQuery("states=queued,processing"));
+  EXPECT_THAT(q.states, ElementsAre(JobState::kQueued, JobState::kRendering));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ListQuery only, ParseJobsQuery("states=processing"));
+  EXPECT_THAT(only.states, ElementsAre(JobState::kRendering));
+  CASCADE_ASSERT_OK_AND_ASSIGN(ListQuery excluded, ParseJobsQuery("exclude_states=processing"));
+  EXPECT_THAT(excluded.exclude_states, ElementsAre(JobState::kRendering));
+  // Only as a whole name.
+  EXPECT_THAT(ParseJobsQuery("states=processing2"), HasViolation("states", "processing2"));
+  // Names the document does not list are still Cascade's to refuse (§6).
+  EXPECT_THAT(ParseJobsQuery("states=nope"), HasViolation("states", "nope"));
+}
+
+TEST(QueryTest, EachBadParameterIsNamedOnceAndEveryOccurrenceIsChecked) {
+  absl::StatusOr<ListQuery> q =
+      ParseJobsQuery("tags=ok&tags=bad+tag!&limit=0&from_date=2026-01-01&from_date=x");
+  EXPECT_THAT(q, HasViolation("tags", "'bad tag!' is not a comma-separated list of tags"));
+  EXPECT_THAT(q, HasViolation("limit", "'0'"));
+  EXPECT_THAT(q, HasViolation("from_date", "'2026-01-01' is not an RFC 3339 date-time"));
+  EXPECT_THAT(GetFieldViolations(q.status()), SizeIs(3));
 }
 
 // ---- The validator itself -----------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include "wire/job_json.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cascade/engine.h"
 #include "cascade/status.h"
 #include "cascade/webhook.h"
@@ -189,6 +191,68 @@ void CheckStrings(const json::object& o, std::initializer_list<std::string_view>
   for (std::string_view key : keys) ReadString(o, key, path, kOptional, problems);
 }
 
+// Reports each member of `o` whose key is not in `known`: the objects the
+// document closes with `additionalProperties: false`.
+void RejectUnknown(const json::object& o, std::initializer_list<std::string_view> known,
+                   const std::string& path, Problems& problems) {
+  for (const json::key_value_pair& kv : o) {
+    if (problems.overflowed()) return;
+    const std::string_view key(kv.key().data(), kv.key().size());
+    bool found = false;
+    for (std::string_view k : known) found = found || k == key;
+    if (found) continue;
+    std::string list;
+    for (std::string_view k : known) absl::StrAppend(&list, list.empty() ? "" : ", ", Sv(k));
+    problems.Add(Field(path, key),
+                 absl::StrCat("is not a field of ", Sv(path), " (it has only ", list, ")"));
+  }
+}
+
+// The pattern of every template id in the document (`JobTemplate.id`, and
+// `template.id` of `JobAssetNested` and `JoinJobAsset`): `^[A-Z0-9]{26}$`.
+bool IsTemplateId(std::string_view s) {
+  return s.size() == 26 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+         });
+}
+
+// A required template id, pattern checked; stored in `spec` when good.
+void ReadTemplateId(const json::object& t, const std::string& where, Presence presence,
+                    Problems& problems, JobSpec* spec) {
+  const json::string* id = ReadString(t, "id", where, presence, problems);
+  if (id == nullptr) return;
+  if (!IsTemplateId(View(*id))) {
+    problems.Add(Field(where, "id"),
+                 absl::StrCat("'", Sv(View(*id)).substr(0, 64),
+                              "' does not match ^[A-Z0-9]{26}$ (26 upper-case letters or digits)"));
+    return;
+  }
+  spec->template_id = std::string(View(*id));
+}
+
+// A number of seconds in [lo, hi] (`lo_open`: above lo), as a duration; the
+// duration is checked, so a value too small to be one (1e-300) is below any
+// positive bound.
+std::optional<absl::Duration> ReadSeconds(const json::object& o, std::string_view key,
+                                          const std::string& path, absl::Duration lo, bool lo_open,
+                                          absl::Duration hi, Problems& problems) {
+  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
+  if (v == nullptr) return std::nullopt;
+  const std::string field = Field(path, key);
+  if (!v->is_number()) {
+    problems.Add(field, WrongType("a number", *v));
+    return std::nullopt;
+  }
+  const absl::Duration d = absl::Seconds(v->to_number<double>());
+  if ((lo_open ? d <= lo : d < lo) || d > hi) {
+    problems.Add(field, absl::StrCat("must be a number of seconds ", lo_open ? "above " : "from ",
+                                     absl::ToDoubleSeconds(lo), lo_open ? " and at most " : " to ",
+                                     absl::ToDoubleSeconds(hi)));
+    return std::nullopt;
+  }
+  return d;
+}
+
 // ---- JobCreation ----------------------------------------------------------------
 
 enum class JobKind {
@@ -205,22 +269,15 @@ void ReadTemplate(const json::object& o, const std::string& path, JobKind kind, 
   const json::object* t = ReadObject(o, "template", path, kRequired, problems);
   if (t == nullptr) return;
   const std::string where = Field(path, "template");
+  ReadTemplateId(*t, where, kRequired, problems, spec);
   if (kind != JobKind::kTopLevel) {
-    if (const json::string* id = ReadString(*t, "id", where, kRequired, problems)) {
-      spec->template_id = std::string(View(*id));
-    }
     if (const json::string* c = ReadString(*t, "composition", where, kRequired, problems)) {
       spec->composition = std::string(View(*c));
     }
     CheckStrings(*t, {"name"}, where, problems);
     return;
   }
-  const json::string* src = ReadString(*t, "src", where, kOptional, problems);
-  const bool has_src = src != nullptr || t->contains("src");
-  if (const json::string* id =
-          ReadString(*t, "id", where, has_src ? kOptional : kRequired, problems)) {
-    spec->template_id = std::string(View(*id));
-  }
+  CheckStrings(*t, {"src"}, where, problems);
   if (const json::value* c = t->if_contains("composition"); c != nullptr && !c->is_null()) {
     if (c->is_string()) {
       spec->composition = std::string(View(c->get_string()));
@@ -230,16 +287,18 @@ void ReadTemplate(const json::object& o, const std::string& path, JobKind kind, 
   }
 }
 
-// `settings` of a job (`nested` allows fewer output types).
+// `settings` of a job. The document closes JobCreation's (additionalProperties
+// false) and leaves a nested job's and a join part's open.
 void ReadSettings(const json::object& o, const std::string& path, JobKind kind,
                   Problems& problems) {
   const json::object* s = ReadObject(o, "settings", path, kOptional, problems);
   if (s == nullptr) return;
   const std::string where = Field(path, "settings");
-  if (kind == JobKind::kNested) {
-    ReadEnum(*s, "type", where, {"video", "image"}, problems);
-  } else if (kind == JobKind::kTopLevel) {
+  if (kind == JobKind::kTopLevel) {
+    RejectUnknown(*s, {"type", "frames", "quality", "codec", "engine"}, where, problems);
     ReadEnum(*s, "type", where, {"video", "image", "aep"}, problems);
+  } else if (kind == JobKind::kNested) {
+    ReadEnum(*s, "type", where, {"video", "image"}, problems);
   }
   ReadEnum(*s, "quality", where, {"draft", "full"}, problems);
   ReadEnum(*s, "engine", where, {"ae2025", "ae2026"}, problems);
@@ -266,10 +325,14 @@ void ReadSettings(const json::object& o, const std::string& path, JobKind kind,
   }
 }
 
-void ReadUpload(const json::object& o, const std::string& path, Problems& problems, JobSpec* spec) {
+// `upload`. `closed`: JobCreation's, whose `upload` and `upload.params` the
+// document closes (additionalProperties false); JoinJobCreation's are open.
+void ReadUpload(const json::object& o, const std::string& path, bool closed, Problems& problems,
+                JobSpec* spec) {
   const json::object* u = ReadObject(o, "upload", path, kOptional, problems);
   if (u == nullptr) return;
   const std::string where = Field(path, "upload");
+  if (closed) RejectUnknown(*u, {"prefix", "outputUrl", "provider", "params"}, where, problems);
   CheckStrings(*u, {"prefix"}, where, problems);
   if (const json::string* url = ReadString(*u, "outputUrl", where, kOptional, problems)) {
     spec->output_url = std::string(View(*url));
@@ -277,6 +340,11 @@ void ReadUpload(const json::object& o, const std::string& path, Problems& proble
   ReadEnum(*u, "provider", where, {"s3"}, problems);
   if (const json::object* params = ReadObject(*u, "params", where, kOptional, problems)) {
     const std::string p = Field(where, "params");
+    if (closed) {
+      RejectUnknown(*params,
+                    {"endpoint", "region", "bucket", "acl", "accessKeyId", "accessKeySecret"}, p,
+                    problems);
+    }
     for (std::string_view key : {"region", "bucket", "accessKeyId", "accessKeySecret"}) {
       ReadString(*params, key, p, kRequired, problems);
     }
@@ -397,6 +465,23 @@ void ReadExtensions(const json::object& o, const std::string& path, Problems& pr
     spec->on_prerequisite_failure =
         *policy == 1 ? PrerequisiteFailurePolicy::kIgnore : PrerequisiteFailurePolicy::kFail;
   }
+  // Contract §14, with the bounds of cascade/job.h.
+  if (const json::value* attempts = o.if_contains("maxAttempts")) {
+    if (std::optional<int64_t> n = ReadInteger(*attempts, Field(path, "maxAttempts"),
+                                               kMinMaxAttempts, kMaxMaxAttempts, problems)) {
+      spec->max_attempts = static_cast<int>(*n);
+    }
+  }
+  if (std::optional<absl::Duration> backoff =
+          ReadSeconds(o, "retryBackoffSeconds", path, absl::ZeroDuration(), /*lo_open=*/false,
+                      kMaxRetryBackoff, problems)) {
+    spec->retry_backoff = *backoff;
+  }
+  if (std::optional<absl::Duration> timeout =
+          ReadSeconds(o, "timeoutSeconds", path, absl::ZeroDuration(), /*lo_open=*/true,
+                      kMaxRenderTimeout, problems)) {
+    spec->timeout = *timeout;
+  }
 }
 
 void ReadJob(const json::object& o, const std::string& path, JobKind kind, Problems& problems,
@@ -404,10 +489,11 @@ void ReadJob(const json::object& o, const std::string& path, JobKind kind, Probl
   if (kind == JobKind::kNested) ReadString(o, "layerName", path, kRequired, problems);
   ReadTemplate(o, path, kind, problems, spec);
   ReadBool(o, "preview", path, problems);
-  ReadStringArray(o, "fonts", path, problems, nullptr);
+  // JobCreation's; the nested and join schemas have no `fonts` (open there).
+  if (kind == JobKind::kTopLevel) ReadStringArray(o, "fonts", path, problems, nullptr);
   ReadAssets(o, path, problems, spec);
   ReadSettings(o, path, kind, problems);
-  ReadUpload(o, path, problems, spec);
+  ReadUpload(o, path, /*closed=*/true, problems, spec);
   ReadWebhook(o, path, problems, spec);
   ReadExtensions(o, path, problems, spec);
   spec->payload = WriteJson(o);
@@ -674,7 +760,7 @@ absl::StatusOr<JobSpec> ParseJoinJobCreation(std::string_view text) {
         }
       }
     }
-    ReadUpload(o, "", problems, &spec);
+    ReadUpload(o, "", /*closed=*/false, problems, &spec);
     ReadWebhook(o, "", problems, &spec);
     ReadExtensions(o, "", problems, &spec);
     if (!problems.empty()) return std::move(problems).ToStatus("invalid join job creation request");

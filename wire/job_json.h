@@ -46,24 +46,41 @@
 // Reading (`JobCreation`, `BatchCreation`, `JobCancellationRequest`):
 //   - Input is untrusted: parsing never throws and never crashes (limits as
 //     in wire/json.h). The body must be one JSON object.
-//   - A field the schema (or Cascade) defines must have the schema's type
-//     and, where the schema lists values, one of them: `webhook.method`,
-//     `onPrerequisiteFailure`, `settings.type/quality/engine`,
-//     `upload.provider`, asset `type` "job" for a nested job. `null` is a
-//     wrong type except where the schema says nullable
-//     (`template.composition`). An integer field takes any number with
-//     a zero fraction (`5`, `5.0`, `5e0`), as JSON Schema does, within its
-//     range (`priority`: int32).
-//   - Unknown fields are accepted and ignored (bodies written for Nexrender
-//     carry fields Cascade does not model); they stay in the payload. When a
-//     key is repeated, the last occurrence wins (as in JavaScript).
-//   - Required: `template` (an object) with `template.id`, unless
-//     `template.src` names the template instead (self-hosted Nexrender jobs
-//     do; templateId is then null); each asset's `type`; a nested job asset's
-//     `layerName`, `template.id` and `template.composition`; the `url` of a
-//     webhook; `upload.params`' region, bucket, accessKeyId and
-//     accessKeySecret; `jobs` of a batch or cancel request. The template id's
-//     pattern is not enforced: render farms name templates their own way.
+//   - Bodies are held to the OpenAPI document's own constraints (contract
+//     §11, "Validation"), field by field: types, `required`, enums
+//     (`webhook.method`, `settings.type/quality/engine`, `upload.provider`,
+//     `settings.preset` of a join, a join asset's `type`), patterns (every
+//     `template.id`: `^[A-Z0-9]{26}$`; job ids: ULIDs), bounds (frames >= 0
+//     in a JobCreation, 1-1000 jobs or ids) and `additionalProperties: false`
+//     (JobCreation's `settings`, `upload` and `upload.params`: an unknown key
+//     there is refused as `settings.<key>`). `null` is a wrong type except
+//     where the schema says nullable (`template.composition`). An integer
+//     field takes any number with a zero fraction (`5`, `5.0`, `5e0`), as
+//     JSON Schema does, within its range (`priority`: int32; others int64).
+//   - Two exceptions, as the contract names them. Assets of type "job" are
+//     nested jobs (contract §2): the document's `oneOf` cannot match them
+//     (JobAsset matches them too), so they are read as the discriminator
+//     says, against `JobAssetNested` (layerName, template.id and
+//     template.composition required, its settings enums), plus Cascade's
+//     extensions; their own "job" assets nest again. And the Cascade
+//     extension fields, which the document does not define, are Cascade's
+//     to check: `tags` (strings), `priority` (int32), `dependsOn` (job ids),
+//     `onPrerequisiteFailure` ("fail" | "ignore"), `maxAttempts` (integer
+//     kMinMaxAttempts-kMaxMaxAttempts), `retryBackoffSeconds` (number, 0 to
+//     kMaxRetryBackoff), `timeoutSeconds` (number, above 0, at most
+//     kMaxRenderTimeout), and on a nested job an `upload` and `webhook` of
+//     its own (shaped as JobCreation's).
+//   - Stricter than the document on one point: `webhook.headers` values must
+//     be strings (the document allows any value; an HTTP header is text).
+//   - Other unknown fields are accepted and ignored where the document
+//     leaves the object open (the body, `template`, assets, `webhook`, a
+//     nested job's `settings`, a join's `upload`); they stay in the payload.
+//     When a key is repeated, the last occurrence wins (as in JavaScript).
+//   - Required: `template` (an object) with `template.id`; each asset's
+//     `type`; a nested job asset's `layerName`, `template.id` and
+//     `template.composition`; the `url` of a webhook; `upload.params`'
+//     region, bucket, accessKeyId and accessKeySecret; `jobs` of a batch or
+//     cancel request.
 //   - Every problem found is reported, not only the first: InvalidArgument
 //     whose field violations (cascade/status.h) name the JSON path of each
 //     bad field from the body's root (`assets[2].type`, `webhook.method`,
@@ -73,17 +90,17 @@
 //     one of fifty-one.
 //   - Semantic limits stay the engine's (engine/spec/spec_validation.h):
 //     lengths, tag characters, nesting depth, duplicate ids, payload size.
-//     The parser checks only the shape, with two exceptions that use the
-//     public API's constants: the 1-1000 entries of a batch and of a cancel
-//     request, so a huge list is refused before any of it is read.
+//     The parser checks the document's constraints and the extensions'
+//     bounds, with the public API's constants: the 1-1000 entries of a batch
+//     and of a cancel request are counted before any entry is read.
 //   - JobSpec::payload is the job's own JSON object as WriteJson writes it
 //     (compact, keys in the order received): the whole body for POST /jobs, the
 //     entry for a batch item, the asset object for a nested job. Fields
 //     Cascade does not model (settings, fonts, assets, ...) reach the worker
 //     that way. Numbers survive the trip (wire/json.h).
 //   - Nested job assets become JobSpec::children, recursively, in asset
-//     order; they accept the same Cascade extensions (tags, priority,
-//     dependsOn, onPrerequisiteFailure) and an upload/webhook of their own.
+//     order; they accept the same Cascade extensions as a top-level job and
+//     an upload/webhook of their own.
 //     total_assets counts every entry of `assets`, nested jobs included.
 
 #ifndef CASCADE_WIRE_JOB_JSON_H_

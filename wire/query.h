@@ -29,7 +29,14 @@ namespace cascade::wire {
     std::string_view query);
 
 // The query of `GET /jobs`: ParseQueryString, then cascade::ParseListQuery
-// (list_query.h: the parameters, their values, the violations).
+// (list_query.h: the parameters, their values, the violations), holding each
+// parameter to the OpenAPI document's schema for it as well, where that is
+// stricter than ParseListQuery: `tags` must match
+// `^[a-zA-Z0-9-_]+(,[a-zA-Z0-9-_]+)*$` and `from_date`/`to_date` be RFC 3339
+// date-times (`format: date-time`). In `states` and `exclude_states` the
+// document's example name `processing` means `render:dorender`. Every
+// occurrence of a repeated parameter is checked (the last one is used); one
+// violation per bad parameter, named by the parameter.
 [[nodiscard]] absl::StatusOr<ListQuery> ParseJobsQuery(std::string_view query);
 
 }  // namespace cascade::wire

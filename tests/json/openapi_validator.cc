@@ -185,6 +185,74 @@ std::vector<std::string> OpenApiValidator::ValidateAgainst(const json::value& va
   return problems;
 }
 
+const json::object* OpenApiValidator::Operation(std::string_view method,
+                                                std::string_view path) const {
+  const json::value* paths = document_.as_object().if_contains("paths");
+  if (paths == nullptr || !paths->is_object()) return nullptr;
+  const json::value* item =
+      paths->get_object().if_contains(json::string_view(path.data(), path.size()));
+  if (item == nullptr || !item->is_object()) return nullptr;
+  const json::value* op =
+      item->get_object().if_contains(json::string_view(method.data(), method.size()));
+  return op == nullptr ? nullptr : op->if_object();
+}
+
+std::vector<std::string> OpenApiValidator::ValidateRequestBody(std::string_view method,
+                                                               std::string_view path,
+                                                               const json::value& body) const {
+  const std::string where = absl::StrCat(std::string(method), " ", std::string(path));
+  const json::object* op = Operation(method, path);
+  if (op == nullptr) return {absl::StrCat(where, ": no such operation")};
+  const json::value* schema = nullptr;
+  if (const json::value* request = op->if_contains("requestBody");
+      request && request->is_object()) {
+    if (const json::value* content = request->get_object().if_contains("content");
+        content && content->is_object()) {
+      if (const json::value* media = content->get_object().if_contains("application/json");
+          media && media->is_object()) {
+        schema = media->get_object().if_contains("schema");
+      }
+    }
+  }
+  if (schema == nullptr) return {absl::StrCat(where, ": no JSON request body")};
+  return ValidateAgainst(body, *schema, Options{});
+}
+
+std::vector<std::string> OpenApiValidator::ValidateQueryParameter(std::string_view method,
+                                                                  std::string_view path,
+                                                                  std::string_view name,
+                                                                  std::string_view text) const {
+  const std::string where =
+      absl::StrCat(std::string(method), " ", std::string(path), " ?", std::string(name));
+  const json::object* op = Operation(method, path);
+  const json::value* schema = nullptr;
+  if (op != nullptr) {
+    if (const json::value* params = op->if_contains("parameters"); params && params->is_array()) {
+      for (const json::value& p : params->get_array()) {
+        const json::object* param = p.if_object();
+        if (param == nullptr) continue;
+        const json::value* in = param->if_contains("in");
+        const json::value* n = param->if_contains("name");
+        if (in && *in == "query" && n && n->is_string() && View(n->get_string()) == name) {
+          schema = param->if_contains("schema");
+        }
+      }
+    }
+  }
+  if (schema == nullptr) return {absl::StrCat(where, ": no such query parameter")};
+  json::value value = json::string(json::string_view(text.data(), text.size()));
+  const json::value* type =
+      schema->is_object() ? schema->get_object().if_contains("type") : nullptr;
+  if (type != nullptr && (*type == "integer" || *type == "number" || *type == "boolean")) {
+    boost::system::error_code ec;
+    json::value typed = json::parse(json::string_view(text.data(), text.size()), ec);
+    if (!ec && (typed.is_number() || typed.is_bool())) value = std::move(typed);
+  }
+  std::vector<std::string> problems = ValidateAgainst(value, *schema, Options{});
+  for (std::string& problem : problems) problem = absl::StrCat(where, problem.substr(1));
+  return problems;
+}
+
 std::vector<std::string> OpenApiValidator::ValidateResponse(std::string_view method,
                                                             std::string_view path, int status,
                                                             std::string_view body_text) const {

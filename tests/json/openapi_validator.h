@@ -69,6 +69,22 @@ class OpenApiValidator {
   std::vector<std::string> ValidateResponse(std::string_view method, std::string_view path,
                                             int status, std::string_view body_text) const;
 
+  // Requests, as a validating proxy driven by the document would check them:
+  //
+  // The problems of a JSON request body against the schema of `method`'s
+  // `requestBody` (application/json) on `path`; one problem if the document
+  // has no such operation or body.
+  std::vector<std::string> ValidateRequestBody(std::string_view method, std::string_view path,
+                                               const boost::json::value& body) const;
+  // The problems of one query parameter's (decoded) text against the schema
+  // of `method`'s parameter `name` (in: query) on `path`. The text is typed
+  // as the schema asks: for an integer, number or boolean schema, text that
+  // reads as such a JSON value is that value, anything else stays a string
+  // (and so fails the type). One problem if there is no such parameter.
+  std::vector<std::string> ValidateQueryParameter(std::string_view method, std::string_view path,
+                                                  std::string_view name,
+                                                  std::string_view text) const;
+
   // The same against a schema given inline; its $refs resolve in the document.
   std::vector<std::string> ValidateAgainst(const boost::json::value& value,
                                            const boost::json::value& schema, Options options) const;
@@ -77,6 +93,8 @@ class OpenApiValidator {
   explicit OpenApiValidator(boost::json::value document) : document_(std::move(document)) {}
 
   const boost::json::value* Resolve(std::string_view ref) const;
+  // paths.<path>.<method>, or null.
+  const boost::json::object* Operation(std::string_view method, std::string_view path) const;
   void Check(const boost::json::value& value, const boost::json::value& schema,
              const std::string& path, const Options& options, int depth,
              std::vector<std::string>& problems) const;
