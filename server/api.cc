@@ -242,8 +242,13 @@ Response GetJobs(Engine& engine, std::string_view query, const std::string& team
 }
 
 Response GetJob(Engine& engine, std::string_view id_text, const std::string& team) {
-  absl::StatusOr<JobId> id = PathId(id_text);
-  if (!id.ok()) return Error(id.status());
+  // The document gives this route's id no pattern and lists 200, 401 and 404
+  // only: a text that is no job id names no job.
+  absl::StatusOr<JobId> id = JobId::Parse(id_text);
+  if (!id.ok()) {
+    return Error(absl::NotFoundError(absl::StrCat(
+        "no job '", absl::CHexEscape(Sv(id_text.substr(0, 64))), "' (job ids are ULIDs)")));
+  }
   absl::StatusOr<Job> job = engine.Get(team, *id);
   if (!job.ok()) return Error(job.status());
   return Json(200, wire::JobToJson(*job));

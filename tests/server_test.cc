@@ -255,6 +255,35 @@ TEST_F(ServerTest, EveryRouteAnswersEveryCodeTheDocumentListsThatCascadeProduces
   }
 }
 
+TEST_F(ServerTest, WhatAValidatingProxyFoundIsAnsweredAsTheDocumentSays) {
+  // Refused, naming the field, in the document's 400 shape.
+  Answer id = Call(http::verb::post, "/api/v2/jobs", R"({"template": {"id": "not-a-ulid"}})");
+  Check("post", "/jobs", id);
+  ASSERT_EQ(id.status, 400);
+  EXPECT_EQ(id.Json().at("details").at(0).at("field"), "template.id");
+  Answer settings = Call(
+      http::verb::post, "/api/v2/jobs",
+      absl::StrCat(R"({"template": {"id": ")", kTemplate, R"("}, "settings": {"foo": true}})"));
+  Check("post", "/jobs", settings);
+  ASSERT_EQ(settings.status, 400);
+  EXPECT_EQ(settings.Json().at("details").at(0).at("field"), "settings.foo");
+  Answer tags = Call(http::verb::get, "/api/v2/jobs?tags=bad%20tag!");
+  Check("get", "/jobs", tags);
+  ASSERT_EQ(tags.status, 400);
+  EXPECT_EQ(tags.Json().at("details").at(0).at("field"), "tags");
+  EXPECT_EQ(engine_->JobCount(), 0u);
+  // A code the document lists: 404, not 400, for a text that is no job id.
+  Answer no_id = Call(http::verb::get, "/api/v2/jobs/not-a-ulid");
+  Check("get", "/jobs/{id}", no_id);
+  EXPECT_EQ(no_id.status, 404);
+  // The document's example state list.
+  Call(http::verb::post, "/api/v2/jobs", Leaf());
+  Answer listed = Call(http::verb::get, "/api/v2/jobs?states=queued,processing,finished");
+  Check("get", "/jobs", listed);
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.Json().as_array().size(), 1u);
+}
+
 TEST_F(ServerTest, TheSeedsExamplesWorkAsPrinted) {
   // The seeds' curl lines with the base URL swapped; their token placeholder
   // is this server's client token, and their example ids are replaced by
