@@ -29,7 +29,19 @@ namespace cascade {
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
   std::vector<FieldViolation> bad;
   if (options.clock == nullptr) bad.push_back({"clock", "must not be null"});
-  if (options.max_attempts < 1) bad.push_back({"max_attempts", "must be at least 1"});
+  if (options.max_attempts < kMinMaxAttempts || options.max_attempts > kMaxMaxAttempts) {
+    bad.push_back(
+        {"max_attempts", absl::StrCat("must be ", kMinMaxAttempts, "-", kMaxMaxAttempts)});
+  }
+  if (options.retry_backoff < absl::ZeroDuration() || options.retry_backoff > kMaxRetryBackoff) {
+    bad.push_back(
+        {"retry_backoff", absl::StrCat("must be 0 to ", absl::FormatDuration(kMaxRetryBackoff))});
+  }
+  if (options.render_timeout && (*options.render_timeout <= absl::ZeroDuration() ||
+                                 *options.render_timeout > kMaxRenderTimeout)) {
+    bad.push_back({"render_timeout", absl::StrCat("must be positive, at most ",
+                                                  absl::FormatDuration(kMaxRenderTimeout))});
+  }
   if (options.lease_duration <= absl::ZeroDuration()) {
     bad.push_back({"lease_duration", "must be positive"});
   }
@@ -98,7 +110,12 @@ absl::StatusOr<std::unique_ptr<EngineImpl>> CreateEngine(const Options& options,
 EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
     : options_(options),
       clock_(options.clock),
-      model_(options.output_url_template, options.max_attempts, options.id_seed),
+      model_(options.output_url_template,
+             {.max_attempts = options.max_attempts,
+              .retry_backoff_ms = absl::ToInt64Milliseconds(options.retry_backoff),
+              .timeout_ms =
+                  options.render_timeout ? absl::ToInt64Milliseconds(*options.render_timeout) : 0},
+             options.id_seed),
       journal_(std::move(store), model_),
       events_(hub_, model_),
       leases_(options.abort_grace, Seed(options), /*track_changes=*/journal_.journaling(),
@@ -111,8 +128,14 @@ EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
               &journal_),
       webhooks_(model_, outbox_, options.webhooks.signing_secret),
       retention_(options.durability.retention),
+      waits_(model_, [this](int64_t due) { timer_.WakeFor(due); }),
       timer_(
-          options.clock, [this] { RunDueWork(); }, [this] { return leases_.next_due_ms(); }),
+          options.clock, [this] { RunDueWork(); },
+          [this]() -> std::optional<int64_t> {
+            const std::optional<int64_t> lease = leases_.next_due_ms(), wait = waits_.next_due_ms();
+            if (lease && wait) return std::min(*lease, *wait);
+            return lease ? lease : wait;
+          }),
       random_state_(Seed(options) ^ 0x2545F4914F6CDD1Dull) {
   // In this order: a change is journaled and its event staged before the
   // collaborators that follow from it act.
@@ -122,6 +145,7 @@ EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
   model_.AddListener(&leases_, L::kTransitions);
   model_.AddListener(&webhooks_, L::kTransitions);
   model_.AddListener(&retention_, L::kTransitions);
+  model_.AddListener(&waits_, L::kTransitions);
 }
 
 absl::Status EngineImpl::Start() {
@@ -470,30 +494,25 @@ absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId
   return views;
 }
 
-absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
-                                                        absl::Span<const JobId> ids) {
-  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+absl::StatusOr<std::vector<uint32_t>> EngineImpl::FindNamed(std::string_view team,
+                                                            absl::Span<const JobId> ids,
+                                                            std::string_view request) const {
   if (ids.empty() || ids.size() > kMaxCancelIds) {
     return InvalidArgumentWithViolations(
-        "invalid cancel request",
+        absl::StrCat("invalid ", Sv(request), " request"),
         {{"jobs", absl::StrCat("expected 1-", kMaxCancelIds, " ids, got ", ids.size())}});
   }
-  {
-    absl::flat_hash_map<JobId, size_t> first;
-    first.reserve(ids.size());
-    std::vector<FieldViolation> dups;
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto [it, inserted] = first.emplace(ids[i], i);
-      if (!inserted) {
-        dups.push_back({absl::StrCat("jobs[", i, "]"),
-                        absl::StrCat(ids[i].ToString(), " repeats jobs[", it->second, "]")});
-      }
+  absl::flat_hash_map<JobId, size_t> first;
+  first.reserve(ids.size());
+  std::vector<FieldViolation> dups;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto [it, inserted] = first.emplace(ids[i], i);
+    if (!inserted) {
+      dups.push_back({absl::StrCat("jobs[", i, "]"),
+                      absl::StrCat(ids[i].ToString(), " repeats jobs[", it->second, "]")});
     }
-    if (!dups.empty()) return InvalidArgumentWithViolations("duplicate job ids", dups);
   }
-  const int64_t now_ms = NowMillis();
-  WriteSection section(this);
-  CASCADE_RETURN_IF_ERROR(section.writable());
+  if (!dups.empty()) return InvalidArgumentWithViolations("duplicate job ids", dups);
   std::vector<uint32_t> slots = model_.FindMany(team, ids);
   std::vector<std::string> unknown;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -502,18 +521,32 @@ absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
   if (!unknown.empty()) {
     return absl::NotFoundError(absl::StrCat("job(s) not found: ", absl::StrJoin(unknown, ", ")));
   }
+  return slots;
+}
+
+absl::Status EngineImpl::AllAccept(absl::Span<const uint32_t> slots, JobEvent event,
+                                   std::string_view refusal) const {
   std::vector<std::string> refused;
   for (uint32_t slot : slots) {
     const JobRecord& job = model_.job(slot);
-    if (!job.machine.Accepts(JobEvent::kCancel)) {
+    if (!job.machine.Accepts(event)) {
       refused.push_back(absl::StrCat(job.id.ToString(), " (", Sv(StateName(job.state())), ")"));
     }
   }
-  if (!refused.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job(s) not cancellable (only queued or pending jobs are): ",
-                     absl::StrJoin(refused, ", ")));
-  }
+  if (refused.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(Sv(refusal), ": ", absl::StrJoin(refused, ", ")));
+}
+
+absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
+                                                        absl::Span<const JobId> ids) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  const int64_t now_ms = NowMillis();
+  WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
+  CASCADE_ASSIGN_OR_RETURN(std::vector<uint32_t> slots, FindNamed(team, ids, "cancel"));
+  CASCADE_RETURN_IF_ERROR(AllAccept(slots, JobEvent::kCancel,
+                                    "job(s) not cancellable (only queued or pending jobs are)"));
   std::vector<uint32_t> cancelled;
   cancelled.reserve(slots.size());
   CancelClosure(model_, slots, now_ms, cancelled);
@@ -563,6 +596,106 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
   return result;
 }
 
+// ---- Retries, holds and priorities (contract §14) ------------------------------
+
+absl::StatusOr<std::vector<Job>> EngineImpl::Retry(std::string_view team,
+                                                   absl::Span<const JobId> ids) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  const int64_t now_ms = NowMillis();
+  WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
+  CASCADE_ASSIGN_OR_RETURN(std::vector<uint32_t> slots, FindNamed(team, ids, "retry"));
+  CASCADE_RETURN_IF_ERROR(
+      AllAccept(slots, JobEvent::kRetry,
+                "job(s) not retryable (only jobs in error or manually_cancelled are)"));
+  const RetryPlan plan = PlanRetry(model_, slots);
+  if (!plan.blocked.empty()) {
+    std::vector<std::string> blocked;
+    for (const auto& [revived, prerequisite] : plan.blocked) {
+      const JobRecord& p = model_.job(prerequisite);
+      blocked.push_back(absl::StrCat(model_.job(revived).id.ToString(), " needs ", p.id.ToString(),
+                                     " (", Sv(StateName(p.state())), ")"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("retrying would leave jobs waiting for a prerequisite that ended and is not "
+                     "retried with them: ",
+                     absl::StrJoin(blocked, ", ")));
+  }
+  std::vector<uint32_t> revived;
+  Revive(model_, plan, now_ms, revived);
+  std::vector<Job> views = Views(model_, std::move(revived));
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return views;
+}
+
+absl::StatusOr<std::vector<Job>> EngineImpl::Hold(std::string_view team,
+                                                  absl::Span<const JobId> ids, JobEvent event) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  const int64_t now_ms = NowMillis();
+  WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
+  CASCADE_ASSIGN_OR_RETURN(
+      std::vector<uint32_t> slots,
+      FindNamed(team, ids, event == JobEvent::kSuspend ? "suspend" : "resume"));
+  CASCADE_RETURN_IF_ERROR(AllAccept(
+      slots, event, "job(s) cannot be held or resumed (only queued or pending jobs can)"));
+  for (uint32_t slot : slots) SetHold(slot, event, now_ms);
+  std::vector<Job> views = Views(model_, std::move(slots));
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return views;
+}
+
+bool EngineImpl::SetHold(uint32_t slot, JobEvent event, int64_t now_ms) {
+  // A job already held (or not held) is left as it is: no change to journal.
+  const bool held = model_.job(slot).sub_state() == SubState::kHeld;
+  if (held == (event == JobEvent::kSuspend)) return false;
+  return model_.Apply(slot, event, {.now_ms = now_ms});
+}
+
+absl::StatusOr<std::vector<Job>> EngineImpl::HoldBatch(std::string_view team, BatchId id,
+                                                       JobEvent event) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  const BatchRecord* batch = FindBatch(team, id);
+  if (batch == nullptr) return NotFoundBatch(id);
+  const int64_t now_ms = NowMillis();
+  WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
+  if (batch->purged()) return NotFoundBatch(id);  // by retention, since FindBatch
+  // Every job of the batch: its top-level jobs and their nested children.
+  std::vector<uint32_t> members(batch->top_level().begin(), batch->top_level().end());
+  for (size_t i = 0; i < members.size(); ++i) {
+    const uint32_t slot = members[i];
+    if (const Vertex v = model_.vertex(slot); v != kNoVertex) {
+      model_.graph().ForEachPrerequisite(v, [&](uint32_t p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        if (model_.job(p).parent == slot) members.push_back(p);
+      });
+    }
+  }
+  std::vector<uint32_t> changed;
+  for (uint32_t slot : members) {
+    if (model_.job(slot).machine.Accepts(event) && SetHold(slot, event, now_ms)) {
+      changed.push_back(slot);
+    }
+  }
+  std::vector<Job> views = Views(model_, std::move(changed));
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return views;
+}
+
+absl::StatusOr<Job> EngineImpl::SetPriority(std::string_view team, JobId id, int32_t priority) {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  const int64_t now_ms = NowMillis();
+  WriteSection section(this);
+  CASCADE_RETURN_IF_ERROR(section.writable());
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
+  if (!model_.Apply(slot, JobEvent::kReprioritize, {.now_ms = now_ms, .priority = priority})) {
+    return Refused(slot, JobEvent::kReprioritize);
+  }
+  Job view = View(slot);
+  CASCADE_RETURN_IF_ERROR(section.Commit());
+  return view;
+}
+
 // ---- Workers ----------------------------------------------------------------
 
 void EngineImpl::ApplyAndFollow(uint32_t slot, JobEvent event, const EventArgs& args,
@@ -596,7 +729,8 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   const uint32_t slot = *found;
   CASCADE_CHECK(model_.Apply(slot, JobEvent::kClaim, {.now_ms = now_ms}));
   const Lease lease = leases_.Grant(
-      slot, now_ms, absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration)));
+      slot, now_ms, absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration)),
+      model_.job(slot).timeout_ms);
   ClaimedJob claimed;
   ViewInto(model_, slot, claimed.job);
   claimed.lease = {LeaseTokenText(lease.token), absl::FromUnixMillis(lease.expires_ms)};
@@ -642,12 +776,13 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
 }
 
 absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
-                                     std::string_view error) {
+                                     const FailReport& report) {
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
-  ApplyAndFollow(slot, JobEvent::kFail, {.now_ms = now_ms},
+  const std::string_view error = report.error;
+  ApplyAndFollow(slot, JobEvent::kFail, {.now_ms = now_ms, .final = !report.retry},
                  error.empty() ? std::string_view("render failed") : error.substr(0, 4096));
   Job view = View(slot);
   CASCADE_RETURN_IF_ERROR(section.Commit());
@@ -667,6 +802,19 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
   const int64_t now_ms = NowMillis();
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
+  // The worker of an attempt its time limit ended learns it here, once or
+  // until its lease would have run out (contract §14).
+  if (const std::optional<uint64_t> token = ParseLeaseToken(lease_token)) {
+    if (const std::optional<uint32_t> slot = model_.FindAny(id);
+        slot && leases_.TimedOut(*slot, *token)) {
+      HeartbeatResult result;
+      ViewInto(model_, *slot, result.job);
+      result.lease = {std::string(lease_token), absl::FromUnixMillis(now_ms)};
+      result.cancel_requested = true;
+      CASCADE_RETURN_IF_ERROR(section.Commit());
+      return result;
+    }
+  }
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress));
   if (report.progress) {
     CASCADE_CHECK(
@@ -720,8 +868,14 @@ size_t EngineImpl::EndDueLeases(int64_t now_ms) {
   size_t changed = 0;
   // The table decides what an expiry means: requeued, error after the last
   // attempt, or cancelled when an abort's grace ran out.
-  while (std::optional<uint32_t> slot = leases_.NextDue(now_ms)) {
-    ApplyAndFollow(*slot, JobEvent::kLeaseExpired, {.now_ms = now_ms});
+  while (std::optional<LeaseBook::Due> due = leases_.NextDue(now_ms)) {
+    ApplyAndFollow(due->slot, due->event, {.now_ms = now_ms});
+    ++changed;
+  }
+  leases_.ForgetTimedOut(now_ms);
+  // Retry backoffs that are over: the jobs become claimable.
+  while (std::optional<uint32_t> slot = waits_.NextDue(now_ms)) {
+    CASCADE_CHECK(model_.Apply(*slot, JobEvent::kRetryDue, {.now_ms = now_ms}));
     ++changed;
   }
   return changed;

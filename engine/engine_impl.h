@@ -44,6 +44,7 @@
 #include "engine/retention/retention.h"
 #include "engine/store/store.h"
 #include "engine/timer/due_timer.h"
+#include "engine/timer/retry_waits.h"
 #include "engine/util/shared_mutex.h"
 #include "engine/webhook/outbox.h"
 #include "engine/webhook/webhook_trigger.h"
@@ -89,11 +90,29 @@ class EngineImpl final : public Engine {
   absl::StatusOr<ClaimedJob> Claim(const ClaimRequest& request) override;
   absl::StatusOr<Job> Finish(JobId id, std::string_view lease_token,
                              const FinishReport& report) override;
-  absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token, std::string_view error) override;
+  absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token,
+                           const FailReport& report) override;
   absl::StatusOr<HeartbeatResult> Heartbeat(JobId id, std::string_view lease_token,
                                             const HeartbeatReport& report) override;
   absl::StatusOr<Job> Release(JobId id, std::string_view lease_token) override;
   absl::StatusOr<Job> RequestAbort(std::string_view team, JobId id) override;
+  absl::StatusOr<std::vector<Job>> Retry(std::string_view team,
+                                         absl::Span<const JobId> ids) override;
+  absl::StatusOr<std::vector<Job>> Suspend(std::string_view team,
+                                           absl::Span<const JobId> ids) override {
+    return Hold(team, ids, JobEvent::kSuspend);
+  }
+  absl::StatusOr<std::vector<Job>> Resume(std::string_view team,
+                                          absl::Span<const JobId> ids) override {
+    return Hold(team, ids, JobEvent::kResume);
+  }
+  absl::StatusOr<std::vector<Job>> SuspendBatch(std::string_view team, BatchId id) override {
+    return HoldBatch(team, id, JobEvent::kSuspend);
+  }
+  absl::StatusOr<std::vector<Job>> ResumeBatch(std::string_view team, BatchId id) override {
+    return HoldBatch(team, id, JobEvent::kResume);
+  }
+  absl::StatusOr<Job> SetPriority(std::string_view team, JobId id, int32_t priority) override;
   size_t RunDueWork() override;
   Subscription Subscribe(EventCallback callback, const SubscribeOptions& options) override;
   absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(std::string_view team) const override;
@@ -140,6 +159,24 @@ class EngineImpl final : public Engine {
   absl::StatusOr<BatchSubmitResult> SubmitBatchImpl(
       std::string_view team, size_t count, absl::FunctionRef<const JobSpec*(size_t)> spec_at,
       absl::FunctionRef<absl::Status(size_t)> rejected);
+  // The slots of 1-1000 distinct ids of the team's jobs: InvalidArgument
+  // (none, too many, repeats) or NotFound (listing every unknown id).
+  absl::StatusOr<std::vector<uint32_t>> FindNamed(std::string_view team,
+                                                  absl::Span<const JobId> ids,
+                                                  std::string_view request) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // FailedPrecondition, `refusal` and each job whose machine refuses `event`
+  // with its state, unless every one accepts it.
+  absl::Status AllAccept(absl::Span<const uint32_t> slots, JobEvent event,
+                         std::string_view refusal) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Suspend / Resume (`event`) of named jobs, or of every job of a batch that
+  // is queued or pending.
+  absl::StatusOr<std::vector<Job>> Hold(std::string_view team, absl::Span<const JobId> ids,
+                                        JobEvent event);
+  absl::StatusOr<std::vector<Job>> HoldBatch(std::string_view team, BatchId id, JobEvent event);
+  // Applies `event` unless the job's hold already is what it asks for;
+  // whether the job changed.
+  bool SetHold(uint32_t slot, JobEvent event, int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FailedPrecondition naming the job, its state and the event refused.
   absl::Status Refused(uint32_t slot, JobEvent event) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The rendering job `id` if `lease_token` is its lease's and the table
@@ -150,7 +187,8 @@ class EngineImpl final : public Engine {
   // Applies `event` (accepted: the caller checked) and what follows from it.
   void ApplyAndFollow(uint32_t slot, JobEvent event, const EventArgs& args,
                       std::string_view text = {}) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends the leases whose time has come.
+  // Ends the leases (and attempts) whose time has come, and the retry
+  // backoffs that are over.
   size_t EndDueLeases(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Job View(uint32_t slot) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   int64_t NowMillis() const { return absl::ToUnixMillis(clock_->Now()); }
@@ -168,6 +206,7 @@ class EngineImpl final : public Engine {
   Outbox outbox_;
   WebhookTrigger webhooks_;
   Retention retention_;
+  RetryWaits waits_;
   DueTimer timer_;
   // Feeds `random` orders; atomic so readers may draw.
   mutable std::atomic<uint64_t> random_state_;

@@ -368,7 +368,7 @@ Response WorkerCall(Engine& engine, const Request& request, std::string_view id_
   } else if (action == "fail") {
     absl::StatusOr<wire::FailBody> body = wire::ParseFailBody(request.body);
     if (!body.ok()) return Error(body.status());
-    job = engine.Fail(*id, body->lease, body->error);
+    job = engine.Fail(*id, body->lease, body->report);
   } else {
     absl::StatusOr<wire::ReleaseBody> body = wire::ParseReleaseBody(request.body);
     if (!body.ok()) return Error(body.status());

@@ -444,10 +444,11 @@ TEST_F(ApiTest, FailReleaseAndAbort) {
   };
   json::value first = claim();
   const std::string lease_a(first.at("lease").at("token").as_string());
-  Response failed =
-      Call("POST", "/api/v2/jobs/" + a + "/fail",
-           absl::StrCat(R"({"lease": ")", lease_a, R"(", "error": "boom"})"), kWorker);
+  Response failed = Call(
+      "POST", "/api/v2/jobs/" + a + "/fail",
+      absl::StrCat(R"({"lease": ")", lease_a, R"(", "error": "boom", "retry": false})"), kWorker);
   ASSERT_EQ(failed.status, 200);
+  EXPECT_EQ(Body(failed).at("status"), "error") << "a fail that says no retry ends the job";
   EXPECT_EQ(Body(failed).at("stats").at("error"), "boom");
 
   json::value second = claim();

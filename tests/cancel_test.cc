@@ -370,7 +370,7 @@ TEST_F(CancelTest, NotCancellableJobIsFailedPreconditionNamingItsState) {
       if (state == JobState::kFinished) {
         ASSERT_THAT(engine_->Finish(id, claimed.lease.token, {}), IsOk());
       } else if (state == JobState::kError) {
-        ASSERT_THAT(engine_->Fail(id, claimed.lease.token, "x"), IsOk());
+        ASSERT_THAT(engine_->Fail(id, claimed.lease.token, {.error = "x", .retry = false}), IsOk());
       }
     }
     ASSERT_EQ(StateOf(id), state);

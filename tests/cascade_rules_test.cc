@@ -60,7 +60,8 @@ class CascadeRulesTest : public ::testing::Test {
   }
   void ClaimAndFail(uint32_t slot) {
     ASSERT_TRUE(model_.Apply(slot, JobEvent::kClaim, {.now_ms = Tick()}));
-    ASSERT_TRUE(model_.Apply(slot, JobEvent::kFail, {.now_ms = Tick()}, "render crashed"));
+    ASSERT_TRUE(
+        model_.Apply(slot, JobEvent::kFail, {.now_ms = Tick(), .final = true}, "render crashed"));
     FollowUp(model_, slot, now_);
   }
   std::vector<uint32_t> Cancel(std::vector<uint32_t> named) {
@@ -74,7 +75,7 @@ class CascadeRulesTest : public ::testing::Test {
   uint32_t cause_slot(uint32_t slot) const { return model_.job(slot).timeline.cause_slot; }
   int64_t Tick() { return now_ += 10; }
 
-  JobModel model_{"https://out.example.com/{team}/{id}.mp4", /*max_attempts=*/3, /*seed=*/1};
+  JobModel model_{"https://out.example.com/{team}/{id}.mp4", {.max_attempts = 3}, /*seed=*/1};
   const TeamNo team_;
   int64_t now_ = kT0;
 };

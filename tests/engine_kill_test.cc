@@ -318,10 +318,11 @@ void Step(Engine& engine, History& history, Known& known, AckWriter& acks) {
     case Operation::kFinish:
     case Operation::kFail:
     case Operation::kRelease: {
-      absl::StatusOr<Job> job = op.kind == Operation::kFinish ? engine.Finish(targets[0], token, {})
-                                : op.kind == Operation::kFail
-                                    ? engine.Fail(targets[0], token, "render failed")
-                                    : engine.Release(targets[0], token);
+      absl::StatusOr<Job> job =
+          op.kind == Operation::kFinish ? engine.Finish(targets[0], token, {})
+          : op.kind == Operation::kFail
+              ? engine.Fail(targets[0], token, {.error = "render failed", .retry = false})
+              : engine.Release(targets[0], token);
       forget_lease();
       if (!job.ok()) return;
       acks.Job(*job);

@@ -766,7 +766,8 @@ TEST_F(EventsTest, FailedPrerequisiteEndsPendingDependentsAndUselessSiblings) {
   ASSERT_THAT(claimed, IsOk());
   NewEvents();
 
-  ASSERT_THAT(engine().Fail(c1, claimed->lease.token, "crashed"), IsOk());
+  ASSERT_THAT(engine().Fail(c1, claimed->lease.token, {.error = "crashed", .retry = false}),
+              IsOk());
   // Breadth-first from c1 (docs/semantics.md): its dependent, the parent,
   // fails; from the parent, its own dependent fails and c2, whose only
   // dependent the parent was, is useless.
@@ -805,7 +806,7 @@ TEST_F(EventsTest, DependentsFailedNamesTheDependentThatFailedLast) {
   absl::StatusOr<ClaimedJob> first = ClaimTagged("x1");
   ASSERT_THAT(first, IsOk());
   NewEvents();
-  ASSERT_THAT(engine().Fail(*x1, first->lease.token, ""), IsOk());
+  ASSERT_THAT(engine().Fail(*x1, first->lease.token, {.error = "", .retry = false}), IsOk());
   // `shared` is still needed by d2.
   EXPECT_THAT(NewChanges(), ElementsAre(Moved(*x1, JobState::kRendering, JobState::kError,
                                               TransitionCause::kFailed),
@@ -815,7 +816,7 @@ TEST_F(EventsTest, DependentsFailedNamesTheDependentThatFailedLast) {
   absl::StatusOr<ClaimedJob> second = ClaimTagged("x2");
   ASSERT_THAT(second, IsOk());
   NewEvents();
-  ASSERT_THAT(engine().Fail(*x2, second->lease.token, ""), IsOk());
+  ASSERT_THAT(engine().Fail(*x2, second->lease.token, {.error = "", .retry = false}), IsOk());
   EXPECT_THAT(NewChanges(), ElementsAre(Moved(*x2, JobState::kRendering, JobState::kError,
                                               TransitionCause::kFailed),
                                         Moved(d2->id, JobState::kPending, JobState::kError,
@@ -1079,7 +1080,7 @@ TEST_P(EventsReplayTest, EachJobsEventsChainAndEndInItsState) {
       }
     } else if (roll < 80) {
       if (std::optional<ClaimedJob> c = take_held()) {
-        (void)engine().Fail(c->job.id, c->lease.token, "random failure");
+        (void)engine().Fail(c->job.id, c->lease.token, {.error = "random failure", .retry = false});
       }
     } else if (roll < 86) {
       if (std::optional<ClaimedJob> c = take_held()) {

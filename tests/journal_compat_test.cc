@@ -83,6 +83,31 @@ std::vector<std::string> Members(const std::string& line) {
   return members;
 }
 
+// The one answer contract §14 changed on purpose: a job that has not ended
+// and whose last attempt ended without success shows that attempt's error
+// (Cascade 0.1.0 showed none). In 0.1.0 a job came back from an attempt only
+// by a release or an expiry, whose text is "lease expired after N attempts":
+// a queued job with N >= 1 attempts, or a rendering one on its attempt N + 1.
+std::string UnderContract14(const std::string& line) {
+  const std::vector<std::string> members = Members(line);
+  auto has = [&](const std::string& m) {
+    return std::find(members.begin(), members.end(), m) != members.end();
+  };
+  if (!has("\"error\":null")) return line;
+  int attempts = 0;
+  for (const std::string& m : members) {
+    if (m.rfind("\"attempts\":", 0) == 0) attempts = std::stoi(m.substr(11));
+  }
+  const int failed = has("\"state\":\"queued\"")            ? attempts
+                     : has("\"state\":\"render:dorender\"") ? attempts - 1
+                                                            : 0;
+  if (failed < 1) return line;
+  std::string now = line;
+  now.replace(now.find("\"error\":null"), 12,
+              absl::StrCat("\"error\":\"lease expired after ", failed, " attempts\""));
+  return now;
+}
+
 // What differs between two lines, member by member.
 std::string MemberDiff(const std::string& expected, const std::string& actual) {
   const std::vector<std::string> a = Members(expected), b = Members(actual);
@@ -190,13 +215,15 @@ class JournalCompatTest : public ::testing::Test {
     auto it = expected_.find(name);
     ASSERT_NE(it, expected_.end()) << "expected.json has no section \"" << name << "\"";
     ASSERT_FALSE(it->second.empty()) << "expected.json: section \"" << name << "\" is empty";
+    std::vector<std::string> expected;
+    for (const std::string& line : it->second) expected.push_back(UnderContract14(line));
     ASSERT_FALSE(RefusedOpen(actual))
         << "this engine does not open the data directory Cascade 0.1.0 wrote (section \"" << name
         << "\"): " << actual[0];
-    EXPECT_TRUE(it->second == actual)
+    EXPECT_TRUE(expected == actual)
         << "section \"" << name << "\" of " << CASCADE_JOURNAL_FIXTURE_DIR
         << "/expected.json differs (- what Cascade 0.1.0 answered, + what this engine answers):\n"
-        << Diff(it->second, actual);
+        << Diff(expected, actual);
   }
 
   std::map<std::string, std::vector<std::string>> expected_;

@@ -37,7 +37,18 @@ class LeaseBookTest : public ::testing::Test {
 
 JobChange Transition(uint32_t slot, JobState from, JobState to, int64_t now_ms,
                      bool aborting = false) {
-  return JobChange{.slot = slot, .from = from, .to = to, .now_ms = now_ms, .aborting = aborting};
+  return JobChange{.slot = slot,
+                   .from = from,
+                   .to = to,
+                   .now_ms = now_ms,
+                   .sub = aborting ? SubState::kAborting : SubState::kNone};
+}
+
+// The slot of the lease due at `now_ms`, if any.
+std::optional<uint32_t> DueSlot(const LeaseBook& book, int64_t now_ms) {
+  const std::optional<LeaseBook::Due> due = book.NextDue(now_ms);
+  if (!due) return std::nullopt;
+  return due->slot;
 }
 
 TEST_F(LeaseBookTest, GrantGivesDistinctNonZeroTokensWhoseSlotHintIsTheSlot) {
@@ -75,7 +86,7 @@ TEST_F(LeaseBookTest, GrantSetsExpiryAndLength) {
 
 TEST_F(LeaseBookTest, AnEmptyBookHasNothingDue) {
   EXPECT_EQ(book_.next_due_ms(), std::nullopt);
-  EXPECT_EQ(book_.NextDue(INT64_MAX), std::nullopt);
+  EXPECT_EQ(DueSlot(book_, INT64_MAX), std::nullopt);
   EXPECT_EQ(book_.Find(0), std::nullopt);
   EXPECT_EQ(book_.size(), 0u);
 }
@@ -85,9 +96,9 @@ TEST_F(LeaseBookTest, NextDueIsTheEarliestLeaseOnceItsTimeHasCome) {
   book_.Grant(2, kNow, 200);  // due kNow+200
   book_.Grant(3, kNow, 900);  // due kNow+900
   EXPECT_EQ(book_.next_due_ms(), kNow + 200);
-  EXPECT_EQ(book_.NextDue(kNow + 199), std::nullopt) << "not due yet";
-  EXPECT_EQ(book_.NextDue(kNow + 200), 2u);
-  EXPECT_EQ(book_.NextDue(kNow + 10'000), 2u) << "the earliest, however late it is asked";
+  EXPECT_EQ(DueSlot(book_, kNow + 199), std::nullopt) << "not due yet";
+  EXPECT_EQ(DueSlot(book_, kNow + 200), 2u);
+  EXPECT_EQ(DueSlot(book_, kNow + 10'000), 2u) << "the earliest, however late it is asked";
 }
 
 TEST_F(LeaseBookTest, ExtendMovesTheDueTime) {
@@ -98,17 +109,17 @@ TEST_F(LeaseBookTest, ExtendMovesTheDueTime) {
   EXPECT_EQ(extended.length_ms, 200) << "the claim's length is kept";
   EXPECT_EQ(book_.Find(2)->expires_ms, kNow + 2'000);
   EXPECT_EQ(book_.next_due_ms(), kNow + 500);
-  EXPECT_EQ(book_.NextDue(kNow + 499), std::nullopt);
-  EXPECT_EQ(book_.NextDue(kNow + 500), 1u);
+  EXPECT_EQ(DueSlot(book_, kNow + 499), std::nullopt);
+  EXPECT_EQ(DueSlot(book_, kNow + 500), 1u);
   // Extending the earliest one past the other hands the first place over.
   const Lease moved = book_.Extend(1, kNow, 3'000);
   EXPECT_EQ(moved.token, granted.token) << "extending keeps the token";
   EXPECT_EQ(book_.next_due_ms(), kNow + 2'000);
-  EXPECT_EQ(book_.NextDue(kNow + 2'000), 2u);
+  EXPECT_EQ(DueSlot(book_, kNow + 2'000), 2u);
   // And back: an extension may also shorten.
   book_.Extend(1, kNow, 100);
   EXPECT_EQ(book_.next_due_ms(), kNow + 100);
-  EXPECT_EQ(book_.NextDue(kNow + 100), 1u);
+  EXPECT_EQ(DueSlot(book_, kNow + 100), 1u);
 }
 
 TEST_F(LeaseBookTest, ExtendWithoutALengthRenewsForTheClaimsLength) {
@@ -126,6 +137,53 @@ TEST_F(LeaseBookTest, HoldsOnlyTheCurrentTokenOfALeasedJob) {
   const Lease second = book_.Grant(3, kNow, 500);
   EXPECT_FALSE(book_.Holds(3, first.token)) << "a re-grant makes the old token stale";
   EXPECT_TRUE(book_.Holds(3, second.token));
+}
+
+TEST_F(LeaseBookTest, ATimeLimitIsDueBeforeTheLeaseAndHeartbeatsDoNotMoveIt) {
+  book_.Grant(4, kNow, 60'000, /*time_limit_ms=*/5'000);
+  EXPECT_EQ(book_.next_due_ms(), kNow + 5'000);
+  book_.Extend(4, kNow + 4'000);  // a heartbeat
+  EXPECT_EQ(book_.next_due_ms(), kNow + 5'000) << "the time limit is per attempt";
+  const std::optional<LeaseBook::Due> due = book_.NextDue(kNow + 5'000);
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(due->slot, 4u);
+  EXPECT_EQ(due->event, JobEvent::kTimedOut);
+}
+
+TEST_F(LeaseBookTest, ALeaseThatEndsBeforeTheTimeLimitExpires) {
+  book_.Grant(4, kNow, 1'000, /*time_limit_ms=*/5'000);
+  const std::optional<LeaseBook::Due> due = book_.NextDue(kNow + 1'000);
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(due->event, JobEvent::kLeaseExpired);
+}
+
+TEST_F(LeaseBookTest, AnAbortsGraceReplacesTheTimeLimit) {
+  book_.Grant(4, kNow, 600'000, /*time_limit_ms=*/5'000);
+  book_.OnTransition(Transition(4, JobState::kRendering, JobState::kRendering, kNow + 1'000,
+                                /*aborting=*/true));
+  EXPECT_EQ(book_.next_due_ms(), kNow + 1'000 + kGraceMs);
+  const std::optional<LeaseBook::Due> due = book_.NextDue(kNow + 1'000 + kGraceMs);
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(due->event, JobEvent::kLeaseExpired) << "the grace ends it, as the table decides";
+}
+
+TEST_F(LeaseBookTest, ATimedOutLeaseIsRememberedUntilItWouldHaveExpired) {
+  const Lease lease = book_.Grant(4, kNow, 60'000, /*time_limit_ms=*/5'000);
+  JobChange timed_out = Transition(4, JobState::kRendering, JobState::kQueued, kNow + 5'000);
+  timed_out.cause = TransitionCause::kTimedOut;
+  book_.OnTransition(timed_out);
+  EXPECT_EQ(book_.Find(4), std::nullopt) << "the attempt is over";
+  EXPECT_TRUE(book_.TimedOut(4, lease.token));
+  EXPECT_FALSE(book_.TimedOut(5, lease.token));
+  EXPECT_FALSE(book_.TimedOut(4, lease.token ^ 1));
+  book_.ForgetTimedOut(kNow + 59'999);
+  EXPECT_TRUE(book_.TimedOut(4, lease.token));
+  book_.ForgetTimedOut(kNow + 60'000);
+  EXPECT_FALSE(book_.TimedOut(4, lease.token));
+  // An attempt that ends otherwise is not remembered.
+  const Lease other = book_.Grant(6, kNow, 60'000);
+  book_.OnTransition(Transition(6, JobState::kRendering, JobState::kFinished, kNow + 1));
+  EXPECT_FALSE(book_.TimedOut(6, other.token));
 }
 
 TEST_F(LeaseBookTest, TakeChangedReportsGrantsAndExtensionsOnce) {
@@ -151,7 +209,7 @@ TEST_F(LeaseBookTest, LeavingRenderingDropsTheLeaseAndReportsIt) {
     EXPECT_EQ(book.size(), 1u);
     EXPECT_THAT(book.TakeChanged(), ElementsAre(5u));
     EXPECT_EQ(book.next_due_ms(), kNow + 2'000) << "the dropped lease is no longer due";
-    EXPECT_EQ(book.NextDue(kNow + 1'500), std::nullopt);
+    EXPECT_EQ(DueSlot(book, kNow + 1'500), std::nullopt);
   }
 }
 
@@ -183,8 +241,8 @@ TEST_F(LeaseBookTest, AbortSetsTheGraceDeadlineWhenItComesBeforeTheExpiry) {
   EXPECT_EQ(lease->expires_ms, kNow + 60'000) << "the expiry is kept";
   EXPECT_EQ(lease->due_ms(), asked_ms + kGraceMs);
   EXPECT_EQ(book_.next_due_ms(), asked_ms + kGraceMs);
-  EXPECT_EQ(book_.NextDue(asked_ms + kGraceMs - 1), std::nullopt);
-  EXPECT_EQ(book_.NextDue(asked_ms + kGraceMs), 5u);
+  EXPECT_EQ(DueSlot(book_, asked_ms + kGraceMs - 1), std::nullopt);
+  EXPECT_EQ(DueSlot(book_, asked_ms + kGraceMs), 5u);
   EXPECT_THAT(book_.TakeChanged(), ElementsAre(5u)) << "the deadline is journaled";
 }
 

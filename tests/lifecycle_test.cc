@@ -435,7 +435,9 @@ TEST_F(LifecycleTest, FailSetsErrorAtAndStatsError) {
   CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob claimed, ClaimTagged(*engine_.engine, "a"));
   Tick(absl::Seconds(3));
   const absl::Time t = Now();
-  CASCADE_ASSERT_OK_AND_ASSIGN(Job failed, engine_->Fail(id, claimed.lease.token, "codec missing"));
+  CASCADE_ASSERT_OK_AND_ASSIGN(
+      Job failed,
+      engine_->Fail(id, claimed.lease.token, {.error = "codec missing", .retry = false}));
   EXPECT_EQ(failed.state, JobState::kError);
   EXPECT_THAT(failed.stats.error_at, Optional(t));
   EXPECT_THAT(failed.stats.error, Optional(std::string("codec missing")));
@@ -720,7 +722,7 @@ absl::StatusOr<Subject> MakeJobIn(DeterministicEngine& engine, JobState state) {
       absl::Status st = engine->Finish(s.id, s.token, {}).status();
       if (!st.ok()) return st;
     } else if (state == JobState::kError) {
-      absl::Status st = engine->Fail(s.id, s.token, "boom").status();
+      absl::Status st = engine->Fail(s.id, s.token, {.error = "boom", .retry = false}).status();
       if (!st.ok()) return st;
     }
   } else if (state == JobState::kCancelled) {
@@ -752,7 +754,7 @@ TEST_P(IllegalTransitionTest, IsFailedPreconditionNamingJobStateAndEventAndChang
       status = engine->Finish(s.id, s.token, {}).status();
       break;
     case Event::kFail:
-      status = engine->Fail(s.id, s.token, "again").status();
+      status = engine->Fail(s.id, s.token, {.error = "again", .retry = false}).status();
       break;
     case Event::kCancel:
       status = engine->Cancel(kTeam, s.id).status();

@@ -64,7 +64,7 @@ class ListSelectionTest : public ::testing::Test {
     return SelectPage(model_.team_index(team_), model_.table(), sel, random_bits);
   }
 
-  JobModel model_{"https://out.example.com/{id}.mp4", /*max_attempts=*/3, /*seed=*/1};
+  JobModel model_{"https://out.example.com/{id}.mp4", {.max_attempts = 3}, /*seed=*/1};
   const TeamNo team_;
   int64_t now_ = kT0;
 };

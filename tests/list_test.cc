@@ -77,7 +77,7 @@ class ListTest : public ::testing::Test {
     CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob b, Claim("id-b"));
     ASSERT_THAT(engine_->Finish(b.job.id, b.lease.token, {}), IsOk());
     CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob c, Claim("id-c"));
-    ASSERT_THAT(engine_->Fail(c.job.id, c.lease.token, "boom"), IsOk());
+    ASSERT_THAT(engine_->Fail(c.job.id, c.lease.token, {.error = "boom", .retry = false}), IsOk());
     ASSERT_THAT(engine_->Cancel(kTeam, id_["d"]), IsOk());
   }
 

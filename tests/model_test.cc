@@ -696,7 +696,8 @@ class Sequence {
     const int errors_before = ErrorCount();
     const int queued_before = QueuedCount();
     auto want = model_.Fail(id, token, error);
-    absl::StatusOr<Job> got = engine_->Fail(id, token, error);
+    absl::StatusOr<Job> got =
+        engine_->Fail(id, token, {.error = std::string(error), .retry = false});
     if (std::string m = CheckStatus("Fail", want.status, got.status()); !m.empty()) return m;
     if (!got.ok()) return "";
     coverage_.propagated_errors += ErrorCount() - errors_before - 1;

@@ -110,7 +110,7 @@ class OutboxTest : public ::testing::Test {
 
   ManualClock clock_{absl::FromUnixSeconds(1'700'000'000)};
   FakeTransport transport_{&clock_};
-  JobModel model_{"https://out.example.com/{id}.mp4", 3, /*seed=*/1};
+  JobModel model_{"https://out.example.com/{id}.mp4", {.max_attempts = 3}, /*seed=*/1};
   Journal journal_{nullptr, model_};
   std::unique_ptr<Outbox> outbox_;
 };

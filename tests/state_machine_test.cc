@@ -4,6 +4,7 @@
 // independently: every (state, event) pair, legal and illegal.
 
 #include <compare>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,128 +23,176 @@ using E = JobEvent;
 constexpr E kAllEvents[] = {E::kSubmit,           E::kPrerequisitesMet, E::kPrerequisiteFailed,
                             E::kDependentsFailed, E::kCancel,           E::kClaim,
                             E::kProgress,         E::kFinish,           E::kFail,
-                            E::kRelease,          E::kLeaseExpired,     E::kAbortRequested};
+                            E::kRelease,          E::kLeaseExpired,     E::kAbortRequested,
+                            E::kTimedOut,         E::kRetryDue,         E::kRetry,
+                            E::kSuspend,          E::kResume,           E::kReprioritize};
+static_assert(std::size(kAllEvents) == kNumJobEvents);
 
-// Where a machine starts: a wire state, or the Aborting sub-state of
-// rendering (an abort requested), or new (nullopt).
+// Where a machine starts: a wire state and its sub-state, or new (nullopt).
 struct Start {
   std::optional<S> state;
-  bool aborting = false;
+  SubState sub = SubState::kNone;
   auto operator<=>(const Start&) const = default;
 };
-const Start kNew{}, kQueued{S::kQueued}, kPending{S::kPending}, kRendering{S::kRendering},
-    kAborting{S::kRendering, true}, kFinished{S::kFinished}, kError{S::kError},
+const Start kNew{}, kQueued{S::kQueued}, kWaiting{S::kQueued, SubState::kWaiting},
+    kQueuedHeld{S::kQueued, SubState::kHeld}, kPending{S::kPending},
+    kPendingHeld{S::kPending, SubState::kHeld}, kRendering{S::kRendering},
+    kAborting{S::kRendering, SubState::kAborting}, kFinished{S::kFinished}, kError{S::kError},
     kCancelled{S::kCancelled};
+const Start kAllStarts[] = {kNew,       kQueued,   kWaiting,  kQueuedHeld, kPending,  kPendingHeld,
+                            kRendering, kAborting, kFinished, kError,      kCancelled};
 
-// Contract §1, one entry per row: (from, event, guard flag) -> to. `flag` is
-// the row's guard input: `blocked` for Submit and PrerequisitesMet; "the job
-// ignores failures, and nothing else holds it" for PrerequisiteFailed;
-// "attempts left" for Release and LeaseExpired. Other events ignore it and
-// list both values.
-using Key = std::tuple<Start, E, bool>;
+// The guard inputs a row reads, as one of a few cases:
+// - kNo / kYes: `blocked` for Submit, PrerequisitesMet and Retry; "the job
+//   ignores failures" for PrerequisiteFailed (kYes: ignores, nothing else
+//   holds it);
+// - for an attempt that ends without success (Fail, Release, LeaseExpired,
+//   TimedOut): kNo = no attempt left; kYes = attempts left, no backoff;
+//   kBackoff = attempts left and a backoff; kFinal = attempts left but the
+//   worker's fail says no retry.
+// Events whose rows read nothing list every case.
+enum Case { kNo, kYes, kBackoff, kFinal };
+constexpr Case kAllCases[] = {kNo, kYes, kBackoff, kFinal};
+
+// Contract §1 and §14, one entry per row: (from, event, case) -> to.
+using Key = std::tuple<Start, E, Case>;
 const std::map<Key, Start>& SpecTable() {
   static const auto* table = [] {
     auto* t = new std::map<Key, Start>;
-    auto both = [t](Start from, E e, Start to) {
-      (*t)[{from, e, false}] = to;
-      (*t)[{from, e, true}] = to;
+    auto all = [t](Start from, E e, Start to) {
+      for (Case c : kAllCases) (*t)[{from, e, c}] = to;
     };
-    (*t)[{kNew, E::kSubmit, true}] = kPending;
-    (*t)[{kNew, E::kSubmit, false}] = kQueued;
-    (*t)[{kPending, E::kPrerequisitesMet, false}] = kQueued;
-    (*t)[{kPending, E::kPrerequisiteFailed, false}] = kError;
-    (*t)[{kPending, E::kPrerequisiteFailed, true}] = kQueued;
-    both(kQueued, E::kDependentsFailed, kError);
-    both(kPending, E::kDependentsFailed, kError);
-    both(kQueued, E::kCancel, kCancelled);
-    both(kPending, E::kCancel, kCancelled);
-    both(kQueued, E::kClaim, kRendering);
-    for (Start rendering : {kRendering, kAborting}) {
-      both(rendering, E::kProgress, rendering);
-      both(rendering, E::kFinish, kFinished);
-      both(rendering, E::kFail, kError);
+    auto blocked = [t](Start from, E e, Start if_blocked, Start if_ready) {
+      (*t)[{from, e, kYes}] = if_blocked;
+      for (Case c : {kNo, kBackoff, kFinal}) (*t)[{from, e, c}] = if_ready;
+    };
+    blocked(kNew, E::kSubmit, kPending, kQueued);
+    for (Case c : {kNo, kBackoff, kFinal}) {
+      (*t)[{kPending, E::kPrerequisitesMet, c}] = kQueued;
+      (*t)[{kPendingHeld, E::kPrerequisitesMet, c}] = kQueuedHeld;  // held stays held
+      (*t)[{kPending, E::kPrerequisiteFailed, c}] = kError;
+      (*t)[{kPendingHeld, E::kPrerequisiteFailed, c}] = kError;
     }
-    (*t)[{kRendering, E::kRelease, true}] = kQueued;
-    (*t)[{kRendering, E::kRelease, false}] = kError;
-    (*t)[{kRendering, E::kLeaseExpired, true}] = kQueued;
-    (*t)[{kRendering, E::kLeaseExpired, false}] = kError;
-    both(kRendering, E::kAbortRequested, kAborting);
-    // An aborting job's release acknowledges the abort; its expiry ends the
-    // grace: cancelled either way, whatever the attempts.
-    both(kAborting, E::kRelease, kCancelled);
-    both(kAborting, E::kLeaseExpired, kCancelled);
+    (*t)[{kPending, E::kPrerequisiteFailed, kYes}] = kQueued;
+    (*t)[{kPendingHeld, E::kPrerequisiteFailed, kYes}] = kQueuedHeld;
+    for (Start waiting : {kQueued, kWaiting, kQueuedHeld, kPending, kPendingHeld}) {
+      all(waiting, E::kDependentsFailed, kError);
+      all(waiting, E::kCancel, kCancelled);
+      all(waiting, E::kReprioritize, waiting);
+    }
+    all(kQueued, E::kClaim, kRendering);
+    for (Start rendering : {kRendering, kAborting}) {
+      all(rendering, E::kProgress, rendering);
+      all(rendering, E::kFinish, kFinished);
+    }
+    // Ending an attempt without success (contract §14).
+    for (E ending : {E::kFail, E::kRelease, E::kLeaseExpired, E::kTimedOut}) {
+      (*t)[{kRendering, ending, kNo}] = kError;
+      (*t)[{kRendering, ending, kYes}] = kQueued;
+      (*t)[{kRendering, ending, kBackoff}] = kWaiting;
+      // Only a worker's fail can be final.
+      (*t)[{kRendering, ending, kFinal}] = ending == E::kFail ? kError : kQueued;
+    }
+    all(kWaiting, E::kRetryDue, kQueued);
+    all(kRendering, E::kAbortRequested, kAborting);
+    // An aborting job's fail is an error; its release acknowledges the
+    // abort, its expiry ends the grace: cancelled either way, whatever the
+    // attempts. The time limit does not apply to it (the lease book).
+    all(kAborting, E::kFail, kError);
+    all(kAborting, E::kRelease, kCancelled);
+    all(kAborting, E::kLeaseExpired, kCancelled);
+    // Retry: the one way out of error and manually_cancelled.
+    blocked(kError, E::kRetry, kPending, kQueued);
+    blocked(kCancelled, E::kRetry, kPending, kQueued);
+    // Holds.
+    all(kQueued, E::kSuspend, kQueuedHeld);
+    all(kWaiting, E::kSuspend, kQueuedHeld);
+    all(kPending, E::kSuspend, kPendingHeld);
+    all(kQueuedHeld, E::kSuspend, kQueuedHeld);
+    all(kPendingHeld, E::kSuspend, kPendingHeld);
+    all(kQueuedHeld, E::kResume, kQueued);
+    all(kPendingHeld, E::kResume, kPending);
+    for (Start free : {kQueued, kWaiting, kPending}) all(free, E::kResume, free);
     return t;
   }();
   return *table;
 }
 
-EventArgs ArgsFor(E event, bool flag, int64_t now) {
+EventArgs ArgsFor(E event, Case c, int64_t now) {
   EventArgs args;
   args.now_ms = now;
-  args.blocked = (event == E::kSubmit || event == E::kPrerequisitesMet) && flag;
-  if (event == E::kPrerequisiteFailed && flag) args.policy = PrerequisiteFailurePolicy::kIgnore;
-  args.max_attempts = flag ? 3 : 1;  // one attempt made when it renders
+  args.blocked =
+      (event == E::kSubmit || event == E::kPrerequisitesMet || event == E::kRetry) && c == kYes;
+  if (event == E::kPrerequisiteFailed && c == kYes)
+    args.policy = PrerequisiteFailurePolicy::kIgnore;
+  args.max_attempts = c == kNo ? 1 : 3;  // one attempt made when it renders
+  args.retry_backoff_ms = c == kBackoff ? 1'000 : 0;
+  args.final = c == kFinal && event == E::kFail;  // only a worker's fail is final
   args.progress = 42.0f;
   return args;
 }
 
-Start StartOf(const JobMachine& m) { return {m.state(), m.abort_requested()}; }
+Start StartOf(const JobMachine& m) { return {m.state(), m.sub_state()}; }
 
 std::string Name(Start s) {
   if (!s.state) return "new";
-  return std::string(StateName(*s.state)) + (s.aborting ? " (aborting)" : "");
+  static constexpr const char* kSub[] = {"", " (aborting)", " (waiting)", " (held)"};
+  return std::string(StateName(*s.state)) + kSub[static_cast<int>(s.sub)];
 }
 
 // Drives a fresh machine to `target` along legal events.
 void DriveTo(JobMachine& m, JobTimeline& t, Start target) {
   if (!target.state) return;
-  auto step = [&](E e, bool flag = true) { ASSERT_TRUE(m.Apply(e, ArgsFor(e, flag, 1), t)); };
+  auto step = [&](E e, Case c = kYes) { ASSERT_TRUE(m.Apply(e, ArgsFor(e, c, 1), t)); };
   switch (*target.state) {
     case S::kQueued:
-      step(E::kSubmit, false);
+      step(E::kSubmit, kNo);
+      if (target.sub == SubState::kWaiting) {
+        step(E::kClaim);
+        step(E::kFail, kBackoff);
+      }
       break;
     case S::kPending:
-      step(E::kSubmit, true);
+      step(E::kSubmit, kYes);
       break;
     case S::kRendering:
-      step(E::kSubmit, false);
+      step(E::kSubmit, kNo);
       step(E::kClaim);
-      if (target.aborting) step(E::kAbortRequested);
+      if (target.sub == SubState::kAborting) step(E::kAbortRequested);
       break;
     case S::kFinished:
-      step(E::kSubmit, false);
+      step(E::kSubmit, kNo);
       step(E::kClaim);
       step(E::kFinish);
       break;
     case S::kError:
-      step(E::kSubmit, false);
+      step(E::kSubmit, kNo);
       step(E::kClaim);
-      step(E::kFail);
+      step(E::kFail, kNo);
       break;
     case S::kCancelled:
-      step(E::kSubmit, false);
+      step(E::kSubmit, kNo);
       step(E::kCancel);
       break;
   }
+  if (target.sub == SubState::kHeld) step(E::kSuspend);
   ASSERT_EQ(StartOf(m), target);
 }
 
 TEST(JobStateMachineTest, EveryStateEventPairFollowsTheSpecTable) {
-  const Start kStarts[] = {kNew,      kQueued,   kPending, kRendering,
-                           kAborting, kFinished, kError,   kCancelled};
   int legal = 0, illegal = 0;
-  for (Start from : kStarts) {
+  for (Start from : kAllStarts) {
     for (E event : kAllEvents) {
-      for (bool flag : {false, true}) {
+      for (Case c : kAllCases) {
         JobMachine m;
         JobTimeline t;
         DriveTo(m, t, from);
         const JobTimeline before = t;
-        auto it = SpecTable().find({from, event, flag});
+        auto it = SpecTable().find({from, event, c});
         SCOPED_TRACE(testing::Message()
-                     << "from " << Name(from) << " on " << EventName(event) << " flag " << flag);
-        EXPECT_EQ(m.Accepts(event, ArgsFor(event, flag, 100)), it != SpecTable().end());
-        const bool applied = m.Apply(event, ArgsFor(event, flag, 100), t);
+                     << "from " << Name(from) << " on " << EventName(event) << " case " << c);
+        EXPECT_EQ(m.Accepts(event, ArgsFor(event, c, 100)), it != SpecTable().end());
+        const bool applied = m.Apply(event, ArgsFor(event, c, 100), t);
         if (it == SpecTable().end()) {
           ++illegal;
           EXPECT_FALSE(applied);
@@ -161,7 +210,7 @@ TEST(JobStateMachineTest, EveryStateEventPairFollowsTheSpecTable) {
     }
   }
   EXPECT_EQ(legal, static_cast<int>(SpecTable().size()));
-  EXPECT_GT(illegal, 100);
+  EXPECT_GT(illegal, 400);
 }
 
 TEST(JobStateMachineTest, EndingRowsWriteTheCauseAndTheJobItNames) {
@@ -207,30 +256,118 @@ TEST(JobStateMachineTest, AJobThatIgnoresFailuresWaitsForItsOtherPrerequisites) 
   EXPECT_EQ(t.updated_ms, 1);
 }
 
-TEST(JobStateMachineTest, RestoreReachesEveryStateAndTheAbortSubState) {
-  for (Start target : {kQueued, kPending, kRendering, kAborting, kFinished, kError, kCancelled}) {
+TEST(JobStateMachineTest, RestoreReachesEveryStateAndSubState) {
+  for (Start target : kAllStarts) {
+    if (!target.state) continue;
     JobMachine m;
-    ASSERT_TRUE(m.Restore(*target.state, target.aborting)) << Name(target);
+    ASSERT_TRUE(m.Restore(*target.state, target.sub)) << Name(target);
     EXPECT_EQ(StartOf(m), target);
     EXPECT_FALSE(m.Restore(S::kQueued)) << "only a new machine restores";
   }
-  JobMachine m;
-  EXPECT_FALSE(m.Restore(S::kFinished, /*abort_requested=*/true));
-  EXPECT_FALSE(m.state().has_value());
+  for (Start unreachable :
+       {Start{S::kFinished, SubState::kAborting}, Start{S::kRendering, SubState::kHeld},
+        Start{S::kPending, SubState::kWaiting}, Start{S::kError, SubState::kHeld}}) {
+    JobMachine m;
+    EXPECT_FALSE(m.Restore(*unreachable.state, unreachable.sub)) << Name(unreachable);
+    EXPECT_FALSE(m.state().has_value());
+  }
 }
 
-TEST(JobStateMachineTest, TerminalStatesHaveNoWayOut) {
+TEST(JobStateMachineTest, FinishedIsFinalAndRetryIsTheOnlyWayOutOfAnEnd) {
   for (S terminal : {S::kFinished, S::kError, S::kCancelled}) {
-    JobMachine m;
-    JobTimeline t;
-    DriveTo(m, t, Start{terminal});
     for (E event : kAllEvents) {
-      for (bool flag : {false, true}) {
-        EXPECT_FALSE(m.Apply(event, ArgsFor(event, flag, 5), t));
-        EXPECT_EQ(m.state(), terminal);
+      for (Case c : kAllCases) {
+        JobMachine m;
+        JobTimeline t;
+        DriveTo(m, t, Start{terminal});
+        const bool applied = m.Apply(event, ArgsFor(event, c, 5), t);
+        EXPECT_EQ(applied, event == E::kRetry && terminal != S::kFinished)
+            << StateName(terminal) << " on " << EventName(event);
       }
     }
   }
+}
+
+TEST(JobStateMachineTest, OnlyAPlainQueuedJobIsClaimable) {
+  for (Start s : kAllStarts) {
+    JobMachine m;
+    JobTimeline t;
+    DriveTo(m, t, s);
+    EXPECT_EQ(m.claimable(), s == kQueued) << Name(s);
+    EXPECT_EQ(m.claimable(), m.Accepts(E::kClaim)) << Name(s);
+  }
+}
+
+TEST(JobStateMachineTest, AFailedAttemptWaitsABackoffThatDoubles) {
+  JobMachine m;
+  JobTimeline t;
+  ASSERT_TRUE(m.Apply(E::kSubmit, {.now_ms = 0}, t));
+  const EventArgs ending{.max_attempts = 4, .retry_backoff_ms = 1'000};
+  int64_t now = 0;
+  for (int64_t expected_wait : {1'000, 2'000, 4'000}) {
+    ASSERT_TRUE(m.Apply(E::kClaim, {.now_ms = now}, t));
+    EventArgs args = ending;
+    args.now_ms = now += 10;
+    ASSERT_TRUE(m.Apply(E::kFail, args, t));
+    ASSERT_EQ(m.sub_state(), SubState::kWaiting);
+    EXPECT_EQ(t.retry_ms, now + expected_wait) << "attempt " << t.attempts;
+    EXPECT_EQ(t.cause, TransitionCause::kFailed) << "the last error is kept while it waits";
+    EXPECT_FALSE(m.claimable());
+    ASSERT_TRUE(m.Apply(E::kRetryDue, {.now_ms = now = t.retry_ms}, t));
+    EXPECT_TRUE(m.claimable());
+    EXPECT_EQ(t.retry_ms, kUnsetMillis);
+  }
+  ASSERT_TRUE(m.Apply(E::kClaim, {.now_ms = now}, t));
+  EventArgs last = ending;
+  last.now_ms = now + 1;
+  ASSERT_TRUE(m.Apply(E::kFail, last, t));
+  EXPECT_EQ(m.state(), S::kError) << "the fourth attempt was the last";
+  EXPECT_EQ(t.attempts, 4);
+}
+
+TEST(JobStateMachineTest, TheBackoffIsCappedAtItsMaximum) {
+  JobMachine m;
+  JobTimeline t;
+  ASSERT_TRUE(m.Apply(E::kSubmit, {.now_ms = 0}, t));
+  const int64_t cap = absl::ToInt64Milliseconds(kMaxRetryBackoff);
+  for (int i = 0; i < 19; ++i) {
+    ASSERT_TRUE(m.Apply(E::kClaim, {.now_ms = 0}, t));
+    ASSERT_TRUE(
+        m.Apply(E::kFail, {.now_ms = 0, .max_attempts = 20, .retry_backoff_ms = cap / 2}, t));
+    EXPECT_LE(t.retry_ms, cap);
+    ASSERT_TRUE(m.Apply(E::kRetryDue, {.now_ms = 0}, t));
+  }
+  EXPECT_EQ(t.attempts, 19);
+}
+
+TEST(JobStateMachineTest, RetryStartsOverAndNamesWhatBroughtItBack) {
+  JobMachine m;
+  JobTimeline t;
+  DriveTo(m, t, kError);
+  t.abort_asked = true;
+  ASSERT_TRUE(m.Apply(E::kRetry, {.now_ms = 50, .related = 9}, t));
+  EXPECT_EQ(m.state(), S::kQueued);
+  EXPECT_EQ(t.attempts, 0);
+  EXPECT_EQ(t.progress, 0.0f);
+  EXPECT_EQ(t.started_ms, kUnsetMillis);
+  EXPECT_EQ(t.finished_ms, kUnsetMillis);
+  EXPECT_EQ(t.error_ms, kUnsetMillis);
+  EXPECT_FALSE(t.abort_asked);
+  EXPECT_EQ(t.cause, TransitionCause::kRetried);
+  EXPECT_EQ(t.cause_slot, 9u);
+  EXPECT_EQ(t.updated_ms, 50);
+}
+
+TEST(JobStateMachineTest, SuspendingAWaitingJobEndsItsWait) {
+  JobMachine m;
+  JobTimeline t;
+  DriveTo(m, t, kWaiting);
+  ASSERT_NE(t.retry_ms, kUnsetMillis);
+  ASSERT_TRUE(m.Apply(E::kSuspend, {.now_ms = 5}, t));
+  EXPECT_EQ(m.sub_state(), SubState::kHeld);
+  EXPECT_EQ(t.retry_ms, kUnsetMillis);
+  ASSERT_TRUE(m.Apply(E::kResume, {.now_ms = 6}, t));
+  EXPECT_TRUE(m.claimable());
 }
 
 TEST(JobStateMachineTest, ClaimStartsAnAttempt) {

@@ -700,8 +700,9 @@ class Client {
     held_.erase(held_.begin() + at);
     if (pick < 80) {
       const bool finish = pick < 65;
-      absl::StatusOr<Job> done = finish ? engine_.Finish(held.id, held.token, FinishReport{})
-                                        : engine_.Fail(held.id, held.token, "render crashed");
+      absl::StatusOr<Job> done =
+          finish ? engine_.Finish(held.id, held.token, FinishReport{})
+                 : engine_.Fail(held.id, held.token, {.error = "render crashed", .retry = false});
       const JobState want = finish ? JobState::kFinished : JobState::kError;
       if (!done.ok()) {
         ExpectLost(finish ? "Finish" : "Fail", held, done.status());

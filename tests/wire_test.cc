@@ -299,6 +299,9 @@ TEST_F(WireTest, UnsetFieldsAreNullAndExtensionsHaveTheirDefaults) {
   EXPECT_EQ(o.at("onPrerequisiteFailure"), "fail");
   EXPECT_EQ(o.at("attempts"), 0);
   EXPECT_EQ(o.at("cancelRequested"), false);
+  EXPECT_EQ(o.at("maxAttempts"), 3) << "the engine's default";
+  EXPECT_TRUE(o.at("retryAt").is_null());
+  EXPECT_EQ(o.at("suspended"), false);
   EXPECT_EQ(o.at("progress"), 0.0);
 }
 
@@ -1940,7 +1943,11 @@ TEST(WorkerBodiesTest, LeasedBodiesNeedTheLeaseAndReadTheirFields) {
   EXPECT_EQ(finish.report.output_url, "s3://b/o.mp4");
   CASCADE_ASSERT_OK_AND_ASSIGN(FailBody fail, ParseFailBody(R"({"lease": "t3", "error": "oom"})"));
   EXPECT_EQ(fail.lease, "t3");
-  EXPECT_EQ(fail.error, "oom");
+  EXPECT_EQ(fail.report.error, "oom");
+  EXPECT_TRUE(fail.report.retry) << "a fail is retried unless it says not";
+  CASCADE_ASSERT_OK_AND_ASSIGN(FailBody final_fail,
+                               ParseFailBody(R"({"lease": "t3", "retry": false})"));
+  EXPECT_FALSE(final_fail.report.retry);
   CASCADE_ASSERT_OK_AND_ASSIGN(ReleaseBody release, ParseReleaseBody(R"({"lease": "t4"})"));
   EXPECT_EQ(release.lease, "t4");
 
@@ -1953,6 +1960,8 @@ TEST(WorkerBodiesTest, LeasedBodiesNeedTheLeaseAndReadTheirFields) {
   EXPECT_THAT(ParseFinishBody(R"({"lease": 1})"), HasViolation("lease", "must be a string"));
   EXPECT_THAT(ParseFailBody(R"({"lease": "t", "error": {}})"),
               HasViolation("error", "must be a string"));
+  EXPECT_THAT(ParseFailBody(R"({"lease": "t", "retry": "no"})"),
+              HasViolation("retry", "must be true or false"));
   EXPECT_THAT(ParseReleaseBody("{}"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid release")));
 }

@@ -137,7 +137,7 @@ absl::Status Invoke(Engine& engine, Call call, JobId id, std::string_view token)
     case Call::kFinish:
       return engine.Finish(id, token, {}).status();
     case Call::kFail:
-      return engine.Fail(id, token, "late failure").status();
+      return engine.Fail(id, token, {.error = "late failure", .retry = false}).status();
     case Call::kRelease:
       return engine.Release(id, token).status();
     case Call::kRequestAbort:
@@ -252,7 +252,7 @@ class WorkerTest : public EngineTest {
           st = engine().Finish(s.id, s.token, {}).status();
           break;
         case JobState::kError:
-          st = engine().Fail(s.id, s.token, "boom").status();
+          st = engine().Fail(s.id, s.token, {.error = "boom", .retry = false}).status();
           break;
         case JobState::kCancelled:
           st = engine().RequestAbort(kTeam, s.id).status();
@@ -538,7 +538,8 @@ TEST_F(WorkerTest, ReleaseWithAttemptsLeftRequeuesTheJob) {
   EXPECT_EQ(job.attempts, 1);
   EXPECT_EQ(job.progress, 0.0);
   EXPECT_EQ(job.stats.updated_at, Now());
-  EXPECT_EQ(job.stats.error, std::nullopt);
+  EXPECT_EQ(job.stats.error, "lease expired after 1 attempts")
+      << "the attempt's end, while it waits";
   EXPECT_EQ(job.stats.error_at, std::nullopt);
   EXPECT_EQ(job.stats.finished_at, std::nullopt);
   EXPECT_FALSE(job.cancel_requested);
@@ -570,7 +571,7 @@ TEST_F(WorkerTest, ExpiredLeaseRequeuesTheJobAtItsExpiryAndNotBefore) {
   EXPECT_EQ(job.attempts, 1);
   EXPECT_EQ(job.progress, 0.0);
   EXPECT_EQ(job.stats.updated_at, Now());
-  EXPECT_EQ(job.stats.error, std::nullopt);
+  EXPECT_EQ(job.stats.error, "lease expired after 1 attempts");
   EXPECT_EQ(engine().RunDueWork(), 0u);  // nothing is due twice
 
   CASCADE_ASSERT_OK_AND_ASSIGN(ClaimedJob again, ClaimTagged("a"));
@@ -637,7 +638,7 @@ TEST_P(RetryCapTest, EachLostAttemptRequeuesUntilTheLastEndsInError) {
     if (attempt < c.max_attempts) {
       EXPECT_EQ(job.state, JobState::kQueued);
       EXPECT_EQ(job.progress, 0.0);
-      EXPECT_EQ(job.stats.error, std::nullopt);
+      EXPECT_EQ(job.stats.error, absl::StrCat("lease expired after ", attempt, " attempts"));
     } else {
       EXPECT_EQ(job.state, JobState::kError);
       EXPECT_THAT(job.stats.error, Optional(LeaseExpiredAfter(c.max_attempts)));

@@ -612,6 +612,9 @@ json::object JobToJson(const Job& job, JobView view) {
   o["onPrerequisiteFailure"] = Str(PolicyName(job.on_prerequisite_failure));
   o["attempts"] = job.attempts;
   o["cancelRequested"] = job.cancel_requested;
+  o["maxAttempts"] = job.max_attempts;
+  o["retryAt"] = OptionalTime(job.retry_at);
+  o["suspended"] = job.suspended;
   return o;
 }
 

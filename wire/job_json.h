@@ -25,10 +25,11 @@
 //     default value: `team`, `tags` ([]), `priority` (0), `batchId` (null),
 //     `parentId` (null), `children` ([]), `dependsOn` ([]),
 //     `onPrerequisiteFailure` ("fail"), `attempts` (0), `cancelRequested`
-//     (false). A job therefore has one shape whatever its history, so typed
-//     clients and `jq` filters never meet a missing key, and the ids that may
-//     be absent follow the schema's own convention for absence (null). They
-//     cost about 160 bytes a job.
+//     (false), and contract §14's `maxAttempts`, `retryAt` (null unless a
+//     queued job waits out its retry backoff) and `suspended` (false). A job therefore has one
+//     shape whatever its history, so typed clients and `jq` filters never meet a missing key, and
+//     the ids that may be absent follow the schema's own convention for absence (null). They cost
+//     about 160 bytes a job.
 //   - JobView::kMinimal (`GET /jobs?minimal=true`) omits `stats`, nothing else.
 //   - Elsewhere, the optional parts the schema describes as conditional are
 //     omitted when they do not apply: `children` of a creation response (only

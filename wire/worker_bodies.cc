@@ -63,6 +63,15 @@ class Fields {
     }
     return v->to_number<double>();
   }
+  std::optional<bool> Bool(std::string_view key) {
+    const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_bool()) {
+      bad_.push_back({std::string(key), "must be true or false"});
+      return std::nullopt;
+    }
+    return v->as_bool();
+  }
   std::vector<std::string> Strings(std::string_view key) {
     std::vector<std::string> out;
     const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
@@ -147,7 +156,8 @@ absl::StatusOr<FinishBody> ParseFinishBody(std::string_view text) {
 
 absl::StatusOr<FailBody> ParseFailBody(std::string_view text) {
   return LeasedBody<FailBody>(text, "invalid fail", [](Fields& fields, FailBody& body) {
-    body.error = fields.String("error").value_or("");
+    body.report.error = fields.String("error").value_or("");
+    body.report.retry = fields.Bool("retry").value_or(true);
   });
 }
 

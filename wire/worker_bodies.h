@@ -53,10 +53,11 @@ struct FinishBody {
 };
 [[nodiscard]] absl::StatusOr<FinishBody> ParseFinishBody(std::string_view body);
 
-// POST /jobs/{id}/fail: {"lease": string (required), "error": string}.
+// POST /jobs/{id}/fail: {"lease": string (required), "error": string,
+// "retry": bool (default true; false: no retry can fix it, contract §14)}.
 struct FailBody {
   std::string lease;
-  std::string error;
+  FailReport report;
 };
 [[nodiscard]] absl::StatusOr<FailBody> ParseFailBody(std::string_view body);
 

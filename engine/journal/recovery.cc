@@ -216,101 +216,120 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
       }));
 
   std::vector<std::pair<uint32_t, JobId>> causes;
-  CASCADE_RETURN_IF_ERROR(
-      store.Load(Table::kJobs, [&](std::string_view key, std::string_view value) {
-        RowReader r(Table::kJobs, key, value);
-        RestoredJob job;
-        absl::StatusOr<JobId> id = JobId::Parse(key);
-        if (!id.ok()) r.Fail(id.status());
-        if (r.ok() && model.size() > 0 && !(model.job(model.size() - 1).id < *id)) {
-          r.Fail("jobs are not in id order");
-        }
-        job.team = r.Text("team");
-        if (job.team.empty()) r.Fail("\"team\" is empty");
-        absl::StatusOr<JobState> state = ParseState(r.Text("state"));
-        if (!state.ok()) r.Fail(state.status());
-        std::optional<BatchId> batch_id = r.Id("batch");
-        if (batch_id) {
-          auto it = batch_numbers.find(*batch_id);
-          if (it == batch_numbers.end()) {
-            r.Fail(absl::StrCat("batch ", batch_id->ToString(), " is not there"));
-          } else {
-            job.batch = it->second;
-          }
-        }
-        const bool top_level = r.Field("batchIndex") != nullptr;
-        const int64_t batch_index = r.Bounded("batchIndex", 0, kMaxBatchJobs - 1, 0);
-        if (top_level && job.batch == kNo<BatchNo>) r.Fail("\"batchIndex\" without \"batch\"");
-        if (top_level && job.batch != kNo<BatchNo> &&
-            model.batches().at(job.batch).top_level().size() >= kMaxBatchJobs) {
-          r.Fail("the batch has more top-level jobs than a batch can");
-        }
-        if (top_level) job.batch_index = static_cast<uint16_t>(batch_index);
-        if (std::optional<JobId> parent_id = r.Id("parent")) {
-          std::optional<uint32_t> parent = model.FindAny(*parent_id);
-          if (!parent) {
-            r.Fail(absl::StrCat("parent ", parent_id->ToString(), " is not an earlier job"));
-          } else {
-            job.parent = *parent;
-          }
-        }
-        std::optional<TransitionCause> cause = ParseCauseRowName(r.Text("cause", "none"));
-        if (!cause) r.Fail("\"cause\" is not a known cause");
-        std::optional<JobId> cause_job = r.Id("causeJob");
-        const bool names_job = cause == TransitionCause::kCascade ||
-                               cause == TransitionCause::kPrerequisiteFailed ||
-                               cause == TransitionCause::kDependentsFailed;
-        if (cause && names_job != cause_job.has_value()) {
-          r.Fail("\"causeJob\" does not match \"cause\"");
-        }
-        const double progress = r.Number("progress", 0.0);
-        if (!(progress >= 0.0 && progress <= 100.0)) r.Fail("\"progress\" is not 0-100");
-        job.created_ms = r.Int("created");
-        JobTimeline& timeline = job.timeline;
-        timeline.updated_ms = r.Millis("updated");
-        timeline.started_ms = r.Millis("started");
-        timeline.finished_ms = r.Millis("finished");
-        timeline.error_ms = r.Millis("errorAt");
-        timeline.progress = static_cast<float>(progress);
-        timeline.attempts = static_cast<uint16_t>(r.Bounded("attempts", 0, UINT16_MAX, 0));
-        timeline.cause = cause.value_or(TransitionCause::kSubmitted);
-        timeline.abort_asked = r.Bool("cancelRequested");
-        job.template_id = r.Text("template", "");
-        job.total_assets = static_cast<uint32_t>(r.Bounded("totalAssets", 0, UINT32_MAX, 0));
-        job.priority = static_cast<int32_t>(r.Bounded("priority", INT32_MIN, INT32_MAX, 0));
-        job.policy = r.Bool("ignorePrerequisiteFailure") ? PrerequisiteFailurePolicy::kIgnore
-                                                         : PrerequisiteFailurePolicy::kFail;
-        if (const json::array* list = r.Array("tags")) {
-          for (const json::value& tag : *list) job.tags.push_back(r.TextOf(tag, "a tag"));
-        }
-        if (const json::object* hook = r.Object("webhook")) {
-          job.webhook = std::make_unique<WebhookSpec>();
-          job.webhook->url = r.Text("url", std::nullopt, hook);
-          absl::StatusOr<HttpMethod> method = ParseHttpMethod(r.Text("method", "POST", hook));
-          if (!method.ok()) r.Fail(method.status());
-          job.webhook->method = method.value_or(HttpMethod::kPost);
-          job.webhook->headers = r.Headers(hook);
-          job.webhook->data = r.Text("data", "", hook);
-          job.webhook->custom = r.Bool("custom", hook);
-        }
-        job.output_url = r.Text("outputUrl", "");
-        job.error = r.Text("error", "");
-        job.payload = r.Text("payload", "");
-        if (r.ok()) {
-          job.id = *id;
-          job.state = *state;
-          // An abort asked for is the Aborting sub-state while the job renders,
-          // and history once it has ended.
-          job.abort_requested = timeline.abort_asked && *state == JobState::kRendering;
-          if (!JobModel::CanRestore(job.state, job.abort_requested)) {
-            r.Fail("the state cannot be restored");
-          }
-        }
-        CASCADE_RETURN_IF_ERROR(r.status());
-        const uint32_t slot = model.Restore(std::move(job));
-        if (cause_job) causes.emplace_back(slot, *cause_job);
-        return absl::OkStatus();
-      }));
+  CASCADE_RETURN_IF_ERROR(store.Load(Table::kJobs, [&](std::string_view key,
+                                                       std::string_view value) {
+    RowReader r(Table::kJobs, key, value);
+    RestoredJob job;
+    absl::StatusOr<JobId> id = JobId::Parse(key);
+    if (!id.ok()) r.Fail(id.status());
+    if (r.ok() && model.size() > 0 && !(model.job(model.size() - 1).id < *id)) {
+      r.Fail("jobs are not in id order");
+    }
+    job.team = r.Text("team");
+    if (job.team.empty()) r.Fail("\"team\" is empty");
+    absl::StatusOr<JobState> state = ParseState(r.Text("state"));
+    if (!state.ok()) r.Fail(state.status());
+    std::optional<BatchId> batch_id = r.Id("batch");
+    if (batch_id) {
+      auto it = batch_numbers.find(*batch_id);
+      if (it == batch_numbers.end()) {
+        r.Fail(absl::StrCat("batch ", batch_id->ToString(), " is not there"));
+      } else {
+        job.batch = it->second;
+      }
+    }
+    const bool top_level = r.Field("batchIndex") != nullptr;
+    const int64_t batch_index = r.Bounded("batchIndex", 0, kMaxBatchJobs - 1, 0);
+    if (top_level && job.batch == kNo<BatchNo>) r.Fail("\"batchIndex\" without \"batch\"");
+    if (top_level && job.batch != kNo<BatchNo> &&
+        model.batches().at(job.batch).top_level().size() >= kMaxBatchJobs) {
+      r.Fail("the batch has more top-level jobs than a batch can");
+    }
+    if (top_level) job.batch_index = static_cast<uint16_t>(batch_index);
+    if (std::optional<JobId> parent_id = r.Id("parent")) {
+      std::optional<uint32_t> parent = model.FindAny(*parent_id);
+      if (!parent) {
+        r.Fail(absl::StrCat("parent ", parent_id->ToString(), " is not an earlier job"));
+      } else {
+        job.parent = *parent;
+      }
+    }
+    std::optional<TransitionCause> cause = ParseCauseRowName(r.Text("cause", "none"));
+    if (!cause) r.Fail("\"cause\" is not a known cause");
+    std::optional<JobId> cause_job = r.Id("causeJob");
+    const bool names_job = cause == TransitionCause::kCascade ||
+                           cause == TransitionCause::kPrerequisiteFailed ||
+                           cause == TransitionCause::kDependentsFailed;
+    // A retry names the job that brought it back, unless it was named.
+    if (cause && cause != TransitionCause::kRetried && names_job != cause_job.has_value()) {
+      r.Fail("\"causeJob\" does not match \"cause\"");
+    }
+    const double progress = r.Number("progress", 0.0);
+    if (!(progress >= 0.0 && progress <= 100.0)) r.Fail("\"progress\" is not 0-100");
+    job.created_ms = r.Int("created");
+    JobTimeline& timeline = job.timeline;
+    timeline.updated_ms = r.Millis("updated");
+    timeline.started_ms = r.Millis("started");
+    timeline.finished_ms = r.Millis("finished");
+    timeline.error_ms = r.Millis("errorAt");
+    timeline.progress = static_cast<float>(progress);
+    timeline.attempts = static_cast<uint16_t>(r.Bounded("attempts", 0, UINT16_MAX, 0));
+    timeline.cause = cause.value_or(TransitionCause::kSubmitted);
+    timeline.abort_asked = r.Bool("cancelRequested");
+    timeline.retry_ms = r.Millis("retryAt");
+    if (r.Field("maxAttempts") != nullptr) {
+      job.max_attempts =
+          static_cast<int>(r.Bounded("maxAttempts", kMinMaxAttempts, kMaxMaxAttempts));
+      job.retry_backoff_ms =
+          r.Bounded("retryBackoffMs", 0, absl::ToInt64Milliseconds(kMaxRetryBackoff), 0);
+      job.timeout_ms = r.Bounded("timeoutMs", 0, absl::ToInt64Milliseconds(kMaxRenderTimeout), 0);
+    } else if (state.ok() && r.Field("cause") == nullptr &&
+               timeline.attempts > (*state == JobState::kRendering ? 1 : 0) &&
+               (*state == JobState::kQueued || *state == JobState::kRendering)) {
+      // A row from before contract §14 (the engine's defaults apply) of a
+      // job back from an attempt: then only a release or an expiry did
+      // that, and the job now shows it, as one journaled today would.
+      timeline.cause = TransitionCause::kLeaseExpired;
+    }
+    job.template_id = r.Text("template", "");
+    job.total_assets = static_cast<uint32_t>(r.Bounded("totalAssets", 0, UINT32_MAX, 0));
+    job.priority = static_cast<int32_t>(r.Bounded("priority", INT32_MIN, INT32_MAX, 0));
+    job.policy = r.Bool("ignorePrerequisiteFailure") ? PrerequisiteFailurePolicy::kIgnore
+                                                     : PrerequisiteFailurePolicy::kFail;
+    if (const json::array* list = r.Array("tags")) {
+      for (const json::value& tag : *list) job.tags.push_back(r.TextOf(tag, "a tag"));
+    }
+    if (const json::object* hook = r.Object("webhook")) {
+      job.webhook = std::make_unique<WebhookSpec>();
+      job.webhook->url = r.Text("url", std::nullopt, hook);
+      absl::StatusOr<HttpMethod> method = ParseHttpMethod(r.Text("method", "POST", hook));
+      if (!method.ok()) r.Fail(method.status());
+      job.webhook->method = method.value_or(HttpMethod::kPost);
+      job.webhook->headers = r.Headers(hook);
+      job.webhook->data = r.Text("data", "", hook);
+      job.webhook->custom = r.Bool("custom", hook);
+    }
+    job.output_url = r.Text("outputUrl", "");
+    job.error = r.Text("error", "");
+    job.payload = r.Text("payload", "");
+    if (r.ok()) {
+      job.id = *id;
+      job.state = *state;
+      // An abort asked for is the Aborting sub-state while the job renders,
+      // and history once it has ended.
+      job.sub = timeline.abort_asked && *state == JobState::kRendering ? SubState::kAborting
+                : timeline.retry_ms != kUnsetMillis                    ? SubState::kWaiting
+                : r.Bool("held")                                       ? SubState::kHeld
+                                                                       : SubState::kNone;
+      if (!JobModel::CanRestore(job.state, job.sub)) {
+        r.Fail("the state cannot be restored");
+      }
+    }
+    CASCADE_RETURN_IF_ERROR(r.status());
+    const uint32_t slot = model.Restore(std::move(job));
+    if (cause_job) causes.emplace_back(slot, *cause_job);
+    return absl::OkStatus();
+  }));
   for (const auto& [slot, id] : causes) {
     std::optional<uint32_t> cause_slot = model.FindAny(id);
     if (!cause_slot) {
@@ -365,6 +384,7 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
         lease.expires_ms = r.Int("expires");
         lease.length_ms = r.Bounded("length", 1, INT64_MAX);
         lease.abort_deadline_ms = r.Millis("abortBy");
+        lease.time_limit_ms = r.Millis("timeLimit");
         const uint32_t leased = slot.value_or(kNone32);
         if (r.ok() && model.job(leased).state() != JobState::kRendering) {
           r.Fail("the job is not rendering");

@@ -66,6 +66,10 @@ std::string_view CauseRowName(TransitionCause cause) {
     case TransitionCause::kLeaseExpired:
     case TransitionCause::kReleased:
       return "lease_expired";
+    case TransitionCause::kTimedOut:
+      return "timed_out";
+    case TransitionCause::kRetried:
+      return "retried";
     default:
       return "none";
   }
@@ -75,7 +79,7 @@ std::optional<TransitionCause> ParseCauseRowName(std::string_view name) {
   for (TransitionCause cause :
        {TransitionCause::kFailed, TransitionCause::kCancelled, TransitionCause::kCascade,
         TransitionCause::kPrerequisiteFailed, TransitionCause::kDependentsFailed,
-        TransitionCause::kLeaseExpired}) {
+        TransitionCause::kLeaseExpired, TransitionCause::kTimedOut, TransitionCause::kRetried}) {
     if (CauseRowName(cause) == name) return cause;
   }
   if (name == "none") return TransitionCause::kSubmitted;
@@ -99,14 +103,24 @@ std::string EncodeJob(const JobModel& model, uint32_t slot) {
   }
   if (job.total_assets != 0) row["totalAssets"] = job.total_assets;
   if (job.priority != 0) row["priority"] = job.priority;
+  // Always written, so a row without it is one from before these settings
+  // (recovery gives such a job the engine's defaults).
+  row["maxAttempts"] = job.max_attempts;
+  if (job.retry_backoff_ms != 0) row["retryBackoffMs"] = job.retry_backoff_ms;
+  if (job.timeout_ms != 0) row["timeoutMs"] = job.timeout_ms;
+  if (job.sub_state() == SubState::kHeld) row["held"] = true;
+  if (job.sub_state() == SubState::kWaiting) row["retryAt"] = job.timeline.retry_ms;
   if (job.policy == PrerequisiteFailurePolicy::kIgnore) row["ignorePrerequisiteFailure"] = true;
   if (job.batch != kNo<BatchNo>) {
     row["batch"] = model.batches().id_of(job.batch).ToString();
     if (job.top_level_of_batch) row["batchIndex"] = job.batch_index;
   }
   if (job.parent != kNone32) row["parent"] = model.job(job.parent).id.ToString();
-  if (IsDead(job.state())) {
-    row["cause"] = CauseRowName(job.timeline.cause);
+  // The cause an ended job shows, or a retried one's (the failed attempt's,
+  // or the retry and the job that brought it back).
+  if (const std::string_view cause = CauseRowName(job.timeline.cause);
+      cause != "none" && job.state() != JobState::kFinished) {
+    row["cause"] = cause;
     if (job.timeline.cause_slot != kNone32) {
       row["causeJob"] = model.job(job.timeline.cause_slot).id.ToString();
     }
@@ -156,6 +170,7 @@ std::string EncodeLease(const Lease& lease) {
   row["expires"] = lease.expires_ms;
   row["length"] = lease.length_ms;
   PutMillis(row, "abortBy", lease.abort_deadline_ms);
+  PutMillis(row, "timeLimit", lease.time_limit_ms);
   return WriteJson(row);
 }
 

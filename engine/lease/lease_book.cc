@@ -70,7 +70,7 @@ std::optional<int64_t> LeaseBook::Put(uint32_t slot, const Lease& lease) {
   return lease.due_ms();
 }
 
-Lease LeaseBook::Grant(uint32_t slot, int64_t now_ms, int64_t length_ms) {
+Lease LeaseBook::Grant(uint32_t slot, int64_t now_ms, int64_t length_ms, int64_t time_limit_ms) {
   // 32 random bits (never zero) above the slot masked with slot_key_, so a
   // worker's call finds the job without a search.
   uint64_t high = 0;
@@ -81,6 +81,7 @@ Lease LeaseBook::Grant(uint32_t slot, int64_t now_ms, int64_t length_ms) {
   lease.token = (high << 32) | (slot ^ slot_key_);
   lease.length_ms = length_ms;
   lease.expires_ms = now_ms + length_ms;
+  if (time_limit_ms > 0) lease.time_limit_ms = now_ms + time_limit_ms;
   std::optional<int64_t> wake;
   {
     MutexLock lock(&mu_);
@@ -116,10 +117,28 @@ bool LeaseBook::Holds(uint32_t slot, uint64_t token) const {
   return it != leases_.end() && it->second.token == token;
 }
 
-std::optional<uint32_t> LeaseBook::NextDue(int64_t now_ms) const {
+bool LeaseBook::TimedOut(uint32_t slot, uint64_t token) const {
+  MutexLock lock(&mu_);
+  auto it = timed_out_.find(token);
+  return it != timed_out_.end() && it->second.first == slot;
+}
+
+void LeaseBook::ForgetTimedOut(int64_t now_ms) {
+  MutexLock lock(&mu_);
+  for (auto it = timed_out_.begin(); it != timed_out_.end();) {
+    if (it->second.second <= now_ms) {
+      timed_out_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::optional<LeaseBook::Due> LeaseBook::NextDue(int64_t now_ms) const {
   MutexLock lock(&mu_);
   if (deadlines_.empty() || deadlines_.begin()->first > now_ms) return std::nullopt;
-  return deadlines_.begin()->second;
+  const uint32_t slot = deadlines_.begin()->second;
+  return Due{slot, leases_.at(slot).due_event()};
 }
 
 std::optional<int64_t> LeaseBook::next_due_ms() const {
@@ -153,9 +172,12 @@ void LeaseBook::OnTransition(const JobChange& change) {
     if (it == leases_.end()) return;
     if (change.to != JobState::kRendering) {
       if (track_changes_) changed_.push_back(change.slot);
+      if (change.cause == TransitionCause::kTimedOut) {
+        timed_out_[it->second.token] = {change.slot, it->second.expires_ms};
+      }
       deadlines_.erase({it->second.due_ms(), change.slot});
       leases_.erase(it);
-    } else if (change.aborting && it->second.abort_deadline_ms == kUnsetMillis) {
+    } else if (change.sub == SubState::kAborting && it->second.abort_deadline_ms == kUnsetMillis) {
       Lease lease = it->second;
       lease.abort_deadline_ms = change.now_ms + abort_grace_ms_;
       wake = Put(change.slot, lease);

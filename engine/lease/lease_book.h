@@ -1,7 +1,8 @@
 // Copyright 2026 The Cascade Authors.
 //
 // LeaseBook: the leases of rendering jobs and when each is next due (contract
-// §7): its expiry, or the end of an abort's grace if that comes first. It
+// §7, §14): its expiry, or the end of an abort's grace or of the attempt's
+// time limit if that comes first. It
 // hears every change of the job model, so a job that stops rendering loses
 // its lease and a job asked to abort gets its grace, whatever path changed
 // it. The engine's timer asks it what is due.
@@ -37,8 +38,20 @@ struct Lease {
   int64_t expires_ms = 0;
   int64_t length_ms = 0;                     // what the claim granted
   int64_t abort_deadline_ms = kUnsetMillis;  // set when an abort is asked for
+  int64_t time_limit_ms = kUnsetMillis;      // when the attempt times out, if it can
+  // Once an abort is asked for, its grace decides and the time limit no
+  // longer applies.
   int64_t due_ms() const {
-    return abort_deadline_ms == kUnsetMillis ? expires_ms : std::min(expires_ms, abort_deadline_ms);
+    const int64_t limit = abort_deadline_ms != kUnsetMillis ? abort_deadline_ms : time_limit_ms;
+    return limit == kUnsetMillis ? expires_ms : std::min(expires_ms, limit);
+  }
+  // What ends the attempt at due_ms(): its time limit, or the lease's end
+  // (an expiry, or an abort's grace: the machine tells them apart).
+  JobEvent due_event() const {
+    return abort_deadline_ms == kUnsetMillis && time_limit_ms != kUnsetMillis &&
+                   time_limit_ms <= expires_ms
+               ? JobEvent::kTimedOut
+               : JobEvent::kLeaseExpired;
   }
 };
 
@@ -56,8 +69,10 @@ class LeaseBook final : public ModelListener {
   LeaseBook(absl::Duration abort_grace, uint64_t seed, bool track_changes,
             std::function<void(int64_t)> wake);
 
-  // Grants a lease of `length_ms` on a job just claimed.
-  Lease Grant(uint32_t slot, int64_t now_ms, int64_t length_ms) ABSL_LOCKS_EXCLUDED(mu_);
+  // Grants a lease of `length_ms` on a job just claimed, whose attempt times
+  // out after `time_limit_ms` (0: never).
+  Lease Grant(uint32_t slot, int64_t now_ms, int64_t length_ms, int64_t time_limit_ms = 0)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Renews the lease from `now_ms` for `length_ms`, or for the length its
   // claim granted. REQUIRES: `slot` has a lease.
   Lease Extend(uint32_t slot, int64_t now_ms, std::optional<int64_t> length_ms = std::nullopt)
@@ -65,12 +80,22 @@ class LeaseBook final : public ModelListener {
   std::optional<Lease> Find(uint32_t slot) const ABSL_LOCKS_EXCLUDED(mu_);
   // Whether `slot`'s lease is the one `token` names.
   bool Holds(uint32_t slot, uint64_t token) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether `token` was `slot`'s lease when its attempt timed out, and would
+  // not have expired yet: its worker is told to stop (contract §14).
+  bool TimedOut(uint32_t slot, uint64_t token) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets the timed-out leases that would have expired by `now_ms`.
+  void ForgetTimedOut(int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
   // The slot a token was issued for. Only a hint: a caller compares the
   // whole token with the lease of the job it names.
   uint32_t SlotHint(uint64_t token) const { return static_cast<uint32_t>(token) ^ slot_key_; }
 
-  // The job whose lease is due first, if it is due at `now_ms`.
-  std::optional<uint32_t> NextDue(int64_t now_ms) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The job whose lease is due first, if it is due at `now_ms`, and the event
+  // that ends its attempt.
+  struct Due {
+    uint32_t slot;
+    JobEvent event;
+  };
+  std::optional<Due> NextDue(int64_t now_ms) const ABSL_LOCKS_EXCLUDED(mu_);
   // When the next lease is due; nullopt if none.
   std::optional<int64_t> next_due_ms() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -81,8 +106,8 @@ class LeaseBook final : public ModelListener {
   std::vector<uint32_t> TakeChanged() ABSL_LOCKS_EXCLUDED(mu_);
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // A job that stops rendering loses its lease; one that starts aborting
-  // gets the abort's grace.
+  // A job that stops rendering loses its lease (kept as timed out if its
+  // time limit ended it); one that starts aborting gets the abort's grace.
   void OnTransition(const JobChange& change) override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -103,6 +128,9 @@ class LeaseBook final : public ModelListener {
   absl::flat_hash_map<uint32_t, Lease> leases_ ABSL_GUARDED_BY(mu_);
   absl::btree_set<std::pair<int64_t, uint32_t>> deadlines_ ABSL_GUARDED_BY(mu_);
   std::vector<uint32_t> changed_ ABSL_GUARDED_BY(mu_);
+  // Token -> (slot, when the lease would have expired) of attempts ended by
+  // their time limit.
+  absl::flat_hash_map<uint64_t, std::pair<uint32_t, int64_t>> timed_out_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cascade::internal

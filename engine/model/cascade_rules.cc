@@ -8,7 +8,9 @@
 #include <deque>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "engine/util/check.h"
 
 namespace cascade::internal {
 namespace {
@@ -106,6 +108,90 @@ void FollowUp(JobModel& model, uint32_t slot, int64_t now_ms) {
     }
     default:
       break;  // requeued: nothing follows
+  }
+}
+
+RetryPlan PlanRetry(const JobModel& model, absl::Span<const uint32_t> named) {
+  // The jobs that ended with the named ones: a cascade spreads, and a failure
+  // propagates, along edges, each job reached from one that ended the same
+  // way. So every job the fixpoint can add is in the ended part of the graph
+  // around the named jobs; collect that part, then close over causes.
+  absl::flat_hash_map<uint32_t, std::vector<uint32_t>> ended_by;  // cause slot -> jobs
+  absl::flat_hash_set<uint32_t> seen(named.begin(), named.end());
+  std::vector<uint32_t> stack(named.begin(), named.end());
+  auto visit = [&](uint32_t s) {
+    if (!IsDead(model.job(s).state()) || !seen.insert(s).second) return;
+    stack.push_back(s);
+    const JobTimeline& t = model.job(s).timeline;
+    const bool caused = t.cause == TransitionCause::kCascade ||
+                        t.cause == TransitionCause::kPrerequisiteFailed ||
+                        t.cause == TransitionCause::kDependentsFailed;
+    if (caused && t.cause_slot != kNone32) ended_by[t.cause_slot].push_back(s);
+  };
+  while (!stack.empty()) {
+    const uint32_t s = stack.back();
+    stack.pop_back();
+    const Vertex v = model.vertex(s);
+    if (v == kNoVertex) continue;
+    model.graph().ForEachDependent(v, visit);
+    model.graph().ForEachPrerequisite(v, visit);
+  }
+  RetryPlan plan;
+  absl::flat_hash_map<uint32_t, uint32_t> brought_by;
+  std::vector<uint32_t> set;
+  for (uint32_t s : named) {
+    if (brought_by.emplace(s, kNone32).second) set.push_back(s);
+  }
+  for (size_t i = 0; i < set.size(); ++i) {
+    auto it = ended_by.find(set[i]);
+    if (it == ended_by.end()) continue;
+    for (uint32_t s : it->second) {
+      if (brought_by.emplace(s, set[i]).second) set.push_back(s);
+    }
+  }
+  // Blocked: a prerequisite outside the set that ended and does not resolve.
+  // Order: prerequisites in the set first (Kahn's algorithm on the set).
+  absl::flat_hash_map<uint32_t, int> waiting_on;  // prerequisites in the set not yet placed
+  for (uint32_t s : set) {
+    int& count = waiting_on[s];
+    const Vertex v = model.vertex(s);
+    if (v == kNoVertex) continue;
+    model.graph().ForEachPrerequisite(v, [&](uint32_t p) {
+      if (brought_by.contains(p)) {
+        ++count;
+      } else if (IsDead(model.job(p).state()) && !Resolves(model.job(s).policy, model.job(p).state())) {
+        plan.blocked.emplace_back(s, p);
+      }
+    });
+  }
+  std::vector<uint32_t> ready;
+  for (uint32_t s : set) {
+    if (waiting_on[s] == 0) ready.push_back(s);
+  }
+  while (!ready.empty()) {
+    const uint32_t s = ready.back();
+    ready.pop_back();
+    plan.revive.emplace_back(s, brought_by[s]);
+    const Vertex v = model.vertex(s);
+    if (v == kNoVertex) continue;
+    model.graph().ForEachDependent(v, [&](uint32_t d) {
+      auto it = waiting_on.find(d);
+      if (it != waiting_on.end() && --it->second == 0) ready.push_back(d);
+    });
+  }
+  CASCADE_CHECK(plan.revive.size() == set.size());  // the graph has no cycle
+  std::sort(plan.blocked.begin(), plan.blocked.end());
+  return plan;
+}
+
+void Revive(JobModel& model, const RetryPlan& plan, int64_t now_ms,
+            std::vector<uint32_t>& revived) {
+  for (const auto& [slot, brought_by] : plan.revive) {
+    const EventArgs args{.now_ms = now_ms,
+                         .related = brought_by,
+                         .blocked = model.unresolved_prerequisites(slot) > 0};
+    CASCADE_CHECK(model.Apply(slot, JobEvent::kRetry, args));
+    revived.push_back(slot);
   }
 }
 

@@ -11,6 +11,8 @@
 //   failure            a pending dependent of a failed job fails (or goes on,
 //                      if it ignores failures); U ends useless prerequisites
 //   resolution         a pending job whose last prerequisite finished queues
+//   retry              the named jobs, and every job that ended because a
+//                      job of the set ended, transitively (contract §14)
 
 #ifndef CASCADE_ENGINE_MODEL_CASCADE_RULES_H_
 #define CASCADE_ENGINE_MODEL_CASCADE_RULES_H_
@@ -33,6 +35,26 @@ void CancelClosure(JobModel& model, absl::Span<const uint32_t> named, int64_t no
 // dependents; a failed one fails its pending dependents and its useless
 // prerequisites; a cancelled one (an abort) cancels by rules R and U.
 void FollowUp(JobModel& model, uint32_t slot, int64_t now_ms);
+
+// The jobs a Retry of `named` (each in error or manually_cancelled) revives:
+// the least fixpoint of "the named jobs; every job that ended because a job
+// of the set ended" (its recorded cause: a cascade from it, its prerequisite
+// failed, its dependents failed). `revive` lists each once, every job after
+// the prerequisites it has in the set, with the job of the set that brought
+// it (kNone32 for a named one). `blocked` pairs a revived job with a
+// prerequisite outside the set that has ended and would hold it forever
+// (error, unless it ignores failures; manually_cancelled); the retry is
+// refused when any is found.
+struct RetryPlan {
+  std::vector<std::pair<uint32_t, uint32_t>> revive;  // (slot, brought by)
+  std::vector<std::pair<uint32_t, uint32_t>> blocked;  // (revived, prerequisite)
+};
+RetryPlan PlanRetry(const JobModel& model, absl::Span<const uint32_t> named);
+
+// Revives the plan's jobs in its order (REQUIRES: no job is blocked): each
+// goes to queued or pending by its prerequisites. Appends their slots.
+void Revive(JobModel& model, const RetryPlan& plan, int64_t now_ms,
+            std::vector<uint32_t>& revived);
 
 // The family of `slot`: the jobs its edges (and, `through_batches`, its
 // batch) connect it to, transitively, in slot order; and the batches met.

@@ -12,12 +12,6 @@
 namespace cascade::internal {
 namespace {
 
-// Whether a prerequisite in state `s` no longer holds back a dependent with
-// `policy`: it finished, or it failed and the dependent ignores failures.
-bool Resolves(PrerequisiteFailurePolicy policy, JobState s) {
-  return s == JobState::kFinished ||
-         (policy == PrerequisiteFailurePolicy::kIgnore && s == JobState::kError);
-}
 
 absl::Span<const TagNo> TagsOf(const JobRecord& job) {
   return job.extras ? absl::Span<const TagNo>(job.extras->tags) : absl::Span<const TagNo>();
@@ -25,10 +19,10 @@ absl::Span<const TagNo> TagsOf(const JobRecord& job) {
 
 }  // namespace
 
-JobModel::JobModel(const std::string& output_url_template, int max_attempts,
+JobModel::JobModel(const std::string& output_url_template, const JobDefaults& defaults,
                    std::optional<uint64_t> seed)
     : output_url_template_(output_url_template),
-      max_attempts_(max_attempts),
+      defaults_(defaults),
       ids_(seed ? IdGenerator(*seed) : IdGenerator()) {}
 
 // ---- Reading ------------------------------------------------------------------
@@ -130,6 +124,10 @@ uint32_t JobModel::CreateTree(const JobSpec& spec, const NewJob& where) {
   if (!spec.template_id.empty()) job.template_ref = templates_.Intern(spec.template_id);
   job.total_assets = static_cast<uint32_t>(spec.total_assets);
   job.priority = spec.priority;
+  SetRetryPolicy(job, spec.max_attempts.value_or(0),
+                 spec.retry_backoff ? absl::ToInt64Milliseconds(*spec.retry_backoff) : -1,
+                 spec.timeout ? std::max<int64_t>(1, absl::ToInt64Milliseconds(*spec.timeout))
+                              : -1);
   job.policy = spec.on_prerequisite_failure;
   job.parent = where.parent;
   if (where.batch != nullptr) {
@@ -163,28 +161,43 @@ uint32_t JobModel::CreateTree(const JobSpec& spec, const NewJob& where) {
 
 // ---- Changing -----------------------------------------------------------------
 
+void JobModel::SetRetryPolicy(JobRecord& job, int max_attempts, int64_t retry_backoff_ms,
+                              int64_t timeout_ms) {
+  job.max_attempts = static_cast<uint8_t>(max_attempts > 0 ? max_attempts : defaults_.max_attempts);
+  job.retry_backoff_ms =
+      static_cast<uint32_t>(retry_backoff_ms >= 0 ? retry_backoff_ms : defaults_.retry_backoff_ms);
+  job.timeout_ms = static_cast<uint32_t>(timeout_ms >= 0 ? timeout_ms : defaults_.timeout_ms);
+}
+
 bool JobModel::Apply(uint32_t slot, JobEvent event, EventArgs args, std::string_view text) {
   JobRecord& job = table_[slot];
   args.policy = job.policy;
-  args.max_attempts = max_attempts_;
+  args.max_attempts = job.max_attempts;
+  args.retry_backoff_ms = job.retry_backoff_ms;
   const std::optional<JobState> from = job.machine.state();
-  const bool was_aborting = job.abort_requested();
+  const SubState from_sub = job.sub_state();
+  const bool was_claimable = job.machine.claimable();
   if (!job.machine.Apply(event, args, job.timeline)) return false;
   // The event's payload, before anyone hears of the change.
   if (event == JobEvent::kFinish && !text.empty()) job.mutable_extras().output_url = text;
   if (event == JobEvent::kFail) job.mutable_extras().error = text;
+  if (event == JobEvent::kReprioritize && args.priority != job.priority) {
+    if (was_claimable) queues_.Dequeue(slot, job.priority, TagsOf(job));
+    job.priority = args.priority;
+    if (was_claimable) queues_.Enqueue(slot, job.priority, TagsOf(job));
+  }
   for (ModelListener* l : on_record_changed_) l->OnRecordChanged(slot);
   const JobState to = job.state();
-  if (from == to && was_aborting == job.abort_requested()) return true;  // progress
-  if (from != to) {
-    Reindex(slot, from, to);
-    if (from) CountTransition(slot, *from, to);
-  }
+  const SubState sub = job.sub_state();
+  if (from == to && from_sub == sub) return true;  // progress, a priority
+  Reindex(slot, from, to, was_claimable);
+  if (from && from != to) CountTransition(slot, *from, to);
   JobChange change{.slot = slot,
                    .from = from,
                    .to = to,
                    .now_ms = args.now_ms,
-                   .aborting = job.abort_requested()};
+                   .from_sub = from_sub,
+                   .sub = sub};
   if (IsDead(to)) {  // the action wrote the cause the job ended with
     change.cause = job.timeline.cause;
     change.related = job.timeline.cause_slot;
@@ -196,20 +209,25 @@ bool JobModel::Apply(uint32_t slot, JobEvent event, EventArgs args, std::string_
   return true;
 }
 
-void JobModel::Reindex(uint32_t slot, std::optional<JobState> from, std::optional<JobState> to) {
+void JobModel::Reindex(uint32_t slot, std::optional<JobState> from, std::optional<JobState> to,
+                       bool was_claimable) {
   const JobRecord& job = table_[slot];
   TeamIndex& index = *team_index_[Raw(job.team)];
   if (!to) {  // purged: an ended job, so in no queue; its batch is purged with it
     index.Remove(slot, *from, TagsOf(job));
     return;
   }
+  // The claim queues hold the claimable jobs: queued, neither waiting out a
+  // backoff nor held.
+  const bool claimable = job.machine.claimable();
+  if (was_claimable && !claimable) queues_.Dequeue(slot, job.priority, TagsOf(job));
+  if (!was_claimable && claimable) queues_.Enqueue(slot, job.priority, TagsOf(job));
+  if (from == to) return;  // a sub-state only
   if (from) {
     index.Move(slot, *from, *to);
   } else {
     index.Add(slot, *to, TagsOf(job));
   }
-  if (from == JobState::kQueued) queues_.Dequeue(slot, job.priority, TagsOf(job));
-  if (to == JobState::kQueued) queues_.Enqueue(slot, job.priority, TagsOf(job));
   if (job.top_level_of_batch) {
     BatchRecord& batch = batch_record(job.batch);
     if (from) {
@@ -273,15 +291,15 @@ BatchNo JobModel::RestoreBatch(BatchId id, std::string_view team) {
   return batches_.Insert(NewBatch(id, team));
 }
 
-bool JobModel::CanRestore(JobState state, bool abort_requested) {
+bool JobModel::CanRestore(JobState state, SubState sub) {
   JobMachine scratch;
-  return scratch.Restore(state, abort_requested);
+  return scratch.Restore(state, sub);
 }
 
 uint32_t JobModel::Restore(RestoredJob r) {
   const uint32_t slot = table_.Append();
   JobRecord& job = table_[slot];
-  CASCADE_CHECK(job.machine.Restore(r.state, r.abort_requested));  // REQUIRES: CanRestore
+  CASCADE_CHECK(job.machine.Restore(r.state, r.sub));  // REQUIRES: CanRestore
   job.id = r.id;
   job.timeline = r.timeline;
   last_created_ms_ = std::max(last_created_ms_, r.created_ms);
@@ -290,6 +308,7 @@ uint32_t JobModel::Restore(RestoredJob r) {
   if (!r.template_id.empty()) job.template_ref = templates_.Intern(r.template_id);
   job.total_assets = r.total_assets;
   job.priority = r.priority;
+  SetRetryPolicy(job, r.max_attempts, r.retry_backoff_ms, r.timeout_ms);
   job.policy = r.policy;
   job.parent = r.parent;
   job.batch = r.batch;
@@ -302,13 +321,13 @@ uint32_t JobModel::Restore(RestoredJob r) {
             std::move(r.webhook));
   by_id_.emplace(job.id, slot);
   ids_.Observe(job.id);
-  Reindex(slot, std::nullopt, r.state);
+  Reindex(slot, std::nullopt, r.state, /*was_claimable=*/false);
   Tell({.slot = slot,
         .to = r.state,
         .now_ms = job.timeline.updated_ms,
         .cause = job.timeline.cause,
         .related = job.timeline.cause_slot,
-        .aborting = job.abort_requested(),
+        .sub = job.sub_state(),
         .restored = true});
   return slot;
 }
@@ -330,7 +349,7 @@ void JobModel::Purge(absl::Span<const uint32_t> jobs, absl::Span<const BatchNo> 
   for (uint32_t s : jobs) {
     JobRecord& job = table_[s];
     if (job.vertex != kNoVertex) graph_.ClearVertex(job.vertex);
-    Reindex(s, job.state(), std::nullopt);
+    Reindex(s, job.state(), std::nullopt, /*was_claimable=*/false);
     by_id_.erase(job.id);
     job.extras.reset();
     job.id = JobId();  // purged()

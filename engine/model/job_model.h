@@ -48,6 +48,13 @@ namespace cascade::internal {
 // Error and manually_cancelled: the states that end a job without its output.
 inline bool IsDead(JobState s) { return s == JobState::kError || s == JobState::kCancelled; }
 
+// Whether a prerequisite in state `s` no longer holds back a dependent with
+// `policy`: it finished, or it failed and the dependent ignores failures.
+inline bool Resolves(PrerequisiteFailurePolicy policy, JobState s) {
+  return s == JobState::kFinished ||
+         (policy == PrerequisiteFailurePolicy::kIgnore && s == JobState::kError);
+}
+
 // One complete change of a job's state (wire state or sub-state).
 struct JobChange {
   uint32_t slot = kNone32;
@@ -56,7 +63,8 @@ struct JobChange {
   int64_t now_ms = 0;
   TransitionCause cause = TransitionCause::kSubmitted;
   uint32_t related = kNone32;  // the slot the cause names, or kNone32
-  bool aborting = false;       // in the Aborting sub-state after the change
+  SubState from_sub = SubState::kNone;
+  SubState sub = SubState::kNone;  // the sub-state after the change
   bool restored = false;       // recovery put it back: nothing happened now
 };
 
@@ -103,12 +111,17 @@ struct RestoredJob {
   JobId id;
   std::string team;
   JobState state = JobState::kQueued;
-  bool abort_requested = false;
+  SubState sub = SubState::kNone;
   JobTimeline timeline;
   int64_t created_ms = 0;
   std::string template_id;
   uint32_t total_assets = 0;
   int32_t priority = 0;
+  // The job's retry settings; 0 (attempts) or -1 (the others): the model's
+  // default, as for a row written before they were journaled.
+  int max_attempts = 0;
+  int64_t retry_backoff_ms = -1;
+  int64_t timeout_ms = -1;
   PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
   uint32_t parent = kNone32;
   BatchNo batch = kNo<BatchNo>;
@@ -118,9 +131,17 @@ struct RestoredJob {
   std::unique_ptr<WebhookSpec> webhook;
 };
 
+// What a job gets when its spec does not say (contract §14).
+struct JobDefaults {
+  int max_attempts = 3;
+  int64_t retry_backoff_ms = 0;
+  int64_t timeout_ms = 0;  // 0: no time limit
+};
+
 class JobModel {
  public:
-  JobModel(const std::string& output_url_template, int max_attempts, std::optional<uint64_t> seed);
+  JobModel(const std::string& output_url_template, const JobDefaults& defaults,
+           std::optional<uint64_t> seed);
   JobModel(const JobModel&) = delete;
   JobModel& operator=(const JobModel&) = delete;
 
@@ -149,7 +170,7 @@ class JobModel {
   const BatchDirectory& batches() const { return batches_; }
   BatchDirectory& batches() { return batches_; }  // lock-free readers' Find
   const UrlTemplate& output_url_template() const { return output_url_template_; }
-  int max_attempts() const { return max_attempts_; }
+  const JobDefaults& defaults() const { return defaults_; }
   // The graph vertex of `slot`, or kNoVertex when it has no edge.
   Vertex vertex(uint32_t slot) const { return table_[slot].vertex; }
   // The counters contract §3 and §4 read (0 for a job without edges).
@@ -181,7 +202,7 @@ class JobModel {
 
   // Whether the state machine table can reach `state` (and the abort
   // sub-state): what Restore requires of a row.
-  static bool CanRestore(JobState state, bool abort_requested);
+  static bool CanRestore(JobState state, SubState sub);
   // Recovery: appends a job as the journal describes it. REQUIRES: ids come
   // in increasing order, the parent and batch were restored before.
   uint32_t Restore(RestoredJob job);
@@ -200,9 +221,16 @@ class JobModel {
 
  private:
   // Moves `slot` from `from` (nullopt: new to every index) to `to` (nullopt:
-  // purged, out of every index) in the team index, the claim queues and its
-  // batch's aggregate: the one place derived state follows a job's state.
-  void Reindex(uint32_t slot, std::optional<JobState> from, std::optional<JobState> to);
+  // purged, out of every index) in the team index and its batch's aggregate,
+  // and in or out of the claim queues as it became claimable or stopped being
+  // so (`was_claimable`: before the change): the one place derived state
+  // follows a job's state.
+  void Reindex(uint32_t slot, std::optional<JobState> from, std::optional<JobState> to,
+               bool was_claimable);
+  // The job's retry settings; a negative (or, for attempts, zero) value
+  // takes the model's default.
+  void SetRetryPolicy(JobRecord& job, int max_attempts, int64_t retry_backoff_ms,
+                      int64_t timeout_ms);
   BatchRecord& batch_record(BatchNo number) {
     return number == creating_batch_number_ ? *creating_batch_ : batches_.at(number);
   }
@@ -214,7 +242,7 @@ class JobModel {
                  const std::vector<std::string>& tags, std::unique_ptr<WebhookSpec> webhook);
 
   const UrlTemplate output_url_template_;
-  const int max_attempts_;
+  const JobDefaults defaults_;
   IdGenerator ids_;
   JobTable table_;
   // Its backing array (~50 MB at 1M jobs) in huge pages: one TLB entry covers

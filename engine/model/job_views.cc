@@ -40,7 +40,9 @@ std::string OutputUrl(const JobModel& model, const JobRecord& job,
 }
 
 std::string ErrorText(const JobModel& model, const JobRecord& job) {
-  if (!IsDead(job.state())) return "";
+  // An ended job's reason; a job retried after a failed attempt shows that
+  // attempt's until it ends (contract §14).
+  if (job.state() == JobState::kFinished) return "";
   const JobTimeline& t = job.timeline;
   switch (t.cause) {
     case TransitionCause::kFailed:
@@ -57,7 +59,12 @@ std::string ErrorText(const JobModel& model, const JobRecord& job) {
       return WithId("dependent ", model.job(t.cause_slot).id, " failed");
     case TransitionCause::kLeaseExpired:
     case TransitionCause::kReleased:
-      return absl::StrCat("lease expired after ", t.attempts, " attempts");
+      // The attempts made when the lease ended (a job rendering again is on
+      // the next one).
+      return absl::StrCat("lease expired after ",
+                          t.attempts - (job.state() == JobState::kRendering ? 1 : 0), " attempts");
+    case TransitionCause::kTimedOut:
+      return absl::StrCat("timed out after ", job.timeout_ms / 1000.0, " s");
     default:
       return "";
   }
@@ -85,7 +92,7 @@ void ViewInto(const JobModel& model, uint32_t slot, Job& job) {
   if (r.timeline.finished_ms != kUnsetMillis && r.timeline.started_ms != kUnsetMillis) {
     job.stats.render_duration = (r.timeline.finished_ms - r.timeline.started_ms) / 1000.0;
   }
-  if (IsDead(job.state)) job.stats.error = ErrorText(model, r);
+  if (std::string error = ErrorText(model, r); !error.empty()) job.stats.error = std::move(error);
   job.output_url = OutputUrl(model, r);
   if (r.extras && !r.extras->tags.empty()) {
     // By name: the interned order depends on history (a reopen, a purge).
@@ -115,6 +122,9 @@ void ViewInto(const JobModel& model, uint32_t slot, Job& job) {
   job.on_prerequisite_failure = r.policy;
   job.attempts = r.timeline.attempts;
   job.cancel_requested = r.timeline.abort_asked;
+  job.max_attempts = r.max_attempts;
+  if (r.sub_state() == SubState::kWaiting) job.retry_at = absl::FromUnixMillis(r.timeline.retry_ms);
+  job.suspended = r.sub_state() == SubState::kHeld;
 }
 
 std::vector<Job> Views(const JobModel& model, std::vector<uint32_t> slots) {

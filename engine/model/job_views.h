@@ -26,7 +26,8 @@ std::vector<Job> Views(const JobModel& model, std::vector<uint32_t> slots);
 // created (not yet published); null to look it up.
 std::string OutputUrl(const JobModel& model, const JobRecord& job,
                       const BatchRecord* batch = nullptr);
-// stats.error of a job that ended in error or was cancelled; "" otherwise.
+// stats.error of a job that ended in error or was cancelled, or of one
+// whose last attempt failed and that will be retried; "" otherwise.
 std::string ErrorText(const JobModel& model, const JobRecord& job);
 
 }  // namespace cascade::internal

@@ -98,6 +98,21 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
   if (spec.payload.size() > kMaxPayloadBytes) {
     out.push_back({field("payload"), absl::StrCat("larger than ", kMaxPayloadBytes, " bytes")});
   }
+  if (spec.max_attempts &&
+      (*spec.max_attempts < kMinMaxAttempts || *spec.max_attempts > kMaxMaxAttempts)) {
+    out.push_back({field("maxAttempts"),
+                   absl::StrCat("must be ", kMinMaxAttempts, "-", kMaxMaxAttempts)});
+  }
+  if (spec.retry_backoff &&
+      (*spec.retry_backoff < absl::ZeroDuration() || *spec.retry_backoff > kMaxRetryBackoff)) {
+    out.push_back({field("retryBackoffSeconds"),
+                   absl::StrCat("must be 0-", absl::ToInt64Seconds(kMaxRetryBackoff))});
+  }
+  if (spec.timeout &&
+      (*spec.timeout <= absl::ZeroDuration() || *spec.timeout > kMaxRenderTimeout)) {
+    out.push_back({field("timeoutSeconds"), absl::StrCat("must be positive, at most ",
+                                                         absl::ToInt64Seconds(kMaxRenderTimeout))});
+  }
   if (spec.webhook) CheckWebhook(*spec.webhook, path.empty() ? "" : path + ".", out);
   if (!spec.children.empty() && depth >= kMaxNestingDepth) {
     out.push_back(

@@ -3,10 +3,11 @@
 // Contract §1's transition table as a Boost.MSM front-end, and the JobMachine
 // wrapper that runs each job's events through it.
 
-// The table has more rows than Boost.MPL's default vector limit (20).
+// The table has more rows than Boost.MPL's largest vector (50): it is two
+// vectors of at most 40, joined.
 #define BOOST_MPL_CFG_NO_PREPROCESSED_HEADERS
-#define BOOST_MPL_LIMIT_VECTOR_SIZE 30
-#define BOOST_MPL_LIMIT_MAP_SIZE 30
+#define BOOST_MPL_LIMIT_VECTOR_SIZE 40
+#define BOOST_MPL_LIMIT_MAP_SIZE 40
 
 #include "engine/state/job_state_machine.h"
 
@@ -14,6 +15,7 @@
 #include <boost/msm/back/state_machine.hpp>
 #include <boost/msm/front/functor_row.hpp>
 #include <boost/msm/front/state_machine_def.hpp>
+#include <boost/mpl/joint_view.hpp>
 #include <new>
 
 namespace cascade::internal {
@@ -46,6 +48,12 @@ using Fail = Ev<JobEvent::kFail>;
 using Release = Ev<JobEvent::kRelease>;
 using LeaseExpired = Ev<JobEvent::kLeaseExpired>;
 using AbortRequested = Ev<JobEvent::kAbortRequested>;
+using TimedOut = Ev<JobEvent::kTimedOut>;
+using RetryDue = Ev<JobEvent::kRetryDue>;
+using Retry = Ev<JobEvent::kRetry>;
+using Suspend = Ev<JobEvent::kSuspend>;
+using Resume = Ev<JobEvent::kResume>;
+using Reprioritize = Ev<JobEvent::kReprioritize>;
 
 // ---- Guards -----------------------------------------------------------------
 
@@ -74,17 +82,27 @@ struct IgnoresFailureAndReady {
     return e.args->policy == PrerequisiteFailurePolicy::kIgnore && !e.args->blocked;
   }
 };
-// The attempt that just ended was not the job's last (contract §7).
-struct AttemptsLeft {
+// Whether an attempt that just ended without success is retried (contract
+// §14): it was not the job's last, and the worker did not call it final.
+bool Retried(const EventArgs& args, const JobTimeline& t) {
+  return !args.final && t.attempts < args.max_attempts;
+}
+struct RetryNow {  // claimable again at once
   template <class E, class F, class S, class T>
   bool operator()(const E& e, F&, S&, T&) const {
-    return e.timeline->attempts < e.args->max_attempts;
+    return Retried(*e.args, *e.timeline) && e.args->retry_backoff_ms == 0;
   }
 };
-struct NoAttemptsLeft {
+struct RetryLater {  // claimable again once the backoff is over
   template <class E, class F, class S, class T>
   bool operator()(const E& e, F&, S&, T&) const {
-    return e.timeline->attempts >= e.args->max_attempts;
+    return Retried(*e.args, *e.timeline) && e.args->retry_backoff_ms > 0;
+  }
+};
+struct NoRetry {
+  template <class E, class F, class S, class T>
+  bool operator()(const E& e, F&, S&, T&) const {
+    return !Retried(*e.args, *e.timeline);
   }
 };
 
@@ -144,10 +162,44 @@ struct AskAbort {
     e.timeline->abort_asked = true;
   }
 };
-struct Requeue {
+// An attempt ended without success and the job will be retried: the cause
+// is kept (the view shows the last attempt's error while the job waits).
+struct EndAttempt {
   template <class E, class F, class S, class T>
   void operator()(const E& e, F&, S&, T&) const {
     e.timeline->progress = 0.0f;
+    e.timeline->cause = e.args->cause.value_or(DefaultCause(E::kind, JobState::kQueued));
+    e.timeline->cause_slot = kNone32;
+  }
+};
+// ... and waits first: the backoff doubles with each failed attempt, up to
+// kMaxRetryBackoff.
+struct EndAttemptAndWait {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F& f, S& s, T& t) const {
+    EndAttempt()(e, f, s, t);
+    const int64_t cap_ms = absl::ToInt64Milliseconds(kMaxRetryBackoff);
+    int64_t wait_ms = e.args->retry_backoff_ms;
+    for (int i = 1; i < e.timeline->attempts && wait_ms < cap_ms; ++i) wait_ms *= 2;
+    e.timeline->retry_ms = e.args->now_ms + std::min(wait_ms, cap_ms);
+  }
+};
+struct EndWait {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const {
+    e.timeline->retry_ms = kUnsetMillis;
+  }
+};
+// Retry: a fresh start, as if just submitted, with the reason.
+struct Revive {
+  template <class E, class F, class S, class T>
+  void operator()(const E& e, F&, S&, T&) const {
+    JobTimeline& t = *e.timeline;
+    const int64_t updated_ms = t.updated_ms;
+    t = JobTimeline();
+    t.updated_ms = updated_ms;
+    t.cause = TransitionCause::kRetried;
+    t.cause_slot = e.args->related;
   }
 };
 
@@ -161,7 +213,13 @@ struct JobMachineDef : msm::front::state_machine_def<JobMachineDef> {
 
   struct New : msm::front::state<> {};
   struct Queued : msm::front::state<> {};
+  // Queued, waiting out a retry backoff: not claimable until RetryDue.
+  struct Waiting : msm::front::state<> {};
+  // Queued or pending, suspended: never claimed; a held pending job that
+  // becomes ready stays held.
+  struct QueuedHeld : msm::front::state<> {};
   struct Pending : msm::front::state<> {};
+  struct PendingHeld : msm::front::state<> {};
   struct Rendering : msm::front::state<> {};
   // Rendering, asked to abort: `render:dorender` on the wire, with
   // cancelRequested; a release or an expiry ends it cancelled.
@@ -172,32 +230,78 @@ struct JobMachineDef : msm::front::state_machine_def<JobMachineDef> {
   using initial_state = New;
 
   // clang-format off
-  struct transition_table : mpl::vector<
-      //   Start      Event               Next       Action           Guard
-      Row< New      , Submit            , Pending  , none           , Blocked               >,
-      Row< New      , Submit            , Queued   , none           , Ready                 >,
-      Row< Pending  , PrerequisitesMet  , Queued   , none           , Ready                 >,
-      Row< Pending  , PrerequisiteFailed, Error    , End            , FailsWithPrerequisite >,
-      Row< Pending  , PrerequisiteFailed, Queued   , none           , IgnoresFailureAndReady>,
-      Row< Queued   , DependentsFailed  , Error    , End            , none                  >,
-      Row< Pending  , DependentsFailed  , Error    , End            , none                  >,
-      Row< Queued   , Cancel            , Cancelled, End            , none                  >,
-      Row< Pending  , Cancel            , Cancelled, End            , none                  >,
-      Row< Queued   , Claim             , Rendering, StartAttempt   , none                  >,
-      Row< Rendering, Progress          , none     , RecordProgress , none                  >,
-      Row< Rendering, Finish            , Finished , StampFinished  , none                  >,
-      Row< Rendering, Fail              , Error    , End            , none                  >,
-      Row< Rendering, Release           , Queued   , Requeue        , AttemptsLeft          >,
-      Row< Rendering, Release           , Error    , End            , NoAttemptsLeft        >,
-      Row< Rendering, LeaseExpired      , Queued   , Requeue        , AttemptsLeft          >,
-      Row< Rendering, LeaseExpired      , Error    , End            , NoAttemptsLeft        >,
-      Row< Rendering, AbortRequested    , Aborting , AskAbort       , none                  >,
-      Row< Aborting , Progress          , none     , RecordProgress , none                  >,
-      Row< Aborting , Finish            , Finished , StampFinished  , none                  >,
-      Row< Aborting , Fail              , Error    , End            , none                  >,
-      Row< Aborting , Release           , Cancelled, EndAcknowledged, none                  >,
-      Row< Aborting , LeaseExpired      , Cancelled, EndGraceExpired, none                  >
-  > {};
+  using lifecycle_rows = mpl::vector<
+      //   Start        Event               Next        Action             Guard
+      Row< New        , Submit            , Pending    , none             , Blocked               >,
+      Row< New        , Submit            , Queued     , none             , Ready                 >,
+      // Prerequisites (contract §3). A held job that becomes ready stays held.
+      Row< Pending    , PrerequisitesMet  , Queued     , none             , Ready                 >,
+      Row< PendingHeld, PrerequisitesMet  , QueuedHeld , none             , Ready                 >,
+      Row< Pending    , PrerequisiteFailed, Error      , End              , FailsWithPrerequisite >,
+      Row< Pending    , PrerequisiteFailed, Queued     , none             , IgnoresFailureAndReady>,
+      Row< PendingHeld, PrerequisiteFailed, Error      , End              , FailsWithPrerequisite >,
+      Row< PendingHeld, PrerequisiteFailed, QueuedHeld , none             , IgnoresFailureAndReady>,
+      Row< Queued     , DependentsFailed  , Error      , End              , none                  >,
+      Row< Waiting    , DependentsFailed  , Error      , End              , none                  >,
+      Row< QueuedHeld , DependentsFailed  , Error      , End              , none                  >,
+      Row< Pending    , DependentsFailed  , Error      , End              , none                  >,
+      Row< PendingHeld, DependentsFailed  , Error      , End              , none                  >,
+      // Cancellation (contract §4).
+      Row< Queued     , Cancel            , Cancelled  , End              , none                  >,
+      Row< Waiting    , Cancel            , Cancelled  , End              , none                  >,
+      Row< QueuedHeld , Cancel            , Cancelled  , End              , none                  >,
+      Row< Pending    , Cancel            , Cancelled  , End              , none                  >,
+      Row< PendingHeld, Cancel            , Cancelled  , End              , none                  >,
+      // An attempt (contract §7, §14).
+      Row< Queued     , Claim             , Rendering  , StartAttempt     , none                  >,
+      Row< Rendering  , Progress          , none       , RecordProgress   , none                  >,
+      Row< Rendering  , Finish            , Finished   , StampFinished    , none                  >,
+      Row< Rendering  , Fail              , Queued     , EndAttempt       , RetryNow              >,
+      Row< Rendering  , Fail              , Waiting    , EndAttemptAndWait, RetryLater            >,
+      Row< Rendering  , Fail              , Error      , End              , NoRetry               >,
+      Row< Rendering  , Release           , Queued     , EndAttempt       , RetryNow              >,
+      Row< Rendering  , Release           , Waiting    , EndAttemptAndWait, RetryLater            >,
+      Row< Rendering  , Release           , Error      , End              , NoRetry               >,
+      Row< Rendering  , LeaseExpired      , Queued     , EndAttempt       , RetryNow              >,
+      Row< Rendering  , LeaseExpired      , Waiting    , EndAttemptAndWait, RetryLater            >,
+      Row< Rendering  , LeaseExpired      , Error      , End              , NoRetry               >,
+      Row< Rendering  , TimedOut          , Queued     , EndAttempt       , RetryNow              >,
+      Row< Rendering  , TimedOut          , Waiting    , EndAttemptAndWait, RetryLater            >,
+      Row< Rendering  , TimedOut          , Error      , End              , NoRetry               >,
+      Row< Waiting    , RetryDue          , Queued     , EndWait          , none                  >
+  >;
+  using intervention_rows = mpl::vector<
+      // An abort (contract §7): the worker's release acknowledges it.
+      Row< Rendering  , AbortRequested    , Aborting   , AskAbort         , none                  >,
+      Row< Aborting   , Progress          , none       , RecordProgress   , none                  >,
+      Row< Aborting   , Finish            , Finished   , StampFinished    , none                  >,
+      Row< Aborting   , Fail              , Error      , End              , none                  >,
+      Row< Aborting   , Release           , Cancelled  , EndAcknowledged  , none                  >,
+      Row< Aborting   , LeaseExpired      , Cancelled  , EndGraceExpired  , none                  >,
+      // Retry (contract §14): error and cancelled have this one way out.
+      Row< Error      , Retry             , Queued     , Revive           , Ready                 >,
+      Row< Error      , Retry             , Pending    , Revive           , Blocked               >,
+      Row< Cancelled  , Retry             , Queued     , Revive           , Ready                 >,
+      Row< Cancelled  , Retry             , Pending    , Revive           , Blocked               >,
+      // Holds (contract §14). Suspending a waiting job ends its wait.
+      Row< Queued     , Suspend           , QueuedHeld , none             , none                  >,
+      Row< Waiting    , Suspend           , QueuedHeld , EndWait          , none                  >,
+      Row< Pending    , Suspend           , PendingHeld, none             , none                  >,
+      Row< QueuedHeld , Suspend           , none       , none             , none                  >,
+      Row< PendingHeld, Suspend           , none       , none             , none                  >,
+      Row< QueuedHeld , Resume            , Queued     , none             , none                  >,
+      Row< PendingHeld, Resume            , Pending    , none             , none                  >,
+      Row< Queued     , Resume            , none       , none             , none                  >,
+      Row< Waiting    , Resume            , none       , none             , none                  >,
+      Row< Pending    , Resume            , none       , none             , none                  >,
+      // Priority (contract §14): while the job waits to be claimed.
+      Row< Queued     , Reprioritize      , none       , none             , none                  >,
+      Row< Waiting    , Reprioritize      , none       , none             , none                  >,
+      Row< QueuedHeld , Reprioritize      , none       , none             , none                  >,
+      Row< Pending    , Reprioritize      , none       , none             , none                  >,
+      Row< PendingHeld, Reprioritize      , none       , none             , none                  >
+  >;
+  struct transition_table : mpl::joint_view<lifecycle_rows, intervention_rows> {};
   // clang-format on
 
   // Every other pair: Apply reports it (process_event returns HANDLED_FALSE).
@@ -216,13 +320,23 @@ constexpr int kMsmId = msm::back::get_state_id<Backend::stt, State>::value;
 
 std::optional<JobState> FromMsmId(int id) {
   using D = JobMachineDef;
-  if (id == kMsmId<D::Queued>) return JobState::kQueued;
-  if (id == kMsmId<D::Pending>) return JobState::kPending;
+  if (id == kMsmId<D::Queued> || id == kMsmId<D::Waiting> || id == kMsmId<D::QueuedHeld>) {
+    return JobState::kQueued;
+  }
+  if (id == kMsmId<D::Pending> || id == kMsmId<D::PendingHeld>) return JobState::kPending;
   if (id == kMsmId<D::Rendering> || id == kMsmId<D::Aborting>) return JobState::kRendering;
   if (id == kMsmId<D::Finished>) return JobState::kFinished;
   if (id == kMsmId<D::Error>) return JobState::kError;
   if (id == kMsmId<D::Cancelled>) return JobState::kCancelled;
   return std::nullopt;  // New
+}
+
+SubState SubStateOf(int id) {
+  using D = JobMachineDef;
+  if (id == kMsmId<D::Aborting>) return SubState::kAborting;
+  if (id == kMsmId<D::Waiting>) return SubState::kWaiting;
+  if (id == kMsmId<D::QueuedHeld> || id == kMsmId<D::PendingHeld>) return SubState::kHeld;
+  return SubState::kNone;
 }
 
 template <class Event>
@@ -259,6 +373,18 @@ bool Dispatch(Backend& m, JobEvent event, const EventArgs& args, JobTimeline& t)
       return Process<LeaseExpired>(m, args, t);
     case JobEvent::kAbortRequested:
       return Process<AbortRequested>(m, args, t);
+    case JobEvent::kTimedOut:
+      return Process<TimedOut>(m, args, t);
+    case JobEvent::kRetryDue:
+      return Process<RetryDue>(m, args, t);
+    case JobEvent::kRetry:
+      return Process<Retry>(m, args, t);
+    case JobEvent::kSuspend:
+      return Process<Suspend>(m, args, t);
+    case JobEvent::kResume:
+      return Process<Resume>(m, args, t);
+    case JobEvent::kReprioritize:
+      return Process<Reprioritize>(m, args, t);
   }
   return false;
 }
@@ -291,6 +417,18 @@ std::string_view EventName(JobEvent event) {
       return "LeaseExpired";
     case JobEvent::kAbortRequested:
       return "AbortRequested";
+    case JobEvent::kTimedOut:
+      return "TimedOut";
+    case JobEvent::kRetryDue:
+      return "RetryDue";
+    case JobEvent::kRetry:
+      return "Retry";
+    case JobEvent::kSuspend:
+      return "Suspend";
+    case JobEvent::kResume:
+      return "Resume";
+    case JobEvent::kReprioritize:
+      return "Reprioritize";
   }
   return "Unknown";
 }
@@ -310,9 +448,21 @@ TransitionCause DefaultCause(JobEvent event, JobState to) {
     case JobEvent::kCancel:
       return TransitionCause::kCancelled;
     case JobEvent::kClaim:
-    case JobEvent::kProgress:  // never a change of state
-    case JobEvent::kAbortRequested:
+    case JobEvent::kProgress:      // never a change of state
+    case JobEvent::kReprioritize:  // never a change of state
       return TransitionCause::kClaimed;
+    case JobEvent::kAbortRequested:
+      return TransitionCause::kAbortRequested;
+    case JobEvent::kTimedOut:
+      return TransitionCause::kTimedOut;
+    case JobEvent::kRetryDue:
+      return TransitionCause::kRetryDue;
+    case JobEvent::kRetry:
+      return TransitionCause::kRetried;
+    case JobEvent::kSuspend:
+      return TransitionCause::kSuspended;
+    case JobEvent::kResume:
+      return TransitionCause::kResumed;
     case JobEvent::kFinish:
       return TransitionCause::kFinished;
     case JobEvent::kFail:
@@ -336,9 +486,13 @@ std::optional<JobState> JobMachine::state() const {
   return FromMsmId(std::launder(reinterpret_cast<const Backend*>(storage_))->current_state()[0]);
 }
 
-bool JobMachine::abort_requested() const {
+SubState JobMachine::sub_state() const {
+  return SubStateOf(std::launder(reinterpret_cast<const Backend*>(storage_))->current_state()[0]);
+}
+
+bool JobMachine::claimable() const {
   return std::launder(reinterpret_cast<const Backend*>(storage_))->current_state()[0] ==
-         kMsmId<JobMachineDef::Aborting>;
+         kMsmId<JobMachineDef::Queued>;
 }
 
 bool JobMachine::Apply(JobEvent event, const EventArgs& args, JobTimeline& timeline) {
@@ -352,11 +506,10 @@ bool JobMachine::Apply(JobEvent event, const EventArgs& args, JobTimeline& timel
   return true;
 }
 
-bool JobMachine::Restore(JobState target, bool abort_requested) {
+bool JobMachine::Restore(JobState target, SubState sub) {
   if (state().has_value()) return false;
-  if (abort_requested && target != JobState::kRendering) return false;
-  // The events that lead from New to `target`.
-  JobEvent path[4] = {JobEvent::kSubmit};
+  // The events that lead from New to `target`, then to `sub`.
+  JobEvent path[5] = {JobEvent::kSubmit};
   int length = 1;
   switch (target) {
     case JobState::kQueued:
@@ -364,7 +517,6 @@ bool JobMachine::Restore(JobState target, bool abort_requested) {
       break;
     case JobState::kRendering:
       path[length++] = JobEvent::kClaim;
-      if (abort_requested) path[length++] = JobEvent::kAbortRequested;
       break;
     case JobState::kFinished:
       path[length++] = JobEvent::kClaim;
@@ -378,14 +530,31 @@ bool JobMachine::Restore(JobState target, bool abort_requested) {
       path[length++] = JobEvent::kCancel;
       break;
   }
+  switch (sub) {
+    case SubState::kNone:
+      break;
+    case SubState::kAborting:
+      path[length++] = JobEvent::kAbortRequested;
+      break;
+    case SubState::kWaiting:  // a failed attempt with a backoff
+      path[length++] = JobEvent::kClaim;
+      path[length++] = JobEvent::kFail;
+      break;
+    case SubState::kHeld:
+      path[length++] = JobEvent::kSuspend;
+      break;
+  }
   // On a scratch copy, so a path that fails leaves this machine untouched.
   Backend probe(*std::launder(reinterpret_cast<const Backend*>(storage_)));
-  const EventArgs args{.blocked = target == JobState::kPending};
+  const EventArgs args{.blocked = target == JobState::kPending,
+                       .max_attempts = sub == SubState::kWaiting ? 2 : 1,
+                       .retry_backoff_ms = 1};
   JobTimeline scratch;
   for (int i = 0; i < length; ++i) {
     if (!Dispatch(probe, path[i], args, scratch)) return false;
   }
-  if (FromMsmId(probe.current_state()[0]) != target) return false;
+  const int id = probe.current_state()[0];
+  if (FromMsmId(id) != target || SubStateOf(id) != sub) return false;
   *std::launder(reinterpret_cast<Backend*>(storage_)) = probe;
   return true;
 }

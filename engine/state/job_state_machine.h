@@ -7,11 +7,12 @@
 // compiling Boost.MSM.
 //
 // Each job owns one JobMachine (32 bytes, holding the MSM back-end): the
-// job's state *is* the machine's. Besides the six wire states the table has a
-// sub-state, Rendering-with-an-abort-requested, which reports `render:dorender`
-// on the wire and `abort_requested()` here; its rows decide what a release or
-// an expiry of an aborting job means. Only engine/model/job_model.cc applies
-// events to a machine.
+// job's state *is* the machine's. Besides the six wire states the table has
+// sub-states (SubState), each reported with its wire state: Aborting (a
+// rendering job asked to stop), Waiting (a queued job waiting out its retry
+// backoff) and Held (a suspended queued or pending job). Their rows decide
+// what an event means in them. Only engine/model/job_model.cc applies events
+// to a machine.
 
 #ifndef CASCADE_ENGINE_STATE_JOB_STATE_MACHINE_H_
 #define CASCADE_ENGINE_STATE_JOB_STATE_MACHINE_H_
@@ -46,6 +47,16 @@ struct JobTimeline {
   // AbortRequested row and kept after the job ends, as history; the
   // machine's Aborting sub-state is what decides what happens next.
   bool abort_asked = false;
+  // In the Waiting sub-state: when the job becomes claimable again.
+  int64_t retry_ms = kUnsetMillis;
+};
+
+// The sub-state a wire state is in (contract §14).
+enum class SubState : uint8_t {
+  kNone,
+  kAborting,  // render:dorender, asked to abort
+  kWaiting,   // queued, waiting out its retry backoff: not claimable
+  kHeld,      // queued or pending, suspended: never claimed
 };
 
 // The events of contract §1's table.
@@ -62,8 +73,15 @@ enum class JobEvent : uint8_t {
   kRelease,
   kLeaseExpired,
   kAbortRequested,
+  // Contract §14.
+  kTimedOut,      // the attempt ran past its time limit
+  kRetryDue,      // the retry backoff is over
+  kRetry,         // revived by Retry
+  kSuspend,
+  kResume,
+  kReprioritize,  // SetPriority (the model applies the new priority)
 };
-inline constexpr int kNumJobEvents = 12;
+inline constexpr int kNumJobEvents = 18;
 std::string_view EventName(JobEvent event);
 
 // The cause a transition by `event` to `to` reports when its caller names
@@ -84,10 +102,16 @@ struct EventArgs {
   bool blocked = false;
   // kPrerequisiteFailed: the job's policy (the job model fills it in).
   PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
-  // kRelease, kLeaseExpired: the attempts a job may make in all.
+  // Ending an attempt (kFail, kRelease, kLeaseExpired, kTimedOut): the
+  // attempts the job may make in all, and its first retry backoff (the model
+  // fills both in from the job). kFail with `final`: no retry.
   int max_attempts = 1;
+  int64_t retry_backoff_ms = 0;
+  bool final = false;
   // kProgress: the reported percentage, 0-100.
   float progress = 0.0f;
+  // kReprioritize: the new priority.
+  int32_t priority = 0;
 };
 
 class JobMachine {
@@ -100,20 +124,23 @@ class JobMachine {
 
   // The current wire state; nullopt before Submit.
   std::optional<JobState> state() const;
+  SubState sub_state() const;
   // True in the rendering sub-state an abort request leads to.
-  bool abort_requested() const;
+  bool abort_requested() const { return sub_state() == SubState::kAborting; }
+  // Queued with no sub-state: the only state a claim takes a job from.
+  bool claimable() const;
 
   // Runs `event` through the transition table. If a row accepts it, applies
   // the row's action to `timeline`, stamps `timeline.updated_ms`, and returns
   // true. Otherwise returns false and changes nothing.
   [[nodiscard]] bool Apply(JobEvent event, const EventArgs& args, JobTimeline& timeline);
 
-  // Puts a machine that has seen no event into `state` (and its abort
-  // sub-state), by replaying a path of the transition table that ends there,
-  // so no state is reached that the table could not reach. For recovery from
-  // a journal; the caller restores the timeline. False, changing nothing, if
-  // the machine has seen an event or no path leads there.
-  [[nodiscard]] bool Restore(JobState state, bool abort_requested = false);
+  // Puts a machine that has seen no event into `state` and `sub`, by
+  // replaying a path of the transition table that ends there, so no state is
+  // reached that the table could not reach. For recovery from a journal; the
+  // caller restores the timeline. False, changing nothing, if the machine has
+  // seen an event or no path leads there.
+  [[nodiscard]] bool Restore(JobState state, SubState sub = SubState::kNone);
 
   // True iff the table has a row for (state(), event) whose guard `args`
   // passes: Apply would succeed. Changes nothing.

@@ -48,6 +48,11 @@ struct JobRecord {
   Vertex vertex = kNoVertex;  // in the dependency graph, if any edge
   uint32_t total_assets = 0;
   int32_t priority = 0;
+  // Contract §14: the first retry's backoff and the time limit of an
+  // attempt (0: none), in ms; the attempts the job may make.
+  uint32_t retry_backoff_ms = 0;
+  uint32_t timeout_ms = 0;
+  uint8_t max_attempts = 1;
   uint16_t batch_index = 0;  // position in the batch request (top-level)
   PrerequisiteFailurePolicy policy = PrerequisiteFailurePolicy::kFail;
   bool top_level_of_batch = false;
@@ -56,6 +61,7 @@ struct JobRecord {
   JobState state() const { return *machine.state(); }
   // A rendering job asked to abort (the machine's sub-state).
   bool abort_requested() const { return machine.abort_requested(); }
+  SubState sub_state() const { return machine.sub_state(); }
   // Retention purged the job: its id is cleared and no index holds its slot.
   bool purged() const { return id.is_zero(); }
   JobExtras& mutable_extras() {

@@ -73,6 +73,14 @@ struct FinishReport {
   std::string output_url;
 };
 
+struct FailReport {
+  // stats.error; empty means "render failed". At most 4096 bytes are kept.
+  std::string error;
+  // False: no retry can fix this (bad input); the job ends in error at once,
+  // whatever attempts it has left.
+  bool retry = true;
+};
+
 struct HeartbeatReport {
   // 0-100. A value below the current progress is accepted and changes
   // nothing (progress never decreases within an attempt).
@@ -84,8 +92,9 @@ struct HeartbeatReport {
 struct HeartbeatResult {
   Job job;
   Lease lease;  // the same token, a later expiry
-  // An abort was requested: stop rendering and Release the job, which then
-  // ends manually_cancelled.
+  // Stop rendering: an abort was requested (Release the job, which then ends
+  // manually_cancelled), or the attempt ran past its time limit (it already
+  // ended; the lease is no longer valid).
   bool cancel_requested = false;
 };
 
@@ -191,21 +200,30 @@ class Engine {
   [[nodiscard]] virtual absl::StatusOr<Job> Finish(JobId id, std::string_view lease_token,
                                                    const FinishReport& report) = 0;
 
-  // Ends the attempt in error with `error` as stats.error; propagates to
-  // dependents (contract §3). Errors as Finish.
+  // Ends the attempt as a failure with `report.error` as stats.error. With
+  // attempts left and `report.retry`, the job goes back to queued, claimable
+  // once its retry backoff has passed (Job::retry_at); otherwise it ends in
+  // error and that propagates to its dependents (contract §3, §14). Errors as
+  // Finish.
   [[nodiscard]] virtual absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token,
-                                                 std::string_view error) = 0;
+                                                 const FailReport& report) = 0;
+  [[nodiscard]] absl::StatusOr<Job> Fail(JobId id, std::string_view lease_token,
+                                         std::string_view error) {
+    return Fail(id, lease_token, FailReport{.error = std::string(error)});
+  }
 
   // Extends the lease and records progress; tells the worker whether an abort
-  // was requested. Errors: InvalidArgument (progress outside 0-100, or a
-  // non-positive extension); NotFound; FailedPrecondition (not rendering, or
-  // a stale lease).
+  // was requested. A heartbeat with the lease of an attempt that ran past its
+  // time limit (which ended it) answers cancel_requested and the job as it is
+  // now, changing nothing. Errors: InvalidArgument (progress outside 0-100,
+  // or a non-positive extension); NotFound; FailedPrecondition (not
+  // rendering, or a stale lease).
   [[nodiscard]] virtual absl::StatusOr<HeartbeatResult> Heartbeat(
       JobId id, std::string_view lease_token, const HeartbeatReport& report) = 0;
 
   // Ends the attempt without a result: the job goes back to queued (the
-  // attempt counted), or to error ("lease expired after N attempts") when it
-  // has used Options::max_attempts. A job whose abort was requested ends
+  // attempt counted, the retry backoff applies), or to error when it has used
+  // its max_attempts. A job whose abort was requested ends
   // manually_cancelled instead: releasing it is how a worker acknowledges.
   // Errors as Finish.
   [[nodiscard]] virtual absl::StatusOr<Job> Release(JobId id, std::string_view lease_token) = 0;
@@ -216,11 +234,52 @@ class Engine {
   // Errors: NotFound; FailedPrecondition unless the job is rendering.
   [[nodiscard]] virtual absl::StatusOr<Job> RequestAbort(std::string_view team, JobId id) = 0;
 
+  // ---- Retries, holds and priorities (contract §14) -------------------------
+
+  // Revives 1-1000 distinct jobs in error or manually_cancelled, with every
+  // job that ended because one of them ended (its cascade, a failed
+  // prerequisite, failed dependents), transitively, atomically. Each revived
+  // job gets a fresh attempt budget, progress 0, no error, start or finish
+  // time, and goes to queued or pending by its prerequisites. Returns every
+  // revived job once, in id order.
+  // Errors: InvalidArgument (empty, over 1000, duplicates); NotFound (every
+  // unknown id); FailedPrecondition (a named job not in error or
+  // manually_cancelled, or a revived job with a failed or cancelled
+  // prerequisite outside the set: each named).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> Retry(std::string_view team,
+                                                               absl::Span<const JobId> ids) = 0;
+
+  // Holds 1-1000 distinct queued or pending jobs: they keep their state and
+  // are never claimed until resumed; a pending one that becomes ready waits
+  // as queued. A job already held is left as it is. Returns the jobs.
+  // Errors as Retry; FailedPrecondition for a job rendering or ended.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> Suspend(std::string_view team,
+                                                                 absl::Span<const JobId> ids) = 0;
+  // Lets held jobs be claimed again (a job not held is left as it is).
+  // Errors as Suspend.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> Resume(std::string_view team,
+                                                                absl::Span<const JobId> ids) = 0;
+  // Suspend or Resume every job of the batch, nested children included, that
+  // is queued or pending; the others are left as they are. Returns the jobs
+  // whose hold changed. NotFound if the team has no such batch.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> SuspendBatch(std::string_view team,
+                                                                      BatchId id) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Job>> ResumeBatch(std::string_view team,
+                                                                     BatchId id) = 0;
+
+  // Changes a queued or pending job's priority; its place in the `priority`
+  // pickup order changes at once. Errors: NotFound; FailedPrecondition
+  // unless the job is queued or pending.
+  [[nodiscard]] virtual absl::StatusOr<Job> SetPriority(std::string_view team, JobId id,
+                                                        int32_t priority) = 0;
+
   // ---- Time -----------------------------------------------------------------
 
-  // Runs what is due at the clock's current time: leases that ran out go back
-  // to queued (or to error after max_attempts), and aborts past their grace
-  // end manually_cancelled. Returns how many jobs changed. With a real clock
+  // Runs what is due at the clock's current time: leases that ran out and
+  // attempts past their time limit end as failed attempts (back to queued,
+  // or error after max_attempts), aborts past their grace end
+  // manually_cancelled, and jobs whose retry backoff is over become
+  // claimable. Returns how many jobs changed. With a real clock
   // a background thread of the engine calls this; with a ManualClock nothing
   // happens until the caller does, so tests are deterministic.
   virtual size_t RunDueWork() = 0;

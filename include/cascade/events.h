@@ -67,6 +67,15 @@ enum class TransitionCause : uint8_t {
   kPrerequisiteFailed,     // pending -> error; `related_job` failed
   kDependentsFailed,       // -> error: no dependent left to wait for it;
                            // `related_job` is the dependent that failed last
+  // Contract §14.
+  kTimedOut,         // the attempt ran past its time limit: back to queued,
+                     // or error after max_attempts
+  kRetried,          // revived by Retry, or because a job that caused its
+                     // end was (`related_job`)
+  kSuspended,        // held by Suspend (queued and pending stay so)
+  kResumed,          // released by Resume
+  kRetryDue,         // its retry backoff ended: claimable again
+  kAbortRequested,   // RequestAbort (render:dorender stays so)
 };
 
 // "submitted", "claimed", ..., "dependents_failed".

@@ -915,6 +915,7 @@ Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_to
   j.stats.finished_at = now_;
   j.stats.updated_at = now_;
   j.stats.render_duration = absl::ToDoubleSeconds(now_ - *j.stats.started_at);
+  j.stats.error.reset();  // an earlier attempt's, if any
   if (!report.output_url.empty()) j.output_url = report.output_url;
   job->lease_token.clear();
   job->abort_deadline.reset();
@@ -985,6 +986,8 @@ void ReferenceModel::EndAttempt(ModelJob& job) {
     j.state = JobState::kQueued;  // the attempt stays counted
     j.progress = 0.0;
     j.stats.updated_at = now_;
+    // Contract §14: the attempt's end shows while the job waits.
+    j.stats.error = absl::StrCat("lease expired after ", j.attempts, " attempts");
     return;
   }
   const std::string text = absl::StrCat("lease expired after ", j.attempts, " attempts");

@@ -81,7 +81,9 @@ inline absl::Status RenderAndFail(Engine& engine, std::string tag,
                                   std::string_view error = "render crashed") {
   absl::StatusOr<ClaimedJob> claimed = ClaimTagged(engine, std::move(tag));
   if (!claimed.ok()) return claimed.status();
-  return engine.Fail(claimed->job.id, claimed->lease.token, error).status();
+  return engine
+      .Fail(claimed->job.id, claimed->lease.token, {.error = std::string(error), .retry = false})
+      .status();
 }
 
 // An engine on a ManualClock that starts at kStartTime, with ids seeded by
