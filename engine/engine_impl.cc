@@ -9,84 +9,19 @@
 #include <random>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cascade/status.h"
 #include "engine/journal/recovery.h"
 #include "engine/model/cascade_rules.h"
 #include "engine/model/job_views.h"
 #include "engine/spec/spec_validation.h"
-#include "engine/store/sqlite_store.h"
 #include "engine/util/check.h"
 #include "engine/util/random.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
 namespace cascade {
-
-absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
-  std::vector<FieldViolation> bad;
-  if (options.clock == nullptr) bad.push_back({"clock", "must not be null"});
-  if (options.max_attempts < kMinMaxAttempts || options.max_attempts > kMaxMaxAttempts) {
-    bad.push_back(
-        {"max_attempts", absl::StrCat("must be ", kMinMaxAttempts, "-", kMaxMaxAttempts)});
-  }
-  if (options.retry_backoff < absl::ZeroDuration() || options.retry_backoff > kMaxRetryBackoff) {
-    bad.push_back(
-        {"retry_backoff", absl::StrCat("must be 0 to ", absl::FormatDuration(kMaxRetryBackoff))});
-  }
-  if (options.render_timeout && (*options.render_timeout <= absl::ZeroDuration() ||
-                                 *options.render_timeout > kMaxRenderTimeout)) {
-    bad.push_back({"render_timeout", absl::StrCat("must be positive, at most ",
-                                                  absl::FormatDuration(kMaxRenderTimeout))});
-  }
-  if (options.lease_duration <= absl::ZeroDuration()) {
-    bad.push_back({"lease_duration", "must be positive"});
-  }
-  if (options.abort_grace <= absl::ZeroDuration()) {
-    bad.push_back({"abort_grace", "must be positive"});
-  }
-  const WebhookOptions& hooks = options.webhooks;
-  if (hooks.max_retries < 0) bad.push_back({"webhooks.max_retries", "must be >= 0"});
-  if (hooks.initial_backoff <= absl::ZeroDuration()) {
-    bad.push_back({"webhooks.initial_backoff", "must be positive"});
-  }
-  if (!(hooks.backoff_factor >= 1.0 && hooks.backoff_factor <= 1000.0)) {
-    bad.push_back({"webhooks.backoff_factor", "must be 1-1000"});
-  }
-  if (hooks.timeout <= absl::ZeroDuration())
-    bad.push_back({"webhooks.timeout", "must be positive"});
-  if (hooks.delivery_threads < 1 || hooks.delivery_threads > 256) {
-    bad.push_back({"webhooks.delivery_threads", "must be 1-256"});
-  }
-  if (options.durability.retention <= absl::ZeroDuration()) {
-    bad.push_back({"durability.retention", "must be positive"});
-  }
-  if (!bad.empty()) return InvalidArgumentWithViolations("invalid options", bad);
-  std::unique_ptr<internal::Store> store;
-  if (!options.durability.data_dir.empty()) {
-    internal::SqliteStoreOptions store_options;
-    switch (options.durability.sync) {
-      case DurabilityOptions::Sync::kFull:
-        store_options.synchronous = internal::SqliteStoreOptions::Sync::kFull;
-        break;
-      case DurabilityOptions::Sync::kNormal:
-        store_options.synchronous = internal::SqliteStoreOptions::Sync::kNormal;
-        break;
-      case DurabilityOptions::Sync::kOff:
-        store_options.synchronous = internal::SqliteStoreOptions::Sync::kOff;
-        break;
-    }
-    CASCADE_ASSIGN_OR_RETURN(store,
-                             internal::OpenSqliteStore(options.durability.data_dir, store_options));
-  }
-  CASCADE_ASSIGN_OR_RETURN(std::unique_ptr<internal::EngineImpl> engine,
-                           internal::CreateEngine(options, std::move(store)));
-  return std::unique_ptr<Engine>(std::move(engine));
-}
-
 namespace internal {
 namespace {
 
@@ -246,46 +181,6 @@ Job EngineImpl::View(uint32_t slot) const { return internal::View(model_, slot);
 
 // ---- Submit -----------------------------------------------------------------
 
-namespace {
-
-bool HasDependsOn(const JobSpec& spec) {
-  if (!spec.depends_on.empty()) return true;
-  for (const JobSpec& child : spec.children) {
-    if (HasDependsOn(child)) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-absl::Status EngineImpl::CheckDependencies(TeamNo team, const JobSpec& spec) const {
-  if (!HasDependsOn(spec)) return absl::OkStatus();
-  std::vector<std::string> unknown, dead;
-  auto visit = [&](const JobSpec& s, auto& self) -> void {
-    mu_.AssertReaderHeld();  // the analysis checks a lambda on its own
-    for (JobId id : s.depends_on) {
-      std::optional<uint32_t> slot = model_.FindAny(id);
-      if (!slot || model_.job(*slot).team != team) {
-        unknown.push_back(id.ToString());
-      } else if (IsDead(model_.job(*slot).state())) {
-        dead.push_back(
-            absl::StrCat(id.ToString(), " (", Sv(StateName(model_.job(*slot).state())), ")"));
-      }
-    }
-    for (const JobSpec& child : s.children) self(child, self);
-  };
-  visit(spec, visit);
-  if (!unknown.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("dependsOn: job(s) not found: ", absl::StrJoin(unknown, ", ")));
-  }
-  if (!dead.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "dependsOn: job(s) already ended without finishing: ", absl::StrJoin(dead, ", ")));
-  }
-  return absl::OkStatus();
-}
-
 CreatedJob EngineImpl::Created(uint32_t slot, const BatchRecord* batch) const {
   const JobRecord& job = model_.job(slot);
   CreatedJob created;
@@ -308,7 +203,7 @@ absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSp
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
   const TeamNo team_id = model_.InternTeam(team);
-  CASCADE_RETURN_IF_ERROR(CheckDependencies(team_id, spec));
+  CASCADE_RETURN_IF_ERROR(CheckDependencies(model_, team_id, spec));
   CreatedJob created =
       Created(model_.CreateTree(spec, {.team = team_id, .now_ms = now_ms}), nullptr);
   CASCADE_RETURN_IF_ERROR(section.Commit());
@@ -360,7 +255,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
                      .now_ms = now_ms};
   for (size_t i = 0; i < count; ++i) {
     absl::Status status = checks[i];
-    if (status.ok()) status = CheckDependencies(team_id, *spec_at(i));
+    if (status.ok()) status = CheckDependencies(model_, team_id, *spec_at(i));
     if (!status.ok()) {
       result.errors.push_back({i, std::string(status.message()), ErrorCodeName(status.code())});
       continue;
@@ -497,22 +392,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId
 absl::StatusOr<std::vector<uint32_t>> EngineImpl::FindNamed(std::string_view team,
                                                             absl::Span<const JobId> ids,
                                                             std::string_view request) const {
-  if (ids.empty() || ids.size() > kMaxCancelIds) {
-    return InvalidArgumentWithViolations(
-        absl::StrCat("invalid ", Sv(request), " request"),
-        {{"jobs", absl::StrCat("expected 1-", kMaxCancelIds, " ids, got ", ids.size())}});
-  }
-  absl::flat_hash_map<JobId, size_t> first;
-  first.reserve(ids.size());
-  std::vector<FieldViolation> dups;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    auto [it, inserted] = first.emplace(ids[i], i);
-    if (!inserted) {
-      dups.push_back({absl::StrCat("jobs[", i, "]"),
-                      absl::StrCat(ids[i].ToString(), " repeats jobs[", it->second, "]")});
-    }
-  }
-  if (!dups.empty()) return InvalidArgumentWithViolations("duplicate job ids", dups);
+  CASCADE_RETURN_IF_ERROR(ValidateIdList(ids, request));
   std::vector<uint32_t> slots = model_.FindMany(team, ids);
   std::vector<std::string> unknown;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -609,18 +489,7 @@ absl::StatusOr<std::vector<Job>> EngineImpl::Retry(std::string_view team,
       AllAccept(slots, JobEvent::kRetry,
                 "job(s) not retryable (only jobs in error or manually_cancelled are)"));
   const RetryPlan plan = PlanRetry(model_, slots);
-  if (!plan.blocked.empty()) {
-    std::vector<std::string> blocked;
-    for (const auto& [revived, prerequisite] : plan.blocked) {
-      const JobRecord& p = model_.job(prerequisite);
-      blocked.push_back(absl::StrCat(model_.job(revived).id.ToString(), " needs ", p.id.ToString(),
-                                     " (", Sv(StateName(p.state())), ")"));
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("retrying would leave jobs waiting for a prerequisite that ended and is not "
-                     "retried with them: ",
-                     absl::StrJoin(blocked, ", ")));
-  }
+  CASCADE_RETURN_IF_ERROR(RetryRefusal(model_, plan));
   std::vector<uint32_t> revived;
   Revive(model_, plan, now_ms, revived);
   std::vector<Job> views = Views(model_, std::move(revived));
@@ -661,18 +530,8 @@ absl::StatusOr<std::vector<Job>> EngineImpl::HoldBatch(std::string_view team, Ba
   WriteSection section(this);
   CASCADE_RETURN_IF_ERROR(section.writable());
   if (batch->purged()) return NotFoundBatch(id);  // by retention, since FindBatch
-  // Every job of the batch: its top-level jobs and their nested children.
-  std::vector<uint32_t> members(batch->top_level().begin(), batch->top_level().end());
-  for (size_t i = 0; i < members.size(); ++i) {
-    const uint32_t slot = members[i];
-    if (const Vertex v = model_.vertex(slot); v != kNoVertex) {
-      model_.graph().ForEachPrerequisite(v, [&](uint32_t p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        if (model_.job(p).parent == slot) members.push_back(p);
-      });
-    }
-  }
   std::vector<uint32_t> changed;
-  for (uint32_t slot : members) {
+  for (uint32_t slot : BatchJobs(model_, *batch)) {
     if (model_.job(slot).machine.Accepts(event) && SetHold(slot, event, now_ms)) {
       changed.push_back(slot);
     }

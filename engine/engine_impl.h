@@ -148,9 +148,6 @@ class EngineImpl final : public Engine {
   static absl::StatusOr<uint32_t> Found(std::optional<uint32_t> slot, JobId id);
   // The batch if it belongs to `team`, or null. Lock-free.
   const BatchRecord* FindBatch(std::string_view team, BatchId id) const;
-  // NotFound / FailedPrecondition for a bad `depends_on` anywhere in the tree.
-  absl::Status CheckDependencies(TeamNo team, const JobSpec& spec) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The creation answer of the tree rooted at `slot`; `batch` while it is
   // being made.
   CreatedJob Created(uint32_t slot, const BatchRecord* batch) const ABSL_SHARED_LOCKS_REQUIRED(mu_);

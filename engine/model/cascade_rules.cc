@@ -10,7 +10,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/util/check.h"
+#include "engine/util/strings.h"
 
 namespace cascade::internal {
 namespace {
@@ -78,7 +81,42 @@ void ResolveDependents(JobModel& model, uint32_t slot, int64_t now_ms) {
   });
 }
 
+bool HasDependsOn(const JobSpec& spec) {
+  if (!spec.depends_on.empty()) return true;
+  for (const JobSpec& child : spec.children) {
+    if (HasDependsOn(child)) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+absl::Status CheckDependencies(const JobModel& model, TeamNo team, const JobSpec& spec) {
+  if (!HasDependsOn(spec)) return absl::OkStatus();
+  std::vector<std::string> unknown, dead;
+  auto visit = [&](const JobSpec& s, auto& self) -> void {
+    for (JobId id : s.depends_on) {
+      std::optional<uint32_t> slot = model.FindAny(id);
+      if (!slot || model.job(*slot).team != team) {
+        unknown.push_back(id.ToString());
+      } else if (IsDead(model.job(*slot).state())) {
+        dead.push_back(
+            absl::StrCat(id.ToString(), " (", Sv(StateName(model.job(*slot).state())), ")"));
+      }
+    }
+    for (const JobSpec& child : s.children) self(child, self);
+  };
+  visit(spec, visit);
+  if (!unknown.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("dependsOn: job(s) not found: ", absl::StrJoin(unknown, ", ")));
+  }
+  if (!dead.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "dependsOn: job(s) already ended without finishing: ", absl::StrJoin(dead, ", ")));
+  }
+  return absl::OkStatus();
+}
 
 void CancelClosure(JobModel& model, absl::Span<const uint32_t> named, int64_t now_ms,
                    std::vector<uint32_t>& cancelled) {
@@ -159,7 +197,8 @@ RetryPlan PlanRetry(const JobModel& model, absl::Span<const uint32_t> named) {
     model.graph().ForEachPrerequisite(v, [&](uint32_t p) {
       if (brought_by.contains(p)) {
         ++count;
-      } else if (IsDead(model.job(p).state()) && !Resolves(model.job(s).policy, model.job(p).state())) {
+      } else if (IsDead(model.job(p).state()) &&
+                 !Resolves(model.job(s).policy, model.job(p).state())) {
         plan.blocked.emplace_back(s, p);
       }
     });
@@ -184,6 +223,20 @@ RetryPlan PlanRetry(const JobModel& model, absl::Span<const uint32_t> named) {
   return plan;
 }
 
+absl::Status RetryRefusal(const JobModel& model, const RetryPlan& plan) {
+  if (plan.blocked.empty()) return absl::OkStatus();
+  std::vector<std::string> blocked;
+  for (const auto& [revived, prerequisite] : plan.blocked) {
+    const JobRecord& p = model.job(prerequisite);
+    blocked.push_back(absl::StrCat(model.job(revived).id.ToString(), " needs ", p.id.ToString(),
+                                   " (", Sv(StateName(p.state())), ")"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("retrying would leave jobs waiting for a prerequisite that ended and is not "
+                   "retried with them: ",
+                   absl::StrJoin(blocked, ", ")));
+}
+
 void Revive(JobModel& model, const RetryPlan& plan, int64_t now_ms,
             std::vector<uint32_t>& revived) {
   for (const auto& [slot, brought_by] : plan.revive) {
@@ -193,6 +246,19 @@ void Revive(JobModel& model, const RetryPlan& plan, int64_t now_ms,
     CASCADE_CHECK(model.Apply(slot, JobEvent::kRetry, args));
     revived.push_back(slot);
   }
+}
+
+std::vector<uint32_t> BatchJobs(const JobModel& model, const BatchRecord& batch) {
+  std::vector<uint32_t> jobs(batch.top_level().begin(), batch.top_level().end());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const uint32_t slot = jobs[i];
+    if (const Vertex v = model.vertex(slot); v != kNoVertex) {
+      model.graph().ForEachPrerequisite(v, [&](uint32_t p) {
+        if (model.job(p).parent == slot) jobs.push_back(p);
+      });
+    }
+  }
+  return jobs;
 }
 
 void CollectFamily(const JobModel& model, uint32_t slot, bool through_batches,

@@ -20,10 +20,17 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "engine/model/job_model.h"
 
 namespace cascade::internal {
+
+// The dependsOn rule (contract §3): a job may depend on the team's jobs that
+// have not ended without output. NotFound (every id unknown to the team) or
+// FailedPrecondition (every one in error or manually_cancelled) for a bad
+// `depends_on` anywhere in the tree.
+absl::Status CheckDependencies(const JobModel& model, TeamNo team, const JobSpec& spec);
 
 // Cancels `named` (REQUIRES: the table accepts Cancel for each) and the least
 // fixpoint of rules E, R and U around them; appends every slot cancelled,
@@ -46,15 +53,22 @@ void FollowUp(JobModel& model, uint32_t slot, int64_t now_ms);
 // (error, unless it ignores failures; manually_cancelled); the retry is
 // refused when any is found.
 struct RetryPlan {
-  std::vector<std::pair<uint32_t, uint32_t>> revive;  // (slot, brought by)
+  std::vector<std::pair<uint32_t, uint32_t>> revive;   // (slot, brought by)
   std::vector<std::pair<uint32_t, uint32_t>> blocked;  // (revived, prerequisite)
 };
 RetryPlan PlanRetry(const JobModel& model, absl::Span<const uint32_t> named);
 
+// FailedPrecondition naming each blocked job and the prerequisite that holds
+// it, unless none is.
+absl::Status RetryRefusal(const JobModel& model, const RetryPlan& plan);
+
 // Revives the plan's jobs in its order (REQUIRES: no job is blocked): each
 // goes to queued or pending by its prerequisites. Appends their slots.
-void Revive(JobModel& model, const RetryPlan& plan, int64_t now_ms,
-            std::vector<uint32_t>& revived);
+void Revive(JobModel& model, const RetryPlan& plan, int64_t now_ms, std::vector<uint32_t>& revived);
+
+// Every job of `batch`: its top-level jobs and, after each, its nested
+// children, transitively.
+std::vector<uint32_t> BatchJobs(const JobModel& model, const BatchRecord& batch);
 
 // The family of `slot`: the jobs its edges (and, `through_batches`, its
 // batch) connect it to, transitively, in slot order; and the batches met.

@@ -6,11 +6,13 @@
 
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/json/parse.hpp"
+#include "cascade/engine.h"
 #include "cascade/status.h"
 #include "engine/util/strings.h"
 
@@ -100,8 +102,8 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
   }
   if (spec.max_attempts &&
       (*spec.max_attempts < kMinMaxAttempts || *spec.max_attempts > kMaxMaxAttempts)) {
-    out.push_back({field("maxAttempts"),
-                   absl::StrCat("must be ", kMinMaxAttempts, "-", kMaxMaxAttempts)});
+    out.push_back(
+        {field("maxAttempts"), absl::StrCat("must be ", kMinMaxAttempts, "-", kMaxMaxAttempts)});
   }
   if (spec.retry_backoff &&
       (*spec.retry_backoff < absl::ZeroDuration() || *spec.retry_backoff > kMaxRetryBackoff)) {
@@ -186,6 +188,26 @@ absl::Status ValidateTeam(std::string_view team) {
     return InvalidArgumentWithViolations(
         "invalid team", {{"team", absl::StrCat("a team name is 1-", kMaxTeamBytes, " bytes")}});
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateIdList(absl::Span<const JobId> ids, std::string_view request) {
+  if (ids.empty() || ids.size() > kMaxCancelIds) {
+    return InvalidArgumentWithViolations(
+        absl::StrCat("invalid ", Sv(request), " request"),
+        {{"jobs", absl::StrCat("expected 1-", kMaxCancelIds, " ids, got ", ids.size())}});
+  }
+  absl::flat_hash_map<JobId, size_t> first;
+  first.reserve(ids.size());
+  std::vector<FieldViolation> dups;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto [it, inserted] = first.emplace(ids[i], i);
+    if (!inserted) {
+      dups.push_back({absl::StrCat("jobs[", i, "]"),
+                      absl::StrCat(ids[i].ToString(), " repeats jobs[", it->second, "]")});
+    }
+  }
+  if (!dups.empty()) return InvalidArgumentWithViolations("duplicate job ids", dups);
   return absl::OkStatus();
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "cascade/job.h"
 #include "cascade/status.h"
 
@@ -36,6 +37,11 @@ absl::Status ValidateSpec(const JobSpec& spec);
 
 // OK, or InvalidArgument: a team name is 1-128 bytes.
 absl::Status ValidateTeam(std::string_view team);
+
+// The ids a call names (cancel, retry, suspend, resume many): 1-1000 of them,
+// none repeated. InvalidArgument otherwise ("invalid <request> request"; each
+// repeat a field violation).
+absl::Status ValidateIdList(absl::Span<const JobId> ids, std::string_view request);
 
 // The checks of cascade/webhook.h's WebhookSpec comment; each violation is
 // named `<path>webhook.<field>`.
