@@ -1,6 +1,7 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The routes of cascade-server (contract §11) over the engine and the wire library.
+// The routes of cascade-server (contract §11, and §14's retries, holds and
+// priorities) over the engine and the wire library.
 
 #include "server/api.h"
 
@@ -11,6 +12,7 @@
 #include <boost/graph/graphviz.hpp>
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -307,6 +309,59 @@ Response AbortJob(Engine& engine, std::string_view id_text, const std::string& t
   return Json(200, wire::JobToJson(*job));
 }
 
+// ---- Retries, holds and priorities (contract §14) ----------------------------------
+
+Response RetryJob(Engine& engine, std::string_view id_text, const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  const JobId ids[] = {*id};
+  absl::StatusOr<std::vector<Job>> revived = engine.Retry(team, ids);
+  if (!revived.ok()) return Error(revived.status());
+  return Json(200, wire::JobRetryResponseToJson(*revived));
+}
+
+Response RetryJobs(Engine& engine, const Request& request, const std::string& team) {
+  absl::StatusOr<std::vector<JobId>> ids = wire::ParseJobRetryRequest(request.body);
+  if (!ids.ok()) return Error(ids.status());
+  absl::StatusOr<std::vector<Job>> revived = engine.Retry(team, *ids);
+  if (!revived.ok()) return Error(revived.status());
+  return Json(200, wire::JobRetryResponseToJson(*revived));
+}
+
+// POST /jobs/{id}/suspend (`suspend`) or /resume: the one job.
+Response HoldJob(Engine& engine, std::string_view id_text, const std::string& team, bool suspend) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  const JobId ids[] = {*id};
+  absl::StatusOr<std::vector<Job>> jobs =
+      suspend ? engine.Suspend(team, ids) : engine.Resume(team, ids);
+  if (!jobs.ok()) return Error(jobs.status());
+  if (jobs->size() != 1) return Error(absl::InternalError("a hold of one job answered no job"));
+  return Json(200, wire::JobToJson(jobs->front()));
+}
+
+// POST /batches/{id}/suspend (`suspend`) or /resume.
+Response HoldBatch(Engine& engine, std::string_view id_text, const std::string& team,
+                   bool suspend) {
+  absl::StatusOr<BatchId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<std::vector<Job>> changed =
+      suspend ? engine.SuspendBatch(team, *id) : engine.ResumeBatch(team, *id);
+  if (!changed.ok()) return Error(changed.status());
+  return Json(200, wire::BatchHoldResponseToJson(*id, *changed));
+}
+
+Response PatchJob(Engine& engine, const Request& request, std::string_view id_text,
+                  const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<wire::JobUpdate> update = wire::ParseJobUpdate(request.body);
+  if (!update.ok()) return Error(update.status());
+  absl::StatusOr<Job> job = engine.SetPriority(team, *id, update->priority);
+  if (!job.ok()) return Error(job.status());
+  return Json(200, wire::JobToJson(*job));
+}
+
 Response JobGraph(Engine& engine, std::string_view id_text, const std::string& team) {
   absl::StatusOr<JobId> id = PathId(id_text);
   if (!id.ok()) return Error(id.status());
@@ -392,6 +447,13 @@ enum class RouteId {
   kCancelBatch,
   kAbort,
   kGraph,
+  kPatchJob,
+  kRetryJob,
+  kRetryJobs,
+  kSuspendJob,
+  kResumeJob,
+  kSuspendBatch,
+  kResumeBatch,
   kFailedWebhooks,
   kReplay,
   kClaim,
@@ -417,10 +479,15 @@ constexpr RouteSpec kRoutes[] = {
   {"GET",  "/jobs",                            Auth::kClient, RouteId::kGetJobs},
   {"POST", "/jobs/cancel",                     Auth::kClient, RouteId::kCancelJobs},
   {"POST", "/jobs/join",                       Auth::kClient, RouteId::kJoin},
+  {"POST", "/jobs/retry",                      Auth::kClient, RouteId::kRetryJobs},
   {"GET",  "/jobs/{id}",                       Auth::kClient, RouteId::kGetJob},
+  {"PATCH","/jobs/{id}",                       Auth::kClient, RouteId::kPatchJob},
   {"PATCH","/jobs/{id}/cancel",                Auth::kClient, RouteId::kCancelJob},
   {"POST", "/jobs/{id}/abort",                 Auth::kClient, RouteId::kAbort},
   {"GET",  "/jobs/{id}/graph",                 Auth::kClient, RouteId::kGraph},
+  {"POST", "/jobs/{id}/retry",                 Auth::kClient, RouteId::kRetryJob},
+  {"POST", "/jobs/{id}/suspend",               Auth::kClient, RouteId::kSuspendJob},
+  {"POST", "/jobs/{id}/resume",                Auth::kClient, RouteId::kResumeJob},
   {"POST", "/jobs/{id}/heartbeat",             Auth::kWorker, RouteId::kHeartbeat},
   {"POST", "/jobs/{id}/finish",                Auth::kWorker, RouteId::kFinish},
   {"POST", "/jobs/{id}/fail",                  Auth::kWorker, RouteId::kFail},
@@ -428,6 +495,8 @@ constexpr RouteSpec kRoutes[] = {
   {"POST", "/batches",                         Auth::kClient, RouteId::kPostBatches},
   {"GET",  "/batches/{id}",                    Auth::kClient, RouteId::kGetBatch},
   {"POST", "/batches/{id}/cancel",             Auth::kClient, RouteId::kCancelBatch},
+  {"POST", "/batches/{id}/suspend",            Auth::kClient, RouteId::kSuspendBatch},
+  {"POST", "/batches/{id}/resume",             Auth::kClient, RouteId::kResumeBatch},
   {"POST", "/workers/claim",                   Auth::kWorker, RouteId::kClaim},
   {"GET",  "/webhooks/failed",                 Auth::kClient, RouteId::kFailedWebhooks},
   {"POST", "/webhooks/failed/{id}/replay",     Auth::kClient, RouteId::kReplay},
@@ -437,21 +506,26 @@ constexpr RouteSpec kRoutes[] = {
 // clang-format on
 
 // Whether `path` (under the prefix) matches `pattern`; the {id} segments go to
-// `ids`.
+// `ids`. Allocates nothing once `ids` has room: it runs for every route.
 bool Match(std::string_view pattern, std::string_view path, std::vector<std::string_view>& ids) {
   ids.clear();
-  std::vector<absl::string_view> want = absl::StrSplit(Sv(pattern), '/');
-  std::vector<absl::string_view> got = absl::StrSplit(Sv(path), '/');
-  if (want.size() != got.size()) return false;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i] == "{id}") {
-      if (got[i].empty()) return false;
-      ids.emplace_back(got[i].data(), got[i].size());
-    } else if (want[i] != got[i]) {
+  while (true) {
+    const size_t p = pattern.find('/');
+    const size_t q = path.find('/');
+    const std::string_view want = pattern.substr(0, p);
+    const std::string_view got = path.substr(0, q);
+    if (want == "{id}") {
+      if (got.empty()) return false;
+      ids.push_back(got);
+    } else if (want != got) {
       return false;
     }
+    if (p == std::string_view::npos || q == std::string_view::npos) {
+      return p == std::string_view::npos && q == std::string_view::npos;
+    }
+    pattern.remove_prefix(p + 1);
+    path.remove_prefix(q + 1);
   }
-  return true;
 }
 
 }  // namespace
@@ -489,16 +563,27 @@ Response Api::Route(const Request& request, std::string& route_name) {
   // HEAD is GET without the body (the HTTP server drops it).
   const std::string_view method =
       request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
-  const RouteSpec* route = nullptr;
+  // Concrete paths before templated ones, as OpenAPI matches paths: of the
+  // patterns the path matches, only those with the fewest {id} segments
+  // count, so `PATCH /jobs/cancel` is a wrong method on /jobs/cancel (405),
+  // not PATCH /jobs/{id} of a job named "cancel".
   std::vector<std::string_view> ids;
+  ids.reserve(2);
+  size_t fewest_ids = SIZE_MAX;
+  const RouteSpec* route = nullptr;
   std::vector<std::string> allowed;
   for (const RouteSpec& r : kRoutes) {
-    if (!Match(r.pattern, path, ids)) continue;
-    if (r.method == method) {
-      route = &r;
-      break;
+    if (!Match(r.pattern, path, ids) || ids.size() > fewest_ids) continue;
+    if (ids.size() < fewest_ids) {  // more concrete than what matched so far
+      fewest_ids = ids.size();
+      route = nullptr;
+      allowed.clear();
     }
-    allowed.emplace_back(r.method);
+    if (r.method != method) {
+      allowed.emplace_back(r.method);
+    } else if (route == nullptr) {
+      route = &r;
+    }
   }
   if (route == nullptr && !allowed.empty()) {
     Response r = Error(405, absl::FailedPreconditionError(absl::StrCat(
@@ -580,6 +665,20 @@ Response Api::Route(const Request& request, std::string& route_name) {
       return AbortJob(engine, id, team);
     case RouteId::kGraph:
       return JobGraph(engine, id, team);
+    case RouteId::kPatchJob:
+      return PatchJob(engine, request, id, team);
+    case RouteId::kRetryJob:
+      return RetryJob(engine, id, team);
+    case RouteId::kRetryJobs:
+      return RetryJobs(engine, request, team);
+    case RouteId::kSuspendJob:
+      return HoldJob(engine, id, team, /*suspend=*/true);
+    case RouteId::kResumeJob:
+      return HoldJob(engine, id, team, /*suspend=*/false);
+    case RouteId::kSuspendBatch:
+      return HoldBatch(engine, id, team, /*suspend=*/true);
+    case RouteId::kResumeBatch:
+      return HoldBatch(engine, id, team, /*suspend=*/false);
     case RouteId::kFailedWebhooks:
       return FailedWebhooks(engine, team);
     case RouteId::kReplay:

@@ -3,13 +3,34 @@
 #include "server/demo_workers.h"
 
 #include <random>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace cascade::server {
 
+namespace {
+
+// Whether attempt `attempt` of job `id` fails: a draw from (seed, id,
+// attempt) alone, so it does not depend on which worker took the job.
+bool AttemptFails(uint64_t seed, JobId id, int attempt, double rate) {
+  if (rate <= 0) return false;
+  std::vector<uint32_t> key = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                               static_cast<uint32_t>(attempt)};
+  for (char c : id.ToString()) key.push_back(static_cast<unsigned char>(c));
+  std::seed_seq seq(key.begin(), key.end());
+  std::mt19937_64 rng(seq);
+  return std::uniform_real_distribution<double>(0, 1)(rng) < rate;
+}
+
+}  // namespace
+
 DemoWorkers::DemoWorkers(Engine* engine, const DemoWorkerOptions& options)
-    : engine_(engine), options_(options) {
+    : engine_(engine),
+      options_(options),
+      seed_(options.seed.has_value()
+                ? *options.seed
+                : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back(&DemoWorkers::Run, this, i);
 }
 
@@ -29,8 +50,6 @@ bool DemoWorkers::SleepFor(absl::Duration d) {
 }
 
 void DemoWorkers::Run(int index) {
-  std::mt19937_64 rng(std::random_device{}() + index);
-  std::uniform_real_distribution<double> unit(0, 1);
   ClaimRequest request;
   request.worker = absl::StrCat("demo-worker-", index);
   while (true) {
@@ -57,11 +76,11 @@ void DemoWorkers::Run(int index) {
       }
     }
     if (!keep_going) continue;
-    if (unit(rng) < options_.failure_rate) {
-      if (engine_->Fail(id, lease, "demo render failed: the simulated GPU ran out of memory")
-              .ok()) {
-        failed_.fetch_add(1);
-      }
+    if (AttemptFails(seed_, id, claimed->job.attempts, options_.failure_rate)) {
+      FailReport report;
+      report.error = "demo render failed: the simulated GPU ran out of memory";
+      report.retry = true;  // worth another attempt (contract §14)
+      if (engine_->Fail(id, lease, report).ok()) failed_.fetch_add(1);
     } else {
       FinishReport report;
       report.output_url = absl::StrCat("https://renders.example.com/demo/", id.ToString(), ".mp4");

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cascade/job.h"
 #include "wire/strings.h"
 
 namespace cascade::server {
@@ -57,9 +58,16 @@ Usage: cascade-server [flags]
                             generated and printed
   --rate-limit N            requests/s per token, bursts up to N (default: no limit)
   --demo-workers N          run N simulated workers that claim, report progress and finish
+                            (1 attempt in 10 fails and is retried)
   --output-url TEMPLATE     planned outputUrl; {id}, {team}, {batch} are filled in
   --lease-seconds N         lease a claim gets (default 60)
-  --max-attempts N          attempts before a lost lease ends a job in error (default 3)
+  --max-attempts N          attempts a job gets, 1-20 (default 3): a fail, a lost lease, a
+                            release or a time-out each use one; the last ends the job in error
+  --retry-backoff SECONDS   wait before a failed job is claimable again, doubling per failed
+                            attempt, 0-86400 (default 0)
+  --render-timeout SECONDS  time limit of one attempt, up to 604800 (default: none)
+  --pickup-order ORDER      the order claims take queued jobs: oldest_first, newest_first,
+                            priority (highest first, then oldest) or random (default priority)
   --abort-grace N           seconds a worker has to acknowledge an abort (default 30)
   --webhook-backoff SECONDS first retry delay of a webhook, doubling (default 1)
   --webhook-timeout SECONDS timeout of one webhook attempt (default 2)
@@ -129,9 +137,27 @@ absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args) {
       if (!d.ok()) return d.status();
       flags.lease = *d;
     } else if (flag == "--max-attempts") {
-      absl::StatusOr<int> n = Integer(flag, *v, 1, 1000);
+      absl::StatusOr<int> n = Integer(flag, *v, kMinMaxAttempts, kMaxMaxAttempts);
       if (!n.ok()) return n.status();
       flags.max_attempts = *n;
+    } else if (flag == "--retry-backoff") {
+      absl::StatusOr<double> s =
+          Number(flag, *v, 0, absl::ToDoubleSeconds(kMaxRetryBackoff));  // 0-86400
+      if (!s.ok()) return s.status();
+      flags.retry_backoff = absl::Milliseconds(std::llround(*s * 1000));
+    } else if (flag == "--render-timeout") {
+      absl::StatusOr<double> s =
+          Number(flag, *v, 0.001, absl::ToDoubleSeconds(kMaxRenderTimeout));  // to 604800
+      if (!s.ok()) return s.status();
+      flags.render_timeout = absl::Milliseconds(std::llround(*s * 1000));
+    } else if (flag == "--pickup-order") {
+      absl::StatusOr<SortOrder> order = ParseSortOrder(*v);
+      if (!order.ok()) {
+        return Bad(flag,
+                   absl::StrCat("expected oldest_first, newest_first, priority or random, got '",
+                                Sv(*v).substr(0, 64), "'"));
+      }
+      flags.pickup_order = *order;
     } else if (flag == "--abort-grace") {
       absl::StatusOr<absl::Duration> d = Seconds(flag, *v);
       if (!d.ok()) return d.status();
@@ -151,6 +177,22 @@ absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args) {
     }
   }
   return flags;
+}
+
+Options EngineOptions(const ServerFlags& flags) {
+  Options options;
+  if (flags.output_url) options.output_url_template = *flags.output_url;
+  options.lease_duration = flags.lease;
+  options.max_attempts = flags.max_attempts;
+  options.retry_backoff = flags.retry_backoff;
+  options.render_timeout = flags.render_timeout;
+  options.pickup_order = flags.pickup_order;
+  options.abort_grace = flags.abort_grace;
+  options.webhooks.initial_backoff = flags.webhook_backoff;
+  options.webhooks.timeout = flags.webhook_timeout;
+  options.webhooks.signing_secret = flags.webhook_secret;
+  if (flags.data != ":memory:") options.durability.data_dir = flags.data;
+  return options;
 }
 
 }  // namespace cascade::server

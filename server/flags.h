@@ -14,6 +14,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cascade/list_query.h"
+#include "cascade/options.h"
 
 namespace cascade::server {
 
@@ -27,7 +29,10 @@ struct ServerFlags {
   int demo_workers = 0;                                     // --demo-workers N
   std::optional<std::string> output_url;                    // --output-url TEMPLATE
   absl::Duration lease = absl::Seconds(60);                 // --lease-seconds N
-  int max_attempts = 3;                                     // --max-attempts N
+  int max_attempts = 3;                                     // --max-attempts N (1-20)
+  absl::Duration retry_backoff = absl::ZeroDuration();      // --retry-backoff SECONDS
+  std::optional<absl::Duration> render_timeout;             // --render-timeout SECONDS
+  SortOrder pickup_order = SortOrder::kPriority;            // --pickup-order ORDER
   absl::Duration abort_grace = absl::Seconds(30);           // --abort-grace N
   absl::Duration webhook_backoff = absl::Seconds(1);        // --webhook-backoff SECONDS
   absl::Duration webhook_timeout = absl::Seconds(2);        // --webhook-timeout SECONDS
@@ -42,6 +47,12 @@ absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args);
 
 // The --help text.
 std::string Usage();
+
+// The engine options the flags ask for: output URL, lease, attempts, retry
+// backoff, render timeout, pickup order, abort grace, webhooks, and the data
+// directory (none for ":memory:"). The clock, id seed and webhook transport
+// keep Options' defaults.
+Options EngineOptions(const ServerFlags& flags);
 
 }  // namespace cascade::server
 

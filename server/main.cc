@@ -58,7 +58,8 @@ void PrintWelcome(const ServerFlags& flags, uint16_t port, const std::string& cl
                "\"composition\": \"main\"}}'\n"
             << "  curl -s " << base << "/jobs " << auth << "\n"
             << "  curl -s " << base << "/jobs/<id> " << auth << "\n"
-            << "  curl -s -X PATCH " << base << "/jobs/<id>/cancel " << auth << "\n";
+            << "  curl -s -X PATCH " << base << "/jobs/<id>/cancel " << auth << "\n"
+            << "  curl -s -X POST " << base << "/jobs/<id>/retry " << auth << "\n";
   if (!worker_token.empty()) {
     std::cout << "  curl -s -X POST " << base << "/workers/claim -H \"Authorization: Bearer "
               << worker_token << "\"\n";
@@ -86,16 +87,7 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  Options options;
-  if (flags.output_url) options.output_url_template = *flags.output_url;
-  options.lease_duration = flags.lease;
-  options.max_attempts = flags.max_attempts;
-  options.abort_grace = flags.abort_grace;
-  options.webhooks.initial_backoff = flags.webhook_backoff;
-  options.webhooks.timeout = flags.webhook_timeout;
-  options.webhooks.signing_secret = flags.webhook_secret;
-  if (flags.data != ":memory:") options.durability.data_dir = flags.data;
-  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options);
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(EngineOptions(flags));
   if (!engine.ok()) {
     std::cerr << "cascade-server: " << engine.status() << "\n";
     return 1;

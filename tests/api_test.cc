@@ -11,6 +11,7 @@
 
 #include "server/api.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -29,6 +30,7 @@
 #include "cascade/testing/fake_transport.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/flags.h"
 #include "tests/json/openapi_validator.h"
 #include "tests/testutil.h"
 
@@ -122,11 +124,18 @@ const std::set<RouteCode>& CodesOutsideTheDocument() {
 
 class ApiTest : public ::testing::Test {
  protected:
-  ApiTest() {
-    Options options;
+  ApiTest() { Start({}); }
+
+  // Makes the engine and the handler as cascade-server makes them from the
+  // command line `args` (in memory; EngineOptions), on the test's clock and
+  // webhook transport. The fixture starts with cascade-server's defaults.
+  void Start(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--data", ":memory:"});
+    Options options = EngineOptions(ParseFlags(args).value());
     options.clock = &clock_;
     options.id_seed = 3;
     options.webhooks.transport = &transport_;
+    api_.reset();
     engine_ = Engine::Create(options).value();
     ApiOptions api;
     api.client_tokens = {{kClient, "team-a"}, {kClientB, "team-b"}};
@@ -138,7 +147,10 @@ class ApiTest : public ::testing::Test {
   // A request with `token` (none if empty). `doc_path` names the route in the
   // document; when set, the answer is validated against it, or, for a status
   // the document does not list there, must be an ErrorResponse whose status
-  // docs/http.md lists for the route.
+  // docs/http.md lists for the route. On an extension route (one the document
+  // does not define, such as PATCH /jobs/{id}) every status must be in
+  // docs/http.md's table, and an error must be an ErrorResponse (a
+  // ValidationErrorResponse for 400); the test checks a success's body.
   Response Call(std::string method, std::string target, std::string body = "",
                 std::string token = kClient, std::string_view doc_path = "") {
     Request request;
@@ -151,7 +163,17 @@ class ApiTest : public ::testing::Test {
       const std::string method_name = absl::AsciiStrToLower(request.method);
       std::vector<std::string> problems =
           Document().ValidateResponse(method_name, doc_path, response.status, response.body);
-      if (problems.size() == 1 && absl::StrContains(problems[0], "does not list it")) {
+      if (problems.size() == 1 && absl::StrContains(problems[0], "no such operation")) {
+        EXPECT_TRUE(CodesOutsideTheDocument().contains(
+            {method_name, std::string(doc_path), response.status}))
+            << request.method << " " << doc_path << " (an extension) answered " << response.status
+            << ", which docs/http.md does not list for it: " << response.body;
+        problems.clear();
+        if (response.status >= 400) {
+          problems = Document().Validate(
+              Body(response), response.status == 400 ? "ValidationErrorResponse" : "ErrorResponse");
+        }
+      } else if (problems.size() == 1 && absl::StrContains(problems[0], "does not list it")) {
         EXPECT_TRUE(CodesOutsideTheDocument().contains(
             {method_name, std::string(doc_path), response.status}))
             << request.method << " " << doc_path << " answered " << response.status
@@ -171,6 +193,49 @@ class ApiTest : public ::testing::Test {
              token, "/jobs");
     EXPECT_EQ(r.status, 201) << r.body;
     return std::string(Body(r).at("id").as_string());
+  }
+
+  // A parent with two nested children (queued; the parent pending):
+  // {parent, first child, second child}.
+  std::vector<std::string> SubmitFamily() {
+    const std::string child =
+        absl::StrCat(R"({"type": "job", "layerName": "l", "template": {"id": ")", kTemplate,
+                     R"(", "composition": "c"}})");
+    Response r = Call("POST", "/api/v2/jobs",
+                      absl::StrCat(R"({"template": {"id": ")", kTemplate, R"("}, "assets": [)",
+                                   child, ", ", child, "]}"),
+                      kClient, "/jobs");
+    EXPECT_EQ(r.status, 201) << r.body;
+    const json::value body = Body(r);
+    return {std::string(body.at("id").as_string()),
+            std::string(body.at("children").as_array()[0].at("id").as_string()),
+            std::string(body.at("children").as_array()[1].at("id").as_string())};
+  }
+
+  // A worker's claim: the answer's {"job", "lease", "payload"}, or null when
+  // nothing is claimable (204).
+  json::value Claim() {
+    Response r = Call("POST", "/api/v2/workers/claim", "", kWorker);
+    EXPECT_TRUE(r.status == 200 || r.status == 204) << r.status << " " << r.body;
+    return r.status == 200 ? Body(r) : json::value(nullptr);
+  }
+  static std::string IdOf(const json::value& claim) {
+    return std::string(claim.at("job").at("id").as_string());
+  }
+  // Ends the claimed job's attempt: POST /jobs/{id}/<action> with its lease
+  // and `fields` (`"error": "x", "retry": false`).
+  Response EndAttempt(const json::value& claim, const std::string& action,
+                      const std::string& fields = "") {
+    return Call(
+        "POST", absl::StrCat("/api/v2/jobs/", IdOf(claim), "/", action),
+        absl::StrCat(R"({"lease": ")", std::string(claim.at("lease").at("token").as_string()), "\"",
+                     fields.empty() ? "" : ", ", fields, "}"),
+        kWorker);
+  }
+  json::value Get(const std::string& id) {
+    Response r = Call("GET", "/api/v2/jobs/" + id, "", kClient, "/jobs/{id}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Body(r);
   }
 
   ManualClock clock_;
@@ -682,6 +747,374 @@ TEST_F(ApiTest, EveryCodeOutsideTheDocumentIsListedInHttpMd) {
   for (const auto& [method, target, doc_path] : calls) {
     EXPECT_EQ(Call(method, target, "", kClient, doc_path).status, 429) << target;
   }
+}
+
+// ---- Retries, holds and priorities (contract §14) -------------------------------------
+
+// The ids of a JSON array of jobs, in order.
+std::vector<std::string> Ids(const json::value& jobs) {
+  std::vector<std::string> ids;
+  for (const json::value& job : jobs.as_array()) ids.emplace_back(job.at("id").as_string());
+  return ids;
+}
+
+TEST_F(ApiTest, RetryOfAFailedChildRevivesItsFamilyInOneCall) {
+  const std::vector<std::string> family = SubmitFamily();
+  const std::string& parent = family[0];
+  json::value claim = Claim();
+  ASSERT_FALSE(claim.is_null());
+  const std::string failed = IdOf(claim);
+  const std::string sibling = failed == family[1] ? family[2] : family[1];
+  ASSERT_EQ(EndAttempt(claim, "fail", R"("error": "bad footage", "retry": false)").status, 200);
+  // The failure ended the family: the parent for its prerequisite, the
+  // sibling because its only dependent failed (contract §3).
+  EXPECT_EQ(Get(failed).at("status"), "error");
+  EXPECT_EQ(Get(parent).at("status"), "error");
+  EXPECT_EQ(Get(parent).at("stats").at("error"), json::value("prerequisite " + failed + " failed"));
+  EXPECT_EQ(Get(sibling).at("status"), "error");
+  EXPECT_EQ(Get(sibling).at("stats").at("error"), json::value("dependent " + parent + " failed"));
+
+  Response retried =
+      Call("POST", "/api/v2/jobs/" + failed + "/retry", "", kClient, "/jobs/{id}/retry");
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  // Every revived job once, in id order, as full jobs.
+  std::vector<std::string> want = family;
+  std::sort(want.begin(), want.end());
+  ASSERT_EQ(Ids(Body(retried)), want);
+  const json::value retried_body = Body(retried);
+  for (const json::value& job : retried_body.as_array()) {
+    EXPECT_THAT(Document().Validate(job, "Job"), IsEmpty());
+    EXPECT_EQ(job.at("status"), job.at("id") == json::value(parent) ? "pending" : "queued")
+        << job.at("id");
+    EXPECT_EQ(job.at("attempts"), 0) << "a fresh attempt budget";
+    EXPECT_EQ(job.at("progress"), 0);
+    EXPECT_TRUE(job.at("stats").at("error").is_null());
+    EXPECT_TRUE(job.at("stats").at("errorAt").is_null());
+    EXPECT_TRUE(job.at("stats").at("startedAt").is_null());
+  }
+  EXPECT_EQ(Get(parent).at("status"), "pending");
+  // The family renders again: both children, then the parent.
+  for (int i = 0; i < 2; ++i) {
+    json::value child = Claim();
+    ASSERT_FALSE(child.is_null());
+    EXPECT_NE(IdOf(child), parent);
+    ASSERT_EQ(EndAttempt(child, "finish").status, 200);
+  }
+  EXPECT_EQ(Get(parent).at("status"), "queued");
+}
+
+TEST_F(ApiTest, RetryOneRefusesWhatItCannotRevive) {
+  const std::string id = SubmitLeaf();
+  const std::string path = "/api/v2/jobs/" + id + "/retry";
+  Response queued = Call("POST", path, "", kClient, "/jobs/{id}/retry");
+  EXPECT_EQ(queued.status, 409) << "only error and manually_cancelled jobs are retried";
+  EXPECT_THAT(std::string(Body(queued).at("error").as_string()), HasSubstr(id));
+  json::value claim = Claim();
+  ASSERT_EQ(EndAttempt(claim, "finish").status, 200);
+  EXPECT_EQ(Call("POST", path, "", kClient, "/jobs/{id}/retry").status, 409)
+      << "a finished job is never revived";
+  EXPECT_EQ(Call("POST", "/api/v2/jobs/xyz/retry", "", kClient, "/jobs/{id}/retry").status, 400);
+  EXPECT_EQ(
+      Call("POST", "/api/v2/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV/retry", "", kClient, "/jobs/{id}/retry")
+          .status,
+      404);
+  EXPECT_EQ(Call("POST", path, "", kClientB, "/jobs/{id}/retry").status, 404);
+  EXPECT_EQ(Call("POST", path, "", kWorker, "/jobs/{id}/retry").status, 403);
+  EXPECT_EQ(Call("POST", path, "", "", "/jobs/{id}/retry").status, 401);
+  EXPECT_EQ(Get(id).at("status"), "finished");
+}
+
+TEST_F(ApiTest, RetryManyIsAllOrNothing) {
+  const std::string a = SubmitLeaf(), b = SubmitLeaf(), queued = SubmitLeaf();
+  ASSERT_EQ(
+      Call("POST", "/api/v2/jobs/cancel", absl::StrCat(R"({"jobs": [")", a, R"(", ")", b, R"("]})"))
+          .status,
+      200);
+  auto retry = [&](std::string body) {
+    return Call("POST", "/api/v2/jobs/retry", std::move(body), kClient, "/jobs/retry");
+  };
+  auto ids = [](std::vector<std::string> ids) {
+    return absl::StrCat(R"({"jobs": [")", absl::StrJoin(ids, R"(", ")"), R"("]})");
+  };
+  Response not_retryable = retry(ids({a, queued}));
+  EXPECT_EQ(not_retryable.status, 409);
+  EXPECT_THAT(std::string(Body(not_retryable).at("error").as_string()), HasSubstr(queued));
+  Response unknown = retry(ids({a, "01ARZ3NDEKTSV4RRFFQ69G5FAV"}));
+  EXPECT_EQ(unknown.status, 404);
+  Response dups = retry(ids({a, a}));
+  EXPECT_EQ(dups.status, 400);
+  EXPECT_EQ(retry(R"({"jobs": []})").status, 400);
+  EXPECT_THAT(DetailFields(retry(R"({"jobs": [7, "xyz"]})")), ElementsAre("jobs[0]", "jobs[1]"));
+  EXPECT_THAT(DetailFields(retry("[")), ElementsAre("body"));
+  EXPECT_EQ(Call("POST", "/api/v2/jobs/retry", ids({a}), kClientB, "/jobs/retry").status, 404);
+  EXPECT_EQ(Call("POST", "/api/v2/jobs/retry", ids({a}), kWorker, "/jobs/retry").status, 403);
+  // Nothing changed.
+  EXPECT_EQ(Get(a).at("status"), "manually_cancelled");
+  EXPECT_EQ(Get(b).at("status"), "manually_cancelled");
+
+  Response revived = retry(ids({b, a}));
+  ASSERT_EQ(revived.status, 200) << revived.body;
+  EXPECT_THAT(Ids(Body(revived)), ElementsAre(a, b));
+  const json::value revived_body = Body(revived);
+  for (const json::value& job : revived_body.as_array()) {
+    EXPECT_EQ(job.at("status"), "queued");
+    EXPECT_TRUE(job.at("stats").at("error").is_null());
+    EXPECT_THAT(Document().Validate(job, "Job"), IsEmpty());
+  }
+}
+
+TEST_F(ApiTest, ASuspendedJobKeepsItsStateAndIsNeverClaimedUntilResumed) {
+  const std::string id = SubmitLeaf();
+  const std::string base = "/api/v2/jobs/" + id;
+  Response held = Call("POST", base + "/suspend", "", kClient, "/jobs/{id}/suspend");
+  ASSERT_EQ(held.status, 200) << held.body;
+  EXPECT_EQ(Body(held).at("id"), json::value(id));
+  EXPECT_EQ(Body(held).at("status"), "queued");
+  EXPECT_EQ(Body(held).at("suspended"), true);
+  EXPECT_THAT(Document().Validate(Body(held), "Job"), IsEmpty());
+  EXPECT_TRUE(Claim().is_null());
+  EXPECT_EQ(Get(id).at("suspended"), true);
+  Response again = Call("POST", base + "/suspend", "", kClient, "/jobs/{id}/suspend");
+  EXPECT_EQ(again.status, 200) << "a job already held is left as it is";
+  EXPECT_EQ(Body(again).at("suspended"), true);
+
+  Response resumed = Call("POST", base + "/resume", "", kClient, "/jobs/{id}/resume");
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  EXPECT_EQ(Body(resumed).at("suspended"), false);
+  EXPECT_EQ(Body(resumed).at("status"), "queued");
+  json::value claim = Claim();
+  ASSERT_FALSE(claim.is_null());
+  EXPECT_EQ(IdOf(claim), id);
+  // Rendering, then ended: neither can be held.
+  EXPECT_EQ(Call("POST", base + "/suspend", "", kClient, "/jobs/{id}/suspend").status, 409);
+  EXPECT_EQ(Call("POST", base + "/resume", "", kClient, "/jobs/{id}/resume").status, 409);
+  ASSERT_EQ(EndAttempt(claim, "finish").status, 200);
+  EXPECT_EQ(Call("POST", base + "/suspend", "", kClient, "/jobs/{id}/suspend").status, 409);
+
+  for (std::string action : {"suspend", "resume"}) {
+    const std::string doc = absl::StrCat("/jobs/{id}/", action);
+    EXPECT_EQ(Call("POST", absl::StrCat("/api/v2/jobs/xyz/", action), "", kClient, doc).status,
+              400);
+    EXPECT_EQ(Call("POST", absl::StrCat("/api/v2/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV/", action), "",
+                   kClient, doc)
+                  .status,
+              404);
+    EXPECT_EQ(Call("POST", absl::StrCat(base, "/", action), "", kClientB, doc).status, 404);
+    EXPECT_EQ(Call("POST", absl::StrCat(base, "/", action), "", kWorker, doc).status, 403);
+  }
+}
+
+TEST_F(ApiTest, APendingJobSuspendedWaitsWhenItBecomesReady) {
+  const std::vector<std::string> family = SubmitFamily();
+  Response held =
+      Call("POST", "/api/v2/jobs/" + family[0] + "/suspend", "", kClient, "/jobs/{id}/suspend");
+  ASSERT_EQ(held.status, 200) << held.body;
+  EXPECT_EQ(Body(held).at("status"), "pending");
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(EndAttempt(Claim(), "finish").status, 200);
+  EXPECT_EQ(Get(family[0]).at("status"), "queued");
+  EXPECT_TRUE(Claim().is_null()) << "ready, but held";
+  ASSERT_EQ(Call("POST", "/api/v2/jobs/" + family[0] + "/resume", "", kClient, "/jobs/{id}/resume")
+                .status,
+            200);
+  json::value claim = Claim();
+  ASSERT_FALSE(claim.is_null());
+  EXPECT_EQ(IdOf(claim), family[0]);
+}
+
+TEST_F(ApiTest, ABatchIsSuspendedAndResumedChildrenIncluded) {
+  const std::string leaf = absl::StrCat(R"({"template": {"id": ")", kTemplate, R"("}})");
+  const std::string parent =
+      absl::StrCat(R"({"template": {"id": ")", kTemplate,
+                   R"("}, "assets": [{"type": "job", "layerName": "l", "template": {"id": ")",
+                   kTemplate, R"(", "composition": "c"}}]})");
+  Response created =
+      Call("POST", "/api/v2/batches", absl::StrCat(R"({"jobs": [)", leaf, ", ", parent, "]}"),
+           kClient, "/batches");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string batch(Body(created).at("batchId").as_string());
+  const std::string base = "/api/v2/batches/" + batch;
+
+  Response held = Call("POST", base + "/suspend", "", kClient, "/batches/{id}/suspend");
+  ASSERT_EQ(held.status, 200) << held.body;
+  EXPECT_EQ(Body(held).at("batchId"), json::value(batch));
+  ASSERT_THAT(Body(held).at("jobs").as_array(), SizeIs(3)) << "the two jobs and the nested child";
+  const json::value held_body = Body(held);
+  for (const json::value& job : held_body.at("jobs").as_array()) {
+    EXPECT_EQ(job.at("suspended"), true);
+    EXPECT_THAT(Document().Validate(job, "Job"), IsEmpty());
+  }
+  Response again = Call("POST", base + "/suspend", "", kClient, "/batches/{id}/suspend");
+  ASSERT_EQ(again.status, 200);
+  EXPECT_THAT(Body(again).at("jobs").as_array(), IsEmpty()) << "only jobs whose hold changed";
+  EXPECT_TRUE(Claim().is_null());
+
+  Response resumed = Call("POST", base + "/resume", "", kClient, "/batches/{id}/resume");
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  EXPECT_EQ(Ids(Body(resumed).at("jobs")), Ids(Body(held).at("jobs")));
+  const json::value resumed_body = Body(resumed);
+  for (const json::value& job : resumed_body.at("jobs").as_array()) {
+    EXPECT_EQ(job.at("suspended"), false);
+  }
+  // A rendering job of the batch is left as it is.
+  json::value claim = Claim();
+  ASSERT_FALSE(claim.is_null());
+  Response partly = Call("POST", base + "/suspend", "", kClient, "/batches/{id}/suspend");
+  ASSERT_EQ(partly.status, 200);
+  EXPECT_THAT(Body(partly).at("jobs").as_array(), SizeIs(2));
+  EXPECT_EQ(Get(IdOf(claim)).at("status"), "render:dorender");
+
+  for (std::string action : {"suspend", "resume"}) {
+    const std::string doc = absl::StrCat("/batches/{id}/", action);
+    EXPECT_EQ(Call("POST", absl::StrCat("/api/v2/batches/nope/", action), "", kClient, doc).status,
+              400);
+    EXPECT_EQ(Call("POST", absl::StrCat("/api/v2/batches/01ARZ3NDEKTSV4RRFFQ69G5FAV/", action), "",
+                   kClient, doc)
+                  .status,
+              404);
+    EXPECT_EQ(Call("POST", absl::StrCat(base, "/", action), "", kClientB, doc).status, 404);
+    EXPECT_EQ(Call("POST", absl::StrCat(base, "/", action), "", kWorker, doc).status, 403);
+  }
+}
+
+TEST_F(ApiTest, PatchingThePriorityChangesTheClaimOrder) {
+  // cascade-server's default pickup order is `priority` (highest first, then
+  // oldest), so with no priorities set it is oldest first.
+  const std::string a = SubmitLeaf(), b = SubmitLeaf(), c = SubmitLeaf();
+  auto patch = [&](const std::string& id, std::string body, std::string token = kClient) {
+    return Call("PATCH", "/api/v2/jobs/" + id, std::move(body), token, "/jobs/{id}");
+  };
+  Response raised = patch(c, R"({"priority": 10})");
+  ASSERT_EQ(raised.status, 200) << raised.body;
+  EXPECT_EQ(Body(raised).at("priority"), 10);
+  EXPECT_EQ(Body(raised).at("status"), "queued");
+  EXPECT_THAT(Document().Validate(Body(raised), "Job"), IsEmpty());
+  ASSERT_EQ(patch(b, R"({"priority": 5})").status, 200);
+  ASSERT_EQ(patch(a, R"({"priority": -2147483648})").status, 200);
+  json::value first = Claim(), second = Claim(), third = Claim();
+  EXPECT_EQ(IdOf(first), c);
+  EXPECT_EQ(IdOf(second), b);
+  EXPECT_EQ(IdOf(third), a);
+  EXPECT_EQ(patch(c, R"({"priority": 1})").status, 409) << "rendering";
+  ASSERT_EQ(EndAttempt(first, "finish").status, 200);
+  EXPECT_EQ(patch(c, R"({"priority": 1})").status, 409) << "finished";
+
+  const std::vector<std::string> family = SubmitFamily();
+  Response pending = patch(family[0], R"({"priority": 3})");
+  EXPECT_EQ(pending.status, 200) << "a pending job may be reprioritized";
+  EXPECT_EQ(Body(pending).at("status"), "pending");
+
+  const std::string d = family[1];
+  EXPECT_THAT(DetailFields(patch(d, "")), ElementsAre("body"));
+  EXPECT_THAT(DetailFields(patch(d, "{}")), ElementsAre("priority"));
+  EXPECT_THAT(DetailFields(patch(d, R"({"priority": "5"})")), ElementsAre("priority"));
+  EXPECT_THAT(DetailFields(patch(d, R"({"priority": 1.5})")), ElementsAre("priority"));
+  EXPECT_THAT(DetailFields(patch(d, R"({"priority": 2147483648})")), ElementsAre("priority"));
+  EXPECT_THAT(DetailFields(patch(d, R"({"priority": 1, "tags": ["x"]})")), ElementsAre("tags"));
+  EXPECT_EQ(patch("xyz", R"({"priority": 1})").status, 400);
+  EXPECT_EQ(patch("01ARZ3NDEKTSV4RRFFQ69G5FAV", R"({"priority": 1})").status, 404);
+  EXPECT_EQ(patch(d, R"({"priority": 1})", kClientB).status, 404);
+  EXPECT_EQ(patch(d, R"({"priority": 1})", kWorker).status, 403);
+  EXPECT_EQ(Get(d).at("priority"), 0) << "refused requests change nothing";
+}
+
+TEST_F(ApiTest, AConcretePathIsMatchedBeforeATemplatedOne) {
+  // PATCH /jobs/{id} and POST /jobs/retry exist; /jobs/cancel, /jobs/join
+  // and /jobs/retry are not job ids.
+  for (const char* path : {"/api/v2/jobs/cancel", "/api/v2/jobs/join", "/api/v2/jobs/retry"}) {
+    Response r = Call("PATCH", path, R"({"priority": 1})");
+    EXPECT_EQ(r.status, 405) << path;
+    EXPECT_THAT(r.headers,
+                ::testing::Contains(std::pair<std::string, std::string>("Allow", "POST")))
+        << path;
+  }
+  EXPECT_EQ(Call("GET", "/api/v2/jobs/retry").status, 405);
+}
+
+TEST_F(ApiTest, AJobThatFailsTwiceThenFinishesUsesThreeAttemptsAndOneWebhook) {
+  // cascade-server --max-attempts 3 --retry-backoff 1 (contract §14).
+  Start({"--max-attempts", "3", "--retry-backoff", "1"});
+  Response created = Call("POST", "/api/v2/jobs",
+                          absl::StrCat(R"({"template": {"id": ")", kTemplate,
+                                       R"("}, "webhook": {"url": "https://hooks.example.com/x"}})"),
+                          kClient, "/jobs");
+  ASSERT_EQ(created.status, 201);
+  const std::string id(Body(created).at("id").as_string());
+
+  // Attempt 1 fails: queued again, not claimable for 1 s.
+  json::value claim = Claim();
+  ASSERT_FALSE(claim.is_null());
+  EXPECT_EQ(claim.at("job").at("attempts"), 1);
+  Response failed = EndAttempt(claim, "fail", R"("error": "GPU lost")");
+  ASSERT_EQ(failed.status, 200) << failed.body;
+  json::value job = Body(failed);
+  EXPECT_EQ(job.at("status"), "queued");
+  EXPECT_EQ(job.at("attempts"), 1);
+  EXPECT_EQ(job.at("maxAttempts"), 3);
+  EXPECT_EQ(job.at("retryAt"), json::value(FormatTimestamp(clock_.Now() + absl::Seconds(1))));
+  EXPECT_EQ(job.at("stats").at("error"), "GPU lost") << "the last error, while it waits";
+  EXPECT_THAT(Document().Validate(job, "Job"), IsEmpty());
+  EXPECT_EQ(Get(id), job);
+  EXPECT_TRUE(Claim().is_null()) << "not before retryAt";
+  clock_.Advance(absl::Milliseconds(999));
+  engine_->RunDueWork();
+  EXPECT_TRUE(Claim().is_null());
+  clock_.Advance(absl::Milliseconds(1));
+  engine_->RunDueWork();
+
+  // Attempt 2 fails: the backoff doubles.
+  claim = Claim();
+  ASSERT_FALSE(claim.is_null());
+  EXPECT_EQ(claim.at("job").at("attempts"), 2);
+  EXPECT_TRUE(claim.at("job").at("retryAt").is_null());
+  failed = EndAttempt(claim, "fail", R"("error": "GPU lost again")");
+  ASSERT_EQ(failed.status, 200);
+  EXPECT_EQ(Body(failed).at("retryAt"),
+            json::value(FormatTimestamp(clock_.Now() + absl::Seconds(2))));
+  clock_.Advance(absl::Seconds(1));
+  engine_->RunDueWork();
+  EXPECT_TRUE(Claim().is_null());
+  clock_.Advance(absl::Seconds(1));
+  engine_->RunDueWork();
+
+  // Attempt 3 finishes.
+  claim = Claim();
+  ASSERT_FALSE(claim.is_null());
+  EXPECT_EQ(claim.at("job").at("attempts"), 3);
+  EXPECT_TRUE(transport_.calls().empty()) << "no webhook while the job is being retried";
+  Response done = EndAttempt(claim, "finish");
+  ASSERT_EQ(done.status, 200);
+  EXPECT_EQ(Body(done).at("status"), "finished");
+  EXPECT_EQ(Body(done).at("attempts"), 3);
+  EXPECT_TRUE(Body(done).at("retryAt").is_null());
+  for (int i = 0; i < 5; ++i) {
+    engine_->RunDueWork();
+    clock_.Advance(absl::Seconds(10));
+  }
+  std::vector<cascade::testing::FakeTransport::Call> calls = transport_.calls();
+  ASSERT_THAT(calls, SizeIs(1)) << "exactly one webhook, at the end";
+  EXPECT_EQ(json::parse(calls[0].request.body).at("status"), "finished");
+}
+
+TEST_F(ApiTest, TheLastFailedAttemptEndsTheJobInErrorWithOneWebhook) {
+  Start({"--max-attempts", "2"});
+  Response created =
+      Call("POST", "/api/v2/jobs",
+           absl::StrCat(R"({"template": {"id": ")", kTemplate,
+                        R"("}, "webhook": {"url": "https://hooks.example.com/x"}})"));
+  ASSERT_EQ(created.status, 201);
+  ASSERT_EQ(EndAttempt(Claim(), "fail", R"("error": "first")").status, 200);
+  engine_->RunDueWork();
+  Response last = EndAttempt(Claim(), "fail", R"("error": "second")");
+  ASSERT_EQ(last.status, 200);
+  EXPECT_EQ(Body(last).at("status"), "error");
+  EXPECT_EQ(Body(last).at("attempts"), 2);
+  EXPECT_EQ(Body(last).at("stats").at("error"), "second");
+  for (int i = 0; i < 5; ++i) {
+    engine_->RunDueWork();
+    clock_.Advance(absl::Seconds(10));
+  }
+  ASSERT_THAT(transport_.calls(), SizeIs(1));
+  EXPECT_EQ(json::parse(transport_.calls()[0].request.body).at("status"), "error");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include "server/flags.h"
 
+#include "absl/strings/str_join.h"
+#include "cascade/cascade.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil.h"
@@ -29,6 +31,10 @@ TEST(FlagsTest, DefaultsAreSpecs) {
   EXPECT_EQ(flags->webhook_backoff, absl::Seconds(1));
   EXPECT_EQ(flags->webhook_timeout, absl::Seconds(2));
   EXPECT_EQ(flags->rate_limit, 0);
+  // Contract §14.
+  EXPECT_EQ(flags->pickup_order, SortOrder::kPriority);
+  EXPECT_EQ(flags->retry_backoff, absl::ZeroDuration());
+  EXPECT_EQ(flags->render_timeout, std::nullopt);
 }
 
 TEST(FlagsTest, EveryFlagIsRead) {
@@ -58,7 +64,13 @@ TEST(FlagsTest, EveryFlagIsRead) {
                                                   "--webhook-timeout",
                                                   "4",
                                                   "--webhook-secret",
-                                                  "s"});
+                                                  "s",
+                                                  "--retry-backoff",
+                                                  "2.5",
+                                                  "--render-timeout",
+                                                  "600",
+                                                  "--pickup-order",
+                                                  "newest_first"});
   ASSERT_THAT(flags, IsOk());
   EXPECT_EQ(flags->host, "0.0.0.0");
   EXPECT_EQ(flags->port, 9000);
@@ -74,9 +86,96 @@ TEST(FlagsTest, EveryFlagIsRead) {
   EXPECT_EQ(flags->webhook_backoff, absl::Milliseconds(500));
   EXPECT_EQ(flags->webhook_timeout, absl::Seconds(4));
   EXPECT_EQ(flags->webhook_secret, "s");
+  EXPECT_EQ(flags->retry_backoff, absl::Milliseconds(2500));
+  EXPECT_EQ(flags->render_timeout, absl::Seconds(600));
+  EXPECT_EQ(flags->pickup_order, SortOrder::kNewestFirst);
   EXPECT_THAT(ParseFlags({"--listen", "[::1]:80"}), IsOk());
   EXPECT_EQ(ParseFlags({"--listen", "[::1]:80"})->host, "::1");
   EXPECT_TRUE(ParseFlags({"--help"})->help);
+}
+
+TEST(FlagsTest, TheRetryFlagsTakeTheirWholeRangeAndNoMore) {
+  for (const char* order : {"oldest_first", "newest_first", "priority", "random"}) {
+    absl::StatusOr<ServerFlags> flags = ParseFlags({"--pickup-order", order});
+    ASSERT_THAT(flags, IsOk()) << order;
+    EXPECT_EQ(SortOrderName(flags->pickup_order), order);
+  }
+  EXPECT_EQ(ParseFlags({"--max-attempts", "1"})->max_attempts, 1);
+  EXPECT_EQ(ParseFlags({"--max-attempts=20"})->max_attempts, 20);
+  EXPECT_EQ(ParseFlags({"--retry-backoff", "0"})->retry_backoff, absl::ZeroDuration());
+  EXPECT_EQ(ParseFlags({"--retry-backoff", "86400"})->retry_backoff, absl::Hours(24));
+  EXPECT_EQ(ParseFlags({"--render-timeout", "604800"})->render_timeout, absl::Hours(24 * 7));
+  EXPECT_EQ(ParseFlags({"--render-timeout", "0.5"})->render_timeout, absl::Milliseconds(500));
+
+  struct Refused {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  for (const Refused& bad : std::vector<Refused>{
+           {{"--max-attempts", "21"}, "from 1 to 20"},
+           {{"--max-attempts", "0"}, "from 1 to 20"},
+           {{"--retry-backoff", "-1"}, "from 0 to 86400"},
+           {{"--retry-backoff", "86401"}, "from 0 to 86400"},
+           {{"--retry-backoff", "soon"}, "got 'soon'"},
+           {{"--render-timeout", "0"}, "to 604800"},
+           {{"--render-timeout", "604801"}, "to 604800"},
+           {{"--render-timeout", "-5"}, "to 604800"},
+           {{"--pickup-order", "fastest"}, "oldest_first, newest_first, priority or random"},
+           {{"--pickup-order", "Priority"}, "got 'Priority'"},
+           {{"--pickup-order"}, "needs a value"},
+       }) {
+    EXPECT_THAT(ParseFlags(bad.args),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr(bad.args[0]), HasSubstr(bad.says))))
+        << absl::StrJoin(bad.args, " ");
+  }
+}
+
+TEST(FlagsTest, TheEngineGetsWhatTheFlagsSay) {
+  Options defaults = EngineOptions(*ParseFlags({}));
+  EXPECT_EQ(defaults.pickup_order, SortOrder::kPriority) << "cascade-server's default (§14)";
+  EXPECT_EQ(defaults.max_attempts, 3);
+  EXPECT_EQ(defaults.retry_backoff, absl::ZeroDuration());
+  EXPECT_EQ(defaults.render_timeout, std::nullopt);
+  EXPECT_EQ(defaults.durability.data_dir, "./cascade-data");
+
+  absl::StatusOr<ServerFlags> flags = ParseFlags({"--data",
+                                                  ":memory:",
+                                                  "--max-attempts",
+                                                  "5",
+                                                  "--retry-backoff",
+                                                  "1",
+                                                  "--render-timeout",
+                                                  "30",
+                                                  "--pickup-order",
+                                                  "random",
+                                                  "--lease-seconds",
+                                                  "20",
+                                                  "--abort-grace",
+                                                  "7",
+                                                  "--output-url",
+                                                  "s3://o/{id}",
+                                                  "--webhook-backoff",
+                                                  "2",
+                                                  "--webhook-timeout",
+                                                  "3",
+                                                  "--webhook-secret",
+                                                  "k"});
+  ASSERT_THAT(flags, IsOk());
+  Options options = EngineOptions(*flags);
+  EXPECT_EQ(options.durability.data_dir, "");
+  EXPECT_EQ(options.max_attempts, 5);
+  EXPECT_EQ(options.retry_backoff, absl::Seconds(1));
+  EXPECT_EQ(options.render_timeout, absl::Seconds(30));
+  EXPECT_EQ(options.pickup_order, SortOrder::kRandom);
+  EXPECT_EQ(options.lease_duration, absl::Seconds(20));
+  EXPECT_EQ(options.abort_grace, absl::Seconds(7));
+  EXPECT_EQ(options.output_url_template, "s3://o/{id}");
+  EXPECT_EQ(options.webhooks.initial_backoff, absl::Seconds(2));
+  EXPECT_EQ(options.webhooks.timeout, absl::Seconds(3));
+  EXPECT_EQ(options.webhooks.signing_secret, "k");
+  // And the engine takes them (every value within its REQUIRES).
+  EXPECT_THAT(Engine::Create(options), IsOk());
 }
 
 TEST(FlagsTest, BadFlagsNameTheFlag) {
@@ -87,6 +186,10 @@ TEST(FlagsTest, BadFlagsNameTheFlag) {
            {"--token", "=team"},
            {"--lease-seconds", "-1"},
            {"--max-attempts", "0"},
+           {"--max-attempts", "21"},
+           {"--retry-backoff", "-1"},
+           {"--render-timeout", "0"},
+           {"--pickup-order", "fastest"},
            {"--rate-limit", "lots"},
            {"--demo-workers"},
            {"--frobnicate", "1"},
@@ -101,7 +204,8 @@ TEST(FlagsTest, UsageListsEveryFlag) {
   for (const char* flag :
        {"--listen", "--data", "--token", "--worker-token", "--rate-limit", "--demo-workers",
         "--output-url", "--lease-seconds", "--max-attempts", "--abort-grace", "--webhook-backoff",
-        "--webhook-timeout", "--webhook-secret", "--help"}) {
+        "--webhook-timeout", "--webhook-secret", "--retry-backoff", "--render-timeout",
+        "--pickup-order", "--help"}) {
     EXPECT_THAT(Usage(), HasSubstr(flag));
   }
 }

@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/api.h"
+#include "server/flags.h"
 #include "server/http_server.h"
 #include "tests/json/openapi_validator.h"
 #include "tests/testutil.h"
@@ -59,7 +60,8 @@ struct Answer {
 class ServerTest : public ::testing::Test {
  protected:
   ServerTest() {
-    Options options;
+    // The engine cascade-server makes with its default flags, in memory.
+    Options options = EngineOptions(ParseFlags({"--data", ":memory:"}).value());
     options.clock = &clock_;
     options.id_seed = 11;
     engine_ = Engine::Create(options).value();
@@ -333,6 +335,70 @@ TEST_F(ServerTest, AWorkerRendersAJobOverHttp) {
   EXPECT_EQ(done.Json().at("status"), "finished");
   EXPECT_THAT(Validator().Validate(done.Json(), "Job"), IsEmpty());
   EXPECT_EQ(Call(http::verb::post, "/api/v2/workers/claim", "", kWorker).status, 204);
+}
+
+TEST_F(ServerTest, RetriesHoldsAndPrioritiesWorkOverHttp) {
+  // Contract §14's routes, end to end: answers are JSON jobs as docs/http.md says.
+  auto job_of = [](const Answer& a) {
+    EXPECT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(a.content_type, "application/json");
+    EXPECT_THAT(Validator().Validate(a.Json(), "Job"), IsEmpty()) << a.body;
+    return a.Json();
+  };
+  const std::string older(
+      Call(http::verb::post, "/api/v2/jobs", Leaf()).Json().at("id").as_string());
+  const std::string newer(
+      Call(http::verb::post, "/api/v2/jobs", Leaf()).Json().at("id").as_string());
+
+  // Hold the older job back: the claim takes the newer one, which fails for good.
+  json::value held = job_of(Call(http::verb::post, "/api/v2/jobs/" + older + "/suspend"));
+  EXPECT_EQ(held.at("suspended"), true);
+  EXPECT_EQ(held.at("status"), "queued");
+  Answer claim = Call(http::verb::post, "/api/v2/workers/claim", "", kWorker);
+  ASSERT_EQ(claim.status, 200) << claim.body;
+  ASSERT_EQ(claim.Json().at("job").at("id"), json::value(newer));
+  const std::string lease(claim.Json().at("lease").at("token").as_string());
+  json::value failed = job_of(
+      Call(http::verb::post, "/api/v2/jobs/" + newer + "/fail",
+           absl::StrCat(R"({"lease": ")", lease, R"(", "error": "bad input", "retry": false})"),
+           kWorker));
+  EXPECT_EQ(failed.at("status"), "error");
+
+  // Retry it, then give it a higher priority than the older job.
+  Answer retried =
+      Call(http::verb::post, "/api/v2/jobs/retry", absl::StrCat(R"({"jobs": [")", newer, R"("]})"));
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(retried.content_type, "application/json");
+  EXPECT_THAT(Validator().Validate(retried.Json(), "JobCancellationResponse"), IsEmpty());
+  ASSERT_EQ(retried.Json().as_array().size(), 1u);
+  EXPECT_EQ(retried.Json().as_array()[0].at("status"), "queued");
+  EXPECT_EQ(Call(http::verb::post, "/api/v2/jobs/" + newer + "/retry").status, 409);
+  json::value raised =
+      job_of(Call(http::verb::patch, "/api/v2/jobs/" + newer, R"({"priority": 9})"));
+  EXPECT_EQ(raised.at("priority"), 9);
+  EXPECT_EQ(Call(http::verb::patch, "/api/v2/jobs/" + newer, R"({"priority": 9})", kWorker).status,
+            403);
+  EXPECT_EQ(Call(http::verb::patch, "/api/v2/jobs/" + newer, R"({"priority": "high"})").status,
+            400);
+
+  // Resumed, the older job waits behind the higher priority.
+  EXPECT_EQ(job_of(Call(http::verb::post, "/api/v2/jobs/" + older + "/resume")).at("suspended"),
+            false);
+  Answer next = Call(http::verb::post, "/api/v2/workers/claim", "", kWorker);
+  ASSERT_EQ(next.status, 200);
+  EXPECT_EQ(next.Json().at("job").at("id"), json::value(newer));
+
+  // A batch is held and let go as a whole.
+  Answer batch =
+      Call(http::verb::post, "/api/v2/batches", absl::StrCat(R"({"jobs": [)", Leaf(), "]}"));
+  ASSERT_EQ(batch.status, 201);
+  const std::string batch_id(batch.Json().at("batchId").as_string());
+  Answer suspended = Call(http::verb::post, "/api/v2/batches/" + batch_id + "/suspend");
+  ASSERT_EQ(suspended.status, 200) << suspended.body;
+  EXPECT_EQ(suspended.Json().at("batchId"), json::value(batch_id));
+  EXPECT_EQ(suspended.Json().at("jobs").as_array().size(), 1u);
+  EXPECT_EQ(Call(http::verb::post, "/api/v2/batches/" + std::string(kNoSuchId) + "/resume").status,
+            404);
 }
 
 }  // namespace

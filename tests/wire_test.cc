@@ -54,6 +54,7 @@ using ::cascade::wire::AppendJson;
 using ::cascade::wire::BatchCancellationResponseToJson;
 using ::cascade::wire::BatchCreationErrorResponseToJson;
 using ::cascade::wire::BatchCreationResponseToJson;
+using ::cascade::wire::BatchHoldResponseToJson;
 using ::cascade::wire::BatchStatusResponseToJson;
 using ::cascade::wire::ClaimResponseToJson;
 using ::cascade::wire::ErrorResponseToJson;
@@ -62,6 +63,7 @@ using ::cascade::wire::FinishBody;
 using ::cascade::wire::HeartbeatBody;
 using ::cascade::wire::JobCancellationResponseToJson;
 using ::cascade::wire::JobCreationResponseToJson;
+using ::cascade::wire::JobRetryResponseToJson;
 using ::cascade::wire::JobsToJson;
 using ::cascade::wire::JobToJson;
 using ::cascade::wire::JobToJsonText;
@@ -75,7 +77,9 @@ using ::cascade::wire::ParseFinishBody;
 using ::cascade::wire::ParseHeartbeatBody;
 using ::cascade::wire::ParseJobCancellationRequest;
 using ::cascade::wire::ParseJobCreation;
+using ::cascade::wire::ParseJobRetryRequest;
 using ::cascade::wire::ParseJobsQuery;
+using ::cascade::wire::ParseJobUpdate;
 using ::cascade::wire::ParseJoinJobCreation;
 using ::cascade::wire::ParseJsonBody;
 using ::cascade::wire::ParseQueryString;
@@ -412,6 +416,23 @@ TEST_F(WireTest, BulkCancelRespondsWithAnArrayOfJobs) {
   ASSERT_THAT(a, SizeIs(2));
   EXPECT_EQ(a[0].at("id"), json::value(one.id.ToString()));
   EXPECT_EQ(a[1].at("id"), json::value(two.id.ToString()));
+}
+
+TEST_F(WireTest, RetryAndBatchHoldAnswersListFullJobs) {
+  Job one = Submitted(Tagged("one"));
+  Job two = Submitted(Tagged("two"));
+  json::array retried = JobRetryResponseToJson({one, two});
+  EXPECT_THAT(retried, ConformsTo("JobCancellationResponse")) << "the cancel answer's shape";
+  ASSERT_THAT(retried, SizeIs(2));
+  EXPECT_EQ(retried[1].at("id"), json::value(two.id.ToString()));
+
+  const BatchId batch = two.id;  // any id
+  json::object held = BatchHoldResponseToJson(batch, {one});
+  EXPECT_EQ(held.size(), 2u);
+  EXPECT_EQ(held.at("batchId"), json::value(batch.ToString()));
+  ASSERT_THAT(held.at("jobs").as_array(), SizeIs(1));
+  EXPECT_THAT(held.at("jobs").as_array()[0], ConformsCompletelyTo("Job"));
+  EXPECT_THAT(BatchHoldResponseToJson(batch, {}).at("jobs").as_array(), IsEmpty());
 }
 
 TEST_F(WireTest, CreationResponseHasChildrenOnlyForParents) {
@@ -1351,6 +1372,58 @@ TEST(ParseJobCancellationRequestTest, BadRequestsNameEachBadEntry) {
   EXPECT_THAT(mixed, HasViolation("jobs[2]", "01JTRDF7HCR8QAHYW8GPCP4S9"));
   EXPECT_THAT(mixed, HasViolation("jobs[3]", "got null"));
   EXPECT_THAT(GetFieldViolations(mixed.status()), SizeIs(3));
+}
+
+// ---- ParseJobRetryRequest, ParseJobUpdate (contract §14) ------------------------------
+
+TEST(ParseJobRetryRequestTest, ReadsAsACancellationRequestIs) {
+  CASCADE_ASSERT_OK_AND_ASSIGN(std::vector<JobId> ids, ParseJobRetryRequest(kSeedCancelMany));
+  ASSERT_THAT(ids, SizeIs(2));
+  EXPECT_EQ(ids[1].ToString(), "01JTRGF9KDR4MAHZW9HPCP5T0Z");
+  for (std::string_view body :
+       {std::string_view(""), std::string_view("{}"), std::string_view(R"({"jobs": []})"),
+        std::string_view(R"({"jobs": [7, "x"]})"), std::string_view("[1]")}) {
+    absl::Status retry = ParseJobRetryRequest(body).status();
+    absl::Status cancel = ParseJobCancellationRequest(body).status();
+    EXPECT_EQ(retry.code(), absl::StatusCode::kInvalidArgument) << body;
+    EXPECT_EQ(GetFieldViolations(retry), GetFieldViolations(cancel)) << body;
+  }
+  absl::Status bad = ParseJobRetryRequest(R"({"jobs": [7]})").status();
+  EXPECT_THAT(bad.message(), HasSubstr("retry")) << "its own summary";
+}
+
+TEST(ParseJobUpdateTest, ReadsTheInt32Priority) {
+  CASCADE_ASSERT_OK_AND_ASSIGN(wire::JobUpdate update, ParseJobUpdate(R"({"priority": 7})"));
+  EXPECT_EQ(update.priority, 7);
+  EXPECT_EQ(ParseJobUpdate(R"({"priority": -2147483648})")->priority,
+            std::numeric_limits<int32_t>::min());
+  EXPECT_EQ(ParseJobUpdate(R"({"priority": 2147483647})")->priority,
+            std::numeric_limits<int32_t>::max());
+  EXPECT_EQ(ParseJobUpdate(R"({"priority": 5.0})")->priority, 5) << "a zero fraction is an integer";
+  EXPECT_EQ(ParseJobUpdate("\xef\xbb\xbf{\"priority\": 1}")->priority, 1);
+}
+
+TEST(ParseJobUpdateTest, RefusesEachBadField) {
+  EXPECT_THAT(ParseJobUpdate(""), HasViolation("body", "empty"));
+  EXPECT_THAT(ParseJobUpdate("[]"), HasViolation("body", "must be a JSON object"));
+  EXPECT_THAT(ParseJobUpdate("{"), HasViolation("body", ""));
+  EXPECT_THAT(ParseJobUpdate("{}"), HasViolation("priority", "is required"));
+  EXPECT_THAT(ParseJobUpdate(R"({"priority": null})"), HasViolation("priority", "got null"));
+  EXPECT_THAT(ParseJobUpdate(R"({"priority": "5"})"), HasViolation("priority", "got a string"));
+  EXPECT_THAT(ParseJobUpdate(R"({"priority": 1.5})"), HasViolation("priority", "integer"));
+  EXPECT_THAT(ParseJobUpdate(R"({"priority": 2147483648})"),
+              HasViolation("priority", "from -2147483648 to 2147483647"));
+  EXPECT_THAT(ParseJobUpdate(R"({"priority": -2147483649})"),
+              HasViolation("priority", "from -2147483648 to 2147483647"));
+  EXPECT_THAT(ParseJobUpdate(R"({"priority": 1e300})"), HasViolation("priority", "from"));
+  absl::StatusOr<wire::JobUpdate> extra =
+      ParseJobUpdate(R"({"tags": ["x"], "priority": 1, "maxAttempts": 2})");
+  EXPECT_THAT(extra, HasViolation("tags", "is not a field of a job update"));
+  EXPECT_THAT(extra, HasViolation("maxAttempts", "is not a field of a job update"));
+  EXPECT_THAT(GetFieldViolations(extra.status()), SizeIs(2));
+  absl::StatusOr<wire::JobUpdate> both = ParseJobUpdate(R"({"x": 1})");
+  EXPECT_THAT(both, HasViolation("x", "is not a field"));
+  EXPECT_THAT(both, HasViolation("priority", "is required"));
 }
 
 // ---- Requests held to the document (contract §11, "Validation") ---------------------

@@ -710,6 +710,13 @@ json::object BatchCancellationResponseToJson(const BatchCancelResult& result) {
   return o;
 }
 
+json::object BatchHoldResponseToJson(BatchId batch, absl::Span<const Job> changed) {
+  json::object o;
+  o["batchId"] = IdString(batch);
+  o["jobs"] = JobsToJson(changed);
+  return o;
+}
+
 json::object BatchCreationErrorResponseToJson(const absl::Status& status) {
   json::object body = ValidationErrorResponseToJson(status);
   body["batchId"] = "";
@@ -801,18 +808,22 @@ absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> ParseBatchCreation(std::str
   });
 }
 
-absl::StatusOr<std::vector<JobId>> ParseJobCancellationRequest(std::string_view text) {
+namespace {
+
+// `{"jobs": [id, ...]}` (ParseJobCancellationRequest, ParseJobRetryRequest);
+// violations summarized as `summary`.
+absl::StatusOr<std::vector<JobId>> ParseJobIdsRequest(std::string_view text,
+                                                      std::string_view summary) {
   return NoThrow([&]() -> absl::StatusOr<std::vector<JobId>> {
     json::monotonic_resource pool;
     absl::StatusOr<json::value> body = ParseObjectBody(text, &pool);
     if (!body.ok()) return body.status();
-    constexpr std::string_view kSummary = "invalid job cancellation request";
     Problems problems;
     const json::array* jobs = ReadArray(body->get_object(), "jobs", "", kRequired, problems);
     if (jobs != nullptr && (jobs->empty() || jobs->size() > kMaxCancelIds)) {
       problems.Add("jobs", absl::StrCat("expected 1-", kMaxCancelIds, " ids, got ", jobs->size()));
     }
-    if (!problems.empty()) return std::move(problems).ToStatus(kSummary);
+    if (!problems.empty()) return std::move(problems).ToStatus(summary);
     // As ParseJobIds, plus the entries that are not strings, in one list.
     std::vector<JobId> ids;
     ids.reserve(jobs->size());
@@ -829,8 +840,46 @@ absl::StatusOr<std::vector<JobId>> ParseJobCancellationRequest(std::string_view 
         problems.Add(Index("jobs", i), std::string(id.status().message()));
       }
     }
-    if (!problems.empty()) return std::move(problems).ToStatus(kSummary);
+    if (!problems.empty()) return std::move(problems).ToStatus(summary);
     return ids;
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<JobId>> ParseJobCancellationRequest(std::string_view text) {
+  return ParseJobIdsRequest(text, "invalid job cancellation request");
+}
+
+absl::StatusOr<std::vector<JobId>> ParseJobRetryRequest(std::string_view text) {
+  return ParseJobIdsRequest(text, "invalid job retry request");
+}
+
+absl::StatusOr<JobUpdate> ParseJobUpdate(std::string_view text) {
+  return NoThrow([&]() -> absl::StatusOr<JobUpdate> {
+    json::monotonic_resource pool;
+    absl::StatusOr<json::value> body = ParseObjectBody(text, &pool);
+    if (!body.ok()) return body.status();
+    const json::object& o = body->get_object();
+    Problems problems;
+    // additionalProperties: false.
+    for (const json::key_value_pair& kv : o) {
+      if (problems.overflowed()) break;
+      const std::string_view key(kv.key().data(), kv.key().size());
+      if (key != "priority") {
+        problems.Add(Field("", key), "is not a field of a job update (it has only priority)");
+      }
+    }
+    JobUpdate update;
+    if (const json::value* priority = Member(o, "priority", "", kRequired, problems)) {
+      if (std::optional<int64_t> p =
+              ReadInteger(*priority, "priority", std::numeric_limits<int32_t>::min(),
+                          std::numeric_limits<int32_t>::max(), problems)) {
+        update.priority = static_cast<int32_t>(*p);
+      }
+    }
+    if (!problems.empty()) return std::move(problems).ToStatus("invalid job update");
+    return update;
   });
 }
 

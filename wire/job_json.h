@@ -44,7 +44,8 @@
 //     error responses (wire/errors.h).
 //   - Text is made by WriteJson (wire/json.h), never boost::json::serialize.
 //
-// Reading (`JobCreation`, `BatchCreation`, `JobCancellationRequest`):
+// Reading (`JobCreation`, `BatchCreation`, `JobCancellationRequest`, and the
+// extensions' retry request and job update):
 //   - Input is untrusted: parsing never throws and never crashes (limits as
 //     in wire/json.h). The body must be one JSON object.
 //   - Bodies are held to the OpenAPI document's own constraints (contract
@@ -142,6 +143,19 @@ inline boost::json::array JobCancellationResponseToJson(absl::Span<const Job> ca
   return JobsToJson(cancelled);
 }
 
+// The answer of `POST /jobs/{id}/retry` and `POST /jobs/retry` (extensions,
+// contract §14): every job the request revived, each once, in id order, as
+// full jobs; an array, like JobCancellationResponse (a retry undoes what a
+// cancel or a failure ended, and answers the same way).
+inline boost::json::array JobRetryResponseToJson(absl::Span<const Job> revived) {
+  return JobsToJson(revived);
+}
+
+// `{"batchId", "jobs": [Job, ...]}`: the answer of `POST
+// /batches/{id}/suspend` and `/resume` (extensions, contract §14), `jobs`
+// being the jobs of the batch whose hold changed.
+boost::json::object BatchHoldResponseToJson(BatchId batch, absl::Span<const Job> changed);
+
 // `JobCreationResponse` (`POST /jobs`, `POST /jobs/join`).
 boost::json::object JobCreationResponseToJson(const CreatedJob& created);
 
@@ -195,6 +209,21 @@ boost::json::object BatchCancellationResponseToJson(const BatchCancelResult& res
 // not a ULID (each listed as `jobs[i]`, as ParseJobIds does). Duplicates are
 // left to Engine::CancelMany, which lists them with their positions.
 [[nodiscard]] absl::StatusOr<std::vector<JobId>> ParseJobCancellationRequest(std::string_view json);
+
+// The body of `POST /jobs/retry` (extension, contract §14): the same shape,
+// checks and violations as a `JobCancellationRequest` (`{"jobs": [id, ...]}`,
+// 1-1000 ids); duplicates are left to Engine::Retry.
+[[nodiscard]] absl::StatusOr<std::vector<JobId>> ParseJobRetryRequest(std::string_view json);
+
+// The body of `PATCH /jobs/{id}` (extension, contract §14): `{"priority":
+// int32}`, `priority` required, no other field (a closed object, as the
+// document's `additionalProperties: false` ones). InvalidArgument naming
+// `priority` (missing, not an integer, outside int32), each unknown key, or
+// `body`.
+struct JobUpdate {
+  int32_t priority = 0;
+};
+[[nodiscard]] absl::StatusOr<JobUpdate> ParseJobUpdate(std::string_view json);
 
 }  // namespace cascade::wire
 
