@@ -427,6 +427,43 @@ TEST_F(EventsTest, FailIsFailed) {
                   Moved(*id, JobState::kRendering, JobState::kError, TransitionCause::kFailed)));
 }
 
+TEST_F(EventsTest, RetriesHoldsAndTheirEndsCarryTheirCauses) {
+  JobSpec spec;
+  spec.retry_backoff = absl::Seconds(1);
+  absl::StatusOr<JobId> id = SubmitTagged("job", spec);
+  ASSERT_THAT(id, IsOk());
+  absl::StatusOr<ClaimedJob> claimed = ClaimTagged("job");
+  ASSERT_THAT(claimed, IsOk());
+  NewEvents();
+  ASSERT_THAT(engine().Fail(*id, claimed->lease.token, "crash"), IsOk());
+  ASSERT_THAT(engine().Suspend(kTeam, {*id}), IsOk());  // ends the backoff's wait
+  ASSERT_THAT(engine().Resume(kTeam, {*id}), IsOk());
+  ASSERT_THAT(RenderAndFail("job"), IsOk());
+  ASSERT_THAT(engine().Retry(kTeam, {*id}), IsOk());
+  EXPECT_THAT(
+      NewChanges(),
+      ElementsAre(Moved(*id, JobState::kRendering, JobState::kQueued, TransitionCause::kFailed),
+                  Moved(*id, JobState::kQueued, JobState::kQueued, TransitionCause::kSuspended),
+                  Moved(*id, JobState::kQueued, JobState::kQueued, TransitionCause::kResumed),
+                  Moved(*id, JobState::kQueued, JobState::kRendering, TransitionCause::kClaimed),
+                  Moved(*id, JobState::kRendering, JobState::kError, TransitionCause::kFailed),
+                  Moved(*id, JobState::kError, JobState::kQueued, TransitionCause::kRetried)));
+}
+
+TEST_F(EventsTest, TheEndOfABackoffIsRetryDue) {
+  JobSpec spec;
+  spec.retry_backoff = absl::Seconds(1);
+  absl::StatusOr<JobId> id = SubmitTagged("job", spec);
+  ASSERT_THAT(id, IsOk());
+  absl::StatusOr<ClaimedJob> claimed = ClaimTagged("job");
+  ASSERT_THAT(claimed, IsOk());
+  ASSERT_THAT(engine().Release(*id, claimed->lease.token), IsOk());
+  NewEvents();
+  AdvanceAndRunDue(absl::Seconds(1));
+  EXPECT_THAT(NewChanges(), ElementsAre(Moved(*id, JobState::kQueued, JobState::kQueued,
+                                              TransitionCause::kRetryDue)));
+}
+
 TEST_F(EventsTest, ReleaseIsReleasedBackToQueuedThenToErrorAtMaxAttempts) {
   // Options::max_attempts is 3 by default.
   absl::StatusOr<JobId> id = SubmitTagged("job");
@@ -645,9 +682,13 @@ TEST_F(EventsTest, ReleaseAfterAbortIsAbortAcknowledgedAndCascades) {
   ASSERT_THAT(claimed, IsOk());
   NewEvents();
 
-  // Asking is no change of state.
+  // Asking is no change of state, but of sub-state: an event of its own.
   ASSERT_THAT(engine().RequestAbort(kTeam, c1), IsOk());
-  EXPECT_THAT(NewEvents(), IsEmpty());
+  const std::vector<TransitionEvent> asked = NewEvents();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].from, JobState::kRendering);
+  EXPECT_EQ(asked[0].to, JobState::kRendering);
+  EXPECT_EQ(asked[0].cause, TransitionCause::kAbortRequested);
   absl::StatusOr<HeartbeatResult> beat = Heartbeat(*claimed, 40.0);
   ASSERT_THAT(beat, IsOk());
   EXPECT_TRUE(beat->cancel_requested);
@@ -959,8 +1000,19 @@ bool Allowed(const TransitionEvent& e) {
       return from_is({S::kQueued}) && to_is({S::kRendering}) && !related;
     case C::kFinished:
       return from_is({S::kRendering}) && to_is({S::kFinished}) && !related;
-    case C::kFailed:
-      return from_is({S::kRendering}) && to_is({S::kError}) && !related;
+    case C::kFailed:  // to queued when the attempt is retried (contract §14)
+      return from_is({S::kRendering}) && to_is({S::kQueued, S::kError}) && !related;
+    case C::kTimedOut:
+      return from_is({S::kRendering}) && to_is({S::kQueued, S::kError}) && !related;
+    case C::kRetried:  // names the job whose revival brought it back, if not named
+      return from_is({S::kError, S::kCancelled}) && to_is({S::kQueued, S::kPending});
+    case C::kSuspended:
+    case C::kResumed:  // a hold changes no state
+      return from_is({S::kQueued, S::kPending}) && e.from == e.to && !related;
+    case C::kRetryDue:
+      return from_is({S::kQueued}) && to_is({S::kQueued}) && !related;
+    case C::kAbortRequested:
+      return from_is({S::kRendering}) && to_is({S::kRendering}) && !related;
     case C::kReleased:
     case C::kLeaseExpired:
       return from_is({S::kRendering}) && to_is({S::kQueued, S::kError}) && !related;

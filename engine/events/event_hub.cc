@@ -175,6 +175,18 @@ std::string_view TransitionCauseName(TransitionCause cause) {
       return "prerequisite_failed";
     case TransitionCause::kDependentsFailed:
       return "dependents_failed";
+    case TransitionCause::kTimedOut:
+      return "timed_out";
+    case TransitionCause::kRetried:
+      return "retried";
+    case TransitionCause::kSuspended:
+      return "suspended";
+    case TransitionCause::kResumed:
+      return "resumed";
+    case TransitionCause::kRetryDue:
+      return "retry_due";
+    case TransitionCause::kAbortRequested:
+      return "abort_requested";
   }
   return "unknown";
 }

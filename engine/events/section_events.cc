@@ -9,7 +9,12 @@
 namespace cascade::internal {
 
 void SectionEvents::OnTransition(const JobChange& change) {
-  if (change.restored || change.from == change.to || !hub_.active()) return;
+  // A change of sub-state alone (an abort asked for, a hold, a backoff's end)
+  // is an event too, with `from` equal to `to`.
+  if (change.restored || (change.from == change.to && change.from_sub == change.sub) ||
+      !hub_.active()) {
+    return;
+  }
   const JobRecord& job = model_.job(change.slot);
   TransitionEvent& event = section_.emplace_back();
   event.sequence = ++last_sequence_;

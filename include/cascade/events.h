@@ -68,19 +68,22 @@ enum class TransitionCause : uint8_t {
   kDependentsFailed,       // -> error: no dependent left to wait for it;
                            // `related_job` is the dependent that failed last
   // Contract §14.
-  kTimedOut,         // the attempt ran past its time limit: back to queued,
-                     // or error after max_attempts
-  kRetried,          // revived by Retry, or because a job that caused its
-                     // end was (`related_job`)
-  kSuspended,        // held by Suspend (queued and pending stay so)
-  kResumed,          // released by Resume
-  kRetryDue,         // its retry backoff ended: claimable again
-  kAbortRequested,   // RequestAbort (render:dorender stays so)
+  kTimedOut,        // the attempt ran past its time limit: back to queued,
+                    // or error after max_attempts
+  kRetried,         // revived by Retry, or because a job that caused its
+                    // end was (`related_job`)
+  kSuspended,       // held by Suspend (queued and pending stay so)
+  kResumed,         // released by Resume
+  kRetryDue,        // its retry backoff ended: claimable again
+  kAbortRequested,  // RequestAbort (render:dorender stays so)
 };
 
 // "submitted", "claimed", ..., "dependents_failed".
 std::string_view TransitionCauseName(TransitionCause cause);
 
+// A job's change of state, or of sub-state alone (contract §14: an abort
+// asked for, a hold or its end, a retry backoff's end), where `from` equals
+// `to` and `cause` says which.
 struct TransitionEvent {
   uint64_t sequence = 0;  // 1, 2, 3, ... in the order the changes happened
   JobId job_id;
