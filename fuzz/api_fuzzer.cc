@@ -164,6 +164,11 @@ class Harness {
     options.id_seed = 1;
     options.webhooks.transport = transport_.get();
     options.webhooks.max_retries = 1;
+    // As cascade-server picks (priority first), with short retry waits and
+    // time limits so that a run reaches them (contract §14).
+    options.pickup_order = SortOrder::kPriority;
+    options.retry_backoff = absl::Seconds(1);
+    options.render_timeout = absl::Seconds(90);
     absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options);
     if (!engine.ok()) {
       std::fprintf(stderr, "api_fuzzer: Engine::Create: %s\n", engine.status().ToString().c_str());
