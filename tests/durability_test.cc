@@ -35,6 +35,7 @@ using ::cascade::durability::Canonical;
 using ::cascade::durability::CheckInvariants;
 using ::cascade::durability::DrainAndCheck;
 using ::cascade::durability::Dump;
+using ::cascade::durability::ForgetLeasesOfJobsNotRendering;
 using ::cascade::durability::History;
 using ::cascade::durability::Names;
 using ::cascade::durability::Operation;
@@ -219,6 +220,126 @@ TEST_F(DurabilityTest, AnAbortWhoseGraceRanOutWhileClosedCancelsAtOpen) {
   EXPECT_EQ(job->state, JobState::kCancelled);
 }
 
+// Contract §14's rows: a job waiting out its backoff (retryAt), held jobs
+// (queued and pending), a spec's own max attempts, backoff and time limit, a
+// lease with a time limit, and jobs a Retry revived. Reopening restores
+// them exactly, and they go on as they would have.
+TEST_F(DurabilityTest, ReopeningRestoresRetriesHoldsAndTimeLimits) {
+  std::string before;
+  JobId waiting, held, held_family, timed, failed, dependent;
+  std::string timed_token;
+  absl::Time retry_at;
+  {
+    auto engine = Open(dir_.path());
+    ASSERT_NE(engine, nullptr);
+    JobSpec spec = testing::LeafSpec();
+    spec.max_attempts = 4;
+    spec.retry_backoff = absl::Seconds(10);
+    spec.priority = 9;  // claimed first
+    auto a = engine->Submit("team-a", spec);
+    ASSERT_THAT(a, IsOk());
+    waiting = a->id;
+    auto claimed = engine->Claim({});
+    ASSERT_THAT(claimed, IsOk());
+    ASSERT_EQ(claimed->job.id, waiting);
+    auto back = engine->Fail(waiting, claimed->lease.token, {.error = "crash", .retry = true});
+    ASSERT_THAT(back, IsOk());
+    ASSERT_TRUE(back->retry_at.has_value());
+    retry_at = *back->retry_at;
+
+    auto b = engine->Submit("team-a", testing::LeafSpec());
+    auto f = engine->Submit("team-a", testing::FamilySpec(2));
+    ASSERT_THAT(b, IsOk());
+    ASSERT_THAT(f, IsOk());
+    held = b->id;
+    held_family = f->id;
+    ASSERT_THAT(engine->Suspend("team-a", std::vector<JobId>{held, held_family}), IsOk());
+    ASSERT_THAT(engine->SuspendBatch("team-a", BatchId()).status(),
+                StatusIs(absl::StatusCode::kNotFound));
+
+    // The family's children are queued before c: claim them out of the way.
+    for (const CreatedJob& child : f->children) {
+      auto c = engine->Claim({});
+      ASSERT_THAT(c, IsOk());
+      ASSERT_EQ(c->job.id, child.id);
+    }
+    JobSpec limited = testing::LeafSpec();
+    limited.timeout = absl::Seconds(20);
+    auto c = engine->Submit("team-a", limited);
+    ASSERT_THAT(c, IsOk());
+    timed = c->id;
+    ClaimRequest request;
+    request.lease = absl::Minutes(5);
+    auto claimed_c = engine->Claim(request);
+    ASSERT_THAT(claimed_c, IsOk());
+    ASSERT_EQ(claimed_c->job.id, timed);
+    timed_token = claimed_c->lease.token;
+
+    auto d = engine->Submit("team-b", testing::LeafSpec());
+    ASSERT_THAT(d, IsOk());
+    failed = d->id;
+    JobSpec needs_d = testing::LeafSpec();
+    needs_d.depends_on = {failed};
+    auto e = engine->Submit("team-b", needs_d);
+    ASSERT_THAT(e, IsOk());
+    dependent = e->id;
+    auto claimed_d = engine->Claim({});
+    ASSERT_THAT(claimed_d, IsOk());
+    ASSERT_EQ(claimed_d->job.id, failed);
+    ASSERT_THAT(engine->Fail(failed, claimed_d->lease.token, {.error = "bad", .retry = false}),
+                IsOk());
+    auto revived = engine->Retry("team-b", std::vector<JobId>{failed});
+    ASSERT_THAT(revived, IsOk());
+    ASSERT_EQ(revived->size(), 2u);  // and its dependent, which failed with it
+    before = Dump(*engine);
+  }
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(Dump(*engine), before);
+  auto job = engine->Get("team-a", waiting);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->retry_at, retry_at);
+  EXPECT_EQ(job->max_attempts, 4);
+  EXPECT_EQ(job->stats.error, "crash");
+  job = engine->Get("team-a", held_family);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_TRUE(job->suspended);
+  EXPECT_EQ(job->state, JobState::kPending);
+
+  // The time limit came back with the lease: 20 s from the claim, whatever
+  // the lease says; the backoff too.
+  clock_.Advance(absl::Seconds(19));
+  engine->RunDueWork();
+  job = engine->Get("team-a", timed);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->state, JobState::kRendering);
+  clock_.Advance(absl::Seconds(1));
+  engine->RunDueWork();
+  job = engine->Get("team-a", timed);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->state, JobState::kQueued);
+  EXPECT_EQ(job->stats.error, "timed out after 20 s");
+  job = engine->Get("team-a", waiting);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_FALSE(job->retry_at.has_value());
+  // The held jobs stay held: the claims take the others (the revived pair's
+  // first job, the waiting one, the timed-out one), never them.
+  std::vector<JobId> claimed;
+  for (int i = 0; i < 10; ++i) {
+    auto c = engine->Claim({});
+    if (!c.ok()) break;
+    claimed.push_back(c->job.id);
+  }
+  EXPECT_THAT(claimed, ::testing::UnorderedElementsAre(waiting, timed, failed));
+  ASSERT_THAT(engine->Resume("team-a", std::vector<JobId>{held}), IsOk());
+  auto c = engine->Claim({});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->job.id, held);
+  job = engine->Get("team-b", dependent);
+  ASSERT_THAT(job, IsOk());
+  EXPECT_EQ(job->state, JobState::kPending);  // waits for the revived `failed`
+}
+
 TEST_F(DurabilityTest, AWebhookRetryPendingAtCloseIsSentAfterReopenWithTheSameBytes) {
   transport_.Script({500});
   {
@@ -251,12 +372,19 @@ TEST_F(DurabilityTest, AWebhookRetryPendingAtCloseIsSentAfterReopenWithTheSameBy
 // and one never closed: every answer agrees, every reopen restores exactly
 // the state before it, and at the end both drain to the same state.
 // With and without retention (which both engines apply, at the same times).
+// The histories include contract §14 (retries, holds, priorities, specs'
+// attempts, backoffs and time limits), and the seeds take turns at the
+// engine's defaults for them.
 class ReopenTwinTest : public DurabilityTest,
                        public ::testing::WithParamInterface<std::tuple<uint64_t, bool>> {
  protected:
   Options MakeTwinOptions(const std::string& dir) {
     Options options = MakeOptions(dir);
     if (std::get<1>(GetParam())) options.durability.retention = absl::Minutes(20);
+    const uint64_t seed = std::get<0>(GetParam());
+    options.max_attempts = 2 + static_cast<int>(seed % 3);
+    if (seed % 2 == 0) options.retry_backoff = absl::Seconds(3);
+    if (seed % 3 == 1) options.render_timeout = absl::Seconds(45);
     return options;
   }
 };
@@ -264,7 +392,7 @@ class ReopenTwinTest : public DurabilityTest,
 TEST_P(ReopenTwinTest, AReopenedEngineAnswersAsOneNeverClosed) {
   FakeTransport twin_transport{&clock_};
   std::vector<absl::StatusOr<int>> answers;
-  History history(std::get<0>(GetParam()));
+  History history(std::get<0>(GetParam()), {.contract14 = true});
   for (int i = 0; i < 400; ++i) {
     const int r = history.Uniform(0, 4);
     answers.push_back(r == 0   ? absl::StatusOr<int>(500)
@@ -298,11 +426,19 @@ TEST_P(ReopenTwinTest, AReopenedEngineAnswersAsOneNeverClosed) {
       engine.reset();
       engine = open();
       ASSERT_NE(engine, nullptr);
+      // A timed-out lease is forgotten by a reopen (docs/semantics.md): its
+      // worker's heartbeat is refused rather than told to stop. Workers drop
+      // the leases of jobs not rendering, on both sides.
+      ForgetLeasesOfJobsNotRendering(*engine, names);
+      ForgetLeasesOfJobsNotRendering(**twin, twin_names);
       ASSERT_EQ(Dump(*engine), before) << "step " << step;
       ASSERT_EQ(Canonical(Dump(*engine)), Canonical(Dump(**twin))) << "step " << step;
       ASSERT_EQ(CheckInvariants(*engine), "") << "step " << step;
     }
   }
+  // The leases run out (some into a retry backoff), then the backoffs do.
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(engine->RunDueWork(), (*twin)->RunDueWork());
   clock_.Advance(absl::Hours(1));
   ASSERT_EQ(DrainAndCheck(*engine, clock_, /*advance=*/false), "");
   ASSERT_EQ(DrainAndCheck(**twin, clock_, /*advance=*/false), "");

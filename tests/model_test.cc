@@ -11,11 +11,16 @@
 // few dozen jobs, so families, shared prerequisites (dependsOn), batches,
 // nested children, invalid specs, malformed teams, unknown and other teams'
 // ids all come up often. Workers claim, heartbeat (progress, lease extension),
-// finish, fail and release, with current, stale and wrong leases; clients
-// request aborts; the clock jumps now and then past leases and abort graces,
-// and RunDueWork (sometimes right after a jump) expires them. Each sequence
-// has its own Options::max_attempts (1-3), lease length and abort grace. The main test runs the
-// default pickup order; three smaller ones run the others. ModelFoundTest keeps a minimal
+// finish, fail (to be retried, or final) and release, with current, stale,
+// timed-out and wrong leases; clients request aborts, retry ended jobs
+// (families and all), suspend and resume jobs and batches, and change
+// priorities; specs carry their own max attempts, retry backoffs (up to a
+// few seconds) and time limits (up to 20 s), valid or not. The clock jumps
+// now and then past leases, abort graces, time limits and backoffs, and
+// RunDueWork (sometimes right after a jump) ends them. Each sequence has its
+// own Options::max_attempts (1-3), retry_backoff (none or 1.5 s),
+// render_timeout (none or 8 s), lease length and abort grace. The main test
+// runs the default pickup order; three smaller ones run the others. ModelFoundTest keeps a minimal
 // reproduction of each difference the sequences found; ReferenceModelTest shows, on hand-worked
 // cases, that the model says what the contract and semantics.md say.
 //
@@ -120,6 +125,13 @@ struct Coverage {
   int64_t promoted_by_ignore = 0;               // finishes/fails that queued a waiting job
   int64_t due_jobs = 0;                         // jobs RunDueWork ended (expired or aborted)
   std::map<std::string, int64_t> attempt_ends;  // "Release -> queued", ...
+  int64_t timed_out = 0;                        // attempts RunDueWork ended by their time limit
+  int64_t waits_ended = 0;                      // retry backoffs RunDueWork ended
+  int64_t timed_out_heartbeats = 0;             // heartbeats told to stop by a time-out
+  int64_t revived = 0;                          // jobs revived by Retry
+  int64_t revived_beyond_named = 0;             // retries that revived more than they named
+  int64_t blocked_retries = 0;                  // retries refused for an ended prerequisite
+  int64_t pinned = 0;                           // ambiguous texts pinned to the engine's
   int64_t jobs = 0;
 
   void Call(const std::string& name, absl::StatusCode code) {
@@ -135,7 +147,13 @@ struct Coverage {
     absl::StrAppend(&out, "  cancels with a cascade: ", cascaded_cancels,
                     "\n  jobs failed by propagation: ", propagated_errors,
                     "\n  finish/fail that queued a waiting job: ", promoted_by_ignore,
-                    "\n  jobs ended by RunDueWork: ", due_jobs, "\n");
+                    "\n  jobs ended by RunDueWork: ", due_jobs, " (time limits ", timed_out,
+                    ", retry backoffs over ", waits_ended, ")",
+                    "\n  heartbeats told to stop after a time-out: ", timed_out_heartbeats,
+                    "\n  jobs revived: ", revived,
+                    "\n  retries that revived more than they named: ", revived_beyond_named,
+                    "\n  retries refused for an ended prerequisite: ", blocked_retries,
+                    "\n  ambiguous error texts pinned: ", pinned, "\n");
     for (const auto& [end, n] : attempt_ends) absl::StrAppend(&out, "  ", end, ": ", n, "\n");
     absl::StrAppend(&out, "  jobs created: ", jobs, "\n");
     return out;
@@ -217,11 +235,13 @@ class Sequence {
     options.id_seed = seed_;
     options.output_url_template = output_url_template_;
     options.pickup_order = pickup_order_;
-    // Seeds take turns at two lease lengths, two abort graces and 1-3
-    // attempts.
+    // Seeds take turns at two lease lengths, two abort graces, 1-3
+    // attempts, two retry backoffs and two render timeouts.
     options.lease_duration = (seed_ / 3) % 2 == 0 ? absl::Seconds(60) : absl::Minutes(5);
     options.abort_grace = (seed_ / 5) % 2 == 0 ? absl::Seconds(30) : absl::Seconds(4);
     options.max_attempts = 1 + static_cast<int>((seed_ / 7) % 3);
+    options.retry_backoff = (seed_ / 11) % 2 == 0 ? absl::ZeroDuration() : absl::Milliseconds(1500);
+    if ((seed_ / 13) % 2 == 1) options.render_timeout = absl::Seconds(8);
     return options;
   }
 
@@ -232,6 +252,8 @@ class Sequence {
         {&Sequence::Finish, 7},     {&Sequence::Fail, 5},         {&Sequence::List, 7},
         {&Sequence::Get, 3},        {&Sequence::ReadBatch, 4},    {&Sequence::Heartbeat, 9},
         {&Sequence::Release, 5},    {&Sequence::RequestAbort, 5}, {&Sequence::RunDueWork, 3},
+        {&Sequence::Retry, 6},      {&Sequence::Suspend, 4},      {&Sequence::Resume, 4},
+        {&Sequence::HoldBatch, 3},  {&Sequence::SetPriority, 4},
     };
     int total = 0;
     for (const OpEntry& op : kOps) total += op.weight;
@@ -366,6 +388,12 @@ class Sequence {
     if (Chance(0.02)) spec.output_url = "gs://r/{id}/{id}-{team}.mov";
     if (Chance(0.02)) spec.output_url = "file:///plain.mov";
     if (Chance(0.3)) spec.payload = absl::StrCat("payload-", Uniform(1000));
+    // Contract §14: whole milliseconds, short enough for the clock's jumps.
+    if (Chance(0.15)) spec.max_attempts = 1 + static_cast<int>(Uniform(4));
+    if (Chance(0.15))
+      spec.retry_backoff = absl::Milliseconds(500 * static_cast<int64_t>(Uniform(5)));
+    if (Chance(0.12))
+      spec.timeout = absl::Milliseconds(500 + static_cast<int64_t>(Uniform(20'000)));
     if (depth < 2 && Chance(depth == 0 ? 0.35 : 0.15)) {
       const int n = 1 + static_cast<int>(Uniform(3));
       for (int i = 0; i < n; ++i) spec.children.push_back(RandomSpec(team, depth + 1));
@@ -376,7 +404,7 @@ class Sequence {
   // Breaks one rule of cascade/job.h (each is InvalidArgument), or names a
   // job the team cannot depend on.
   void MakeInvalid(const std::string& team, JobSpec& spec, bool allow_big) {
-    switch (Uniform(allow_big ? 12 : 9)) {
+    switch (Uniform(allow_big ? 15 : 12)) {
       case 0:
         spec.tags.push_back("");
         break;
@@ -413,12 +441,25 @@ class Sequence {
         MakeInvalid(team, spec.children[Uniform(spec.children.size())], false);
         break;
       case 9:
-        spec.depends_on.push_back(UnknownId());
+        spec.max_attempts = Chance(0.5) ? 0 : 21;
         break;
       case 10:
+        spec.retry_backoff =
+            Chance(0.5) ? absl::Milliseconds(-1) : absl::Hours(24) + absl::Milliseconds(1);
+        break;
+      case 11: {
+        const absl::Duration bad[] = {absl::ZeroDuration(), absl::Seconds(-1),
+                                      absl::Hours(24 * 7) + absl::Milliseconds(1)};
+        spec.timeout = bad[Uniform(std::size(bad))];
+        break;
+      }
+      case 12:
+        spec.depends_on.push_back(UnknownId());
+        break;
+      case 13:
         spec.children.assign(1001, BareSpec());
         break;
-      case 11:
+      case 14:
         spec.payload.assign((size_t{1} << 20) + 1, 'p');
         break;
     }
@@ -426,7 +467,12 @@ class Sequence {
 
   // Values at the edge of the limits, all valid.
   void MakeBoundary(JobSpec& spec) {
-    switch (Uniform(3)) {
+    switch (Uniform(4)) {
+      case 3:
+        spec.max_attempts = 20;
+        spec.retry_backoff = absl::Hours(24);
+        spec.timeout = absl::Hours(24 * 7);
+        break;
       case 0:
         spec.template_id = std::string(256, 'T');
         break;
@@ -636,6 +682,13 @@ class Sequence {
   // (stale once the job was requeued), a job that is not rendering, or an
   // unknown id.
   std::pair<JobId, std::string> WorkerTarget() {
+    // The lease of an attempt a time limit ended, mostly a recent one.
+    const std::vector<model::TimedOutLease>& timed_out = model_.timed_out_leases();
+    if (!timed_out.empty() && Chance(0.06)) {
+      const model::TimedOutLease& t =
+          Chance(0.7) ? timed_out.back() : timed_out[Uniform(timed_out.size())];
+      return {t.id, t.token};
+    }
     std::vector<const ModelJob*> rendering;
     for (const ModelJob& job : model_.jobs()) {
       if (job.job.state == JobState::kRendering) rendering.push_back(&job);
@@ -690,18 +743,37 @@ class Sequence {
 
   std::string Fail() {
     const auto [id, token] = WorkerTarget();
-    const std::string error = absl::StrCat("render crashed (exit ", Uniform(5), ")");
-    what_ = absl::StrCat("Fail(", Name(id), ", token ", token == "no-lease" ? "none" : "given",
-                         ", \"", error, "\")");
+    FailReport report;
+    // Mostly a short text; now and then none ("render failed") or one over
+    // the 4096 bytes kept.
+    const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+    if (r < 0.05) {
+      report.error = "";
+    } else if (r < 0.08) {
+      report.error = std::string(4000, 'e') + std::string(200, 'f');
+    } else {
+      report.error = absl::StrCat("render crashed (exit ", Uniform(5), ")");
+    }
+    report.retry = Chance(0.6);
+    what_ = absl::StrCat(
+        "Fail(", Name(id), ", token ", TokenName(id, token), ", \"",
+        report.error.size() > 40 ? absl::StrCat(report.error.size(), " bytes") : report.error,
+        "\", retry ", report.retry ? "true" : "false", ")");
     const int errors_before = ErrorCount();
     const int queued_before = QueuedCount();
-    auto want = model_.Fail(id, token, error);
-    absl::StatusOr<Job> got =
-        engine_->Fail(id, token, {.error = std::string(error), .retry = false});
+    auto want = model_.Fail(id, token, report);
+    absl::StatusOr<Job> got = engine_->Fail(id, token, report);
     if (std::string m = CheckStatus("Fail", want.status, got.status()); !m.empty()) return m;
     if (!got.ok()) return "";
-    coverage_.propagated_errors += ErrorCount() - errors_before - 1;
-    if (QueuedCount() > queued_before) ++coverage_.promoted_by_ignore;
+    ++coverage_.attempt_ends[absl::StrCat(report.retry ? "Fail" : "Fail (final)", " -> ",
+                                          WireState(want.value.job.state))];
+    absl::StrAppend(&what_, " -> ", WireState(got->state));
+    if (got->state == JobState::kError) {
+      coverage_.propagated_errors += ErrorCount() - errors_before - 1;
+    }
+    if (QueuedCount() > queued_before + (got->state == JobState::kQueued ? 1 : 0)) {
+      ++coverage_.promoted_by_ignore;
+    }
     return DiffJob(want.value, *got);
   }
 
@@ -744,6 +816,9 @@ class Sequence {
     if (std::string m = CheckStatus("Heartbeat", want.status, got.status()); !m.empty()) return m;
     if (!got.ok()) return "";
     if (got->cancel_requested) absl::StrAppend(&what_, " -> cancel requested");
+    if (got->cancel_requested && got->job.state != JobState::kRendering) {
+      ++coverage_.timed_out_heartbeats;
+    }
     return model::DiffHeartbeat(want.value, token, *got);
   }
 
@@ -789,6 +864,8 @@ class Sequence {
     const size_t got = engine_->RunDueWork();
     coverage_.Call("RunDueWork", absl::StatusCode::kOk);
     coverage_.due_jobs += static_cast<int64_t>(want.due);
+    coverage_.timed_out += static_cast<int64_t>(want.timed_out);
+    coverage_.waits_ended += static_cast<int64_t>(want.waits_ended);
     for (const auto& [id, state] : due_before) {
       const JobState now = model_.FindAnyTeam(id)->job.state;
       if (now != state) ++coverage_.attempt_ends[absl::StrCat("expired -> ", WireState(now))];
@@ -802,6 +879,115 @@ class Sequence {
   }
 
   static std::string WireState(JobState s) { return std::string(StateName(s)); }
+
+  // ---- Contract §14 ----------------------------------------------------------------
+
+  // 1-1000 ids for Retry, Suspend and Resume: mostly jobs of the team that
+  // `wanted` picks out, sometimes any of its jobs, another team's, an unknown
+  // id, a repeat, none or too many.
+  std::vector<JobId> NamedIds(const std::string& team, bool (*wanted)(const ModelJob&)) {
+    std::vector<JobId> ids;
+    if (Chance(0.02)) return ids;  // empty: InvalidArgument
+    if (Chance(0.01)) {
+      for (int i = 0; i < 1001; ++i) ids.push_back(UnknownId());
+      return ids;
+    }
+    std::vector<JobId> fitting;
+    for (const ModelJob& job : model_.jobs()) {
+      if (job.job.team == team && wanted(job)) fitting.push_back(job.job.id);
+    }
+    const int n = Chance(0.7) ? 1 : 2 + static_cast<int>(Uniform(2));
+    for (int i = 0; i < n; ++i) {
+      JobId id = !fitting.empty() && Chance(0.8) ? PickFrom(fitting) : TargetId(team, 0.3);
+      for (int retry = 0; retry < 3 && std::find(ids.begin(), ids.end(), id) != ids.end();
+           ++retry) {
+        id = !fitting.empty() ? PickFrom(fitting) : TargetId(team, 0.3);
+      }
+      ids.push_back(id);
+    }
+    if (Chance(0.05)) ids.insert(ids.begin() + Uniform(ids.size() + 1), PickFrom(ids));
+    return ids;
+  }
+  std::string Describe(const std::vector<JobId>& ids) const {
+    return ids.size() > 8 ? absl::StrCat(ids.size(), " ids") : Names(ids);
+  }
+
+  std::string Retry() {
+    const std::string team = Team();
+    const std::vector<JobId> ids = NamedIds(team, [](const ModelJob& job) {
+      return job.job.state == JobState::kError || job.job.state == JobState::kCancelled;
+    });
+    what_ = absl::StrCat("Retry(", Short(team), ", ", Describe(ids), ")");
+    bool all_ended = true;  // to tell the two refusals apart in the coverage
+    for (JobId id : ids) {
+      const ModelJob* job = model_.FindAnyTeam(id);
+      all_ended = all_ended && job != nullptr &&
+                  (job->job.state == JobState::kError || job->job.state == JobState::kCancelled);
+    }
+    auto want = model_.Retry(team, ids);
+    absl::StatusOr<std::vector<Job>> got = engine_->Retry(team, ids);
+    if (std::string m = CheckStatus("Retry", want.status, got.status()); !m.empty()) return m;
+    if (!got.ok()) {
+      if (all_ended && got.status().code() == absl::StatusCode::kFailedPrecondition) {
+        ++coverage_.blocked_retries;
+      }
+      return "";
+    }
+    coverage_.revived += static_cast<int64_t>(got->size());
+    if (got->size() > ids.size()) ++coverage_.revived_beyond_named;
+    absl::StrAppend(&what_, " -> ", got->size(), " revived");
+    return DiffJobs(want.value, *got);
+  }
+
+  std::string Hold(bool suspend) {
+    const std::string team = Team();
+    const std::vector<JobId> ids =
+        suspend ? NamedIds(team, [](const ModelJob& job) { return IsCancellable(job.job.state); })
+                : NamedIds(team, [](const ModelJob& job) { return job.job.suspended; });
+    const char* call = suspend ? "Suspend" : "Resume";
+    what_ = absl::StrCat(call, "(", Short(team), ", ", Describe(ids), ")");
+    auto want = suspend ? model_.Suspend(team, ids) : model_.Resume(team, ids);
+    absl::StatusOr<std::vector<Job>> got =
+        suspend ? engine_->Suspend(team, ids) : engine_->Resume(team, ids);
+    if (std::string m = CheckStatus(call, want.status, got.status()); !m.empty()) return m;
+    if (!got.ok()) return "";
+    return DiffJobs(want.value, *got);
+  }
+  std::string Suspend() { return Hold(true); }
+  std::string Resume() { return Hold(false); }
+
+  std::string HoldBatch() {
+    const std::string team = Team();
+    const BatchId id = BatchTarget(team);
+    const bool suspend = Chance(0.5);
+    const char* call = suspend ? "SuspendBatch" : "ResumeBatch";
+    what_ = absl::StrCat(call, "(", Short(team), ", ", Name(id), ")");
+    auto want = suspend ? model_.SuspendBatch(team, id) : model_.ResumeBatch(team, id);
+    absl::StatusOr<std::vector<Job>> got =
+        suspend ? engine_->SuspendBatch(team, id) : engine_->ResumeBatch(team, id);
+    if (std::string m = CheckStatus(call, want.status, got.status()); !m.empty()) return m;
+    if (!got.ok()) return "";
+    absl::StrAppend(&what_, " -> ", got->size(), " changed");
+    return DiffJobs(want.value, *got);
+  }
+
+  std::string SetPriority() {
+    const std::string team = Team();
+    const JobId id = TargetId(team, 0.7);
+    int32_t priority = static_cast<int32_t>(Uniform(5)) - 2;
+    if (Chance(0.02)) {
+      priority =
+          Chance(0.5) ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max();
+    }
+    what_ = absl::StrCat("SetPriority(", Short(team), ", ", Name(id), ", ", priority, ")");
+    auto want = model_.SetPriority(team, id, priority);
+    absl::StatusOr<Job> got = engine_->SetPriority(team, id, priority);
+    if (std::string m = CheckStatus("SetPriority", want.status, got.status()); !m.empty()) {
+      return m;
+    }
+    if (!got.ok()) return "";
+    return DiffJob(want.value, *got);
+  }
 
   absl::Time SomeTime() {
     if (model_.jobs().empty() || Chance(0.1)) return clock_.Now();
@@ -889,6 +1075,13 @@ class Sequence {
         return absl::StrCat("job ", Name(job.job.id), " (", job.job.id.ToString(), ") is ",
                             std::string(StateName(got->state)), "; the model says ",
                             std::string(StateName(job.job.state)));
+      }
+      // Which of several acceptable texts the engine shows is its recorded
+      // cause, which a Retry follows: the model takes it.
+      if (job.error_options.size() > 1) {
+        absl::Status pinned = model_.PinError(job.job.id, got->stats.error.value_or("(null)"));
+        if (!pinned.ok()) return std::string(pinned.message());
+        ++coverage_.pinned;
       }
     }
     return "";
@@ -1142,7 +1335,7 @@ TEST_F(ReferenceModelTest, FailedChildFailsParentAndWaitingSiblings) {
   const CreatedJob family = Submit(testing::FamilySpec(2));
   const JobId parent = family.id, c0 = family.children[0].id, c1 = family.children[1].id;
   const std::string token = ClaimToken();  // c0
-  auto failed = model_.Fail(c0, token, "out of memory");
+  auto failed = model_.Fail(c0, token, FailReport{.error = "out of memory", .retry = false});
   ASSERT_TRUE(failed.status.ok());
   EXPECT_EQ(StateOf(parent), JobState::kError);
   // c1 failed too (because of the parent), so it is a failed prerequisite
@@ -1161,7 +1354,8 @@ TEST_F(ReferenceModelTest, IgnoringParentProceedsWhenTheOtherChildrenFinish) {
   const JobId parent = family.id, c1 = family.children[1].id;
   const std::string t0 = ClaimToken();  // c0
   const std::string t1 = ClaimToken();  // c1
-  ASSERT_TRUE(model_.Fail(family.children[0].id, t0, "crash").status.ok());
+  ASSERT_TRUE(model_.Fail(family.children[0].id, t0, FailReport{.error = "crash", .retry = false})
+                  .status.ok());
   EXPECT_EQ(StateOf(parent), JobState::kPending);
   ASSERT_TRUE(model_.Finish(c1, t1, FinishReport{}).status.ok());
   EXPECT_EQ(StateOf(parent), JobState::kQueued);
@@ -1228,6 +1422,130 @@ TEST_F(ReferenceModelTest, PriorityListingIsHighestFirstThenOldest) {
   query.offset = 1;
   query.limit = 2;
   EXPECT_EQ(Ids(model_.List("team-a", query).jobs), (std::vector<JobId>{h1, l0}));
+}
+
+// ---- Contract §14 ------------------------------------------------------------------
+
+TEST_F(ReferenceModelTest, AFailureFromAChildIsRetriedWithTheFamilyItEnded) {
+  const CreatedJob family = Submit(testing::FamilySpec(2));
+  const JobId parent = family.id, c0 = family.children[0].id, c1 = family.children[1].id;
+  const std::string token = ClaimToken();  // c0
+  ASSERT_TRUE(model_.Fail(c0, token, FailReport{.error = "bad input", .retry = false}).status.ok());
+  ASSERT_EQ(StateOf(parent), JobState::kError);  // prerequisite c0 failed
+  ASSERT_EQ(StateOf(c1), JobState::kError);      // dependent parent failed
+
+  // The parent alone would wait for c0 forever.
+  EXPECT_TRUE(model_.Retry("team-a", std::vector<JobId>{parent})
+                  .status.Allows(absl::StatusCode::kFailedPrecondition));
+  auto revived = model_.Retry("team-a", std::vector<JobId>{c0});
+  ASSERT_TRUE(revived.status.ok());
+  EXPECT_EQ(Ids(revived.value), (std::vector<JobId>{parent, c0, c1}));
+  EXPECT_EQ(StateOf(parent), JobState::kPending);
+  EXPECT_EQ(StateOf(c0), JobState::kQueued);
+  const Job& again = model_.FindAnyTeam(c0)->job;
+  EXPECT_EQ(again.attempts, 0);
+  EXPECT_FALSE(again.stats.error.has_value());
+  EXPECT_FALSE(again.stats.started_at.has_value());
+  EXPECT_FALSE(again.stats.error_at.has_value());
+}
+
+TEST_F(ReferenceModelTest, RetryFollowsTheCauseTheEngineShowed) {
+  // b needs a and c; a fails, so b fails, and c (whose only dependent b
+  // failed) too, its text naming b.
+  const JobId a = Submit(testing::LeafSpec()).id;
+  const JobId c = Submit(testing::LeafSpec()).id;
+  JobSpec needs_both = testing::LeafSpec();
+  needs_both.depends_on = {a, c};
+  const JobId b = Submit(needs_both).id;
+  const std::string token = ClaimToken();  // a
+  ASSERT_TRUE(model_.Fail(a, token, FailReport{.error = "x", .retry = false}).status.ok());
+  ASSERT_EQ(StateOf(c), JobState::kError);
+  EXPECT_EQ(ErrorOptionsOf(c), std::vector<std::string>{"dependent " + b.ToString() + " failed"});
+  EXPECT_FALSE(model_.PinError(c, "dependent nobody failed").ok());
+  auto revived = model_.Retry("team-a", std::vector<JobId>{a});
+  ASSERT_TRUE(revived.status.ok());
+  EXPECT_EQ(Ids(revived.value), (std::vector<JobId>{a, c, b}));
+}
+
+TEST_F(ReferenceModelTest, AFinalFailEndsTheJobWithAttemptsLeft) {
+  const JobId a = Submit(testing::LeafSpec()).id;
+  std::string token = ClaimToken();
+  auto failed = model_.Fail(a, token, FailReport{.error = "crash"});  // retry: true
+  ASSERT_TRUE(failed.status.ok());
+  EXPECT_EQ(failed.value.job.state, JobState::kQueued);
+  EXPECT_EQ(failed.value.job.stats.error, "crash");  // shown while it waits
+  token = ClaimToken();
+  failed = model_.Fail(a, token, FailReport{.error = "", .retry = false});
+  ASSERT_TRUE(failed.status.ok());
+  EXPECT_EQ(failed.value.job.state, JobState::kError);
+  EXPECT_EQ(failed.value.job.stats.error, "render failed");
+  EXPECT_EQ(failed.value.job.attempts, 2);
+}
+
+TEST_F(ReferenceModelTest, TheBackoffDoublesPerFailedAttemptUpTo24Hours) {
+  JobSpec spec = testing::LeafSpec();
+  spec.max_attempts = 20;
+  spec.retry_backoff = absl::Hours(5);
+  const JobId a = Submit(spec).id;
+  absl::Time now = model_.now();
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    const std::string token = ClaimToken();
+    auto released = model_.Release(a, token);
+    ASSERT_TRUE(released.status.ok());
+    const absl::Duration want = std::min(absl::Hours(5) * (1 << (attempt - 1)), absl::Hours(24));
+    EXPECT_EQ(released.value.job.retry_at, now + want) << "attempt " << attempt;
+    EXPECT_EQ(released.value.job.stats.error,
+              absl::StrCat("lease expired after ", attempt, " attempts"));
+    EXPECT_TRUE(model_.Claim(ClaimRequest{}).status.Allows(absl::StatusCode::kNotFound));
+    now += want;
+    model_.SetNow(now);
+    EXPECT_EQ(model_.RunDueWork().waits_ended, 1u);
+  }
+}
+
+TEST_F(ReferenceModelTest, ATimeLimitEndsTheAttemptAndStopsItsWorker) {
+  JobSpec spec = testing::LeafSpec();
+  spec.timeout = absl::Seconds(10);
+  const JobId a = Submit(spec).id;
+  const absl::Time start = model_.now();
+  const std::string token = ClaimToken();
+  model_.SetNow(start + absl::Seconds(8));
+  HeartbeatReport extend;
+  extend.extend = absl::Minutes(10);  // moves the lease, not the time limit
+  ASSERT_TRUE(model_.Heartbeat(a, token, extend).status.ok());
+  model_.SetNow(start + absl::Seconds(10));
+  EXPECT_EQ(model_.RunDueWork().timed_out, 1u);
+  EXPECT_EQ(StateOf(a), JobState::kQueued);
+  EXPECT_EQ(model_.FindAnyTeam(a)->job.stats.error, "timed out after 10 s");
+  auto beat = model_.Heartbeat(a, token, HeartbeatReport{});
+  ASSERT_TRUE(beat.status.ok());
+  EXPECT_TRUE(beat.value.cancel_requested);
+  EXPECT_EQ(beat.value.job.job.state, JobState::kQueued);
+  EXPECT_TRUE(
+      model_.Finish(a, token, FinishReport{}).status.Allows(absl::StatusCode::kFailedPrecondition));
+  // Once the lease would have run out, and a RunDueWork noticed, it is stale.
+  model_.SetNow(start + absl::Seconds(8) + absl::Minutes(10));
+  model_.RunDueWork();
+  EXPECT_TRUE(model_.Heartbeat(a, token, HeartbeatReport{})
+                  .status.Allows(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(ReferenceModelTest, AHeldPendingJobThatBecomesReadyStaysHeld) {
+  const CreatedJob family = Submit(testing::FamilySpec(1));
+  auto held = model_.Suspend("team-a", std::vector<JobId>{family.id});
+  ASSERT_TRUE(held.status.ok());
+  const std::string token = ClaimToken();  // the child
+  ASSERT_TRUE(model_.Finish(family.children[0].id, token, FinishReport{}).status.ok());
+  EXPECT_EQ(StateOf(family.id), JobState::kQueued);
+  EXPECT_TRUE(model_.FindAnyTeam(family.id)->job.suspended);
+  EXPECT_TRUE(model_.Claim(ClaimRequest{}).status.Allows(absl::StatusCode::kNotFound));
+  ASSERT_TRUE(model_.Resume("team-a", std::vector<JobId>{family.id}).status.ok());
+  EXPECT_TRUE(model_.Claim(ClaimRequest{}).status.ok());
+  // Rendering now: neither held nor reprioritized.
+  EXPECT_TRUE(model_.Suspend("team-a", std::vector<JobId>{family.id})
+                  .status.Allows(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(model_.SetPriority("team-a", family.id, 9)
+                  .status.Allows(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

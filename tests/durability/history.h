@@ -9,14 +9,21 @@
 //     batches; every cancel; claims, heartbeats, finishes, failures,
 //     releases, aborts; time passing, lease expiry and webhook retries). It
 //     names jobs by creation index, so one History can drive two engines
-//     whose ids differ, step for step.
+//     whose ids differ, step for step. With HistoryOptions::contract14 it
+//     also draws contract §14's operations and fields: specs with their own
+//     max attempts, retry backoffs and time limits, fails to be retried or
+//     final, Retry, Suspend, Resume, SuspendBatch, ResumeBatch and
+//     SetPriority (so journal rows carry held, retryAt, maxAttempts, the
+//     cause of a retried job and a lease's time limit). Without it the draws
+//     are those of before §14, one for one.
 //   - Dump renders everything an engine would answer about its state (every
 //     job of every team, every batch, the dead letters and the outbox) as
 //     text; Canonical replaces every id in it by its rank, so two engines
 //     that made the same things in the same order dump the same text.
-//   - CheckInvariants checks the relations contract §1-7 promise between jobs
-//     through the public API, and DrainAndCheck claims and finishes until
-//     nothing is left, which a wrong rebuilt counter or index cannot survive.
+//   - CheckInvariants checks the relations contract §1-7 and §14 promise
+//     between jobs through the public API, and DrainAndCheck resumes what is
+//     held, then claims and finishes until nothing is left, which a wrong
+//     rebuilt counter or index cannot survive.
 
 #ifndef CASCADE_TESTS_DURABILITY_HISTORY_H_
 #define CASCADE_TESTS_DURABILITY_HISTORY_H_
@@ -34,6 +41,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "cascade/cascade.h"
 #include "wire/job_json.h"
 #include "wire/json.h"
@@ -80,6 +88,13 @@ struct Operation {
     kAbort,
     kAdvance,
     kReplay,
+    // Contract §14 (HistoryOptions::contract14).
+    kRetry,
+    kSuspend,
+    kResume,
+    kSuspendBatch,
+    kResumeBatch,
+    kSetPriority,
   } kind;
   std::string team;
   std::vector<JobSpec> specs;                     // submits: dependencies by index below
@@ -88,14 +103,24 @@ struct Operation {
   std::vector<std::string> tags;                  // claims
   absl::Duration advance = absl::ZeroDuration();  // kAdvance, claim leases
   double progress = 0;
+  bool retry = true;  // kFail: FailReport::retry
+  int priority = 0;   // kSetPriority
+};
+
+struct HistoryOptions {
+  // Draw contract §14's operations and spec fields too.
+  bool contract14 = false;
 };
 
 class History {
  public:
-  explicit History(uint64_t seed) : rng_(seed) {}
+  explicit History(uint64_t seed, HistoryOptions options = {}) : rng_(seed), options_(options) {}
 
   // Draws the next operation, given what `names` (any engine's) made so far.
   Operation Next(const Names& names) {
+    if (options_.contract14 && !names.jobs.empty() && Uniform(0, 99) < 20) {
+      return NextContract14(names);
+    }
     Operation op;
     const int roll = Uniform(0, 99);
     op.team = Teams()[Uniform(0, static_cast<int>(Teams().size()) - 1)];
@@ -137,6 +162,7 @@ class History {
                             : Operation::kAbort;
       op.targets = {*leased()};
       op.progress = Uniform(0, 100);
+      if (options_.contract14) op.retry = Uniform(0, 2) != 0;
     } else if (roll < 96) {
       op.kind = Operation::kAdvance;
       op.advance = absl::Seconds(Uniform(0, 70));
@@ -150,6 +176,46 @@ class History {
   int Uniform(int lo, size_t hi) { return Uniform(lo, static_cast<int>(hi)); }
 
  private:
+  // One of contract §14's calls, on jobs (or a batch) of the team of the
+  // first target.
+  Operation NextContract14(const Names& names) {
+    Operation op;
+    const int roll = Uniform(0, 99);
+    // One or two jobs, of one team (mostly).
+    auto some_jobs = [&] {
+      const size_t first = static_cast<size_t>(Uniform(0, names.jobs.size() - 1));
+      std::set<size_t> picked{first};
+      if (Uniform(0, 1) == 0) {
+        for (int tries = 0; tries < 4; ++tries) {
+          const size_t other = static_cast<size_t>(Uniform(0, names.jobs.size() - 1));
+          if (names.job_teams[other] == names.job_teams[first] || tries == 3) {
+            picked.insert(other);
+            break;
+          }
+        }
+      }
+      op.targets.assign(picked.begin(), picked.end());
+    };
+    if (roll < 35) {
+      op.kind = Operation::kRetry;
+      some_jobs();
+    } else if (roll < 55) {
+      op.kind = Operation::kSuspend;
+      some_jobs();
+    } else if (roll < 72) {
+      op.kind = Operation::kResume;
+      some_jobs();
+    } else if (roll < 85 && !names.batches.empty()) {
+      op.kind = Uniform(0, 1) == 0 ? Operation::kSuspendBatch : Operation::kResumeBatch;
+      op.targets = {static_cast<size_t>(Uniform(0, names.batches.size() - 1))};
+    } else {
+      op.kind = Operation::kSetPriority;
+      op.targets = {static_cast<size_t>(Uniform(0, names.jobs.size() - 1))};
+      op.priority = Uniform(-3, 3);
+    }
+    return op;
+  }
+
   void AddSpec(Operation& op, const Names& names) {
     JobSpec spec;
     spec.template_id = Uniform(0, 3) == 0 ? "" : "01HZX3C5Y5V7E8W3J6T9Q2M1NB";
@@ -177,6 +243,16 @@ class History {
       }
       spec.webhook = hook;
     }
+    if (options_.contract14) {
+      // Short enough for the histories' clock steps (0-70 s) to pass them.
+      if (Uniform(0, 3) == 0) spec.max_attempts = Uniform(1, 4);
+      if (Uniform(0, 3) == 0) spec.retry_backoff = absl::Seconds(Uniform(0, 10));
+      if (Uniform(0, 3) == 0) spec.timeout = absl::Seconds(Uniform(5, 60));
+      if (!spec.children.empty() && Uniform(0, 2) == 0) {
+        spec.children[0].max_attempts = Uniform(1, 3);
+        spec.children[0].timeout = absl::Milliseconds(Uniform(2000, 30000));
+      }
+    }
     std::vector<size_t> deps;
     if (!names.jobs.empty() && Uniform(0, 2) == 0) {
       // Jobs of the same team (others would be refused; some are, on purpose).
@@ -191,6 +267,7 @@ class History {
   }
 
   std::mt19937_64 rng_;
+  HistoryOptions options_;
 };
 
 // Canonical text of a list of jobs: ids are ranked later by Canonical.
@@ -290,7 +367,9 @@ inline Outcome Apply(Engine& engine, ManualClock& clock, const Operation& op, Na
         return out;
       }
       if (op.kind == Operation::kFinish) r = engine.Finish(job(t), token, {});
-      if (op.kind == Operation::kFail) r = engine.Fail(job(t), token, "render \xff failed");
+      if (op.kind == Operation::kFail) {
+        r = engine.Fail(job(t), token, {.error = "render \xff failed", .retry = op.retry});
+      }
       if (op.kind == Operation::kRelease) r = engine.Release(job(t), token);
       names.leases.erase(t);
       if (!r.ok()) return fail(r.status());
@@ -319,8 +398,54 @@ inline Outcome Apply(Engine& engine, ManualClock& clock, const Operation& op, Na
       }
       return out;
     }
+    case Operation::kRetry:
+    case Operation::kSuspend:
+    case Operation::kResume: {
+      std::vector<JobId> ids;
+      for (size_t t : op.targets) ids.push_back(job(t));
+      const std::string& team = names.job_teams[op.targets[0]];
+      absl::StatusOr<std::vector<Job>> r = op.kind == Operation::kRetry ? engine.Retry(team, ids)
+                                           : op.kind == Operation::kSuspend
+                                               ? engine.Suspend(team, ids)
+                                               : engine.Resume(team, ids);
+      if (!r.ok()) return fail(r.status());
+      out.text = JobsText(*r);
+      return out;
+    }
+    case Operation::kSuspendBatch:
+    case Operation::kResumeBatch: {
+      const auto& [id, team] = names.batches[op.targets[0]];
+      absl::StatusOr<std::vector<Job>> r = op.kind == Operation::kSuspendBatch
+                                               ? engine.SuspendBatch(team, id)
+                                               : engine.ResumeBatch(team, id);
+      if (!r.ok()) return fail(r.status());
+      out.text = JobsText(*r);
+      return out;
+    }
+    case Operation::kSetPriority: {
+      const size_t t = op.targets[0];
+      absl::StatusOr<Job> r = engine.SetPriority(names.job_teams[t], job(t), op.priority);
+      if (!r.ok()) return fail(r.status());
+      out.text = JobsText({*r});
+      return out;
+    }
   }
   return out;
+}
+
+// Forgets the leases of jobs no longer rendering: stale, or ended by a time
+// limit, whose memory (the heartbeat's cancelRequested) does not survive a
+// reopen (docs/semantics.md, contract §14). Two engines in the same state
+// forget the same ones; the heartbeats that follow would be refused anyway.
+inline void ForgetLeasesOfJobsNotRendering(const Engine& engine, Names& names) {
+  for (auto it = names.leases.begin(); it != names.leases.end();) {
+    absl::StatusOr<Job> job = engine.Get(names.job_teams[it->first], names.jobs[it->first]);
+    if (job.ok() && job->state == JobState::kRendering) {
+      ++it;
+    } else {
+      it = names.leases.erase(it);
+    }
+  }
 }
 
 // Every job of `team`, oldest first.
@@ -390,8 +515,8 @@ inline std::string Canonical(const std::string& text) {
   return out;
 }
 
-// The relations between jobs that contract §1-7 promise, checked through the
-// public API. Returns the first one broken, or "".
+// The relations between jobs that contract §1-7 and §14 promise, checked
+// through the public API. Returns the first one broken, or "".
 inline std::string CheckInvariants(const Engine& engine) {
   absl::flat_hash_map<JobId, Job> by_id;
   for (const std::string& team : Teams()) {
@@ -434,10 +559,11 @@ inline std::string CheckInvariants(const Engine& engine) {
       return absl::StrCat(who, ": pending with no prerequisite");
     }
     if (job.state == JobState::kQueued && !all_finished) {
-      // Only a job that ignores failures is queued past a failed prerequisite.
+      // Only a job that ignores failures is queued past a failed prerequisite
+      // (which a Retry may since have revived: the job stays queued).
       for (const JobId& p : prerequisites) {
         const JobState s = by_id.at(p).state;
-        if (s != JobState::kFinished && !(ignores && s == JobState::kError)) {
+        if (s != JobState::kFinished && !(ignores && (s == JobState::kError || !IsTerminal(s)))) {
           return absl::StrCat(who, ": queued before prerequisite ", p.ToString(), " finished");
         }
       }
@@ -453,6 +579,15 @@ inline std::string CheckInvariants(const Engine& engine) {
     }
     if (job.state == JobState::kFinished && job.progress != 100.0) {
       return absl::StrCat(who, ": finished at ", job.progress, "%");
+    }
+    // Contract §14.
+    if (job.max_attempts < kMinMaxAttempts || job.max_attempts > kMaxMaxAttempts ||
+        job.attempts > job.max_attempts) {
+      return absl::StrCat(who, ": ", job.attempts, " attempts of ", job.max_attempts);
+    }
+    if (job.suspended && !IsCancellable(job.state)) return absl::StrCat(who, ": held");
+    if (job.retry_at && (job.state != JobState::kQueued || job.suspended)) {
+      return absl::StrCat(who, ": waits for a retry");
     }
     if (job.batch_id) {
       absl::StatusOr<BatchCounts> counts = engine.GetBatchCounts(job.team, *job.batch_id);
@@ -478,11 +613,27 @@ inline std::string CheckInvariants(const Engine& engine) {
   return "";
 }
 
-// Claims and finishes every job that can run until none is left, then checks
-// that nothing is left queued, pending or rendering. Returns "" or what is
-// wrong. The leases held before (by workers that are gone) run out first: the
-// clock moves an hour, unless the caller moved it already (`advance`).
+// Resumes every held job, then claims and finishes every job that can run
+// until none is left, then checks that nothing is left queued, pending or
+// rendering. Returns "" or what is wrong. The leases held before (by workers
+// that are gone) run out first: the clock moves an hour, unless the caller
+// moved it already (`advance`). A lease that runs out then may leave its
+// job waiting out a retry backoff, which would be left queued: with
+// backoffs, the caller moves the clock past them too (and passes `advance`
+// false).
 inline std::string DrainAndCheck(Engine& engine, ManualClock& clock, bool advance = true) {
+  for (const std::string& team : Teams()) {
+    std::vector<JobId> held;
+    for (const Job& job : AllJobs(engine, team)) {
+      if (job.suspended) held.push_back(job.id);
+    }
+    for (size_t i = 0; i < held.size(); i += kMaxCancelIds) {
+      const size_t n = std::min(kMaxCancelIds, held.size() - i);
+      absl::StatusOr<std::vector<Job>> resumed =
+          engine.Resume(team, absl::MakeConstSpan(held).subspan(i, n));
+      if (!resumed.ok()) return absl::StrCat("resume: ", resumed.status().ToString());
+    }
+  }
   if (advance) clock.Advance(absl::Hours(1));
   engine.RunDueWork();
   for (int rounds = 0; rounds < 100000; ++rounds) {

@@ -1,6 +1,6 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The reference model: contract §1-7, computed the
+// The reference model: contract §1-7 and §14, computed the
 // slow and obvious way (see reference_model.h), and the comparisons of its
 // predictions with the engine's answers.
 
@@ -38,6 +38,13 @@ constexpr size_t kMaxSpecsPerBatch = 1000;
 constexpr size_t kMaxIdsPerCancel = 1000;
 constexpr size_t kMaxListLimit = 1000;
 constexpr size_t kMaxTeamBytes = 128;
+// Contract §14 (cascade/job.h, engine.h).
+constexpr int kMinAttempts = 1;
+constexpr int kMaxAttempts = 20;
+constexpr absl::Duration kMaxBackoff = absl::Hours(24);
+constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 7);
+constexpr size_t kMaxFailTextBytes = 4096;
+constexpr char kDefaultFailText[] = "render failed";
 
 constexpr char kCancelledViaApi[] = "Cancelled via API";
 
@@ -295,6 +302,8 @@ ReferenceModel::ReferenceModel(const Options& options)
     : output_url_template_(options.output_url_template),
       lease_duration_(options.lease_duration),
       max_attempts_(options.max_attempts),
+      retry_backoff_(options.retry_backoff),
+      render_timeout_(options.render_timeout),
       abort_grace_(options.abort_grace),
       pickup_order_(options.pickup_order) {}
 
@@ -402,6 +411,18 @@ void ReferenceModel::Validate(std::string_view team, const JobSpec& spec, const 
     }
   }
   if (spec.payload.size() > kMaxPayloadBytes) bad("payload", "too large");
+  if (spec.max_attempts.has_value() &&
+      (*spec.max_attempts < kMinAttempts || *spec.max_attempts > kMaxAttempts)) {
+    bad("maxAttempts", "out of range");
+  }
+  if (spec.retry_backoff.has_value() &&
+      (*spec.retry_backoff < absl::ZeroDuration() || *spec.retry_backoff > kMaxBackoff)) {
+    bad("retryBackoffSeconds", "out of range");
+  }
+  if (spec.timeout.has_value() &&
+      (*spec.timeout <= absl::ZeroDuration() || *spec.timeout > kMaxTimeout)) {
+    bad("timeoutSeconds", "out of range");
+  }
   for (size_t i = 0; i < spec.children.size(); ++i) {
     Validate(team, spec.children[i], absl::StrCat(field, "children[", i, "]."), depth + 1,
              problems);
@@ -485,6 +506,9 @@ absl::StatusOr<CreatedJob> ReferenceModel::AddTree(std::string_view team, const 
   job.on_prerequisite_failure = spec.on_prerequisite_failure;
   job.attempts = 0;
   job.cancel_requested = false;
+  job.max_attempts = spec.max_attempts.value_or(max_attempts_);
+  added.retry_backoff = spec.retry_backoff.value_or(retry_backoff_);
+  added.timeout = spec.timeout.has_value() ? spec.timeout : render_timeout_;
   added.payload = spec.payload;
 
   CreatedJob created;
@@ -731,23 +755,25 @@ std::vector<ExpectedJob> ReferenceModel::CancelClosure(const std::vector<JobId>&
   std::vector<ExpectedJob> cancelled;
   for (JobId id : cancel) {
     ModelJob& job = *FindAnyTeamMutable(id);
-    job.job.state = JobState::kCancelled;
-    job.job.stats.error_at = now_;
-    job.job.stats.updated_at = now_;
+    std::vector<std::string> texts;
+    std::vector<std::optional<JobId>> causes;
     if (Contains(named, id)) {
-      job.error_options = {kCancelledViaApi};
+      texts = {kCancelledViaApi};
+      causes = {std::nullopt};
       // A batch cancel names every top-level job but works through them in
       // request order: one an earlier job's cascade reached first may say so.
       if (named_texts_also_cascade) {
         for (JobId n : named) {
-          if (n != id)
-            job.error_options.push_back(absl::StrCat("Cancelled: cascade from ", Str(n)));
+          if (n == id) continue;
+          texts.push_back(absl::StrCat("Cancelled: cascade from ", Str(n)));
+          causes.push_back(n);
         }
       }
     } else {
-      job.error_options = cascade_texts;
+      texts = cascade_texts;
+      causes.assign(named.begin(), named.end());
     }
-    job.job.stats.error = job.error_options.front();
+    EndJob(job, JobState::kCancelled, std::move(texts), std::move(causes));
     cancelled.push_back(ToExpected(job));
   }
   return cancelled;
@@ -768,24 +794,7 @@ Expected<std::vector<ExpectedJob>> ReferenceModel::CancelMany(std::string_view t
                                                               absl::Span<const JobId> ids) {
   // semantics.md: size, then duplicates, then unknown ids, then states; the
   // first check that fails decides, and nothing changes.
-  if (!ValidTeam(team)) return {BadTeam()};
-  if (ids.empty() || ids.size() > kMaxIdsPerCancel) {
-    return {Err(absl::StatusCode::kInvalidArgument)};
-  }
-  std::vector<std::string> repeated;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const size_t n = std::count(ids.begin(), ids.end(), ids[i]);
-    const bool first = std::find(ids.begin(), ids.begin() + i, ids[i]) == ids.begin() + i;
-    if (n > 1 && first) repeated.push_back(Str(ids[i]));
-  }
-  if (!repeated.empty()) {
-    return {Err(absl::StatusCode::kInvalidArgument, repeated)};
-  }
-  std::vector<std::string> unknown;
-  for (JobId id : ids) {
-    if (FindInTeam(team, id) == nullptr) unknown.push_back(Str(id));
-  }
-  if (!unknown.empty()) return {Err(absl::StatusCode::kNotFound, unknown)};
+  if (ExpectedStatus named = CheckNamed(team, ids); !named.ok()) return {named};
   std::vector<std::string> stuck;
   for (JobId id : ids) {
     const JobState state = FindInTeam(team, id)->job.state;
@@ -798,6 +807,27 @@ Expected<std::vector<ExpectedJob>> ReferenceModel::CancelMany(std::string_view t
     return {Err(absl::StatusCode::kFailedPrecondition, stuck)};
   }
   return {ExpectedStatus::Ok(), CancelClosure(std::vector<JobId>(ids.begin(), ids.end()), false)};
+}
+
+ExpectedStatus ReferenceModel::CheckNamed(std::string_view team,
+                                          absl::Span<const JobId> ids) const {
+  if (!ValidTeam(team)) return BadTeam();
+  if (ids.empty() || ids.size() > kMaxIdsPerCancel) {
+    return Err(absl::StatusCode::kInvalidArgument);
+  }
+  std::vector<std::string> repeated;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const size_t n = std::count(ids.begin(), ids.end(), ids[i]);
+    const bool first = std::find(ids.begin(), ids.begin() + i, ids[i]) == ids.begin() + i;
+    if (n > 1 && first) repeated.push_back(Str(ids[i]));
+  }
+  if (!repeated.empty()) return Err(absl::StatusCode::kInvalidArgument, repeated);
+  std::vector<std::string> unknown;
+  for (JobId id : ids) {
+    if (FindInTeam(team, id) == nullptr) unknown.push_back(Str(id));
+  }
+  if (!unknown.empty()) return Err(absl::StatusCode::kNotFound, unknown);
+  return ExpectedStatus::Ok();
 }
 
 Expected<ExpectedBatchCancel> ReferenceModel::CancelBatch(std::string_view team, BatchId id) {
@@ -841,9 +871,12 @@ Expected<ExpectedClaim> ReferenceModel::Claim(const ClaimRequest& request,
   if (request.lease.has_value() && *request.lease <= absl::ZeroDuration()) {
     return {Err(absl::StatusCode::kInvalidArgument)};
   }
+  // Claimable: queued, neither held nor waiting out a retry backoff (§14).
   std::vector<ModelJob*> candidates;
   for (ModelJob& job : jobs_) {
-    if (job.job.state == JobState::kQueued && HasAllTags(job.job.tags, request.tags)) {
+    const Job& j = job.job;
+    if (j.state == JobState::kQueued && !j.suspended && !j.retry_at.has_value() &&
+        HasAllTags(j.tags, request.tags)) {
       candidates.push_back(&job);
     }
   }
@@ -877,6 +910,8 @@ Expected<ExpectedClaim> ReferenceModel::Claim(const ClaimRequest& request,
   picked->lease_token.clear();
   picked->lease_length = request.lease.value_or(lease_duration_);
   picked->lease_expires_at = now_ + picked->lease_length;
+  picked->time_limit.reset();
+  if (picked->timeout.has_value()) picked->time_limit = now_ + *picked->timeout;
   picked->abort_deadline.reset();
   ExpectedClaim claim;
   claim.job = ToExpected(*picked);
@@ -916,8 +951,11 @@ Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_to
   j.stats.updated_at = now_;
   j.stats.render_duration = absl::ToDoubleSeconds(now_ - *j.stats.started_at);
   j.stats.error.reset();  // an earlier attempt's, if any
+  job->error_options.clear();
+  job->cause_options.clear();
   if (!report.output_url.empty()) j.output_url = report.output_url;
   job->lease_token.clear();
+  job->time_limit.reset();
   job->abort_deadline.reset();
   ExpectedJob answer = ToExpected(*job);
   PromoteReadyJobs();
@@ -925,21 +963,15 @@ Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_to
 }
 
 Expected<ExpectedJob> ReferenceModel::Fail(JobId id, std::string_view lease_token,
-                                           std::string_view error) {
+                                           const FailReport& report) {
   ModelJob* job = nullptr;
   if (ExpectedStatus status = FindLeased(id, lease_token, &job); !status.ok()) return {status};
-  Job& j = job->job;
-  j.state = JobState::kError;
-  j.stats.error = std::string(error);
-  j.stats.error_at = now_;
-  j.stats.updated_at = now_;
-  job->error_options = {std::string(error)};
-  job->lease_token.clear();
-  job->abort_deadline.reset();
-  ExpectedJob answer = ToExpected(*job);
-  PropagateFailure(id);
-  PromoteReadyJobs();
-  return {ExpectedStatus::Ok(), std::move(answer)};
+  // FailReport: an empty text means "render failed"; at most 4096 bytes are
+  // kept.
+  const std::string text = report.error.empty() ? std::string(kDefaultFailText)
+                                                : report.error.substr(0, kMaxFailTextBytes);
+  EndAttempt(*job, report.retry ? AttemptEnd::kFail : AttemptEnd::kFinalFail, text);
+  return {ExpectedStatus::Ok(), ToExpected(*FindAnyTeam(id))};
 }
 
 Expected<ExpectedHeartbeat> ReferenceModel::Heartbeat(JobId id, std::string_view lease_token,
@@ -957,6 +989,20 @@ Expected<ExpectedHeartbeat> ReferenceModel::Heartbeat(JobId id, std::string_view
     if (!leased.ok()) want.alternatives.push_back(leased.alternatives.front());
     return {want};
   }
+  // The worker of an attempt its time limit ended is told to stop (contract
+  // §14): the job as it is now, changing nothing. Once its lease would have
+  // run out the lease is merely stale; the engine may notice that only at
+  // its next RunDueWork, so until then either answer is right.
+  for (const TimedOutLease& t : timed_out_) {
+    if (t.id != id || t.token != lease_token || t.forgotten) continue;
+    ExpectedHeartbeat answer;
+    answer.job = ToExpected(*FindAnyTeam(id));
+    answer.lease_expires_at = now_;
+    answer.cancel_requested = true;
+    ExpectedStatus want = ExpectedStatus::Ok();
+    if (t.would_expire <= now_) want.alternatives.push_back(leased.alternatives.front());
+    return {std::move(want), std::move(answer)};
+  }
   if (!leased.ok()) return {leased};
   Job& j = job->job;
   if (report.progress.has_value()) {
@@ -964,6 +1010,7 @@ Expected<ExpectedHeartbeat> ReferenceModel::Heartbeat(JobId id, std::string_view
     j.progress = std::max(j.progress, *report.progress);
     j.stats.updated_at = now_;
   }
+  // The lease moves; the attempt's time limit does not.
   job->lease_expires_at = now_ + report.extend.value_or(job->lease_length);
   ExpectedHeartbeat answer;
   answer.job = ToExpected(*job);
@@ -972,30 +1019,75 @@ Expected<ExpectedHeartbeat> ReferenceModel::Heartbeat(JobId id, std::string_view
   return {ExpectedStatus::Ok(), std::move(answer)};
 }
 
-void ReferenceModel::EndAttempt(ModelJob& job) {
+void ReferenceModel::EndJob(ModelJob& job, JobState state, std::vector<std::string> texts,
+                            std::vector<std::optional<JobId>> causes) {
   Job& j = job.job;
+  j.state = state;
+  j.stats.error_at = now_;
+  j.stats.updated_at = now_;
+  j.suspended = false;
+  j.retry_at.reset();
+  job.error_options = std::move(texts);
+  job.cause_options = std::move(causes);
+  j.stats.error = job.error_options.front();
   job.lease_token.clear();
+  job.time_limit.reset();
+  job.abort_deadline.reset();
+}
+
+void ReferenceModel::EndAttempt(ModelJob& job, AttemptEnd how, const std::string& text) {
+  Job& j = job.job;
+  const std::string token = std::exchange(job.lease_token, "");
+  const bool fail = how == AttemptEnd::kFail || how == AttemptEnd::kFinalFail;
   if (j.cancel_requested) {
+    if (fail) {
+      // An abort was asked for, and the attempt failed: no retry would be
+      // wanted, the job ends in error with the worker's text.
+      EndJob(job, JobState::kError, {text}, {std::nullopt});
+      PropagateFailure(j.id);
+      PromoteReadyJobs();
+      return;
+    }
     // The abort named the job: it ends manually_cancelled "Cancelled via
     // API", and the cancel cascade (R, U) runs from it.
-    job.abort_deadline.reset();
     CancelClosure({j.id}, false);
     return;
   }
-  if (j.attempts < max_attempts_) {
+  // The attempt's error: what the job shows while it waits for the next
+  // attempt, or ends with.
+  std::string reason;
+  switch (how) {
+    case AttemptEnd::kFail:
+    case AttemptEnd::kFinalFail:
+      reason = text;
+      break;
+    case AttemptEnd::kRelease:
+    case AttemptEnd::kLeaseExpired:
+      reason = absl::StrCat("lease expired after ", j.attempts, " attempts");
+      break;
+    case AttemptEnd::kTimedOut:
+      reason = absl::StrCat("timed out after ", absl::ToDoubleSeconds(*job.timeout), " s");
+      // Its worker is told to stop until the lease would have run out.
+      timed_out_.push_back({j.id, token, job.lease_expires_at});
+      break;
+  }
+  job.time_limit.reset();
+  job.abort_deadline.reset();
+  if (how != AttemptEnd::kFinalFail && j.attempts < j.max_attempts) {
     j.state = JobState::kQueued;  // the attempt stays counted
     j.progress = 0.0;
     j.stats.updated_at = now_;
-    // Contract §14: the attempt's end shows while the job waits.
-    j.stats.error = absl::StrCat("lease expired after ", j.attempts, " attempts");
+    j.stats.error = reason;
+    job.error_options.clear();
+    job.cause_options.clear();
+    if (job.retry_backoff > absl::ZeroDuration()) {
+      // backoff x 2^(attempts-1), at most 24 h.
+      const absl::Duration wait = job.retry_backoff * (int64_t{1} << (j.attempts - 1));
+      j.retry_at = now_ + std::min(wait, kMaxBackoff);
+    }
     return;
   }
-  const std::string text = absl::StrCat("lease expired after ", j.attempts, " attempts");
-  j.state = JobState::kError;
-  j.stats.error = text;
-  j.stats.error_at = now_;
-  j.stats.updated_at = now_;
-  job.error_options = {text};
+  EndJob(job, JobState::kError, {reason}, {std::nullopt});
   PropagateFailure(j.id);
   PromoteReadyJobs();
 }
@@ -1003,7 +1095,7 @@ void ReferenceModel::EndAttempt(ModelJob& job) {
 Expected<ExpectedJob> ReferenceModel::Release(JobId id, std::string_view lease_token) {
   ModelJob* job = nullptr;
   if (ExpectedStatus status = FindLeased(id, lease_token, &job); !status.ok()) return {status};
-  EndAttempt(*job);
+  EndAttempt(*job, AttemptEnd::kRelease);
   return {ExpectedStatus::Ok(), ToExpected(*FindAnyTeam(id))};
 }
 
@@ -1025,26 +1117,225 @@ Expected<ExpectedJob> ReferenceModel::RequestAbort(std::string_view team, JobId 
 }
 
 ExpectedDueWork ReferenceModel::RunDueWork() {
-  // Every rendering job whose lease expiry or abort deadline is at or
-  // before now, by scanning every job; handled in deadline order, then
-  // creation order. No handling touches a rendering job, so every one found
-  // is still due when its turn comes.
+  // Every rendering job whose deadline is at or before now, by scanning
+  // every job: its lease's expiry, or the end of its abort's grace or of
+  // its time limit if that comes first (the abort's grace replaces the time
+  // limit; a time limit at the lease's expiry ends the attempt as a time-out).
+  // Handled in deadline order, then creation order. No handling touches a
+  // rendering job, so every one found is still due when its turn comes.
   const std::vector<ModelJob> before = jobs_;
-  std::vector<std::pair<absl::Time, JobId>> due;
+  struct Due {
+    absl::Time deadline;
+    JobId id;
+    AttemptEnd how;
+  };
+  std::vector<Due> due;
   for (const ModelJob& job : jobs_) {
     if (job.job.state != JobState::kRendering) continue;
-    absl::Time deadline = job.lease_expires_at;
-    if (job.abort_deadline.has_value()) deadline = std::min(deadline, *job.abort_deadline);
-    if (deadline <= now_) due.emplace_back(deadline, job.job.id);
+    Due d{job.lease_expires_at, job.job.id, AttemptEnd::kLeaseExpired};
+    if (job.abort_deadline.has_value()) {
+      d.deadline = std::min(d.deadline, *job.abort_deadline);
+    } else if (job.time_limit.has_value() && *job.time_limit <= d.deadline) {
+      d.deadline = *job.time_limit;
+      d.how = AttemptEnd::kTimedOut;
+    }
+    if (d.deadline <= now_) due.push_back(d);
   }
-  std::sort(due.begin(), due.end());
-  for (const auto& [deadline, id] : due) EndAttempt(*FindAnyTeamMutable(id));
+  std::sort(due.begin(), due.end(), [](const Due& a, const Due& b) {
+    return a.deadline != b.deadline ? a.deadline < b.deadline : a.id < b.id;
+  });
   ExpectedDueWork out;
-  out.due = due.size();
+  for (const Due& d : due) {
+    EndAttempt(*FindAnyTeamMutable(d.id), d.how);
+    out.timed_out += d.how == AttemptEnd::kTimedOut;
+  }
+  for (TimedOutLease& t : timed_out_) t.forgotten = t.forgotten || t.would_expire <= now_;
+  // Then the retry backoffs that are over: those jobs become claimable.
+  for (ModelJob& job : jobs_) {
+    if (job.job.retry_at.has_value() && *job.job.retry_at <= now_) {
+      job.job.retry_at.reset();
+      job.job.stats.updated_at = now_;
+      ++out.waits_ended;
+    }
+  }
+  out.due = due.size() + out.waits_ended;
   for (size_t i = 0; i < before.size(); ++i) {
     if (!DiffJob(ToExpected(before[i]), jobs_[i].job).empty()) ++out.changed;
   }
   return out;
+}
+
+// ---- Contract §14: Retry, holds, priorities -------------------------------------
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::Retry(std::string_view team,
+                                                         absl::Span<const JobId> ids) {
+  // As CancelMany: size, duplicates, unknown ids, then states.
+  if (ExpectedStatus named = CheckNamed(team, ids); !named.ok()) return {named};
+  std::vector<std::string> stuck;
+  for (JobId id : ids) {
+    const JobState state = FindInTeam(team, id)->job.state;
+    if (state != JobState::kError && state != JobState::kCancelled) {
+      stuck.push_back(Str(id));
+      stuck.push_back(std::string(WireName(state)));
+    }
+  }
+  if (!stuck.empty()) return {Err(absl::StatusCode::kFailedPrecondition, stuck)};
+
+  // The least fixpoint: the named jobs, and every ended job whose recorded
+  // cause is in the set, added over and over until a whole pass over every
+  // job adds nothing.
+  std::vector<JobId> revive(ids.begin(), ids.end());
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (const ModelJob& job : jobs_) {
+      const JobState state = job.job.state;
+      if ((state != JobState::kError && state != JobState::kCancelled) ||
+          Contains(revive, job.job.id) || job.cause_options.empty()) {
+        continue;
+      }
+      // An unpinned job (its text not seen yet) follows its first reading.
+      const std::optional<JobId> cause = job.cause_options.front();
+      if (cause.has_value() && Contains(revive, *cause)) {
+        revive.push_back(job.job.id);
+        changed = true;
+      }
+    }
+  }
+  // A revived job would wait forever for a prerequisite outside the set that
+  // is cancelled, or in error when the job does not ignore failures.
+  std::vector<std::string> blocked;
+  for (JobId id : revive) {
+    const Job& job = FindAnyTeam(id)->job;
+    for (JobId p : PrerequisitesOf(job)) {
+      if (Contains(revive, p)) continue;
+      const JobState state = FindAnyTeam(p)->job.state;
+      if (state == JobState::kCancelled ||
+          (state == JobState::kError &&
+           job.on_prerequisite_failure == PrerequisiteFailurePolicy::kFail)) {
+        blocked.push_back(Str(p));
+      }
+    }
+  }
+  if (!blocked.empty()) return {Err(absl::StatusCode::kFailedPrecondition, blocked)};
+
+  // A fresh start, as if just submitted: then queued or pending by the
+  // prerequisites (the revived ones among them wait again).
+  for (JobId id : revive) {
+    ModelJob& job = *FindAnyTeamMutable(id);
+    Job& j = job.job;
+    j.state = JobState::kQueued;
+    j.progress = 0.0;
+    j.attempts = 0;
+    j.cancel_requested = false;
+    j.suspended = false;
+    j.retry_at.reset();
+    j.stats.updated_at = now_;
+    j.stats.started_at.reset();
+    j.stats.finished_at.reset();
+    j.stats.error_at.reset();
+    j.stats.render_duration.reset();
+    j.stats.error.reset();
+    job.error_options.clear();
+    job.cause_options.clear();
+  }
+  for (JobId id : revive) {
+    Job& j = FindAnyTeamMutable(id)->job;
+    if (!AllPrerequisitesResolved(j)) j.state = JobState::kPending;
+  }
+  std::sort(revive.begin(), revive.end());
+  std::vector<ExpectedJob> revived;
+  for (JobId id : revive) revived.push_back(ToExpected(*FindAnyTeam(id)));
+  return {ExpectedStatus::Ok(), std::move(revived)};
+}
+
+bool ReferenceModel::SetHold(ModelJob& job, bool hold) {
+  if (job.job.suspended == hold) return false;  // left as it is
+  job.job.suspended = hold;
+  job.job.retry_at.reset();  // holding a job ends its retry wait
+  job.job.stats.updated_at = now_;
+  return true;
+}
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::Hold(std::string_view team,
+                                                        absl::Span<const JobId> ids, bool hold) {
+  if (ExpectedStatus named = CheckNamed(team, ids); !named.ok()) return {named};
+  std::vector<std::string> stuck;
+  for (JobId id : ids) {
+    const JobState state = FindInTeam(team, id)->job.state;
+    if (!Cancellable(state)) {  // queued or pending
+      stuck.push_back(Str(id));
+      stuck.push_back(std::string(WireName(state)));
+    }
+  }
+  if (!stuck.empty()) return {Err(absl::StatusCode::kFailedPrecondition, stuck)};
+  for (JobId id : ids) SetHold(*FindInTeam(team, id), hold);
+  std::vector<JobId> sorted(ids.begin(), ids.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<ExpectedJob> jobs;
+  for (JobId id : sorted) jobs.push_back(ToExpected(*FindAnyTeam(id)));
+  return {ExpectedStatus::Ok(), std::move(jobs)};
+}
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::Suspend(std::string_view team,
+                                                           absl::Span<const JobId> ids) {
+  return Hold(team, ids, true);
+}
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::Resume(std::string_view team,
+                                                          absl::Span<const JobId> ids) {
+  return Hold(team, ids, false);
+}
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::HoldBatch(std::string_view team, BatchId id,
+                                                             bool hold) {
+  if (!ValidTeam(team)) return {BadTeam()};
+  if (FindBatch(team, id) == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  // Every job of the batch (top-level and nested: each carries the batch
+  // id) that is queued or pending; in id order, as jobs_ is.
+  std::vector<ExpectedJob> changed;
+  for (ModelJob& job : jobs_) {
+    if (job.job.batch_id != id || !Cancellable(job.job.state)) continue;
+    if (SetHold(job, hold)) changed.push_back(ToExpected(job));
+  }
+  return {ExpectedStatus::Ok(), std::move(changed)};
+}
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::SuspendBatch(std::string_view team, BatchId id) {
+  return HoldBatch(team, id, true);
+}
+
+Expected<std::vector<ExpectedJob>> ReferenceModel::ResumeBatch(std::string_view team, BatchId id) {
+  return HoldBatch(team, id, false);
+}
+
+Expected<ExpectedJob> ReferenceModel::SetPriority(std::string_view team, JobId id,
+                                                  int32_t priority) {
+  if (!ValidTeam(team)) return {BadTeam()};
+  ModelJob* job = FindInTeam(team, id);
+  if (job == nullptr) return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  if (!Cancellable(job->job.state)) {  // only while it waits to be claimed
+    return {Err(absl::StatusCode::kFailedPrecondition,
+                {Str(id), std::string(WireName(job->job.state))})};
+  }
+  job->job.priority = priority;
+  job->job.stats.updated_at = now_;
+  return {ExpectedStatus::Ok(), ToExpected(*job)};
+}
+
+absl::Status ReferenceModel::PinError(JobId id, std::string_view text) {
+  ModelJob* job = FindAnyTeamMutable(id);
+  if (job == nullptr) return absl::NotFoundError(Str(id));
+  if (job->error_options.empty()) return absl::OkStatus();
+  for (size_t i = 0; i < job->error_options.size(); ++i) {
+    if (job->error_options[i] != text) continue;
+    job->error_options = {std::string(text)};
+    job->cause_options = {job->cause_options[i]};
+    job->job.stats.error = std::string(text);
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("job ", Str(id), " shows \"", std::string(text),
+                                                 "\", none of ", Fmt(job->error_options)));
 }
 
 void ReferenceModel::PropagateFailure(JobId origin) {
@@ -1084,32 +1375,34 @@ void ReferenceModel::PropagateFailure(JobId origin) {
       Job& j = job.job;
       if (j.state != JobState::kQueued && j.state != JobState::kPending) continue;
       if ((j.state == JobState::kPending && prerequisite_failed(j)) || dependents_failed(j)) {
-        j.state = JobState::kError;
-        j.stats.error_at = now_;
-        j.stats.updated_at = now_;
+        j.state = JobState::kError;  // EndJob below does the rest
         failed.push_back(j.id);
         changed = true;
       }
     }
   }
-  // The text names the job that made it fail; which one depends on the
-  // order the engine walks in, so every reason that holds is accepted.
+  // The text names the job that made it fail (its recorded cause); which
+  // one depends on the order the engine walks in, so every reason that
+  // holds is accepted.
   for (JobId id : failed) {
     ModelJob& job = *FindAnyTeamMutable(id);
-    job.error_options.clear();
+    std::vector<std::string> texts;
+    std::vector<std::optional<JobId>> causes;
     if (job.job.on_prerequisite_failure == PrerequisiteFailurePolicy::kFail) {
       for (JobId p : PrerequisitesOf(job.job)) {
         if (FindAnyTeam(p)->job.state == JobState::kError) {
-          job.error_options.push_back(absl::StrCat("prerequisite ", Str(p), " failed"));
+          texts.push_back(absl::StrCat("prerequisite ", Str(p), " failed"));
+          causes.push_back(p);
         }
       }
     }
     if (dependents_failed(job.job)) {
       for (const ModelJob* d : DependentsOf(id)) {
-        job.error_options.push_back(absl::StrCat("dependent ", Str(d->job.id), " failed"));
+        texts.push_back(absl::StrCat("dependent ", Str(d->job.id), " failed"));
+        causes.push_back(d->job.id);
       }
     }
-    job.job.stats.error = job.error_options.front();
+    EndJob(job, JobState::kError, std::move(texts), std::move(causes));
   }
 }
 
@@ -1167,6 +1460,9 @@ std::string DiffJob(const ExpectedJob& want_job, const Job& got) {
   d.Field("onPrerequisiteFailure", want.on_prerequisite_failure, got.on_prerequisite_failure);
   d.Field("attempts", want.attempts, got.attempts);
   d.Field("cancelRequested", want.cancel_requested, got.cancel_requested);
+  d.Field("maxAttempts", want.max_attempts, got.max_attempts);
+  d.Field("retryAt", want.retry_at, got.retry_at);
+  d.Field("suspended", want.suspended, got.suspended);
   return d.Result(absl::StrCat("job ", Str(want.id)));
 }
 
@@ -1315,6 +1611,9 @@ std::string DescribeJob(const Job& job) {
       Str(job.id), " ", job.team, " ", WireName(job.state), " children=", Fmt(job.children),
       " dependsOn=", Fmt(job.depends_on),
       job.on_prerequisite_failure == PrerequisiteFailurePolicy::kIgnore ? " ignore-failures" : "",
+      " attempts=", job.attempts, "/", job.max_attempts, job.suspended ? " held" : "",
+      job.retry_at.has_value() ? absl::StrCat(" retryAt=", Fmt(*job.retry_at)) : "",
+      job.priority != 0 ? absl::StrCat(" priority=", job.priority) : "",
       " error=", Fmt(job.stats.error));
 }
 
@@ -1340,6 +1639,13 @@ std::string DescribeSpec(const JobSpec& spec) {
     absl::StrAppend(&out, "ignore-failures ");
   }
   if (!spec.output_url.empty()) absl::StrAppend(&out, "outputUrl:", spec.output_url, " ");
+  if (spec.max_attempts.has_value()) absl::StrAppend(&out, "maxAttempts:", *spec.max_attempts, " ");
+  if (spec.retry_backoff.has_value()) {
+    absl::StrAppend(&out, "backoff:", absl::FormatDuration(*spec.retry_backoff), " ");
+  }
+  if (spec.timeout.has_value()) {
+    absl::StrAppend(&out, "timeout:", absl::FormatDuration(*spec.timeout), " ");
+  }
   if (spec.payload.size() > 40) absl::StrAppend(&out, "payload:", spec.payload.size(), "B ");
   if (!spec.children.empty()) {
     std::vector<std::string> children;

@@ -3,13 +3,15 @@
 // File: tests/model/reference_model.h
 // -----------------------------------------------------------------------------
 // A reference model of contract §1-7 (the worker calls: Claim, Heartbeat, Finish,
-// Fail, Release, RequestAbort, and lease and abort expiry by RunDueWork), as
+// Fail, Release, RequestAbort, and lease and abort expiry by RunDueWork) and
+// §14 (attempts and retry backoff, time limits, Retry, holds, priorities), as
 // docs/semantics.md reads them. It is small, single-threaded and
 // deliberately naive: jobs live in one plain vector in creation order, every
 // lookup is a linear scan, dependents are found by scanning every job, and the
-// cancellation and failure closures are computed by applying their rules to
-// every job again and again until nothing changes. It has no indexes, so it
-// has no index to get wrong; it is meant to be read and believed.
+// cancellation, failure and revive closures are computed by applying their
+// rules to every job again and again until nothing changes. It has no
+// indexes, so it has no index to get wrong; it is meant to be read and
+// believed.
 //
 // The model does not make ids. Whoever drives it passes the engine's answer
 // to a submit, and the model names the new jobs with the ids found there
@@ -25,16 +27,46 @@
 //   - `stats.error` of a job cancelled by cascade may name any job the
 //     request named, and of a job failed by propagation any prerequisite in
 //     error or any dependent that ended without finishing (the exact one
-//     depends on the engine's walk; see `ExpectedJob::error_options`);
+//     depends on the engine's walk; see `ExpectedJob::error_options`). The
+//     text a job shows is its recorded cause, which a later Retry follows:
+//     once the engine has answered one, the driver pins it (PinError);
 //   - tags are compared as sets;
 //   - under the `random` pickup order a claim may take any matching job;
 //   - a heartbeat with an invalid report about a job it may not touch may be
 //     InvalidArgument or the lookup's error (which is checked first is open);
 //   - RunDueWork may count only the jobs whose deadline was due, or every job
-//     it changed (cascades and propagation included).
+//     it changed (cascades and propagation included);
+//   - a heartbeat with the lease of an attempt its time limit ended answers
+//     cancel_requested (the job as it is, the lease expiring now) until that
+//     lease would have run out; from then on until the next RunDueWork it may
+//     also be refused as stale, and after it it is.
 // RunDueWork handles the due jobs in deadline order, then creation order
-// (an earlier job's cancel cascade can reach a job requeued before it).
+// (an earlier job's cancel cascade can reach a job requeued before it); then
+// the retry backoffs that are over.
 //
+// Contract §14 as the model reads it (each point is contract text or what the
+// engine's header says):
+//   - an attempt that ends without success (a worker's fail, a release, a lost
+//     lease, the time limit) uses one; with attempts left (and a fail not
+//     marked final) the job is queued again, showing the attempt's error
+//     ("lease expired after N attempts", the worker's text, "timed out after
+//     N s"), not claimable before retry_at = end + backoff x 2^(attempts-1),
+//     at most 24 h; else it ends in error with that text;
+//   - a job whose abort was requested ends cancelled on a release or expiry
+//     (as before), finished on a finish, and in error on a fail, whatever
+//     attempts it has left (retrying it would undo the abort);
+//   - the time limit runs from the claim; heartbeats do not move it; an abort
+//     request replaces it with the abort's grace; when it and the lease end
+//     at the same time, the time limit ends the attempt;
+//   - a held job keeps its state and is never claimed; a held pending job
+//     that becomes ready is held queued; holding a job that waits out a
+//     backoff ends the wait; holding a held job (resuming one not held)
+//     changes nothing, not even updatedAt;
+//   - Retry revives the least fixpoint of "the named jobs; every ended job
+//     whose recorded cause (the job its cascade came from, the prerequisite
+//     or dependent that failed it) is in the set", refused when a revived job
+//     has a prerequisite outside the set in manually_cancelled, or in error
+//     when it does not ignore failures.
 // Example:
 //
 //   cascade::model::ReferenceModel model(options);
@@ -165,22 +197,45 @@ struct ExpectedHeartbeat {
 
 // RunDueWork's count: either reading of "how many jobs it changed".
 struct ExpectedDueWork {
-  size_t due = 0;      // jobs whose lease or abort deadline was due
-  size_t changed = 0;  // every job that changed, cascades included
+  size_t due = 0;          // jobs whose lease, abort, time limit or backoff was due
+  size_t changed = 0;      // every job that changed, cascades included
+  size_t timed_out = 0;    // of `due`: attempts their time limit ended
+  size_t waits_ended = 0;  // of `due`: retry backoffs that were over
 };
 
 // ---- The model's state ------------------------------------------------------
 
 struct ModelJob {
-  Job job;  // what Get should return (but see error_options)
+  // What Get should return (but see error_options). Contract §14's state is
+  // in it too: `max_attempts`, `suspended` (held), and `retry_at` (set while
+  // the job waits out a retry backoff).
+  Job job;
   std::vector<std::string> error_options;
+  // Parallel to error_options: the job each reading names as the cause of
+  // the job's end (a cascade's origin, the failed prerequisite or
+  // dependent), or none. Retry follows it.
+  std::vector<std::optional<JobId>> cause_options;
   std::string payload;
+  // The job's retry backoff and time limit (its spec's, else the engine's).
+  absl::Duration retry_backoff;
+  std::optional<absl::Duration> timeout;
   std::string lease_token;  // the engine's token while rendering
-  // While rendering: the lease the claim granted, its expiry, and the abort
-  // deadline once an abort was requested.
+  // While rendering: the lease the claim granted, its expiry, the attempt's
+  // time limit if it has one, and the abort deadline once an abort was
+  // requested.
   absl::Duration lease_length;
   absl::Time lease_expires_at;
+  std::optional<absl::Time> time_limit;
   std::optional<absl::Time> abort_deadline;
+};
+
+// The lease of an attempt its time limit ended: its worker's heartbeats are
+// told to stop until the lease would have run out.
+struct TimedOutLease {
+  JobId id;
+  std::string token;
+  absl::Time would_expire;
+  bool forgotten = false;  // a RunDueWork at or after would_expire ran
 };
 
 struct ModelBatch {
@@ -196,9 +251,9 @@ struct ModelBatch {
 class ReferenceModel {
  public:
   // Uses `options.output_url_template`, `options.lease_duration`,
-  // `options.max_attempts`, `options.abort_grace` and `options.pickup_order`;
-  // the rest of `options` does not change what the
-  // model predicts.
+  // `options.max_attempts`, `options.retry_backoff`, `options.render_timeout`,
+  // `options.abort_grace` and `options.pickup_order`; the rest of `options`
+  // does not change what the model predicts.
   explicit ReferenceModel(const Options& options);
 
   // The engine's clock: the time every following call happens at.
@@ -257,14 +312,41 @@ class ReferenceModel {
   // Records the lease token the engine gave for the job `Claim` predicted.
   void SetLeaseToken(JobId id, std::string token);
   Expected<ExpectedJob> Finish(JobId id, std::string_view lease_token, const FinishReport& report);
-  Expected<ExpectedJob> Fail(JobId id, std::string_view lease_token, std::string_view error);
+  // With attempts left and `report.retry` (and no abort requested), the job
+  // is queued again; otherwise it ends in error.
+  Expected<ExpectedJob> Fail(JobId id, std::string_view lease_token, const FailReport& report);
+  Expected<ExpectedJob> Fail(JobId id, std::string_view lease_token, std::string_view error) {
+    return Fail(id, lease_token, FailReport{.error = std::string(error)});
+  }
   Expected<ExpectedHeartbeat> Heartbeat(JobId id, std::string_view lease_token,
                                         const HeartbeatReport& report);
   Expected<ExpectedJob> Release(JobId id, std::string_view lease_token);
   Expected<ExpectedJob> RequestAbort(std::string_view team, JobId id);
-  // Every rendering job whose lease expiry or abort deadline is at or before
-  // now ends its attempt (see the .cc).
+  // Every rendering job whose lease expiry, time limit or abort deadline is
+  // at or before now ends its attempt; then every job whose retry backoff is
+  // over becomes claimable (see the .cc).
   ExpectedDueWork RunDueWork();
+
+  // ---- Contract §14: predict, and apply when OK ---------------------------------
+
+  // Revives the named jobs (each in error or manually_cancelled) and every
+  // job that ended because one of the set did, transitively; in id order.
+  Expected<std::vector<ExpectedJob>> Retry(std::string_view team, absl::Span<const JobId> ids);
+  // Holds or releases 1-1000 distinct queued or pending jobs; answers every
+  // named job, in id order.
+  Expected<std::vector<ExpectedJob>> Suspend(std::string_view team, absl::Span<const JobId> ids);
+  Expected<std::vector<ExpectedJob>> Resume(std::string_view team, absl::Span<const JobId> ids);
+  // The same for every queued or pending job of the batch (nested children
+  // included); answers the jobs whose hold changed, in id order.
+  Expected<std::vector<ExpectedJob>> SuspendBatch(std::string_view team, BatchId id);
+  Expected<std::vector<ExpectedJob>> ResumeBatch(std::string_view team, BatchId id);
+  Expected<ExpectedJob> SetPriority(std::string_view team, JobId id, int32_t priority);
+
+  // Records which of a job's acceptable `stats.error` texts the engine
+  // answered: from then on the job shows exactly that one, and a Retry
+  // follows the cause it names. InvalidArgument if `text` is not one of
+  // them. A job that shows no reason (not ended) is left as it is.
+  absl::Status PinError(JobId id, std::string_view text);
 
   // ---- Inspection -------------------------------------------------------------
 
@@ -274,6 +356,8 @@ class ReferenceModel {
   const std::vector<ModelBatch>& batches() const { return batches_; }
   // The job with this id in any team, or null.
   const ModelJob* FindAnyTeam(JobId id) const;
+  // The leases time limits ended, oldest first.
+  const std::vector<TimedOutLease>& timed_out_leases() const { return timed_out_; }
 
  private:
   ModelJob* FindInTeam(std::string_view team, JobId id);
@@ -282,9 +366,26 @@ class ReferenceModel {
   // The rendering job `id` if `lease_token` is its lease (sets `*job`), else
   // the error a worker call must get.
   ExpectedStatus FindLeased(JobId id, std::string_view lease_token, ModelJob** job);
-  // Release and expiry: requeue, error after max_attempts, or (an abort was
-  // requested) manually_cancelled with the cancel cascade.
-  void EndAttempt(ModelJob& job);
+  // How an attempt ended without success.
+  enum class AttemptEnd { kFail, kFinalFail, kRelease, kLeaseExpired, kTimedOut };
+  // Fail, release, expiry and time-out: requeue (after the backoff), error
+  // after max_attempts (or a final fail), or (an abort was requested)
+  // manually_cancelled with the cancel cascade (error for a fail). `text`:
+  // the worker's, for a fail.
+  void EndAttempt(ModelJob& job, AttemptEnd how, const std::string& text = "");
+  // Ends a job in `state` (error or manually_cancelled) now, with these
+  // readings of its stats.error and their causes; it is no longer held,
+  // waiting or leased.
+  void EndJob(ModelJob& job, JobState state, std::vector<std::string> texts,
+              std::vector<std::optional<JobId>> causes);
+  // The size, duplicate and lookup checks of a call naming 1-1000 jobs (the
+  // first that fails decides); OK when all are the team's.
+  ExpectedStatus CheckNamed(std::string_view team, absl::Span<const JobId> ids) const;
+  // Holds (or releases) the job if it is not (or is): true if it changed.
+  bool SetHold(ModelJob& job, bool hold);
+  Expected<std::vector<ExpectedJob>> Hold(std::string_view team, absl::Span<const JobId> ids,
+                                          bool hold);
+  Expected<std::vector<ExpectedJob>> HoldBatch(std::string_view team, BatchId id, bool hold);
   const ModelBatch* FindBatch(std::string_view team, BatchId id) const;
 
   // The prerequisites of a job: its nested children, then its dependsOn.
@@ -339,6 +440,8 @@ class ReferenceModel {
   std::string output_url_template_;
   absl::Duration lease_duration_;
   int max_attempts_;
+  absl::Duration retry_backoff_;
+  std::optional<absl::Duration> render_timeout_;
   absl::Duration abort_grace_;
   SortOrder pickup_order_;
   absl::Time now_ = absl::UnixEpoch();
@@ -346,6 +449,7 @@ class ReferenceModel {
   std::vector<ModelBatch> batches_;
   std::vector<JobId> all_ids_;            // every job and batch id the engine gave
   std::vector<ModelJob> pending_commit_;  // jobs of the submit being applied
+  std::vector<TimedOutLease> timed_out_;
 };
 
 // ---- Comparing with the engine's answers ------------------------------------
