@@ -199,8 +199,8 @@ CreatedJob EngineImpl::Created(uint32_t slot, const BatchRecord* batch) const {
 absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSpec& spec) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   CASCADE_RETURN_IF_ERROR(ValidateSpec(spec));
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   const TeamNo team_id = model_.InternTeam(team);
   CASCADE_RETURN_IF_ERROR(CheckDependencies(model_, team_id, spec));
@@ -241,8 +241,8 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
     checks.push_back(spec != nullptr ? ValidateSpec(*spec) : rejected(i));
   }
 
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   const TeamNo team_id = model_.InternTeam(team);
   BatchSubmitResult result;
@@ -374,8 +374,8 @@ absl::StatusOr<BatchView> EngineImpl::GetBatch(std::string_view team, BatchId id
 
 absl::StatusOr<std::vector<Job>> EngineImpl::Cancel(std::string_view team, JobId id) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
   if (!model_.job(slot).machine.Accepts(JobEvent::kCancel)) {
@@ -421,8 +421,8 @@ absl::Status EngineImpl::AllAccept(absl::Span<const uint32_t> slots, JobEvent ev
 absl::StatusOr<std::vector<Job>> EngineImpl::CancelMany(std::string_view team,
                                                         absl::Span<const JobId> ids) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(std::vector<uint32_t> slots, FindNamed(team, ids, "cancel"));
   CASCADE_RETURN_IF_ERROR(AllAccept(slots, JobEvent::kCancel,
@@ -439,8 +439,8 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const BatchRecord* batch = FindBatch(team, id);
   if (batch == nullptr) return NotFoundBatch(id);
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   if (batch->purged()) return NotFoundBatch(id);  // by retention, since FindBatch
   BatchCancelResult result;
@@ -481,8 +481,8 @@ absl::StatusOr<BatchCancelResult> EngineImpl::CancelBatch(std::string_view team,
 absl::StatusOr<std::vector<Job>> EngineImpl::Retry(std::string_view team,
                                                    absl::Span<const JobId> ids) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(std::vector<uint32_t> slots, FindNamed(team, ids, "retry"));
   CASCADE_RETURN_IF_ERROR(
@@ -500,8 +500,8 @@ absl::StatusOr<std::vector<Job>> EngineImpl::Retry(std::string_view team,
 absl::StatusOr<std::vector<Job>> EngineImpl::Hold(std::string_view team,
                                                   absl::Span<const JobId> ids, JobEvent event) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(
       std::vector<uint32_t> slots,
@@ -526,8 +526,8 @@ absl::StatusOr<std::vector<Job>> EngineImpl::HoldBatch(std::string_view team, Ba
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   const BatchRecord* batch = FindBatch(team, id);
   if (batch == nullptr) return NotFoundBatch(id);
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   if (batch->purged()) return NotFoundBatch(id);  // by retention, since FindBatch
   std::vector<uint32_t> changed;
@@ -543,8 +543,8 @@ absl::StatusOr<std::vector<Job>> EngineImpl::HoldBatch(std::string_view team, Ba
 
 absl::StatusOr<Job> EngineImpl::SetPriority(std::string_view team, JobId id, int32_t priority) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
   if (!model_.Apply(slot, JobEvent::kReprioritize, {.now_ms = now_ms, .priority = priority})) {
@@ -567,8 +567,8 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   if (request.lease && *request.lease <= absl::ZeroDuration()) {
     return InvalidArgumentWithViolations("invalid claim", {{"leaseSeconds", "must be positive"}});
   }
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   std::vector<TagNo> wanted;
   for (const std::string& tag : request.tags) {
@@ -619,8 +619,8 @@ absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease
 
 absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
                                        const FinishReport& report) {
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish));
   if (report.output_url.size() > kMaxOutputUrlBytes) {
@@ -636,8 +636,8 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
 
 absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
                                      const FailReport& report) {
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
   const std::string_view error = report.error;
@@ -658,8 +658,8 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
     bad.push_back({"extend", "must be positive"});
   }
   if (!bad.empty()) return InvalidArgumentWithViolations("invalid heartbeat", bad);
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   // The worker of an attempt its time limit ended learns it here, once or
   // until its lease would have run out (contract §14).
@@ -692,8 +692,8 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
 }
 
 absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) {
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kRelease));
   // The table decides: back to queued, error after the last attempt, or
@@ -706,8 +706,8 @@ absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) 
 
 absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  const int64_t now_ms = NowMillis();
   WriteSection section(this);
+  const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
   const JobRecord& job = model_.job(slot);
@@ -743,8 +743,8 @@ size_t EngineImpl::EndDueLeases(int64_t now_ms) {
 size_t EngineImpl::RunDueWork() {
   size_t changed = 0;
   {
-    const int64_t now_ms = NowMillis();
     WriteSection section(this);
+    const int64_t now_ms = NowMillis();
     // After a failed commit nothing changes; the caller of a timer has no
     // answer to give, and the next write call reports the failure.
     if (section.writable().ok()) {

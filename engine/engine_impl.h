@@ -121,8 +121,10 @@ class EngineImpl final : public Engine {
 
  private:
   // Holds mu_ exclusively for its scope; every call that changes state runs
-  // in one. Commit journals what the section changed as one group (under the
-  // lock, so groups are in the order of operations), makes its deliveries
+  // in one, and reads the clock inside it, so that changes are stamped in the
+  // order they happen (a claim never starts before the retry backoff that
+  // held its job ended, whoever waited for the lock). Commit journals what the section changed as
+  // one group (under the lock, so groups are in the order of operations), makes its deliveries
   // sendable, releases the lock, waits until the group is durable, then
   // publishes its events. A call answers OK only if Commit does.
   class ABSL_SCOPED_LOCKABLE WriteSection {

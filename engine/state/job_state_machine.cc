@@ -12,10 +12,11 @@
 #include "engine/state/job_state_machine.h"
 
 #include <algorithm>
+#include <array>
+#include <boost/mpl/joint_view.hpp>
 #include <boost/msm/back/state_machine.hpp>
 #include <boost/msm/front/functor_row.hpp>
 #include <boost/msm/front/state_machine_def.hpp>
-#include <boost/mpl/joint_view.hpp>
 #include <new>
 
 namespace cascade::internal {
@@ -318,26 +319,32 @@ static_assert(alignof(Backend) <= 4, "JobMachine::storage_ is under-aligned");
 template <class State>
 constexpr int kMsmId = msm::back::get_state_id<Backend::stt, State>::value;
 
-std::optional<JobState> FromMsmId(int id) {
+// What each of the back-end's state ids reports: its wire state (none for
+// New) and sub-state. One load where a chain of comparisons was: a job's
+// every event reads its state several times.
+struct StateInfo {
+  std::optional<JobState> state;
+  SubState sub = SubState::kNone;
+};
+constexpr int kMaxMsmStates = 16;
+constexpr std::array<StateInfo, kMaxMsmStates> kStateInfo = [] {
   using D = JobMachineDef;
-  if (id == kMsmId<D::Queued> || id == kMsmId<D::Waiting> || id == kMsmId<D::QueuedHeld>) {
-    return JobState::kQueued;
-  }
-  if (id == kMsmId<D::Pending> || id == kMsmId<D::PendingHeld>) return JobState::kPending;
-  if (id == kMsmId<D::Rendering> || id == kMsmId<D::Aborting>) return JobState::kRendering;
-  if (id == kMsmId<D::Finished>) return JobState::kFinished;
-  if (id == kMsmId<D::Error>) return JobState::kError;
-  if (id == kMsmId<D::Cancelled>) return JobState::kCancelled;
-  return std::nullopt;  // New
-}
+  std::array<StateInfo, kMaxMsmStates> info{};
+  info[kMsmId<D::Queued>] = {JobState::kQueued};
+  info[kMsmId<D::Waiting>] = {JobState::kQueued, SubState::kWaiting};
+  info[kMsmId<D::QueuedHeld>] = {JobState::kQueued, SubState::kHeld};
+  info[kMsmId<D::Pending>] = {JobState::kPending};
+  info[kMsmId<D::PendingHeld>] = {JobState::kPending, SubState::kHeld};
+  info[kMsmId<D::Rendering>] = {JobState::kRendering};
+  info[kMsmId<D::Aborting>] = {JobState::kRendering, SubState::kAborting};
+  info[kMsmId<D::Finished>] = {JobState::kFinished};
+  info[kMsmId<D::Error>] = {JobState::kError};
+  info[kMsmId<D::Cancelled>] = {JobState::kCancelled};
+  return info;  // New: no state
+}();
 
-SubState SubStateOf(int id) {
-  using D = JobMachineDef;
-  if (id == kMsmId<D::Aborting>) return SubState::kAborting;
-  if (id == kMsmId<D::Waiting>) return SubState::kWaiting;
-  if (id == kMsmId<D::QueuedHeld> || id == kMsmId<D::PendingHeld>) return SubState::kHeld;
-  return SubState::kNone;
-}
+std::optional<JobState> FromMsmId(int id) { return kStateInfo[id].state; }
+SubState SubStateOf(int id) { return kStateInfo[id].sub; }
 
 template <class Event>
 bool Process(Backend& m, const EventArgs& args, JobTimeline& timeline) {
