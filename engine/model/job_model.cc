@@ -12,7 +12,6 @@
 namespace cascade::internal {
 namespace {
 
-
 absl::Span<const TagNo> TagsOf(const JobRecord& job) {
   return job.extras ? absl::Span<const TagNo>(job.extras->tags) : absl::Span<const TagNo>();
 }
@@ -124,10 +123,10 @@ uint32_t JobModel::CreateTree(const JobSpec& spec, const NewJob& where) {
   if (!spec.template_id.empty()) job.template_ref = templates_.Intern(spec.template_id);
   job.total_assets = static_cast<uint32_t>(spec.total_assets);
   job.priority = spec.priority;
-  SetRetryPolicy(job, spec.max_attempts.value_or(0),
-                 spec.retry_backoff ? absl::ToInt64Milliseconds(*spec.retry_backoff) : -1,
-                 spec.timeout ? std::max<int64_t>(1, absl::ToInt64Milliseconds(*spec.timeout))
-                              : -1);
+  SetRetryPolicy(
+      job, spec.max_attempts.value_or(0),
+      spec.retry_backoff ? absl::ToInt64Milliseconds(*spec.retry_backoff) : -1,
+      spec.timeout ? std::max<int64_t>(1, absl::ToInt64Milliseconds(*spec.timeout)) : -1);
   job.policy = spec.on_prerequisite_failure;
   job.parent = where.parent;
   if (where.batch != nullptr) {

@@ -65,7 +65,7 @@ struct JobChange {
   uint32_t related = kNone32;  // the slot the cause names, or kNone32
   SubState from_sub = SubState::kNone;
   SubState sub = SubState::kNone;  // the sub-state after the change
-  bool restored = false;       // recovery put it back: nothing happened now
+  bool restored = false;           // recovery put it back: nothing happened now
 };
 
 // Told about every change the model makes, in the order it makes them.

@@ -74,9 +74,9 @@ enum class JobEvent : uint8_t {
   kLeaseExpired,
   kAbortRequested,
   // Contract §14.
-  kTimedOut,      // the attempt ran past its time limit
-  kRetryDue,      // the retry backoff is over
-  kRetry,         // revived by Retry
+  kTimedOut,  // the attempt ran past its time limit
+  kRetryDue,  // the retry backoff is over
+  kRetry,     // revived by Retry
   kSuspend,
   kResume,
   kReprioritize,  // SetPriority (the model applies the new priority)
