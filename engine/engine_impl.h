@@ -98,6 +98,15 @@ class EngineImpl final : public Engine {
   absl::StatusOr<Job> RequestAbort(std::string_view team, JobId id) override;
   absl::StatusOr<std::vector<Job>> Retry(std::string_view team,
                                          absl::Span<const JobId> ids) override;
+  // TODO(issue 15): the log book and the worker registry land next; until
+  // then these answer Unimplemented.
+  absl::Status AppendLog(JobId, std::string_view, absl::Span<const std::string>) override {
+    return absl::UnimplementedError("AppendLog");
+  }
+  absl::StatusOr<std::string> GetLog(std::string_view, JobId) const override {
+    return absl::UnimplementedError("GetLog");
+  }
+  std::vector<WorkerInfo> ListWorkers(std::string_view) const override { return {}; }
   absl::StatusOr<std::vector<Job>> Suspend(std::string_view team,
                                            absl::Span<const JobId> ids) override {
     return Hold(team, ids, JobEvent::kSuspend);

@@ -57,8 +57,13 @@ struct Lease {
 };
 
 struct ClaimRequest {
-  std::string worker;                   // free text, for diagnostics
-  std::vector<std::string> tags;        // only jobs carrying all of these
+  // The worker's name: free text; a non-empty one is remembered in the
+  // worker list (ListWorkers) with `tags`, `any_tags` and the lease length.
+  std::string worker;
+  std::vector<std::string> tags;  // only jobs carrying all of these
+  // Only jobs carrying at least one of these, when not empty (nexrender v1's
+  // pickup matching, contract §15).
+  std::vector<std::string> any_tags;
   std::optional<absl::Duration> lease;  // default: Options::lease_duration
 };
 
@@ -87,6 +92,31 @@ struct HeartbeatReport {
   std::optional<double> progress;
   // The lease's new length from now; default: the length the claim granted.
   std::optional<absl::Duration> extend;
+};
+
+// Contract §15: the render log kept per job (the last kMaxJobLogBytes).
+inline constexpr size_t kMaxJobLogBytes = size_t{1} << 20;
+// At most this many lines in one AppendLog call.
+inline constexpr size_t kMaxLogLinesPerCall = 10000;
+
+// What the worker list says of a worker (contract §15).
+enum class WorkerStatus : uint8_t {
+  kBusy = 0,  // holds at least one job, seen within two lease lengths
+  kIdle = 1,  // holds none, seen within two lease lengths
+  kLost = 2,  // not seen for two lease lengths (its last lease's)
+};
+// "busy", "idle", "lost".
+std::string_view WorkerStatusName(WorkerStatus status);
+
+struct WorkerInfo {
+  std::string name;
+  // The tags of its last claim (all-of, then any-of), as it sent them.
+  std::vector<std::string> tags;
+  absl::Time last_seen;
+  absl::Duration lease;  // the length of the last lease it was granted
+  WorkerStatus status = WorkerStatus::kIdle;
+  // The rendering jobs it holds, in id order (only the asking team's).
+  std::vector<JobId> jobs;
 };
 
 struct HeartbeatResult {
@@ -233,6 +263,29 @@ class Engine {
   // released within Options::abort_grace it is cancelled without the worker.
   // Errors: NotFound; FailedPrecondition unless the job is rendering.
   [[nodiscard]] virtual absl::StatusOr<Job> RequestAbort(std::string_view team, JobId id) = 0;
+
+  // ---- Render logs and the worker list (contract §15) -------------------------
+
+  // Appends `lines` to the job's render log, each followed by a newline; the
+  // log keeps its last kMaxJobLogBytes, cut at a line start. Fenced like
+  // Heartbeat: only the holder of the job's current lease may write. The log
+  // is journaled, outlives the attempt (a retried job's log goes on) and is
+  // purged with the job.
+  // Errors: InvalidArgument (over kMaxLogLinesPerCall lines, or a line
+  // holding a NUL byte); NotFound; FailedPrecondition (not rendering, or a
+  // stale lease).
+  [[nodiscard]] virtual absl::Status AppendLog(JobId id, std::string_view lease_token,
+                                               absl::Span<const std::string> lines) = 0;
+
+  // The team's job's render log. NotFound for an unknown job, or one with
+  // nothing logged.
+  [[nodiscard]] virtual absl::StatusOr<std::string> GetLog(std::string_view team,
+                                                           JobId id) const = 0;
+
+  // Every worker that claimed (with a name) or heartbeat, by name; each lists
+  // only `team`'s jobs among those it holds. Its status is judged at the
+  // clock's current time.
+  [[nodiscard]] virtual std::vector<WorkerInfo> ListWorkers(std::string_view team) const = 0;
 
   // ---- Retries, holds and priorities (contract §14) -------------------------
 

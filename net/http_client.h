@@ -1,0 +1,149 @@
+// Copyright 2026 The Cascade Authors.
+//
+// The project's HTTP client: HTTP/1.1 over TCP, and over TLS for https://
+// URLs, one connection per request, on Boost.Beast. Two users: the engine's
+// webhook transport (engine/webhook/http_transport.h), which needs only the
+// status, and cascade-worker (worker/), which reads the JSON answers of
+// cascade-server. Beast and Asio stay inside http_client.cc so that nothing
+// including this header pays for them.
+//
+// Example:
+//
+//   cascade::net::HttpClient client;
+//   cascade::net::HttpRequest request;
+//   request.method = cascade::net::Method::kPost;
+//   request.url = "http://127.0.0.1:8080/api/v2/workers/claim";
+//   request.headers = {{"Authorization", "Bearer w-token"},
+//                      {"Content-Type", "application/json"}};
+//   request.body = R"({"worker": "node-1"})";
+//   absl::StatusOr<cascade::net::HttpResponse> response =
+//       client.Send(request, absl::Seconds(10));
+//   if (response.ok() && response->status == 200) Use(response->body);
+//
+// What goes on the wire, in order:
+//   <METHOD> <path?query> HTTP/1.1
+//   Host: <host>[:<port> when not the scheme's default]
+//   User-Agent: <HttpClient's user agent>   (unless the request carries one)
+//   Content-Length: <n>            (see below)
+//   <the request's headers, in the request's order>
+//   <the body, when not empty>
+// Content-Length is sent when there is a body, and as "Content-Length: 0" for
+// a POST or PUT without one (servers may answer 411 otherwise). A GET or a
+// DELETE without a body sends none (RFC 9110 §8.6).
+//
+// The response: its status line and headers are read (1xx interim responses
+// are skipped), then its body, as `BodyMode` says; the connection is closed.
+//
+// Time: one deadline, now + timeout, bounds the whole exchange. Name
+// resolution runs on a helper thread that the call waits for until the
+// deadline and then abandons (getaddrinfo cannot be cancelled); connect, TLS
+// handshake, write and read run as asynchronous operations on a private
+// io_context that is run only until the deadline.
+//
+// Thread-safe: Send may run on many threads at once. The only state shared
+// between calls is the TLS client context, built once on the first https://
+// request and read-only after that.
+
+#ifndef CASCADE_NET_HTTP_CLIENT_H_
+#define CASCADE_NET_HTTP_CLIENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace cascade::net {
+
+enum class Method : uint8_t { kGet, kPost, kPut, kPatch, kDelete };
+
+// A URL the client can send to.
+struct HttpUrl {
+  bool tls = false;         // https
+  std::string host;         // a name or an IP literal, without brackets
+  uint16_t port = 0;        // explicit, or 80 / 443
+  std::string target;       // path and query; "/" at least
+  std::string host_header;  // the Host value: host (bracketed when IPv6)
+                            // and ":port" unless it is the default
+};
+
+// Parses `url`: scheme http or https (any case), then a host (a name of
+// letters, digits, '-', '.', '_'; an IPv4 literal; or a bracketed IPv6
+// literal without zone), an optional port 1-65535, and an optional path and
+// query. A fragment is dropped. InvalidArgument, saying what is wrong, for
+// anything else: another scheme, no host, userinfo ("user@host"), a bad
+// port, or a space, control or non-ASCII character anywhere.
+[[nodiscard]] absl::StatusOr<HttpUrl> ParseHttpUrl(std::string_view url);
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  Method method = Method::kGet;
+  std::string url;  // as ParseHttpUrl reads it
+  Headers headers;  // sent in this order; no Host, Content-Length or
+                    // Transfer-Encoding (the client writes those)
+  std::string body;
+};
+
+// What the caller needs of the response body.
+enum class BodyMode : uint8_t {
+  // The status is the answer: up to `max_body_bytes` of the body are read
+  // and thrown away; a body that is too large, broken or still arriving at
+  // the deadline does not turn the answer into an error (webhooks).
+  kDiscard,
+  // The whole body is the answer: it is returned in HttpResponse::body; one
+  // over `max_body_bytes` is ResourceExhausted, a broken or late one is
+  // Unavailable / DeadlineExceeded (API clients).
+  kRead,
+};
+
+struct HttpResponse {
+  int status = 0;
+  Headers headers;   // as received, in order
+  std::string body;  // empty under BodyMode::kDiscard
+};
+
+struct TlsClientContext;  // the OpenSSL context; defined in the .cc
+
+class HttpClient {
+ public:
+  // `user_agent`: sent unless a request carries its own User-Agent.
+  explicit HttpClient(std::string user_agent = "cascade/0.1");
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request` and waits at most `timeout` for the whole exchange.
+  // Errors, with nothing sent: InvalidArgument for a bad URL or a request
+  // header that is not a token name with a value free of CR, LF and NUL, or
+  // that names Host, Content-Length or Transfer-Encoding; DeadlineExceeded
+  // for a timeout <= 0. After that: Unavailable (resolution, connection,
+  // TLS or a broken exchange; the message names the step and the peer),
+  // DeadlineExceeded (the deadline passed), and, under kRead,
+  // ResourceExhausted for a body over `max_body_bytes`. Never throws.
+  [[nodiscard]] absl::StatusOr<HttpResponse> Send(const HttpRequest& request,
+                                                  absl::Duration timeout,
+                                                  BodyMode body_mode = BodyMode::kRead,
+                                                  size_t max_body_bytes = size_t{16} << 20);
+
+ private:
+  // The shared client context, built on first use; an error when OpenSSL
+  // could not make one or load the system's trust store.
+  absl::StatusOr<TlsClientContext*> Tls();
+
+  std::string user_agent_;
+  std::once_flag tls_once_;
+  std::unique_ptr<TlsClientContext> tls_;  // set once under tls_once_
+  absl::Status tls_status_;                // set once under tls_once_
+};
+
+}  // namespace cascade::net
+
+#endif  // CASCADE_NET_HTTP_CLIENT_H_
