@@ -298,6 +298,14 @@ absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
   return job;
 }
 
+absl::StatusOr<std::string> EngineImpl::GetPayload(std::string_view team, JobId id) const {
+  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+  ReaderLock lock(&mu_);
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
+  const JobRecord& job = model_.job(slot);
+  return job.extras ? job.extras->payload : std::string();
+}
+
 absl::StatusOr<std::vector<Job>> EngineImpl::GetFamily(std::string_view team, JobId id) const {
   CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
   ReaderLock lock(&mu_);

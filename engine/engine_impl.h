@@ -77,6 +77,7 @@ class EngineImpl final : public Engine {
   absl::StatusOr<BatchSubmitResult> SubmitBatchEntries(
       std::string_view team, absl::Span<const absl::StatusOr<JobSpec>> entries) override;
   absl::StatusOr<Job> Get(std::string_view team, JobId id) const override;
+  absl::StatusOr<std::string> GetPayload(std::string_view team, JobId id) const override;
   absl::StatusOr<std::vector<Job>> List(std::string_view team,
                                         const ListQuery& query) const override;
   absl::StatusOr<BatchCounts> GetBatchCounts(std::string_view team, BatchId id) const override;

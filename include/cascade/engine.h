@@ -179,6 +179,12 @@ class Engine {
   // The job, if it belongs to `team`; NotFound otherwise.
   [[nodiscard]] virtual absl::StatusOr<Job> Get(std::string_view team, JobId id) const = 0;
 
+  // What the job was created from (JobSpec::payload, as ClaimedJob carries
+  // it), if it belongs to `team`; NotFound otherwise. cascade-server answers
+  // a nexrender v1 job's JSON from it (contract §15).
+  [[nodiscard]] virtual absl::StatusOr<std::string> GetPayload(std::string_view team,
+                                                               JobId id) const = 0;
+
   // Jobs of `team` matching `query`, in its order, paged. Served from
   // per-state and per-tag indexes: a narrow filter does not scan every job.
   // Errors: InvalidArgument if limit is 0 or over 1000.
