@@ -28,17 +28,26 @@
 //   <the request's headers, in the request's order>
 //   <the body, when not empty>
 // Content-Length is sent when there is a body, and as "Content-Length: 0" for
-// a POST or PUT without one (servers may answer 411 otherwise). A GET or a
-// DELETE without a body sends none (RFC 9110 §8.6).
+// a POST, PUT or PATCH without one (servers may answer 411 otherwise). A GET
+// or a DELETE without a body sends none (RFC 9110 §8.6). Never chunked.
 //
 // The response: its status line and headers are read (1xx interim responses
 // are skipped), then its body, as `BodyMode` says; the connection is closed.
+// A body may be framed by Content-Length, chunked, or end when the server
+// closes the connection. Over TLS, such an until-close body must end with
+// the server's close_notify: one cut short without it is Unavailable under
+// kRead (anyone on the path could have truncated it).
 //
-// Time: one deadline, now + timeout, bounds the whole exchange. Name
-// resolution runs on a helper thread that the call waits for until the
-// deadline and then abandons (getaddrinfo cannot be cancelled); connect, TLS
-// handshake, write and read run as asynchronous operations on a private
-// io_context that is run only until the deadline.
+// TLS: OpenSSL, TLS 1.2 at least, the peer verified against the system's
+// default verify paths (SSL_CERT_FILE / SSL_CERT_DIR are honoured), the host
+// name (sent as SNI) or IP literal checked against the certificate.
+//
+// Time: one deadline, now + timeout (clamped to 24 hours), bounds the whole
+// exchange. Name resolution runs on a helper thread that the call waits for
+// until the deadline and then abandons (getaddrinfo cannot be cancelled; see
+// docs/architecture.md, "HTTP client"); connect, TLS handshake, write and
+// read run as asynchronous operations on a private io_context that is run
+// only until the deadline.
 //
 // Thread-safe: Send may run on many threads at once. The only state shared
 // between calls is the TLS client context, built once on the first https://
@@ -94,19 +103,25 @@ struct HttpRequest {
 
 // What the caller needs of the response body.
 enum class BodyMode : uint8_t {
-  // The status is the answer: up to `max_body_bytes` of the body are read
-  // and thrown away; a body that is too large, broken or still arriving at
-  // the deadline does not turn the answer into an error (webhooks).
+  // The status is the answer: up to `max_body_bytes` of the body (rounded up
+  // to the next 8 KiB read) are read and thrown away; a body that is too
+  // large, broken or still arriving at the deadline does not turn the answer
+  // into an error (webhooks).
   kDiscard,
   // The whole body is the answer: it is returned in HttpResponse::body; one
-  // over `max_body_bytes` is ResourceExhausted, a broken or late one is
-  // Unavailable / DeadlineExceeded (API clients).
+  // over `max_body_bytes` is ResourceExhausted (at once when Content-Length
+  // says so, else as soon as byte max_body_bytes + 1 arrives), a broken one
+  // (cut short, bad chunking) Unavailable, one still arriving at the deadline
+  // DeadlineExceeded (API clients).
   kRead,
 };
 
 struct HttpResponse {
-  int status = 0;
-  Headers headers;   // as received, in order
+  int status = 0;    // of the final response (not a 1xx)
+  Headers headers;   // as received, names as spelled, no trailers; in
+                     // arrival order, except that fields sharing a name
+                     // are kept together where the first of them arrived
+                     // (Beast's field container does so)
   std::string body;  // empty under BodyMode::kDiscard
 };
 
@@ -114,20 +129,25 @@ struct TlsClientContext;  // the OpenSSL context; defined in the .cc
 
 class HttpClient {
  public:
-  // `user_agent`: sent unless a request carries its own User-Agent.
+  // `user_agent`: sent unless a request carries its own User-Agent; empty
+  // sends none. One with CR, LF or NUL makes every Send that would send it
+  // InvalidArgument.
   explicit HttpClient(std::string user_agent = "cascade/0.1");
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends `request` and waits at most `timeout` for the whole exchange.
-  // Errors, with nothing sent: InvalidArgument for a bad URL or a request
-  // header that is not a token name with a value free of CR, LF and NUL, or
-  // that names Host, Content-Length or Transfer-Encoding; DeadlineExceeded
-  // for a timeout <= 0. After that: Unavailable (resolution, connection,
-  // TLS or a broken exchange; the message names the step and the peer),
-  // DeadlineExceeded (the deadline passed), and, under kRead,
-  // ResourceExhausted for a body over `max_body_bytes`. Never throws.
+  // Any status code is a response, not an error. Errors, with nothing sent:
+  // InvalidArgument for a bad URL ("invalid URL: ...") or a request header
+  // that is not a token name with a value free of CR, LF and NUL, or that
+  // names Host, Content-Length or Transfer-Encoding ("request header ...");
+  // DeadlineExceeded for a timeout <= 0. After that: Unavailable
+  // (resolution, connection, TLS or a broken exchange; the message names the
+  // step and the peer, e.g. "connect to 127.0.0.1:8080: Connection
+  // refused"), DeadlineExceeded "timed out after <timeout>" (the deadline
+  // passed), and, under kRead, ResourceExhausted for a body over
+  // `max_body_bytes`; Internal for anything unexpected. Never throws.
   [[nodiscard]] absl::StatusOr<HttpResponse> Send(const HttpRequest& request,
                                                   absl::Duration timeout,
                                                   BodyMode body_mode = BodyMode::kRead,
