@@ -10,6 +10,8 @@ CASCADE_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev
+  # cascade-worker's command line (worker/flags.cc), header-only.
+  libcli11-dev
   # scripts/fuzz.sh: clang and its libFuzzer runtime. 16, not bookworm's default 14,
   # which cannot capture a structured binding in a lambda (C++20; engine_impl.cc).
   clang-16 libclang-rt-16-dev
