@@ -5,8 +5,6 @@
 
 #include "server/api.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/graphviz.hpp>
@@ -22,11 +20,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "wire/errors.h"
+#include "server/responses.h"
 #include "wire/job_json.h"
 #include "wire/json.h"
 #include "wire/query.h"
 #include "wire/strings.h"
+#include "wire/v1_json.h"
 #include "wire/worker_bodies.h"
 
 namespace cascade::server {
@@ -37,58 +36,8 @@ using wire::Sv;
 using wire::WriteJson;
 
 constexpr std::string_view kPrefix = "/api/v2";
-
-// ---- Responses ------------------------------------------------------------------
-
-Response Json(int status, const json::value& body) {
-  Response r;
-  r.status = status;
-  r.body = WriteJson(body);
-  return r;
-}
-
-// The HTTP status of an engine error.
-int HttpStatusOf(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted:
-      return 409;
-    case absl::StatusCode::kResourceExhausted:
-      return 429;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-// An error answer: ValidationErrorResponse for 400, ErrorResponse otherwise.
-Response Error(const absl::Status& status) {
-  const int code = HttpStatusOf(status);
-  if (code == 400) return Json(code, wire::ValidationErrorResponseToJson(status));
-  return Json(code, wire::ErrorResponseToJson(status));
-}
-
-Response Error(int code, absl::Status status) {
-  Response r = Error(status);
-  r.status = code;
-  return r;
-}
-
-absl::Status BadField(std::string_view field, std::string message) {
-  return InvalidArgumentWithViolations(absl::StrCat("invalid ", Sv(field)),
-                                       {{std::string(field), std::move(message)}});
-}
+// The nexrender v1 bridge's routes (v1_api.h).
+constexpr std::string_view kV1Prefix = "/api/v1";
 
 // ---- Requests ---------------------------------------------------------------------
 
@@ -210,25 +159,23 @@ class Api::RateLimiter {
 
 namespace {
 
-// Compares in time that depends only on the lengths, not on where the texts
-// differ (contract §9).
-bool SameToken(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 // ---- Handlers: each gets the caller's team ("" on worker routes) -----------------
 
-Response PostJobs(Engine& engine, const Request& request, const std::string& team) {
+Response PostJobs(Engine& engine, const V1Api& v1, const Request& request,
+                  const std::string& team) {
   absl::StatusOr<JobSpec> spec = wire::ParseJobCreation(request.body);
   if (!spec.ok()) return Error(spec.status());
+  v1.MarkRunnable(*spec);
   absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
   if (!created.ok()) return Error(created.status());
   return Json(201, wire::JobCreationResponseToJson(*created));
 }
 
-Response PostJoin(Engine& engine, const Request& request, const std::string& team) {
+Response PostJoin(Engine& engine, const V1Api& v1, const Request& request,
+                  const std::string& team) {
   absl::StatusOr<JobSpec> spec = wire::ParseJoinJobCreation(request.body);
   if (!spec.ok()) return Error(spec.status());
+  v1.MarkRunnable(*spec);
   absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
   if (!created.ok()) return Error(created.status());
   return Json(201, wire::JobCreationResponseToJson(*created));
@@ -272,12 +219,16 @@ Response CancelJobs(Engine& engine, const Request& request, const std::string& t
   return Json(200, wire::JobCancellationResponseToJson(*cancelled));
 }
 
-Response PostBatches(Engine& engine, const Request& request, const std::string& team) {
+Response PostBatches(Engine& engine, const V1Api& v1, const Request& request,
+                     const std::string& team) {
   absl::StatusOr<std::vector<absl::StatusOr<JobSpec>>> entries =
       wire::ParseBatchCreation(request.body);
   if (!entries.ok()) {
     // Every 400 of POST /batches is a BatchCreationResponse.
     return Json(400, wire::BatchCreationErrorResponseToJson(entries.status()));
+  }
+  for (absl::StatusOr<JobSpec>& entry : *entries) {
+    if (entry.ok()) v1.MarkRunnable(*entry);
   }
   absl::StatusOr<BatchSubmitResult> result = engine.SubmitBatchEntries(team, *entries);
   if (!result.ok()) return Error(result.status());
@@ -400,7 +351,47 @@ Response Claim(Engine& engine, const Request& request) {
     return r;
   }
   if (!claimed.ok()) return Error(claimed.status());
-  return Json(200, wire::ClaimResponseToJson(*claimed));
+  // Its nested children, so that the worker can use what they rendered.
+  std::vector<Job> children;
+  children.reserve(claimed->job.children.size());
+  for (const JobId& child : claimed->job.children) {
+    if (absl::StatusOr<Job> job = engine.Get(claimed->job.team, child); job.ok()) {
+      children.push_back(*std::move(job));
+    }
+  }
+  return Json(200, wire::ClaimResponseToJson(*claimed, children));
+}
+
+// POST /jobs/{id}/logs (worker).
+Response AppendLog(Engine& engine, const Request& request, std::string_view id_text) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<wire::LogBody> body = wire::ParseLogBody(request.body);
+  if (!body.ok()) return Error(body.status());
+  if (absl::Status appended = engine.AppendLog(*id, body->lease, body->lines); !appended.ok()) {
+    return Error(appended);
+  }
+  Response r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+// GET /jobs/{id}/logs (client): the OpenAPI operation getJobLogs. Unlike GET
+// /jobs/{id}, the document gives this id a pattern and a 400 ("Invalid job
+// identifier"), so a malformed id is 400 here.
+Response GetLog(Engine& engine, std::string_view id_text, const std::string& team) {
+  absl::StatusOr<JobId> id = PathId(id_text);
+  if (!id.ok()) return Error(id.status());
+  absl::StatusOr<std::string> log = engine.GetLog(team, *id);
+  if (!log.ok()) return Error(log.status());
+  Response r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.headers.emplace_back("Content-Disposition",
+                         absl::StrCat("inline; filename=\"", id->ToString(), ".log\""));
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.body = *std::move(log);
+  return r;
 }
 
 // heartbeat, finish, fail, release: `action` is the route's last segment.
@@ -457,6 +448,9 @@ enum class RouteId {
   kFailedWebhooks,
   kReplay,
   kClaim,
+  kWorkers,
+  kAppendLog,
+  kGetLog,
   kHeartbeat,
   kFinish,
   kFail,
@@ -488,6 +482,8 @@ constexpr RouteSpec kRoutes[] = {
   {"POST", "/jobs/{id}/retry",                 Auth::kClient, RouteId::kRetryJob},
   {"POST", "/jobs/{id}/suspend",               Auth::kClient, RouteId::kSuspendJob},
   {"POST", "/jobs/{id}/resume",                Auth::kClient, RouteId::kResumeJob},
+  {"GET",  "/jobs/{id}/logs",                  Auth::kClient, RouteId::kGetLog},
+  {"POST", "/jobs/{id}/logs",                  Auth::kWorker, RouteId::kAppendLog},
   {"POST", "/jobs/{id}/heartbeat",             Auth::kWorker, RouteId::kHeartbeat},
   {"POST", "/jobs/{id}/finish",                Auth::kWorker, RouteId::kFinish},
   {"POST", "/jobs/{id}/fail",                  Auth::kWorker, RouteId::kFail},
@@ -497,6 +493,7 @@ constexpr RouteSpec kRoutes[] = {
   {"POST", "/batches/{id}/cancel",             Auth::kClient, RouteId::kCancelBatch},
   {"POST", "/batches/{id}/suspend",            Auth::kClient, RouteId::kSuspendBatch},
   {"POST", "/batches/{id}/resume",             Auth::kClient, RouteId::kResumeBatch},
+  {"GET",  "/workers",                         Auth::kClient, RouteId::kWorkers},
   {"POST", "/workers/claim",                   Auth::kWorker, RouteId::kClaim},
   {"GET",  "/webhooks/failed",                 Auth::kClient, RouteId::kFailedWebhooks},
   {"POST", "/webhooks/failed/{id}/replay",     Auth::kClient, RouteId::kReplay},
@@ -505,35 +502,20 @@ constexpr RouteSpec kRoutes[] = {
 };
 // clang-format on
 
-// Whether `path` (under the prefix) matches `pattern`; the {id} segments go to
-// `ids`. Allocates nothing once `ids` has room: it runs for every route.
-bool Match(std::string_view pattern, std::string_view path, std::vector<std::string_view>& ids) {
-  ids.clear();
-  while (true) {
-    const size_t p = pattern.find('/');
-    const size_t q = path.find('/');
-    const std::string_view want = pattern.substr(0, p);
-    const std::string_view got = path.substr(0, q);
-    if (want == "{id}") {
-      if (got.empty()) return false;
-      ids.push_back(got);
-    } else if (want != got) {
-      return false;
-    }
-    if (p == std::string_view::npos || q == std::string_view::npos) {
-      return p == std::string_view::npos && q == std::string_view::npos;
-    }
-    pattern.remove_prefix(p + 1);
-    path.remove_prefix(q + 1);
-  }
-}
-
 }  // namespace
 
 Api::Api(Engine* engine, const ApiOptions& options)
     : engine_(engine),
       options_(options),
-      limiter_(std::make_unique<RateLimiter>(options.rate_limit, options.clock)) {}
+      limiter_(std::make_unique<RateLimiter>(options.rate_limit, options.clock)) {
+  V1Options v1;
+  v1.secrets = options.v1_secrets;
+  v1.lease = options.v1_lease;
+  v1.clock = options.clock;
+  v1_ = std::make_unique<V1Api>(engine, std::move(v1), [this](const std::string& secret) {
+    return Admit(absl::StrCat("v1:", secret));
+  });
+}
 
 Api::~Api() = default;
 
@@ -555,14 +537,18 @@ Response Api::Route(const Request& request, std::string& route_name) {
   const std::string_view query = q == target.npos ? std::string_view() : target.substr(q + 1);
   std::string_view path = target.substr(0, q);
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  // HEAD is GET without the body (the HTTP server drops it).
+  const std::string_view method =
+      request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
+  if (path.substr(0, kV1Prefix.size()) == kV1Prefix &&
+      (path.size() == kV1Prefix.size() || path[kV1Prefix.size()] == '/')) {
+    return v1_->Handle(request, method, path.substr(kV1Prefix.size()), route_name);
+  }
   if (path.substr(0, kPrefix.size()) != kPrefix) {
     return Error(absl::NotFoundError(absl::StrCat(
         "no route ", absl::CHexEscape(Sv(path.substr(0, 256))), " (routes are under /api/v2)")));
   }
   path.remove_prefix(kPrefix.size());
-  // HEAD is GET without the body (the HTTP server drops it).
-  const std::string_view method =
-      request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
   // Concrete paths before templated ones, as OpenAPI matches paths: of the
   // patterns the path matches, only those with the fewest {id} segments
   // count, so `PATCH /jobs/cancel` is a wrong method on /jobs/cancel (405),
@@ -573,7 +559,7 @@ Response Api::Route(const Request& request, std::string& route_name) {
   const RouteSpec* route = nullptr;
   std::vector<std::string> allowed;
   for (const RouteSpec& r : kRoutes) {
-    if (!Match(r.pattern, path, ids) || ids.size() > fewest_ids) continue;
+    if (!MatchPath(r.pattern, path, ids) || ids.size() > fewest_ids) continue;
     if (ids.size() < fewest_ids) {  // more concrete than what matched so far
       fewest_ids = ids.size();
       route = nullptr;
@@ -596,7 +582,7 @@ Response Api::Route(const Request& request, std::string& route_name) {
     return Error(absl::NotFoundError(
         absl::StrCat("no route ", absl::CHexEscape(Sv(request.target.substr(0, 256))))));
   }
-  Match(route->pattern, path, ids);  // the ids of the route taken
+  MatchPath(route->pattern, path, ids);  // the ids of the route taken
   route_name = std::string(route->method) + " " + std::string(route->pattern);
 
   // Who is calling.
@@ -609,12 +595,12 @@ Response Api::Route(const Request& request, std::string& route_name) {
     }
     bool client = false, worker = false;
     for (const auto& [t, owner] : options_.client_tokens) {
-      if (SameToken(token, t)) {
+      if (SameSecret(token, t)) {
         client = true;
         team = owner;
       }
     }
-    for (const std::string& t : options_.worker_tokens) worker |= SameToken(token, t);
+    for (const std::string& t : options_.worker_tokens) worker |= SameSecret(token, t);
     if (token.empty() || (!client && !worker)) {
       Response r = Error(401, absl::UnauthenticatedError(
                                   token.empty() ? "missing bearer token (Authorization: Bearer ...)"
@@ -628,23 +614,14 @@ Response Api::Route(const Request& request, std::string& route_name) {
     if (route->auth == Auth::kWorker && !worker) {
       return Error(absl::PermissionDeniedError("a client token cannot call a worker route"));
     }
-    if (absl::Duration wait = limiter_->Acquire(std::string(token)); wait > absl::ZeroDuration()) {
-      rate_limited_.fetch_add(1, std::memory_order_relaxed);
-      Response r = Error(
-          429, absl::ResourceExhaustedError(absl::StrCat("rate limit of ", options_.rate_limit,
-                                                         " requests/s for this token exceeded")));
-      r.headers.emplace_back("Retry-After",
-                             absl::StrCat(std::max<int64_t>(
-                                 1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(wait))))));
-      return r;
-    }
+    if (std::optional<Response> refused = Admit(std::string(token))) return *refused;
   }
 
   Engine& engine = *engine_;
   const std::string_view id = ids.empty() ? std::string_view() : ids[0];
   switch (route->id) {
     case RouteId::kPostJobs:
-      return PostJobs(engine, request, team);
+      return PostJobs(engine, *v1_, request, team);
     case RouteId::kGetJobs:
       return GetJobs(engine, query, team);
     case RouteId::kGetJob:
@@ -654,9 +631,9 @@ Response Api::Route(const Request& request, std::string& route_name) {
     case RouteId::kCancelJobs:
       return CancelJobs(engine, request, team);
     case RouteId::kJoin:
-      return PostJoin(engine, request, team);
+      return PostJoin(engine, *v1_, request, team);
     case RouteId::kPostBatches:
-      return PostBatches(engine, request, team);
+      return PostBatches(engine, *v1_, request, team);
     case RouteId::kGetBatch:
       return GetBatch(engine, id, team);
     case RouteId::kCancelBatch:
@@ -685,6 +662,12 @@ Response Api::Route(const Request& request, std::string& route_name) {
       return ReplayWebhook(engine, id, team);
     case RouteId::kClaim:
       return Claim(engine, request);
+    case RouteId::kWorkers:
+      return Json(200, wire::WorkerListToJson(engine.ListWorkers(team)));
+    case RouteId::kAppendLog:
+      return AppendLog(engine, request, id);
+    case RouteId::kGetLog:
+      return GetLog(engine, id, team);
     case RouteId::kHeartbeat:
       return WorkerCall(engine, request, id, "heartbeat");
     case RouteId::kFinish:
@@ -703,6 +686,19 @@ Response Api::Route(const Request& request, std::string& route_name) {
     }
   }
   return Error(absl::InternalError("unhandled route"));
+}
+
+std::optional<Response> Api::Admit(const std::string& key) {
+  const absl::Duration wait = limiter_->Acquire(key);
+  if (wait <= absl::ZeroDuration()) return std::nullopt;
+  rate_limited_.fetch_add(1, std::memory_order_relaxed);
+  Response r =
+      Error(429, absl::ResourceExhaustedError(absl::StrCat("rate limit of ", options_.rate_limit,
+                                                           " requests/s for this token exceeded")));
+  r.headers.emplace_back("Retry-After",
+                         absl::StrCat(std::max<int64_t>(
+                             1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(wait))))));
+  return r;
 }
 
 std::string Api::MetricsText() const {

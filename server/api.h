@@ -4,7 +4,8 @@
 // -----------------------------------------------------------------------------
 // Api: cascade-server's request handler. It turns a Request into a Response:
 // routing under /api/v2, Bearer tokens to teams (client tokens) or to the
-// worker routes (worker tokens), the per-token rate limit, the wire library
+// worker routes (worker tokens), the nexrender v1 bridge under /api/v1
+// (v1_api.h, on with `v1_secrets`), the per-token rate limit, the wire library
 // (wire/: JSON bodies, errors, query strings) for what it reads and writes,
 // and the engine for everything else. It
 // knows nothing of sockets: HttpServer (http_server.h) feeds it, and the
@@ -28,6 +29,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +40,7 @@
 #include "base/mutex.h"
 #include "cascade/cascade.h"
 #include "server/http_types.h"
+#include "server/v1_api.h"
 
 namespace cascade::server {
 
@@ -52,8 +55,15 @@ struct ApiOptions {
   double rate_limit = 0;
   // Bodies longer than this get 413. Default: 10 MiB (contract §9).
   size_t max_body_bytes = size_t{10} << 20;
-  // Where the rate limiter reads time. Not owned. Default: Clock::Real().
+  // Where the rate limiter and the v1 bridge read time. Not owned.
+  // Default: Clock::Real().
   Clock* clock = Clock::Real();
+  // nexrender v1 secrets (the `nexrender-secret` header of the /api/v1
+  // routes, v1_api.h) and the team each one acts for. Empty: /api/v1 is off
+  // (404). Default: empty.
+  std::vector<std::pair<std::string, std::string>> v1_secrets;
+  // The lease a v1 pickup gets. Default: 4 h (contract §15).
+  absl::Duration v1_lease = absl::Hours(4);
 };
 
 class Api {
@@ -77,10 +87,14 @@ class Api {
   Response Route(const Request& request, std::string& route_name);
   // The Prometheus text of GET /api/v2/metrics.
   std::string MetricsText() const;
+  // The rate limit of `key` (a token, or a v1 secret): the 429 to answer
+  // instead of serving the request, or nothing.
+  std::optional<Response> Admit(const std::string& key);
 
   Engine* const engine_;
   const ApiOptions options_;
   std::unique_ptr<RateLimiter> limiter_;
+  std::unique_ptr<V1Api> v1_;  // the /api/v1 routes
 
   // Requests answered, by route (its pattern, or "unmatched") and status.
   mutable internal::Mutex metrics_mu_;  // a leaf

@@ -72,6 +72,11 @@ Usage: cascade-server [flags]
   --webhook-backoff SECONDS first retry delay of a webhook, doubling (default 1)
   --webhook-timeout SECONDS timeout of one webhook attempt (default 2)
   --webhook-secret SECRET   sign webhook bodies (Cascade-Signature: sha256=<HMAC>)
+  --v1-secret SECRET=TEAM   turn on the nexrender v1 routes (/api/v1) and accept SECRET in
+                            their nexrender-secret header for TEAM (repeatable); with none,
+                            /api/v1 answers 404
+  --v1-lease-seconds N      lease a v1 pickup gets, renewed by each of the worker's reports,
+                            1-604800 (default 14400: v1 workers are silent between reports)
   --help                    this text
 
 The REST reference is docs/http.md.
@@ -172,6 +177,16 @@ absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args) {
       flags.webhook_timeout = *d;
     } else if (flag == "--webhook-secret") {
       flags.webhook_secret = *v;
+    } else if (flag == "--v1-secret") {
+      const size_t eq = v->find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == v->size()) {
+        return Bad(flag, "expected SECRET=TEAM");
+      }
+      flags.v1_secrets.emplace_back(v->substr(0, eq), v->substr(eq + 1));
+    } else if (flag == "--v1-lease-seconds") {
+      absl::StatusOr<double> s = Number(flag, *v, 1, 604800);
+      if (!s.ok()) return s.status();
+      flags.v1_lease = absl::Milliseconds(std::llround(*s * 1000));
     } else {
       return Bad(flag, "unknown flag");
     }

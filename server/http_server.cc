@@ -279,6 +279,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;  // Stop came first
     boost::system::error_code ignored;
     stream_.socket().set_option(tcp::no_delay(true), ignored);
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(ignored);
+    if (!ignored) peer_ = remote.address().to_string();
     ReadRequest();
   }
 
@@ -415,6 +417,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       request.headers.emplace_back(std::move(name), Str(field.value()));
     }
     request.body = std::move(message.body());
+    request.peer = peer_;
 
     Response response;
     try {
@@ -522,6 +525,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ServerState* const server_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;  // received, not yet parsed (pipelined requests)
+  std::string peer_;           // the client's address (Request::peer)
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;  // being written
   Phase phase_ = Phase::kReading;

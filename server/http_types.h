@@ -20,6 +20,9 @@ struct Request {
   // Header fields in order; names lower-cased by the server.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The client's IP address as text ("127.0.0.1", "::1"); empty when the
+  // request did not come from a socket (tests, the fuzzer).
+  std::string peer;
 
   // The value of the first header named `name` (lower case), or "".
   std::string_view Header(std::string_view name) const {

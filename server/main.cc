@@ -50,6 +50,11 @@ void PrintWelcome(const ServerFlags& flags, uint16_t port, const std::string& cl
   }
   if (!worker_token.empty()) std::cout << "  worker token: " << worker_token << "\n";
   if (flags.demo_workers > 0) std::cout << "  demo workers: " << flags.demo_workers << "\n";
+  if (!flags.v1_secrets.empty()) {
+    std::cout << "  nexrender v1 routes: http://" << host << ":" << port << "/api/v1 ("
+              << flags.v1_secrets.size() << " secret" << (flags.v1_secrets.size() == 1 ? "" : "s")
+              << ")\n";
+  }
   const std::string auth = absl::StrCat("-H \"Authorization: Bearer ", client_token, "\"");
   std::cout << "\nTry it:\n"
             << "  curl -s -X POST " << base << "/jobs " << auth
@@ -97,6 +102,8 @@ int Main(int argc, char** argv) {
   api_options.client_tokens = flags.tokens;
   api_options.worker_tokens = flags.worker_tokens;
   api_options.rate_limit = flags.rate_limit;
+  api_options.v1_secrets = flags.v1_secrets;
+  api_options.v1_lease = flags.v1_lease;
   const bool generated = flags.tokens.empty();
   if (generated) api_options.client_tokens.emplace_back(NewToken(), "default");
   if (api_options.worker_tokens.empty()) api_options.worker_tokens.push_back(NewToken());

@@ -9,7 +9,8 @@
 //   wire/json.h            JSON text: the writer, UTF-8, reading a body (this file)
 //   wire/job_json.h        Job, job creation/join, batch and cancel bodies
 //   wire/errors.h          ErrorResponse / ValidationErrorResponse
-//   wire/worker_bodies.h   claim, heartbeat, finish, fail, release bodies
+//   wire/worker_bodies.h   claim, heartbeat, finish, fail, release, log bodies; workers
+//   wire/v1_json.h         nexrender v1 job JSON (the /api/v1 bridge)
 //   wire/query.h           query strings; GET /jobs into a ListQuery
 //   wire/strings.h         Sv, std::string_view to absl::string_view
 //

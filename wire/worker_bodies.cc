@@ -90,6 +90,27 @@ class Fields {
     }
     return out;
   }
+  // A required array of log lines: strings without NUL bytes, at most
+  // kMaxLogLinesPerCall of them.
+  std::vector<std::string> Lines(std::string_view key) {
+    const json::value* v = o_.if_contains(json::string_view(key.data(), key.size()));
+    if (v == nullptr) {
+      bad_.push_back({std::string(key), "is required"});
+      return {};
+    }
+    if (v->is_array() && v->as_array().size() > kMaxLogLinesPerCall) {
+      bad_.push_back({std::string(key), absl::StrCat("must have at most ", kMaxLogLinesPerCall,
+                                                     " lines; send the rest in another call")});
+      return {};
+    }
+    std::vector<std::string> lines = Strings(key);
+    for (size_t i = 0; i < lines.size() && bad_.size() < kMaxViolations; ++i) {
+      if (lines[i].find('\0') != std::string::npos) {
+        bad_.push_back({absl::StrCat(Sv(key), "[", i, "]"), "must not hold a NUL byte"});
+      }
+    }
+    return lines;
+  }
   // Seconds, as a positive duration of at most a day.
   std::optional<absl::Duration> Seconds(std::string_view key) {
     std::optional<double> s = Number(key);
@@ -165,6 +186,12 @@ absl::StatusOr<ReleaseBody> ParseReleaseBody(std::string_view text) {
   return LeasedBody<ReleaseBody>(text, "invalid release", [](Fields&, ReleaseBody&) {});
 }
 
+absl::StatusOr<LogBody> ParseLogBody(std::string_view text) {
+  return LeasedBody<LogBody>(text, "invalid log lines", [](Fields& fields, LogBody& body) {
+    body.lines = fields.Lines("lines");
+  });
+}
+
 // ---- Writing ----------------------------------------------------------------------
 
 json::object LeaseToJson(const Lease& lease) {
@@ -172,11 +199,39 @@ json::object LeaseToJson(const Lease& lease) {
                       {"expiresAt", json::string(FormatTimestamp(lease.expires_at))}};
 }
 
-json::object ClaimResponseToJson(const ClaimedJob& claimed) {
+json::object ClaimResponseToJson(const ClaimedJob& claimed, absl::Span<const Job> children) {
   json::object out{{"job", JobToJson(claimed.job)}, {"lease", LeaseToJson(claimed.lease)}};
   // What the job was created from (the JobCreation body), for the worker.
   absl::StatusOr<json::value> payload = ParseJsonBody(claimed.payload);
-  out["payload"] = payload.ok() ? *payload : json::value(json::string(claimed.payload));
+  // The layerName of each asset of type "job", in asset order: the order of
+  // the children.
+  std::vector<json::value> layer_names;
+  if (payload.ok() && payload->is_object()) {
+    if (const json::value* assets = payload->get_object().if_contains("assets");
+        assets != nullptr && assets->is_array()) {
+      for (const json::value& asset : assets->get_array()) {
+        if (!asset.is_object()) continue;
+        const json::value* type = asset.get_object().if_contains("type");
+        if (type == nullptr || !type->is_string() || type->get_string() != "job") continue;
+        const json::value* layer = asset.get_object().if_contains("layerName");
+        layer_names.push_back(layer != nullptr && layer->is_string() ? *layer
+                                                                     : json::value(nullptr));
+      }
+    }
+  }
+  json::array list;
+  list.reserve(children.size());
+  for (size_t i = 0; i < children.size(); ++i) {
+    const Job& child = children[i];
+    list.push_back(json::object{
+        {"id", json::string(child.id.ToString())},
+        {"status", json::string(StateName(child.state))},
+        {"outputUrl", child.output_url.empty() ? json::value(nullptr)
+                                               : json::value(json::string(child.output_url))},
+        {"layerName", i < layer_names.size() ? layer_names[i] : json::value(nullptr)}});
+  }
+  out["payload"] = payload.ok() ? std::move(*payload) : json::value(json::string(claimed.payload));
+  out["children"] = std::move(list);
   return out;
 }
 
@@ -184,6 +239,24 @@ json::object HeartbeatResponseToJson(const HeartbeatResult& result) {
   return json::object{{"job", JobToJson(result.job)},
                       {"lease", LeaseToJson(result.lease)},
                       {"cancelRequested", result.cancel_requested}};
+}
+
+json::object WorkerListToJson(absl::Span<const WorkerInfo> workers) {
+  json::array list;
+  list.reserve(workers.size());
+  for (const WorkerInfo& w : workers) {
+    json::array tags;
+    for (const std::string& tag : w.tags) tags.emplace_back(json::string(tag));
+    json::array jobs;
+    for (const JobId& id : w.jobs) jobs.emplace_back(json::string(id.ToString()));
+    list.push_back(json::object{{"name", json::string(w.name)},
+                                {"tags", std::move(tags)},
+                                {"lastSeen", json::string(FormatTimestamp(w.last_seen))},
+                                {"leaseSeconds", absl::ToDoubleSeconds(w.lease)},
+                                {"status", json::string(WorkerStatusName(w.status))},
+                                {"jobs", std::move(jobs)}});
+  }
+  return json::object{{"workers", std::move(list)}};
 }
 
 }  // namespace cascade::wire

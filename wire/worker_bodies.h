@@ -1,9 +1,9 @@
 // Copyright 2026 The Cascade Authors.
 //
 // The bodies of the worker routes (docs/http.md, "Workers"): the requests of
-// POST /workers/claim and POST /jobs/{id}/heartbeat|finish|fail|release read
-// into the public API's request structs (cascade/engine.h), and the claim
-// and heartbeat answers.
+// POST /workers/claim and POST /jobs/{id}/heartbeat|finish|fail|release|logs
+// read into the public API's request structs (cascade/engine.h), the claim
+// and heartbeat answers, and the worker list (GET /workers).
 //
 // Example:
 //
@@ -25,8 +25,10 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "boost/json.hpp"
 #include "cascade/engine.h"
 
@@ -67,6 +69,14 @@ struct ReleaseBody {
 };
 [[nodiscard]] absl::StatusOr<ReleaseBody> ParseReleaseBody(std::string_view body);
 
+// POST /jobs/{id}/logs: {"lease": string (required), "lines": [string]
+// (required; at most kMaxLogLinesPerCall, none holding a NUL byte)}.
+struct LogBody {
+  std::string lease;
+  std::vector<std::string> lines;
+};
+[[nodiscard]] absl::StatusOr<LogBody> ParseLogBody(std::string_view body);
+
 // ---- Writing ------------------------------------------------------------------
 
 // {"token", "expiresAt"}.
@@ -74,11 +84,22 @@ boost::json::object LeaseToJson(const Lease& lease);
 
 // The claim's answer: {"job": Job, "lease": Lease, "payload": what the job was
 // created from (JobSpec::payload: the JobCreation body, as JSON; as a string
-// if it is not JSON)}.
-boost::json::object ClaimResponseToJson(const ClaimedJob& claimed);
+// if it is not JSON), "children": [...]}. `children` are the job's nested
+// children (Job::children, in that order, which is the order of the
+// payload's assets of type "job"), each {"id", "status", "outputUrl"
+// (null when empty), "layerName" (that asset's, null when it has none: a
+// join's parts)}, so that a worker can stitch what they rendered; [] for a
+// job without nested children.
+boost::json::object ClaimResponseToJson(const ClaimedJob& claimed,
+                                        absl::Span<const Job> children = {});
 
 // The heartbeat's answer: {"job": Job, "lease": Lease, "cancelRequested": bool}.
 boost::json::object HeartbeatResponseToJson(const HeartbeatResult& result);
+
+// GET /workers: {"workers": [{"name", "tags": [string], "lastSeen" (ISO 8601),
+// "leaseSeconds" (number), "status": "busy" | "idle" | "lost", "jobs":
+// [id]}]}, in the order given.
+boost::json::object WorkerListToJson(absl::Span<const WorkerInfo> workers);
 
 }  // namespace cascade::wire
 
