@@ -35,6 +35,9 @@ TEST(FlagsTest, DefaultsAreSpecs) {
   EXPECT_EQ(flags->pickup_order, SortOrder::kPriority);
   EXPECT_EQ(flags->retry_backoff, absl::ZeroDuration());
   EXPECT_EQ(flags->render_timeout, std::nullopt);
+  // Contract §15: the v1 bridge is off; a pickup's lease is 4 h.
+  EXPECT_TRUE(flags->v1_secrets.empty());
+  EXPECT_EQ(flags->v1_lease, absl::Hours(4));
 }
 
 TEST(FlagsTest, EveryFlagIsRead) {
@@ -70,7 +73,12 @@ TEST(FlagsTest, EveryFlagIsRead) {
                                                   "--render-timeout",
                                                   "600",
                                                   "--pickup-order",
-                                                  "newest_first"});
+                                                  "newest_first",
+                                                  "--v1-secret",
+                                                  "nx=studio",
+                                                  "--v1-secret=nx2=farm=x",
+                                                  "--v1-lease-seconds",
+                                                  "7200"});
   ASSERT_THAT(flags, IsOk());
   EXPECT_EQ(flags->host, "0.0.0.0");
   EXPECT_EQ(flags->port, 9000);
@@ -89,6 +97,9 @@ TEST(FlagsTest, EveryFlagIsRead) {
   EXPECT_EQ(flags->retry_backoff, absl::Milliseconds(2500));
   EXPECT_EQ(flags->render_timeout, absl::Seconds(600));
   EXPECT_EQ(flags->pickup_order, SortOrder::kNewestFirst);
+  EXPECT_THAT(flags->v1_secrets,
+              ::testing::ElementsAre(Pair("nx", "studio"), Pair("nx2", "farm=x")));
+  EXPECT_EQ(flags->v1_lease, absl::Hours(2));
   EXPECT_THAT(ParseFlags({"--listen", "[::1]:80"}), IsOk());
   EXPECT_EQ(ParseFlags({"--listen", "[::1]:80"})->host, "::1");
   EXPECT_TRUE(ParseFlags({"--help"})->help);
@@ -192,6 +203,12 @@ TEST(FlagsTest, BadFlagsNameTheFlag) {
            {"--pickup-order", "fastest"},
            {"--rate-limit", "lots"},
            {"--demo-workers"},
+           {"--v1-secret", "no-team"},
+           {"--v1-secret", "=team"},
+           {"--v1-secret", "secret="},
+           {"--v1-lease-seconds", "0"},
+           {"--v1-lease-seconds", "604801"},
+           {"--v1-lease-seconds", "long"},
            {"--frobnicate", "1"},
            {"stray"},
        }) {
@@ -205,7 +222,7 @@ TEST(FlagsTest, UsageListsEveryFlag) {
        {"--listen", "--data", "--token", "--worker-token", "--rate-limit", "--demo-workers",
         "--output-url", "--lease-seconds", "--max-attempts", "--abort-grace", "--webhook-backoff",
         "--webhook-timeout", "--webhook-secret", "--retry-backoff", "--render-timeout",
-        "--pickup-order", "--help"}) {
+        "--pickup-order", "--v1-secret", "--v1-lease-seconds", "--help"}) {
     EXPECT_THAT(Usage(), HasSubstr(flag));
   }
 }
