@@ -296,7 +296,7 @@ INSTANTIATE_TEST_SUITE_P(
         Unfillable{"OldServer",
                    {"x", "{children}"},
                    [](JobFacts& f) { f.children.reset(); },
-                   "lists no children's outputs"}),
+                   "does not list the outputs of the job's children"}),
     [](const ::testing::TestParamInfo<Unfillable>& info) { return info.param.name; });
 
 TEST(PlaceholdersTest, ReadsTheClaimAnswer) {
@@ -318,6 +318,11 @@ TEST(PlaceholdersTest, ReadsTheClaimAnswer) {
   claim.erase("children");
   CASCADE_ASSERT_OK_AND_ASSIGN(facts, ReadJobFacts(claim));
   EXPECT_FALSE(facts.children.has_value());
+  // A list that is not one entry per child says nothing.
+  claim["children"] = json::array();
+  CASCADE_ASSERT_OK_AND_ASSIGN(facts, ReadJobFacts(claim));
+  EXPECT_FALSE(facts.children.has_value());
+  claim.erase("children");
   // A leaf job: no children either way.
   claim["job"].as_object()["children"] = json::array();
   CASCADE_ASSERT_OK_AND_ASSIGN(facts, ReadJobFacts(claim));

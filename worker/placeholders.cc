@@ -108,8 +108,8 @@ absl::StatusOr<std::string> ValueText(const json::value& root, const std::vector
 absl::StatusOr<std::vector<std::string>> ChildPaths(const JobFacts& facts) {
   if (!facts.children.has_value()) {
     return absl::FailedPreconditionError(
-        "the server's claim answer lists no children's outputs (a server without contract "
-        "§15's \"children\")");
+        "the server's claim answer does not list the outputs of the job's children (a server "
+        "without contract §15's claim \"children\"?)");
   }
   std::vector<std::string> paths;
   paths.reserve(facts.children->size());
@@ -333,6 +333,9 @@ absl::StatusOr<JobFacts> ReadJobFacts(const json::object& claim) {
     return facts;
   }
   if (!children->is_array()) return absl::InvalidArgumentError("children is not an array");
+  // A list that does not match the job's children cannot say which output
+  // is whose: as if there were none (filling a child placeholder fails).
+  if (children->get_array().size() != child_ids) return facts;
   facts.children.emplace();
   for (const json::value& item : children->get_array()) {
     const json::object* o = item.if_object();

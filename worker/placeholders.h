@@ -98,7 +98,8 @@ struct JobFacts {
   std::string output_url;  // empty when null
   boost::json::value payload;
   // The claim's "children", in the order of the nested assets; nullopt when
-  // the answer had none although the job has children (an older server).
+  // the answer had none, or not one per child of the job, although the job
+  // has children (an older server).
   std::optional<std::vector<ChildOutput>> children;
 };
 
