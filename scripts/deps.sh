@@ -15,7 +15,12 @@ CASCADE_PACKAGES=(
   # scripts/fuzz.sh: clang and its libFuzzer runtime. 16, not bookworm's default 14,
   # which cannot capture a structured binding in a lambda (C++20; engine_impl.cc).
   clang-16 libclang-rt-16-dev
+  # tests/nexrender_v1 (the @nexrender/api client, from npm) and examples/ffmpeg_farm.
+  nodejs ffmpeg
 )
+# npm: Debian's, unless the nodejs installed already brings it (NodeSource's
+# nodejs provides npm and conflicts with Debian's package).
+command -v npm >/dev/null || CASCADE_PACKAGES+=(npm)
 
 # cascade_install_missing PACKAGE...: installs those of the packages that are
 # not installed (apt-get update, then apt-get install, through sudo unless
