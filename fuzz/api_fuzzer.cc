@@ -16,6 +16,9 @@
 // The second line picks the Authorization header by its first character:
 // 'c' team-a's client token, 'o' team-b's ("other"), 'w' the worker token,
 // 'n' or an empty line none; any other line is sent verbatim as the header.
+// 'v' and 'u' send team-a's and team-b's nexrender v1 secret instead
+// (`nexrender-secret`, with `nexrender-name: fuzz-node`), for the /api/v1
+// routes (server/v1_api.h).
 //
 // One engine and Api serve input after input (rebuilt every kResetEvery
 // inputs to bound memory), so later inputs act on the jobs earlier ones
@@ -33,11 +36,14 @@
 //     a 4xx answer is not a JSON object with "error" (or "errors"), a 204
 //     has a body,
 //     or a header holds CR, LF or NUL;
-//   - a 4xx answer, or any GET, changed the state: the engine's job count,
+//   - a 4xx answer, or any GET but a v1 pickup (which claims), changed the state: the engine's job
+//   count,
 //     its webhook outbox, or the view (for both teams) of any job or batch
 //     whose id the request mentions;
 //   - a client's answer mentions a job or batch of the other team that this
-//     team never named itself (contract §9: other teams' jobs do not exist);
+//     team never named itself (contract §9: other teams' jobs do not exist;
+//     a v1 secret is also a worker, whose pickups serve the whole farm, so
+//     its answers are not checked);
 //   - a 201 creates an id that already existed.
 
 #include <algorithm>
@@ -83,6 +89,11 @@ constexpr char kClientB[] = "client-token-b";
 constexpr char kWorker[] = "worker-token";
 constexpr char kTeamA[] = "team-a";
 constexpr char kTeamB[] = "team-b";
+constexpr char kV1SecretA[] = "v1-secret-a";
+constexpr char kV1SecretB[] = "v1-secret-b";
+// nexrender-server's text for a missing or wrong secret (a 403 in text).
+constexpr std::string_view kWrongSecret =
+    "Wrong or no authentication secret provided. Please check the \"nexrender-secret\" header.";
 
 constexpr std::string_view kSeparator = "\n==\n";
 constexpr int kMaxRequestsPerInput = 8;
@@ -147,7 +158,7 @@ void ForEachUlid(std::string_view text, F&& f) {
 
 // ---- The harness -------------------------------------------------------------------
 
-enum class Caller { kNone, kClientA, kClientB, kWorker, kRaw };
+enum class Caller { kNone, kClientA, kClientB, kWorker, kV1A, kV1B, kRaw };
 
 class Harness {
  public:
@@ -181,6 +192,8 @@ class Harness {
     api.rate_limit = 0;
     api.max_body_bytes = kMaxBodyBytes;
     api.clock = clock_.get();
+    api.v1_secrets = {{kV1SecretA, kTeamA}, {kV1SecretB, kTeamB}};
+    api.v1_lease = absl::Seconds(120);
     api_ = std::make_unique<Api>(engine_.get(), api);
     for (Ring* ring : {&jobs_, &batches_, &leases_, &leased_, &deliveries_}) ring->Clear();
     owner_.clear();
@@ -240,6 +253,12 @@ class Harness {
       case 'n':
         caller = Caller::kNone;
         break;
+      case 'v':
+      case 'u':
+        caller = who[0] == 'v' ? Caller::kV1A : Caller::kV1B;
+        request.headers.emplace_back("nexrender-secret", who[0] == 'v' ? kV1SecretA : kV1SecretB);
+        request.headers.emplace_back("nexrender-name", "fuzz-node");
+        break;
       default:
         auth = std::string(who);
         caller = CallerOf(auth);
@@ -250,9 +269,12 @@ class Harness {
     // What the request mentions: a client's own names are never a leak, and
     // a worker writes text that either team may read back.
     std::vector<std::string> named;
+    // A v1 secret is a worker too (its reports write text either team reads).
+    const bool worker =
+        caller == Caller::kWorker || caller == Caller::kV1A || caller == Caller::kV1B;
     auto mention = [&](std::string_view id) {
-      if (caller == Caller::kClientA || caller == Caller::kWorker) mentioned_[0].emplace(id);
-      if (caller == Caller::kClientB || caller == Caller::kWorker) mentioned_[1].emplace(id);
+      if (caller == Caller::kClientA || worker) mentioned_[0].emplace(id);
+      if (caller == Caller::kClientB || worker) mentioned_[1].emplace(id);
       if (named.size() < kMaxNamedIds) named.emplace_back(id);
     };
     ForEachUlid(request.target, mention);
@@ -394,13 +416,22 @@ class Harness {
     const bool refused = response.status >= 400;
     // ErrorResponse and ValidationErrorResponse have "error"; the
     // BatchCreationResponse of a 400 POST /batches "errors".
-    if (refused && (!is_json || !body.is_object() ||
-                    !(body.as_object().contains("error") || body.as_object().contains("errors")))) {
+    const bool v1 = request.target.starts_with("/api/v1/") || request.target == "/api/v1";
+    // The v1 bridge's 403 is nexrender-server's text.
+    const bool v1_forbidden = v1 && response.status == 403 && response.body == kWrongSecret;
+    if (refused && !v1_forbidden &&
+        (!is_json || !body.is_object() ||
+         !(body.as_object().contains("error") || body.as_object().contains("errors")))) {
       fail("a 4xx answer that is not a JSON object with \"error\" or \"errors\"");
     }
 
-    const bool read = request.method == "GET" || request.method == "HEAD";
-    if (refused || read) {
+    const bool pickup = v1 && request.target.starts_with("/api/v1/jobs/pickup");
+    const bool read = (request.method == "GET" || request.method == "HEAD") && !pickup;
+    // A v1 worker's report on a job whose abort was asked for is refused
+    // (409: stop rendering), and the bridge acknowledges the abort for it.
+    const bool v1_abort_acknowledged = v1 && request.method == "PUT" && response.status == 409 &&
+                                       absl::StrContains(response.body, "was aborted");
+    if ((refused && !v1_abort_acknowledged) || read) {
       const Snapshot after = Take(named);
       if (after.jobs != before.jobs) {
         fail(absl::StrCat(refused ? "a refused request" : "a GET", " changed the job count ",
@@ -450,6 +481,21 @@ class Harness {
         response.status == 201 && (caller == Caller::kClientA || caller == Caller::kClientB);
     size_t budget = 4096;  // nodes visited: lists may hold a thousand jobs
     Walk(body, created ? (caller == Caller::kClientA ? 0 : 1) : -1, budget, request, response);
+    // A v1 creation answers 200 with the job, its id as "uid" (the rest is
+    // the body as sent, whose "id"s are not new).
+    const bool v1_created =
+        response.status == 200 && request.method == "POST" &&
+        (request.target == "/api/v1/jobs" || request.target == "/api/v1/jobs/") &&
+        (caller == Caller::kV1A || caller == Caller::kV1B);
+    if (const json::object* o = body.if_object(); v1_created && o != nullptr) {
+      if (const json::value* uid = o->if_contains("uid"); uid != nullptr && uid->is_string()) {
+        auto [it, inserted] =
+            owner_.try_emplace(std::string(View(uid->as_string())), caller == Caller::kV1A ? 0 : 1);
+        if (!inserted) {
+          Violation(request, response, absl::StrCat("a v1 creation with an old id ", it->first));
+        }
+      }
+    }
     // A claim: {"job": {"id"}, "lease": {"token"}}; a heartbeat says the same.
     if (const json::object* o = body.if_object()) {
       const json::value* lease = o->if_contains("lease");
@@ -481,7 +527,7 @@ class Harness {
       const std::string_view key(kv.key().data(), kv.key().size());
       if (kv.value().is_string()) {
         const std::string_view text = View(kv.value().as_string());
-        const bool job = key == "id" && JobId::IsValid(text);
+        const bool job = (key == "id" || key == "uid") && JobId::IsValid(text);
         const bool batch = key == "batchId" && JobId::IsValid(text);
         if (job) jobs_.Push(text);
         if (batch) batches_.Push(text);

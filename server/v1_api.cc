@@ -173,6 +173,15 @@ Response V1Api::Handle(const Request& request, std::string_view method, std::str
         "/jobs/pickup/{tags}, /health)")));
   }
   MatchPath(route->pattern, path, ids);
+  if (request.method == "HEAD" &&
+      (route->id == V1Route::kPickup || route->id == V1Route::kPickupTags)) {
+    // A pickup claims a job: a HEAD, whose answer has no body, would hide
+    // the job it took for a whole lease.
+    Response r = Error(405, absl::FailedPreconditionError(
+                                "HEAD is not allowed on a pickup (it claims a job); allowed: GET"));
+    r.headers.emplace_back("Allow", "GET");
+    return r;
+  }
   route_name = absl::StrCat("v1 ", Sv(route->method), " ", Sv(route->pattern));
   if (route->id == V1Route::kHealth) return Text(200, "ok");
 
