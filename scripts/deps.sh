@@ -15,8 +15,9 @@ CASCADE_PACKAGES=(
   # scripts/fuzz.sh: clang and its libFuzzer runtime. 16, not bookworm's default 14,
   # which cannot capture a structured binding in a lambda (C++20; engine_impl.cc).
   clang-16 libclang-rt-16-dev
-  # tests/nexrender_v1 (the @nexrender/api client, from npm) and examples/ffmpeg_farm.
-  nodejs ffmpeg
+  # tests/nexrender_v1 (the @nexrender/api client, from npm) and examples/ffmpeg_farm
+  # (and scripts/smoke.sh: curl).
+  nodejs ffmpeg curl
 )
 # npm: Debian's, unless the nodejs installed already brings it (NodeSource's
 # nodejs provides npm and conflicts with Debian's package).
