@@ -64,6 +64,8 @@ EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
       webhooks_(model_, outbox_, options.webhooks.signing_secret),
       retention_(options.durability.retention),
       waits_(model_, [this](int64_t due) { timer_.WakeFor(due); }),
+      workers_(journal_),
+      logs_(journal_, model_, kMaxJobLogBytes),
       timer_(
           options.clock, [this] { RunDueWork(); },
           [this]() -> std::optional<int64_t> {
@@ -81,13 +83,15 @@ EngineImpl::EngineImpl(const Options& options, std::unique_ptr<Store> store)
   model_.AddListener(&webhooks_, L::kTransitions);
   model_.AddListener(&retention_, L::kTransitions);
   model_.AddListener(&waits_, L::kTransitions);
+  model_.AddListener(&logs_, L::kPurges);
 }
 
 absl::Status EngineImpl::Start() {
   if (journal_.journaling()) {
     WriteSection section(this);
     CASCADE_RETURN_IF_ERROR(Recover(
-        *journal_.store(), model_, leases_, outbox_,
+        *journal_.store(),
+        {.model = model_, .leases = leases_, .outbox = outbox_, .workers = workers_, .logs = logs_},
         [this](uint32_t slot, const std::string& delivery_id) ABSL_NO_THREAD_SAFETY_ANALYSIS {
           return BuildWebhookRequest(model_, slot, delivery_id, options_.webhooks.signing_secret);
         }));
@@ -578,26 +582,39 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   WriteSection section(this);
   const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
-  std::vector<TagNo> wanted;
+  const int64_t lease_ms = absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
+  const std::string_view worker = workers_.SawClaim(request, now_ms, lease_ms);
+  std::vector<TagNo> wanted, any_of;
   for (const std::string& tag : request.tags) {
     std::optional<TagNo> t = model_.tags().Find(tag);
     if (!t) return absl::NotFoundError("no queued job carries the requested tags");
     wanted.push_back(*t);
   }
-  std::sort(wanted.begin(), wanted.end());
-  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());  // a set of tags
-  std::optional<uint32_t> found = model_.queues().Pick(
-      wanted, options_.pickup_order, NextRandom(),
-      [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // called under mu_, by Pick
-        const JobRecord& job = model_.job(slot);
-        return job.extras ? absl::Span<const TagNo>(job.extras->tags) : absl::Span<const TagNo>();
-      });
+  for (const std::string& tag : request.any_tags) {
+    if (std::optional<TagNo> t = model_.tags().Find(tag)) any_of.push_back(*t);
+  }
+  if (!request.any_tags.empty() && any_of.empty()) {
+    return absl::NotFoundError("no queued job carries any of the requested tags");
+  }
+  for (std::vector<TagNo>* set : {&wanted, &any_of}) {
+    std::sort(set->begin(), set->end());
+    set->erase(std::unique(set->begin(), set->end()), set->end());
+  }
+  auto tags_of = [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // under mu_, by Pick
+    const JobRecord& job = model_.job(slot);
+    return job.extras ? absl::Span<const TagNo>(job.extras->tags) : absl::Span<const TagNo>();
+  };
+  std::optional<uint32_t> found =
+      any_of.empty()
+          ? model_.queues().Pick(wanted, options_.pickup_order, NextRandom(), tags_of)
+          : model_.queues().PickAny(wanted, any_of, options_.pickup_order, NextRandom(), tags_of,
+                                    [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                      return model_.job(slot).priority;
+                                    });
   if (!found) return absl::NotFoundError("no queued job to claim");
   const uint32_t slot = *found;
   CASCADE_CHECK(model_.Apply(slot, JobEvent::kClaim, {.now_ms = now_ms}));
-  const Lease lease = leases_.Grant(
-      slot, now_ms, absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration)),
-      model_.job(slot).timeout_ms);
+  const Lease lease = leases_.Grant(slot, now_ms, lease_ms, model_.job(slot).timeout_ms, worker);
   ClaimedJob claimed;
   ViewInto(model_, slot, claimed.job);
   claimed.lease = {LeaseTokenText(lease.token), absl::FromUnixMillis(lease.expires_ms)};
@@ -607,7 +624,7 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
 }
 
 absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease_token,
-                                                JobEvent event) const {
+                                                JobEvent event, int64_t now_ms) {
   const std::optional<uint64_t> token = ParseLeaseToken(lease_token);
   // The token's low half names the slot it was issued for: when that slot
   // still holds `id` there is no need to search the id map (a cache miss in
@@ -618,10 +635,13 @@ absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease
     CASCADE_ASSIGN_OR_RETURN(slot, Found(model_.FindAny(id), id));
   }
   if (!model_.job(slot).machine.Accepts(event)) return Refused(slot, event);
-  if (!token || !leases_.Holds(slot, *token)) {
+  const std::optional<std::string_view> holder =
+      token ? leases_.Holder(slot, *token) : std::nullopt;
+  if (!holder) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", id.ToString(), ": the lease is stale or not this job's"));
   }
+  workers_.Saw(*holder, now_ms);
   return slot;
 }
 
@@ -630,7 +650,7 @@ absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
   WriteSection section(this);
   const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish));
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish, now_ms));
   if (report.output_url.size() > kMaxOutputUrlBytes) {
     return InvalidArgumentWithViolations(
         "invalid finish report",
@@ -647,7 +667,7 @@ absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
   WriteSection section(this);
   const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail));
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail, now_ms));
   const std::string_view error = report.error;
   ApplyAndFollow(slot, JobEvent::kFail, {.now_ms = now_ms, .final = !report.retry},
                  error.empty() ? std::string_view("render failed") : error.substr(0, 4096));
@@ -682,7 +702,7 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
       return result;
     }
   }
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress));
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress, now_ms));
   if (report.progress) {
     CASCADE_CHECK(
         model_.Apply(slot, JobEvent::kProgress,
@@ -703,7 +723,7 @@ absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) 
   WriteSection section(this);
   const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kRelease));
+  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kRelease, now_ms));
   // The table decides: back to queued, error after the last attempt, or
   // cancelled when an abort was asked for (the release acknowledges it).
   ApplyAndFollow(slot, JobEvent::kRelease, {.now_ms = now_ms});

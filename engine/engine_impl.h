@@ -40,6 +40,7 @@
 #include "engine/events/section_events.h"
 #include "engine/journal/journal.h"
 #include "engine/lease/lease_book.h"
+#include "engine/logs/log_book.h"
 #include "engine/model/job_model.h"
 #include "engine/retention/retention.h"
 #include "engine/store/store.h"
@@ -48,6 +49,7 @@
 #include "engine/util/shared_mutex.h"
 #include "engine/webhook/outbox.h"
 #include "engine/webhook/webhook_trigger.h"
+#include "engine/workers/worker_registry.h"
 
 namespace cascade::internal {
 
@@ -99,15 +101,10 @@ class EngineImpl final : public Engine {
   absl::StatusOr<Job> RequestAbort(std::string_view team, JobId id) override;
   absl::StatusOr<std::vector<Job>> Retry(std::string_view team,
                                          absl::Span<const JobId> ids) override;
-  // TODO(issue 15): the log book and the worker registry land next; until
-  // then these answer Unimplemented.
-  absl::Status AppendLog(JobId, std::string_view, absl::Span<const std::string>) override {
-    return absl::UnimplementedError("AppendLog");
-  }
-  absl::StatusOr<std::string> GetLog(std::string_view, JobId) const override {
-    return absl::UnimplementedError("GetLog");
-  }
-  std::vector<WorkerInfo> ListWorkers(std::string_view) const override { return {}; }
+  absl::Status AppendLog(JobId id, std::string_view lease_token,
+                         absl::Span<const std::string> lines) override;
+  absl::StatusOr<std::string> GetLog(std::string_view team, JobId id) const override;
+  std::vector<WorkerInfo> ListWorkers(std::string_view team) const override;
   absl::StatusOr<std::vector<Job>> Suspend(std::string_view team,
                                            absl::Span<const JobId> ids) override {
     return Hold(team, ids, JobEvent::kSuspend);
@@ -190,9 +187,9 @@ class EngineImpl final : public Engine {
   absl::Status Refused(uint32_t slot, JobEvent event) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The rendering job `id` if `lease_token` is its lease's and the table
   // accepts `event` now; FailedPrecondition (stale lease, or refused) or
-  // NotFound otherwise.
-  absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // NotFound otherwise. The lease's worker is seen at `now_ms`.
+  absl::StatusOr<uint32_t> FindLeased(JobId id, std::string_view lease_token, JobEvent event,
+                                      int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies `event` (accepted: the caller checked) and what follows from it.
   void ApplyAndFollow(uint32_t slot, JobEvent event, const EventArgs& args,
                       std::string_view text = {}) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -216,6 +213,8 @@ class EngineImpl final : public Engine {
   WebhookTrigger webhooks_;
   Retention retention_;
   RetryWaits waits_;
+  WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
+  LogBook logs_ ABSL_GUARDED_BY(mu_);
   DueTimer timer_;
   // Feeds `random` orders; atomic so readers may draw.
   mutable std::atomic<uint64_t> random_state_;

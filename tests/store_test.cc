@@ -239,7 +239,7 @@ TEST(SqliteStoreTest, ReopenLoadsExactlyTheFinalStateInKeyOrder) {
                           Pair("\xff", _)));
   EXPECT_THAT(store->Close(), IsOk());
   EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA application_id"), kSqliteApplicationId);
-  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA user_version"), 1);
+  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA user_version"), 2);
 }
 
 TEST(SqliteStoreTest, CreatesTheDataDirectoryWithItsParents) {
@@ -635,7 +635,7 @@ INSTANTIATE_TEST_SUITE_P(
                     [](const TempDir& d) { RawExec(Db(d), "PRAGMA user_version = 7;"); },
                     absl::StatusCode::kFailedPrecondition,
                     {"cascade.db was written by a newer Cascade (schema 7, this build reads up "
-                     "to 1)"}},
+                     "to 2)"}},
         BadFileCase{"NoSchemaVersion",
                     true,
                     [](const TempDir& d) { RawExec(Db(d), "PRAGMA user_version = 0;"); },
@@ -708,30 +708,31 @@ TEST(SqliteStoreTest, AnOlderFileIsMigratedOneStepAtATime) {
         IsOk());
     ASSERT_THAT(store->Close(), IsOk());
   }
-  const std::vector<SqliteMigration> two_steps = {SqliteMigrations()[0],
-                                                  {"mark the jobs", &FakeStepOneToTwo}};
+  std::vector<SqliteMigration> one_more(SqliteMigrations().begin(), SqliteMigrations().end());
+  ASSERT_EQ(one_more.size(), 2u) << "this build's steps: create, add workers and logs";
+  one_more.push_back({"mark the jobs", &FakeStepOneToTwo});
   SqliteStoreSeams seams;
-  seams.migrations = two_steps;
+  seams.migrations = one_more;
   for (int open = 0; open < 2; ++open) {  // the second open has nothing to migrate
     absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(dir.path(), {}, seams);
     ASSERT_THAT(store, IsOk());
     EXPECT_EQ(LoadTable(**store, Table::kJobs), (Rows{{"a", "x!"}, {"b", "y!"}}));
     ASSERT_THAT((*store)->Close(), IsOk());
   }
-  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA user_version"), 2);
+  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA user_version"), 3);
   EXPECT_EQ(RawQueryInt(dir.db(), "SELECT count(*) FROM meta WHERE key = 'fake_step'"), 1);
-  // This build (schema 1) now refuses the file.
+  // This build (schema 2) now refuses the file.
   EXPECT_THAT(
       OpenSqliteStore(dir.path(), {}),
       StatusIs(absl::StatusCode::kFailedPrecondition,
-               HasSubstr("written by a newer Cascade (schema 2, this build reads up to 1)")));
+               HasSubstr("written by a newer Cascade (schema 3, this build reads up to 2)")));
 
   // A new directory runs every step.
   TempDir fresh;
   absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(fresh.path(), {}, seams);
   ASSERT_THAT(store, IsOk());
   ASSERT_THAT((*store)->Close(), IsOk());
-  EXPECT_EQ(RawQueryInt(fresh.db(), "PRAGMA user_version"), 2);
+  EXPECT_EQ(RawQueryInt(fresh.db(), "PRAGMA user_version"), 3);
   EXPECT_EQ(RawQueryInt(fresh.db(), "PRAGMA application_id"), kSqliteApplicationId);
 }
 
@@ -740,15 +741,15 @@ TEST(SqliteStoreTest, AFailedMigrationStepLeavesTheFileAtItsVersion) {
   MakeDatabase(dir.path(), 3);
   const std::string before_jobs =
       absl::StrCat(RawQueryInt(dir.db(), "SELECT sum(length(value)) FROM jobs"));
-  const std::vector<SqliteMigration> failing = {SqliteMigrations()[0],
-                                                {"a step that fails", &FailingStep}};
+  std::vector<SqliteMigration> failing(SqliteMigrations().begin(), SqliteMigrations().end());
+  failing.push_back({"a step that fails", &FailingStep});
   SqliteStoreSeams seams;
   seams.migrations = failing;
   EXPECT_THAT(OpenSqliteStore(dir.path(), {}, seams),
               StatusIs(absl::StatusCode::kInternal,
-                       AllOf(HasSubstr("migrating from schema 1 to 2 (a step that fails)"),
+                       AllOf(HasSubstr("migrating from schema 2 to 3 (a step that fails)"),
                              HasSubstr("step failed half-way"))));
-  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA user_version"), 1);
+  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA user_version"), 2);
   EXPECT_EQ(absl::StrCat(RawQueryInt(dir.db(), "SELECT sum(length(value)) FROM jobs")), before_jobs)
       << "the step's update was rolled back";
   std::unique_ptr<Store> store = OpenOrDie(dir.path());

@@ -198,8 +198,11 @@ absl::StatusOr<uint64_t> ParseHexKey(Table table, std::string_view key) {
 
 }  // namespace
 
-absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& outbox,
+absl::Status Recover(Store& store, const RecoveryTargets& into,
                      const RequestBuilder& build_request) {
+  JobModel& model = into.model;
+  LeaseBook& leases = into.leases;
+  Outbox& outbox = into.outbox;
   // Batches first (jobs name them), then jobs in id order, which is the order
   // they were made in: slots come back in creation order.
   absl::flat_hash_map<BatchId, BatchNo> batch_numbers;
@@ -369,6 +372,22 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
   }
 
   CASCADE_RETURN_IF_ERROR(
+      store.Load(Table::kWorkers, [&](std::string_view key, std::string_view value) {
+        RowReader r(Table::kWorkers, key, value);
+        if (key.empty() || key.size() > kMaxWorkerNameBytes)
+          r.Fail("the name is empty or too long");
+        WorkerRegistry::Record worker;
+        worker.last_seen_ms = r.Int("seen");
+        worker.lease_ms = r.Bounded("lease", 1, INT64_MAX);
+        if (const json::array* tags = r.Array("tags")) {
+          for (const json::value& tag : *tags) worker.tags.push_back(r.TextOf(tag, "a tag"));
+        }
+        CASCADE_RETURN_IF_ERROR(r.status());
+        into.workers.Restore(std::string(key), std::move(worker));
+        return absl::OkStatus();
+      }));
+
+  CASCADE_RETURN_IF_ERROR(
       store.Load(Table::kLeases, [&](std::string_view key, std::string_view value) {
         RowReader r(Table::kLeases, key, value);
         absl::StatusOr<JobId> id = JobId::Parse(key);
@@ -385,6 +404,8 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
         lease.length_ms = r.Bounded("length", 1, INT64_MAX);
         lease.abort_deadline_ms = r.Millis("abortBy");
         lease.time_limit_ms = r.Millis("timeLimit");
+        const std::string worker = r.Text("worker", "");
+        if (!worker.empty()) lease.worker = into.workers.Intern(worker);
         const uint32_t leased = slot.value_or(kNone32);
         if (r.ok() && model.job(leased).state() != JobState::kRendering) {
           r.Fail("the job is not rendering");
@@ -399,6 +420,29 @@ absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& o
                                               ": it is rendering and has no lease"));
     }
   }
+
+  // Render logs: "<job id>/<16 hex>" keys, so a job's rows come in order.
+  CASCADE_RETURN_IF_ERROR(
+      store.Load(Table::kLogs, [&](std::string_view key, std::string_view value) {
+        RowReader r(Table::kLogs, key, value);
+        const size_t slash = key.find('/');
+        absl::StatusOr<JobId> id = slash == std::string_view::npos
+                                       ? absl::InvalidArgumentError("the key has no '/'")
+                                       : absl::StatusOr<JobId>(JobId::Parse(key.substr(0, slash)));
+        std::optional<uint32_t> slot = id.ok() ? model.FindAny(*id) : std::nullopt;
+        if (!id.ok()) r.Fail(id.status());
+        if (r.ok() && !slot) r.Fail("no job has this id");
+        uint64_t row = 0;
+        if (r.ok()) {
+          absl::StatusOr<uint64_t> n = ParseHexKey(Table::kLogs, key.substr(slash + 1));
+          if (!n.ok()) r.Fail("the row number is not 16 hex digits");
+          row = n.value_or(0);
+        }
+        const std::string text = r.Text("text");
+        CASCADE_RETURN_IF_ERROR(r.status());
+        into.logs.Restore(slot.value_or(0), row, text);  // set: r is ok
+        return absl::OkStatus();
+      }));
 
   return store.Load(Table::kOutbox, [&](std::string_view key, std::string_view value) {
     CASCADE_ASSIGN_OR_RETURN(uint64_t n, ParseHexKey(Table::kOutbox, key));

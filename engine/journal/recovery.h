@@ -11,9 +11,11 @@
 #include "absl/status/status.h"
 #include "cascade/webhook.h"
 #include "engine/lease/lease_book.h"
+#include "engine/logs/log_book.h"
 #include "engine/model/job_model.h"
 #include "engine/store/store.h"
 #include "engine/webhook/outbox.h"
+#include "engine/workers/worker_registry.h"
 
 namespace cascade::internal {
 
@@ -21,10 +23,19 @@ namespace cascade::internal {
 // written before requests were kept from the start).
 using RequestBuilder = std::function<WebhookRequest(uint32_t slot, const std::string& delivery_id)>;
 
-// Restores every batch, job, edge, lease and delivery of `store` into the
-// (empty) model, lease book and outbox. DataLoss naming the row for a row
-// that does not decode or names what is not there.
-absl::Status Recover(Store& store, JobModel& model, LeaseBook& leases, Outbox& outbox,
+// Where Recover puts what it reads; all empty before.
+struct RecoveryTargets {
+  JobModel& model;
+  LeaseBook& leases;
+  Outbox& outbox;
+  WorkerRegistry& workers;
+  LogBook& logs;
+};
+
+// Restores every batch, job, edge, worker, lease, render log and delivery of
+// `store`. DataLoss naming the row for a row that does not decode or names
+// what is not there.
+absl::Status Recover(Store& store, const RecoveryTargets& into,
                      const RequestBuilder& build_request);
 
 }  // namespace cascade::internal

@@ -171,6 +171,7 @@ std::string EncodeLease(const Lease& lease) {
   row["length"] = lease.length_ms;
   PutMillis(row, "abortBy", lease.abort_deadline_ms);
   PutMillis(row, "timeLimit", lease.time_limit_ms);
+  if (!lease.worker.empty()) PutText(row, "worker", lease.worker);
   return WriteJson(row);
 }
 
@@ -193,6 +194,22 @@ std::string EncodeDelivery(const Delivery& delivery) {
   request["headers"] = HeadersValue(r.headers);
   PutText(request, "body", r.body);
   row["request"] = std::move(request);
+  return WriteJson(row);
+}
+
+std::string EncodeWorker(const WorkerRegistry::Record& worker) {
+  json::object row;
+  json::array tags;
+  for (const std::string& tag : worker.tags) tags.push_back(TextValue(tag));
+  row["tags"] = std::move(tags);
+  row["seen"] = worker.last_seen_ms;
+  row["lease"] = worker.lease_ms;
+  return WriteJson(row);
+}
+
+std::string EncodeLogRow(std::string_view text) {
+  json::object row;
+  PutText(row, "text", text);
   return WriteJson(row);
 }
 

@@ -18,6 +18,7 @@
 #include "engine/model/job_model.h"
 #include "engine/store/store.h"
 #include "engine/webhook/delivery.h"
+#include "engine/workers/worker_registry.h"
 
 namespace cascade::internal {
 
@@ -29,6 +30,9 @@ std::string EncodeEdge(const JobModel& model, uint32_t prerequisite, uint32_t de
 std::string EncodeBatch(const BatchRecord& batch, int64_t created_ms);
 std::string EncodeLease(const Lease& lease);
 std::string EncodeDelivery(const Delivery& delivery);
+std::string EncodeWorker(const WorkerRegistry::Record& worker);
+// A render log row: {"text": the chunk} (row_text.h).
+std::string EncodeLogRow(std::string_view text);
 
 // The journal's name of the cause a job ended with ("cancelled_via_api",
 // "cancel_cascade", ...), and back. Several causes share a name where they

@@ -70,7 +70,8 @@ std::optional<int64_t> LeaseBook::Put(uint32_t slot, const Lease& lease) {
   return lease.due_ms();
 }
 
-Lease LeaseBook::Grant(uint32_t slot, int64_t now_ms, int64_t length_ms, int64_t time_limit_ms) {
+Lease LeaseBook::Grant(uint32_t slot, int64_t now_ms, int64_t length_ms, int64_t time_limit_ms,
+                       std::string_view worker) {
   // 32 random bits (never zero) above the slot masked with slot_key_, so a
   // worker's call finds the job without a search.
   uint64_t high = 0;
@@ -82,6 +83,7 @@ Lease LeaseBook::Grant(uint32_t slot, int64_t now_ms, int64_t length_ms, int64_t
   lease.length_ms = length_ms;
   lease.expires_ms = now_ms + length_ms;
   if (time_limit_ms > 0) lease.time_limit_ms = now_ms + time_limit_ms;
+  lease.worker = worker;
   std::optional<int64_t> wake;
   {
     MutexLock lock(&mu_);
@@ -115,6 +117,18 @@ bool LeaseBook::Holds(uint32_t slot, uint64_t token) const {
   MutexLock lock(&mu_);
   auto it = leases_.find(slot);
   return it != leases_.end() && it->second.token == token;
+}
+
+std::optional<std::string_view> LeaseBook::Holder(uint32_t slot, uint64_t token) const {
+  MutexLock lock(&mu_);
+  auto it = leases_.find(slot);
+  if (it == leases_.end() || it->second.token != token) return std::nullopt;
+  return it->second.worker;
+}
+
+void LeaseBook::ForEachHolder(const std::function<void(uint32_t, std::string_view)>& visit) const {
+  MutexLock lock(&mu_);
+  for (const auto& [slot, lease] : leases_) visit(slot, lease.worker);
 }
 
 bool LeaseBook::TimedOut(uint32_t slot, uint64_t token) const {

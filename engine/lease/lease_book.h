@@ -39,6 +39,9 @@ struct Lease {
   int64_t length_ms = 0;                     // what the claim granted
   int64_t abort_deadline_ms = kUnsetMillis;  // set when an abort is asked for
   int64_t time_limit_ms = kUnsetMillis;      // when the attempt times out, if it can
+  // The worker that holds it: the worker registry's view of its name, empty
+  // for a claim without one.
+  std::string_view worker;
   // Once an abort is asked for, its grace decides and the time limit no
   // longer applies.
   int64_t due_ms() const {
@@ -69,10 +72,10 @@ class LeaseBook final : public ModelListener {
   LeaseBook(absl::Duration abort_grace, uint64_t seed, bool track_changes,
             std::function<void(int64_t)> wake);
 
-  // Grants a lease of `length_ms` on a job just claimed, whose attempt times
-  // out after `time_limit_ms` (0: never).
-  Lease Grant(uint32_t slot, int64_t now_ms, int64_t length_ms, int64_t time_limit_ms = 0)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Grants `worker` a lease of `length_ms` on a job just claimed, whose
+  // attempt times out after `time_limit_ms` (0: never).
+  Lease Grant(uint32_t slot, int64_t now_ms, int64_t length_ms, int64_t time_limit_ms = 0,
+              std::string_view worker = {}) ABSL_LOCKS_EXCLUDED(mu_);
   // Renews the lease from `now_ms` for `length_ms`, or for the length its
   // claim granted. REQUIRES: `slot` has a lease.
   Lease Extend(uint32_t slot, int64_t now_ms, std::optional<int64_t> length_ms = std::nullopt)
@@ -80,6 +83,12 @@ class LeaseBook final : public ModelListener {
   std::optional<Lease> Find(uint32_t slot) const ABSL_LOCKS_EXCLUDED(mu_);
   // Whether `slot`'s lease is the one `token` names.
   bool Holds(uint32_t slot, uint64_t token) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The worker holding `slot`'s lease if `token` names it; nullopt if not.
+  std::optional<std::string_view> Holder(uint32_t slot, uint64_t token) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Calls `visit(slot, worker)` for every lease, in no order.
+  void ForEachHolder(const std::function<void(uint32_t, std::string_view)>& visit) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Whether `token` was `slot`'s lease when its attempt timed out, and would
   // not have expired yet: its worker is told to stop (contract §14).
   bool TimedOut(uint32_t slot, uint64_t token) const ABSL_LOCKS_EXCLUDED(mu_);

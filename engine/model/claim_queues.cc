@@ -5,6 +5,7 @@
 #include "engine/model/claim_queues.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace cascade::internal {
 
@@ -78,6 +79,37 @@ std::optional<uint32_t> ClaimQueues::Pick(
     }
   }
   return found;
+}
+
+std::optional<uint32_t> ClaimQueues::PickAny(
+    absl::Span<const TagNo> wanted, absl::Span<const TagNo> any_of, SortOrder order,
+    uint64_t random_bits, const std::function<absl::Span<const TagNo>(uint32_t)>& tags_of,
+    const std::function<int32_t(uint32_t)>& priority_of) const {
+  std::vector<uint32_t> picks;
+  std::vector<TagNo> all(wanted.begin(), wanted.end());
+  for (TagNo tag : any_of) {
+    all.assign(wanted.begin(), wanted.end());
+    all.insert(std::upper_bound(all.begin(), all.end(), tag), tag);
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    if (std::optional<uint32_t> slot = Pick(all, order, random_bits, tags_of)) {
+      picks.push_back(*slot);
+    }
+  }
+  if (picks.empty()) return std::nullopt;
+  switch (order) {
+    case SortOrder::kOldestFirst:
+      return *std::min_element(picks.begin(), picks.end());
+    case SortOrder::kNewestFirst:
+      return *std::max_element(picks.begin(), picks.end());
+    case SortOrder::kPriority:
+      return *std::min_element(picks.begin(), picks.end(), [&](uint32_t a, uint32_t b) {
+        const int32_t pa = priority_of(a), pb = priority_of(b);
+        return pa != pb ? pa > pb : a < b;
+      });
+    case SortOrder::kRandom:
+      return picks[(random_bits >> 32) % picks.size()];
+  }
+  return picks.front();
 }
 
 }  // namespace cascade::internal

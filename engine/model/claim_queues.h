@@ -37,6 +37,15 @@ class ClaimQueues {
       const std::function<absl::Span<const TagNo>(uint32_t)>& tags_of) const;
 
   size_t size() const { return queued_.size(); }
+  // The same among the jobs that also carry at least one tag of `any_of`
+  // (interned, sorted, unique, not empty): the first, in `order`, of the
+  // picks for each tag of `any_of` (`priority_of(slot)` gives a job's
+  // priority). Under kRandom, a random tag's pick among those found.
+  std::optional<uint32_t> PickAny(absl::Span<const TagNo> wanted, absl::Span<const TagNo> any_of,
+                                  SortOrder order, uint64_t random_bits,
+                                  const std::function<absl::Span<const TagNo>(uint32_t)>& tags_of,
+                                  const std::function<int32_t(uint32_t)>& priority_of) const;
+
   bool contains(uint32_t slot) const { return queued_.contains(slot); }
 
  private:

@@ -320,6 +320,11 @@ class DirectoryLock {
 
 // ---- Schema -------------------------------------------------------------------
 
+std::string CreateTable(Table table) {
+  return absl::StrCat("CREATE TABLE ", Sv(TableName(table)),
+                      " (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;");
+}
+
 absl::Status CreateSchemaV1(sqlite3* db) {
   std::string sql =
       absl::StrCat("PRAGMA application_id = ", kSqliteApplicationId, ";",
@@ -327,15 +332,20 @@ absl::Status CreateSchemaV1(sqlite3* db) {
                    "INSERT INTO meta (key, value) VALUES",
                    " ('format', 'Cascade data directory (docs/durability.md)'),",
                    " ('created_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));");
-  for (Table table : kAllTables) {
-    absl::StrAppend(&sql, "CREATE TABLE ", Sv(TableName(table)),
-                    " (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;");
+  for (Table table : {Table::kJobs, Table::kEdges, Table::kBatches, Table::kLeases, Table::kOutbox}) {
+    absl::StrAppend(&sql, CreateTable(table));
   }
   return SqliteExec(db, sql);
 }
 
+// Schema 2 (contract §15): the worker list and the render logs.
+absl::Status AddWorkersAndLogs(sqlite3* db) {
+  return SqliteExec(db, absl::StrCat(CreateTable(Table::kWorkers), CreateTable(Table::kLogs)));
+}
+
 constexpr SqliteMigration kMigrations[] = {
     {"create the schema", &CreateSchemaV1},
+    {"add the workers and logs tables", &AddWorkersAndLogs},
 };
 
 bool IsKnownTable(std::string_view name) {

@@ -3,7 +3,7 @@
 // Store: the engine's durable journal, behind an interface so that the SQLite
 // store (engine/store/sqlite_store.h) can later be joined by a PostgreSQL one.
 //
-// A store holds five tables of rows, each row a key and a value that are
+// A store holds seven tables of rows, each row a key and a value that are
 // opaque bytes to the store (the engine encodes them; compact JSON, so that a
 // person can read the file with a database's own tools). The engine changes
 // them in GROUPS: one group is every row one engine operation changed, and a
@@ -43,13 +43,14 @@
 namespace cascade::internal {
 
 // The store's tables. Their names in a database are TableName()'s.
-enum class Table : uint8_t { kJobs, kEdges, kBatches, kLeases, kOutbox };
+enum class Table : uint8_t { kJobs, kEdges, kBatches, kLeases, kOutbox, kWorkers, kLogs };
 
-inline constexpr Table kAllTables[] = {Table::kJobs, Table::kEdges, Table::kBatches, Table::kLeases,
-                                       Table::kOutbox};
+inline constexpr Table kAllTables[] = {Table::kJobs,   Table::kEdges,  Table::kBatches,
+                                       Table::kLeases, Table::kOutbox, Table::kWorkers,
+                                       Table::kLogs};
 
-// "jobs", "edges", "batches", "leases", "outbox"; "" for a value that is not
-// a Table.
+// "jobs", "edges", "batches", "leases", "outbox", "workers", "logs"; "" for a
+// value that is not a Table.
 constexpr std::string_view TableName(Table table) {
   switch (table) {
     case Table::kJobs:
@@ -62,6 +63,10 @@ constexpr std::string_view TableName(Table table) {
       return "leases";
     case Table::kOutbox:
       return "outbox";
+    case Table::kWorkers:
+      return "workers";
+    case Table::kLogs:
+      return "logs";
   }
   return "";
 }
