@@ -98,6 +98,7 @@ class WorkerTest : public ::testing::Test {
   void TearDown() override {
     StopAgent();
     server_.reset();
+    subscription_.Stop();  // its thread signals cv_, which dies with the fixture
   }
 
   // The server: `lease` is its --lease-seconds, `abort_grace` its --abort-grace.
