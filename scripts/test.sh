@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test suite.
+# Installs what is missing, builds, and runs every test suite: ctest's, then
+# tests/nexrender_v1 and tests/ffmpeg_farm_test.sh.
 #   ./scripts/test.sh                      # optimized build in build/
 #   CASCADE_SANITIZE=address,undefined ./scripts/test.sh   # in build-asan/
 #   CASCADE_SANITIZE=thread ./scripts/test.sh              # in build-tsan/
@@ -21,3 +22,14 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 ctest --test-dir "$build_dir" --output-on-failure --no-tests=error --timeout 1200 ${CASCADE_CTEST_ARGS:-}
+
+# The suites outside ctest, against this build's binaries: the real @nexrender/api
+# client (npm) against cascade-server's /api/v1, and the ffmpeg farm example.
+failed=()
+tests/nexrender_v1/run.sh "$build_dir" || failed+=(nexrender_v1)
+tests/ffmpeg_farm_test.sh "$build_dir" || failed+=(ffmpeg_farm)
+if ((${#failed[@]})); then
+  echo "test.sh: ctest passed; FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "test.sh: all passed (ctest, nexrender_v1, ffmpeg_farm) in $build_dir"

@@ -138,4 +138,9 @@ done
 video="$out/$id.mp4"
 [[ -s "$video" ]] || { say "job $id finished but $video is missing or empty"; exit 1; }
 grep -h ': finished: ' "$work"/worker-*.log | sed 's/^[^ ]* /  /' >&2 || true
+# What ffmpeg printed went to the job's log (404 if none arrived yet).
+if curl -sf "$base/jobs/$id/logs" "${auth[@]}" -o "$work/parent.txt"; then
+  say "the parent's log (GET /jobs/$id/logs, $(wc -l <"$work/parent.txt") lines) ends:"
+  tail -n 3 "$work/parent.txt" | sed 's/^/  /' >&2
+fi
 echo "$video"
