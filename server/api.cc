@@ -549,40 +549,17 @@ Response Api::Route(const Request& request, std::string& route_name) {
         "no route ", absl::CHexEscape(Sv(path.substr(0, 256))), " (routes are under /api/v2)")));
   }
   path.remove_prefix(kPrefix.size());
-  // Concrete paths before templated ones, as OpenAPI matches paths: of the
-  // patterns the path matches, only those with the fewest {id} segments
-  // count, so `PATCH /jobs/cancel` is a wrong method on /jobs/cancel (405),
-  // not PATCH /jobs/{id} of a job named "cancel".
-  std::vector<std::string_view> ids;
-  ids.reserve(2);
-  size_t fewest_ids = SIZE_MAX;
-  const RouteSpec* route = nullptr;
-  std::vector<std::string> allowed;
-  for (const RouteSpec& r : kRoutes) {
-    if (!MatchPath(r.pattern, path, ids) || ids.size() > fewest_ids) continue;
-    if (ids.size() < fewest_ids) {  // more concrete than what matched so far
-      fewest_ids = ids.size();
-      route = nullptr;
-      allowed.clear();
-    }
-    if (r.method != method) {
-      allowed.emplace_back(r.method);
-    } else if (route == nullptr) {
-      route = &r;
-    }
+  // Concrete paths before templated ones, as OpenAPI matches paths.
+  RouteLookup<RouteSpec> found = FindRoute(kRoutes, method, path);
+  if (found.route == nullptr && !found.allowed.empty()) {
+    return MethodNotAllowed(method, found.allowed);
   }
-  if (route == nullptr && !allowed.empty()) {
-    Response r = Error(405, absl::FailedPreconditionError(absl::StrCat(
-                                "method ", absl::CHexEscape(Sv(method.substr(0, 16))),
-                                " is not allowed here; allowed: ", absl::StrJoin(allowed, ", "))));
-    r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
-    return r;
-  }
-  if (route == nullptr) {
+  if (found.route == nullptr) {
     return Error(absl::NotFoundError(
         absl::StrCat("no route ", absl::CHexEscape(Sv(request.target.substr(0, 256))))));
   }
-  MatchPath(route->pattern, path, ids);  // the ids of the route taken
+  const RouteSpec* const route = found.route;
+  const std::vector<std::string_view>& ids = found.ids;
   route_name = std::string(route->method) + " " + std::string(route->pattern);
 
   // Who is calling.

@@ -8,7 +8,9 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cascade/status.h"
 #include "wire/errors.h"
 #include "wire/json.h"
@@ -84,6 +86,14 @@ bool MatchPath(std::string_view pattern, std::string_view path,
     pattern.remove_prefix(p + 1);
     path.remove_prefix(q + 1);
   }
+}
+
+Response MethodNotAllowed(std::string_view method, const std::vector<std::string>& allowed) {
+  Response r = Error(405, absl::FailedPreconditionError(absl::StrCat(
+                              "method ", absl::CHexEscape(wire::Sv(method.substr(0, 16))),
+                              " is not allowed here; allowed: ", absl::StrJoin(allowed, ", "))));
+  r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
+  return r;
 }
 
 bool SameSecret(std::string_view a, std::string_view b) {

@@ -8,6 +8,8 @@
 #ifndef CASCADE_SERVER_RESPONSES_H_
 #define CASCADE_SERVER_RESPONSES_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +42,43 @@ absl::Status BadField(std::string_view field, std::string message);
 // "{id}" matches any one non-empty segment, which goes to `ids`. Allocates
 // nothing once `ids` has room.
 bool MatchPath(std::string_view pattern, std::string_view path, std::vector<std::string_view>& ids);
+
+// The route of `routes` (each with `method` and `pattern` members) that
+// `method` and `path` take, as OpenAPI matches paths: of the patterns the
+// path matches, only those with the fewest {id} segments count, so a
+// concrete path wins over a templated one (`PATCH /jobs/cancel` is a wrong
+// method on /jobs/cancel, not PATCH /jobs/{id} of a job named "cancel").
+template <typename Route>
+struct RouteLookup {
+  const Route* route = nullptr;       // null: no route takes the request
+  std::vector<std::string> allowed;   // then: the methods the path takes (405), or none (404)
+  std::vector<std::string_view> ids;  // the {id} segments of `route`
+};
+template <typename Route, size_t N>
+RouteLookup<Route> FindRoute(const Route (&routes)[N], std::string_view method,
+                             std::string_view path) {
+  RouteLookup<Route> found;
+  found.ids.reserve(2);
+  size_t fewest_ids = SIZE_MAX;
+  for (const Route& r : routes) {
+    if (!MatchPath(r.pattern, path, found.ids) || found.ids.size() > fewest_ids) continue;
+    if (found.ids.size() < fewest_ids) {  // more concrete than what matched so far
+      fewest_ids = found.ids.size();
+      found.route = nullptr;
+      found.allowed.clear();
+    }
+    if (r.method != method) {
+      found.allowed.emplace_back(r.method);
+    } else if (found.route == nullptr) {
+      found.route = &r;
+    }
+  }
+  if (found.route != nullptr) MatchPath(found.route->pattern, path, found.ids);
+  return found;
+}
+
+// 405 naming the methods `allowed`, also in an Allow header.
+Response MethodNotAllowed(std::string_view method, const std::vector<std::string>& allowed);
 
 // Compares in time that depends only on the lengths, not on where the texts
 // differ (contract §9).

@@ -141,38 +141,18 @@ Response V1Api::Handle(const Request& request, std::string_view method, std::str
   // As api.cc matches: of the patterns the path matches, those with the
   // fewest {id} segments count (GET /jobs/status is the list's status, not
   // job "status").
-  std::vector<std::string_view> ids;
-  ids.reserve(1);
-  size_t fewest_ids = SIZE_MAX;
-  const V1RouteSpec* route = nullptr;
-  std::vector<std::string> allowed;
-  for (const V1RouteSpec& r : kV1Routes) {
-    if (!MatchPath(r.pattern, path, ids) || ids.size() > fewest_ids) continue;
-    if (ids.size() < fewest_ids) {
-      fewest_ids = ids.size();
-      route = nullptr;
-      allowed.clear();
-    }
-    if (r.method != method) {
-      allowed.emplace_back(r.method);
-    } else if (route == nullptr) {
-      route = &r;
-    }
+  RouteLookup<V1RouteSpec> found = FindRoute(kV1Routes, method, path);
+  if (found.route == nullptr && !found.allowed.empty()) {
+    return MethodNotAllowed(method, found.allowed);
   }
-  if (route == nullptr && !allowed.empty()) {
-    Response r = Error(405, absl::FailedPreconditionError(absl::StrCat(
-                                "method ", absl::CHexEscape(Sv(method.substr(0, 16))),
-                                " is not allowed here; allowed: ", absl::StrJoin(allowed, ", "))));
-    r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
-    return r;
-  }
+  const V1RouteSpec* const route = found.route;
   if (route == nullptr) {
     return Error(absl::NotFoundError(absl::StrCat(
         "no route /api/v1", absl::CHexEscape(Sv(path.substr(0, 256))),
         " (the nexrender v1 routes are /jobs, /jobs/{uid}, /jobs/{uid}/status, /jobs/pickup, "
         "/jobs/pickup/{tags}, /health)")));
   }
-  MatchPath(route->pattern, path, ids);
+  const std::vector<std::string_view>& ids = found.ids;
   if (request.method == "HEAD" &&
       (route->id == V1Route::kPickup || route->id == V1Route::kPickupTags)) {
     // A pickup claims a job: a HEAD, whose answer has no body, would hide

@@ -23,19 +23,6 @@
 namespace cascade::wire {
 namespace json = ::boost::json;
 
-namespace json_detail {
-
-std::string Field(const std::string& path, std::string_view key) {
-  // Keys come from the request: keep a path readable whatever they hold.
-  constexpr size_t kMaxKeyBytes = 64;
-  std::string_view shown = key.substr(0, kMaxKeyBytes);
-  const char* ellipsis = key.size() > kMaxKeyBytes ? "..." : "";
-  return path.empty() ? absl::StrCat(Sv(shown), ellipsis)
-                      : absl::StrCat(path, ".", Sv(shown), ellipsis);
-}
-
-std::string Index(const std::string& path, size_t i) { return absl::StrCat(path, "[", i, "]"); }
-
 const char* KindName(const json::value& v) {
   switch (v.kind()) {
     case json::kind::null:
@@ -55,6 +42,19 @@ const char* KindName(const json::value& v) {
   }
   return "a value";
 }
+
+namespace json_detail {
+
+std::string Field(const std::string& path, std::string_view key) {
+  // Keys come from the request: keep a path readable whatever they hold.
+  constexpr size_t kMaxKeyBytes = 64;
+  std::string_view shown = key.substr(0, kMaxKeyBytes);
+  const char* ellipsis = key.size() > kMaxKeyBytes ? "..." : "";
+  return path.empty() ? absl::StrCat(Sv(shown), ellipsis)
+                      : absl::StrCat(path, ".", Sv(shown), ellipsis);
+}
+
+std::string Index(const std::string& path, size_t i) { return absl::StrCat(path, "[", i, "]"); }
 
 std::string WrongType(const char* expected, const json::value& got) {
   return absl::StrCat("must be ", expected, ", got ", KindName(got));

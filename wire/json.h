@@ -66,6 +66,10 @@ inline constexpr size_t kMaxViolations = 50;
 // it replaces each invalid byte with U+FFFD.
 bool IsValidUtf8(std::string_view text);
 
+// "null", "a boolean", "a number", "a string", "an array", "an object": the
+// kind of `v`, for messages ("must be a string, not an array").
+const char* KindName(const boost::json::value& v);
+
 // Compact RFC 8259 text of `value` (see the file comment for numbers and
 // invalid UTF-8).
 std::string WriteJson(const boost::json::value& value);

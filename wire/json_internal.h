@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "boost/json.hpp"
+#include "wire/json.h"
 
 namespace cascade::wire::json_detail {
 
@@ -24,8 +25,7 @@ namespace cascade::wire::json_detail {
 std::string Field(const std::string& path, std::string_view key);
 // `path[i]`.
 std::string Index(const std::string& path, size_t i);
-// "a string", "an object", ...: the kind of `v`, for messages.
-const char* KindName(const boost::json::value& v);
+using ::cascade::wire::KindName;  // wire/json.h
 // "must be <expected>, got <KindName(got)>".
 std::string WrongType(const char* expected, const boost::json::value& got);
 

@@ -68,23 +68,6 @@ bool IsEnvName(std::string_view name) {
   return true;
 }
 
-std::string TypeName(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-    default:
-      return "a number";
-  }
-}
-
 void RejectUnknown(const json::object& o, std::initializer_list<absl::string_view> known,
                    absl::string_view where, Problems& problems) {
   for (const auto& kv : o) {
@@ -101,7 +84,7 @@ void RejectUnknown(const json::object& o, std::initializer_list<absl::string_vie
 std::optional<Template> ReadTextTemplate(const json::value& v, const std::string& where,
                                          Problems& problems) {
   if (!v.is_string()) {
-    problems.Add(where, absl::StrCat("must be a string, not ", TypeName(v)));
+    problems.Add(where, absl::StrCat("must be a string, not ", wire::KindName(v)));
     return std::nullopt;
   }
   absl::StatusOr<Template> t = ParseTemplate(StdView(v.get_string()));
@@ -131,7 +114,7 @@ CommandConfig ReadCommand(const json::object& c, const std::string& where, Probl
     for (size_t i = 0; i < items.size(); ++i) {
       const std::string item_where = absl::StrCat(argv_where, "[", i, "]");
       if (!items[i].is_string()) {
-        problems.Add(item_where, absl::StrCat("must be a string, not ", TypeName(items[i])));
+        problems.Add(item_where, absl::StrCat("must be a string, not ", wire::KindName(items[i])));
         continue;
       }
       absl::StatusOr<Template> t = ParseTemplate(StdView(items[i].get_string()));
@@ -150,7 +133,7 @@ CommandConfig ReadCommand(const json::object& c, const std::string& where, Probl
   if (const json::value* env = c.if_contains("env")) {
     const std::string env_where = absl::StrCat(where, ".env");
     if (!env->is_object()) {
-      problems.Add(env_where, absl::StrCat("must be an object, not ", TypeName(*env)));
+      problems.Add(env_where, absl::StrCat("must be an object, not ", wire::KindName(*env)));
     } else {
       for (const auto& kv : env->get_object()) {
         const std::string name(View(kv.key()));
@@ -169,7 +152,8 @@ CommandConfig ReadCommand(const json::object& c, const std::string& where, Probl
   if (const json::value* progress = c.if_contains("progress")) {
     const std::string p_where = absl::StrCat(where, ".progress");
     if (!progress->is_string()) {
-      problems.Add(p_where, absl::StrCat("must be a string (a regex), not ", TypeName(*progress)));
+      problems.Add(p_where,
+                   absl::StrCat("must be a string (a regex), not ", wire::KindName(*progress)));
     } else {
       absl::StatusOr<ProgressPattern> p = ProgressPattern::Compile(StdView(progress->get_string()));
       if (p.ok()) {
@@ -210,7 +194,7 @@ CommandConfig ReadCommand(const json::object& c, const std::string& where, Probl
     const std::string codes_where = absl::StrCat(where, ".finalExitCodes");
     if (!codes->is_array()) {
       problems.Add(codes_where,
-                   absl::StrCat("must be an array of integers, not ", TypeName(*codes)));
+                   absl::StrCat("must be an array of integers, not ", wire::KindName(*codes)));
     } else {
       const json::array& items = codes->get_array();
       for (size_t i = 0; i < items.size(); ++i) {
@@ -244,8 +228,9 @@ absl::StatusOr<WorkerConfig> ParseWorkerConfig(std::string_view text, std::strin
         absl::StrCat(Sv(source), ": not JSON: ", parsed.status().message()));
   }
   if (!parsed->is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Sv(source), ": must be a JSON object {\"commands\": {...}}, not ", TypeName(*parsed)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(source), ": must be a JSON object {\"commands\": {...}}, not ",
+                     wire::KindName(*parsed)));
   }
   const json::object& root = parsed->get_object();
   Problems problems;
@@ -275,8 +260,8 @@ absl::StatusOr<WorkerConfig> ParseWorkerConfig(std::string_view text, std::strin
         continue;
       }
       if (!kv.value().is_object()) {
-        problems.Add(
-            where, absl::StrCat("must be an object {\"argv\": [...]}, not ", TypeName(kv.value())));
+        problems.Add(where, absl::StrCat("must be an object {\"argv\": [...]}, not ",
+                                         wire::KindName(kv.value())));
         continue;
       }
       config.commands[key] = ReadCommand(kv.value().get_object(), where, problems);
