@@ -288,9 +288,6 @@ TEST_F(WorkerTest, ClaimsRendersReportsProgressLogsAndFinishesWithTheOutput) {
   EXPECT_EQ(job.attempts, 1);
   // The output reached the job's log, stdout and stderr, \r-split lines too.
   absl::StatusOr<std::string> log = engine_->GetLog(kTeam, id);
-  if (absl::IsUnimplemented(log.status())) {
-    GTEST_SKIP() << "the engine keeps no job logs yet (contract §15, engine side)";
-  }
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_THAT(*log, HasSubstr("progress 50\n"));
   EXPECT_THAT(*log, HasSubstr("to-stderr\n"));
@@ -356,6 +353,37 @@ TEST_F(WorkerTest, AnAbortStopsTheCommandWithinTheGraceAndTheJobIsCancelled) {
   EXPECT_TRUE(SawCause(id, TransitionCause::kAbortAcknowledged));
   EXPECT_FALSE(Alive(pid));
   EXPECT_THAT(AgentLog(), HasSubstr("SIGKILL"));
+}
+
+// The same with a real render: ffmpeg, paced to real time (-re) so that it
+// is still encoding when the abort comes, stops at the SIGTERM (it finishes
+// its file and exits) well within the grace, and the job ends cancelled.
+// scripts/deps.sh installs ffmpeg for every test run.
+TEST_F(WorkerTest, AnAbortStopsARealFfmpegRenderWithinTheGrace) {
+  StartServer();
+  const std::string pid_file = dir_ + "/pid";
+  StartAgent(Config(
+      absl::StrCat(R"({"argv": ["sh", "-c", "echo $$ > \"$1\"; shift; exec \"$@\"", "sh", ")",
+                   pid_file, R"x(", "ffmpeg", "-nostdin", "-y", "-re", "-f", "lavfi", "-i",
+                   "testsrc=duration=60:size=320x240:rate=25", "-progress", "pipe:1",
+                   "-nostats", "-f", "matroska", "{output}"],
+          "progress": "out_time_us=(?<done>\\d+)", "progressTotal": 60000000})x"),
+      R"(, "graceSeconds": 5)"));
+  const JobId id = SubmitLeaf();
+  ASSERT_TRUE(WaitForState(id, JobState::kRendering));
+  const pid_t pid = PidIn(pid_file);
+  // ffmpeg is encoding: its progress reached the job.
+  ASSERT_TRUE(Eventually([&] { return Get(id).progress > 0; })) << AgentLog();
+  ASSERT_TRUE(Alive(pid));
+  const absl::Time asked = absl::Now();
+  ASSERT_TRUE(engine_->RequestAbort(kTeam, id).ok());
+  ASSERT_TRUE(WaitForState(id, JobState::kCancelled));
+  // Seen at the next heartbeat (lease/3), then SIGTERM: ffmpeg exits at
+  // once, long before the 5 s grace would send SIGKILL.
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(4));
+  EXPECT_TRUE(SawCause(id, TransitionCause::kAbortAcknowledged));
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_THAT(AgentLog(), Not(HasSubstr("SIGKILL")));
 }
 
 TEST_F(WorkerTest, ATimeLimitStopsTheCommand) {
