@@ -19,10 +19,29 @@
 // now and then past leases, abort graces, time limits and backoffs, and
 // RunDueWork (sometimes right after a jump) ends them. Each sequence has its
 // own Options::max_attempts (1-3), retry_backoff (none or 1.5 s),
-// render_timeout (none or 8 s), lease length and abort grace. The main test
-// runs the default pickup order; three smaller ones run the others. ModelFoundTest keeps a minimal
-// reproduction of each difference the sequences found; ReferenceModelTest shows, on hand-worked
-// cases, that the model says what the contract and semantics.md say.
+// render_timeout (none or 8 s), lease length and abort grace; one in three
+// has a retention of two minutes, so RunDueWork purges ended families (and
+// their logs) under the calls' feet.
+//
+// Contract §15: workers claim under names from a small pool (or none), with
+// all-of and "any of" tags (known and unknown); the lease holders (and
+// stale, wrong and timed-out leases) append to render logs: mostly short
+// lines (empty ones, ones holding \r, \n or bytes that are not UTF-8), now
+// and then 10,000 lines (the limit), 10,001 or a NUL byte (refused). One
+// sequence in ten is log-heavy: big lines (100-700 KiB, some holding
+// newlines) and lines just under and over 1 MiB, so the 1 MiB bound cuts
+// logs at line starts and inside a line too long to keep whole. Clients read
+// logs (their own team's, another's, unknown ids, malformed teams) and list
+// workers; the clock now and then jumps exactly to a worker's "lost"
+// boundary (two lease lengths after it was last seen) or one millisecond
+// past it. After every operation the worker list (of one team, by turns) is
+// compared with the model's; each append is followed by a read of its log;
+// at the end every job's log from both teams and the list of every team.
+//
+// The main test runs the default pickup order; three smaller ones run the
+// others. ModelFoundTest keeps a minimal reproduction of each difference the
+// sequences found; ReferenceModelTest shows, on hand-worked cases, that the
+// model says what the contract and semantics.md say.
 //
 //   CASCADE_MODEL_SEQUENCES=N   sequences of the main test (default 10000; 1000
 //                               under TSan); the others run a tenth as many
@@ -79,6 +98,8 @@ using ::cascade::model::ReferenceModel;
 constexpr const char* kTeams[] = {"team-a", "team-b"};
 constexpr char kTemplate[] = "01HZX3C5Y5V7E8W3J6T9Q2M1NB";
 constexpr const char* kTagPool[] = {"hd", "4k", "urgent", "night"};
+// Worker names (contract §15); "" claims without a name.
+constexpr const char* kWorkerPool[] = {"", "node-1", "node-2", "render-3"};
 // 10,000 sequences take seconds in an optimized build and a few minutes
 // under AddressSanitizer. The test is single-threaded, so ThreadSanitizer
 // has nothing to find in it: there it runs a tenth as many.
@@ -133,6 +154,14 @@ struct Coverage {
   int64_t blocked_retries = 0;                  // retries refused for an ended prerequisite
   int64_t pinned = 0;                           // ambiguous texts pinned to the engine's
   int64_t jobs = 0;
+  // Contract §15.
+  int64_t any_tag_claims = 0;    // claims with any_tags that took a job
+  int64_t logs_cut = 0;          // appends after which a log was at its 1 MiB bound
+  int64_t logs_cut_in_line = 0;  // of those: kept from inside a line (too long to keep whole)
+  int64_t max_log_bytes = 0;
+  std::map<std::string, int64_t> worker_status;  // "busy", ... as listed after operations
+  int64_t lost_boundary_jumps = 0;
+  int64_t purged = 0;  // jobs retention purged
 
   void Call(const std::string& name, absl::StatusCode code) {
     ++calls[name][absl::StatusCodeToString(code)];
@@ -153,7 +182,15 @@ struct Coverage {
                     "\n  jobs revived: ", revived,
                     "\n  retries that revived more than they named: ", revived_beyond_named,
                     "\n  retries refused for an ended prerequisite: ", blocked_retries,
-                    "\n  ambiguous error texts pinned: ", pinned, "\n");
+                    "\n  ambiguous error texts pinned: ", pinned,
+                    "\n  any-tag claims that took a job: ", any_tag_claims,
+                    "\n  appends that left a log at 1 MiB: ", logs_cut, " (cut inside a line ",
+                    logs_cut_in_line, "), longest log ", max_log_bytes, " bytes",
+                    "\n  jumps to a worker's lost boundary: ", lost_boundary_jumps,
+                    "\n  jobs purged by retention: ", purged, "\n");
+    for (const auto& [status, n] : worker_status) {
+      absl::StrAppend(&out, "  workers listed ", status, ": ", n, "\n");
+    }
     for (const auto& [end, n] : attempt_ends) absl::StrAppend(&out, "  ", end, ": ", n, "\n");
     absl::StrAppend(&out, "  jobs created: ", jobs, "\n");
     return out;
@@ -171,6 +208,7 @@ class Sequence {
         rng_(seed),
         clock_(absl::FromUnixSeconds(1'700'000'000)),
         output_url_template_(kUrlTemplates[seed % std::size(kUrlTemplates)]),
+        log_heavy_(seed % 10 == 7),
         model_(MakeOptions()) {
     absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(MakeOptions());
     if (engine.ok()) engine_ = *std::move(engine);
@@ -198,6 +236,16 @@ class Sequence {
       } else if (r < 0.45) {
         ms = 1000 * (30 + static_cast<int64_t>(Uniform(600))) + static_cast<int64_t>(Uniform(1000));
       }
+      if (!model_.workers().empty() && Chance(0.015)) {
+        // To a worker's lost boundary (two lease lengths after it was last
+        // seen: not lost yet), or a millisecond past it.
+        const model::ModelWorker& w = PickFrom(model_.workers());
+        const absl::Time boundary = w.last_seen + 2 * w.lease + absl::Milliseconds(Uniform(2));
+        if (boundary > clock_.Now()) {
+          ms = absl::ToInt64Milliseconds(boundary - clock_.Now());
+          ++coverage_.lost_boundary_jumps;
+        }
+      }
       if (ms > 0) {
         clock_.Advance(absl::Milliseconds(ms));
         advanced = absl::StrCat("[+", ms, "ms] ");
@@ -218,7 +266,8 @@ class Sequence {
     }
     what_ = "final check of every job, batch and listing";
     if (std::string mismatch = CheckEverything(); !mismatch.empty()) return Report(mismatch);
-    coverage_.jobs += static_cast<int64_t>(model_.jobs().size());
+    coverage_.jobs += static_cast<int64_t>(model_.jobs().size() + model_.purged().size());
+    coverage_.purged += static_cast<int64_t>(model_.purged().size());
     return "";
   }
 
@@ -242,6 +291,7 @@ class Sequence {
     options.max_attempts = 1 + static_cast<int>((seed_ / 7) % 3);
     options.retry_backoff = (seed_ / 11) % 2 == 0 ? absl::ZeroDuration() : absl::Milliseconds(1500);
     if ((seed_ / 13) % 2 == 1) options.render_timeout = absl::Seconds(8);
+    if ((seed_ / 17) % 3 == 1) options.durability.retention = absl::Minutes(2);
     return options;
   }
 
@@ -253,8 +303,12 @@ class Sequence {
         {&Sequence::Get, 3},        {&Sequence::ReadBatch, 4},    {&Sequence::Heartbeat, 9},
         {&Sequence::Release, 5},    {&Sequence::RequestAbort, 5}, {&Sequence::RunDueWork, 3},
         {&Sequence::Retry, 6},      {&Sequence::Suspend, 4},      {&Sequence::Resume, 4},
-        {&Sequence::HoldBatch, 3},  {&Sequence::SetPriority, 4},
+        {&Sequence::HoldBatch, 3},  {&Sequence::SetPriority, 4},  {&Sequence::AppendLog, 8},
+        {&Sequence::GetLog, 3},     {&Sequence::ListWorkers, 2},
     };
+    // Log-heavy sequences append more often.
+    static const OpEntry kAppendLogOp = {&Sequence::AppendLog, 0};
+    if (log_heavy_ && Chance(0.15)) return kAppendLogOp;
     int total = 0;
     for (const OpEntry& op : kOps) total += op.weight;
     int pick = static_cast<int>(Uniform(total));
@@ -508,6 +562,10 @@ class Sequence {
     for (size_t i = 0; i < batches.size(); ++i) {
       if (batches[i].id == id) return absl::StrCat("b", i);
     }
+    const std::vector<JobId>& purged = model_.purged();
+    for (size_t i = 0; i < purged.size(); ++i) {
+      if (purged[i] == id) return absl::StrCat("purged", i);
+    }
     return absl::StrCat("unknown:", id.ToString());
   }
   std::string Names(absl::Span<const JobId> ids) const {
@@ -530,6 +588,19 @@ class Sequence {
       std::vector<JobId> top;
       for (const auto& [index, id] : b.top_level) top.push_back(id);
       absl::StrAppend(&out, "  b", i, " = ", b.id.ToString(), " ", b.team, " ", Names(top), "\n");
+    }
+    for (size_t i = 0; i < model_.purged().size(); ++i) {
+      absl::StrAppend(&out, "  purged", i, " = ", model_.purged()[i].ToString(), "\n");
+    }
+    for (const model::ModelWorker& w : model_.workers()) {
+      absl::StrAppend(&out, "  worker \"", w.name, "\" tags=[", absl::StrJoin(w.tags, ","),
+                      "] lastSeen=", absl::FormatTime(w.last_seen, absl::UTCTimeZone()),
+                      " lease=", absl::FormatDuration(w.lease), "\n");
+    }
+    for (const ModelJob& job : model_.jobs()) {
+      if (job.job.state == JobState::kRendering && !job.lease_worker.empty()) {
+        absl::StrAppend(&out, "  ", Name(job.job.id), " held by \"", job.lease_worker, "\"\n");
+      }
     }
     absl::StrAppend(&out, "Pickup order: ", std::string(SortOrderName(pickup_order_)),
                     "\nRun it alone: CASCADE_MODEL_SEED=", seed_, " ./model_test --gtest_filter=",
@@ -650,9 +721,16 @@ class Sequence {
 
   std::string Claim() {
     ClaimRequest request;
-    request.worker = absl::StrCat("worker-", Uniform(3));
+    request.worker = kWorkerPool[Uniform(std::size(kWorkerPool))];
     if (Chance(0.2)) request.tags.push_back(kTagPool[Uniform(4)]);
     if (Chance(0.05)) request.tags.push_back(kTagPool[Uniform(4)]);
+    // Contract §15: "any of" tags (nexrender v1's pickups), now and then
+    // one no job carries.
+    if (Chance(0.25)) {
+      const int n = 1 + static_cast<int>(Uniform(3));
+      for (int i = 0; i < n; ++i) request.any_tags.push_back(kTagPool[Uniform(4)]);
+      if (Chance(0.15)) request.any_tags.push_back("no-such-tag");
+    }
     // Long leases, short ones (that a jump outlives), and invalid ones.
     const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
     if (r < 0.2) {
@@ -662,11 +740,14 @@ class Sequence {
     } else if (r < 0.47) {
       request.lease = Chance(0.5) ? absl::ZeroDuration() : absl::Seconds(-1);
     }
-    what_ = absl::StrCat("Claim(tags=[", absl::StrJoin(request.tags, ","), "]",
-                         request.lease.has_value()
-                             ? absl::StrCat(", lease ", absl::FormatDuration(*request.lease))
-                             : "",
-                         ")");
+    what_ = absl::StrCat(
+        "Claim(\"", request.worker, "\", tags=[", absl::StrJoin(request.tags, ","), "]",
+        request.any_tags.empty()
+            ? ""
+            : absl::StrCat(", any_tags=[", absl::StrJoin(request.any_tags, ","), "]"),
+        request.lease.has_value() ? absl::StrCat(", lease ", absl::FormatDuration(*request.lease))
+                                  : "",
+        ")");
     absl::StatusOr<ClaimedJob> got = engine_->Claim(request);
     auto want = model_.Claim(request, got.ok() ? std::optional<JobId>(got->job.id) : std::nullopt);
     if (std::string m = CheckStatus("Claim", want.status, got.status()); !m.empty()) return m;
@@ -674,6 +755,7 @@ class Sequence {
     model_.SetLeaseToken(want.value.job.job.id, got->lease.token);
     past_leases_.emplace_back(got->job.id, got->lease.token);
     absl::StrAppend(&what_, " -> ", Name(got->job.id));
+    if (!request.any_tags.empty()) ++coverage_.any_tag_claims;
     return DiffClaim(want.value, *got);
   }
 
@@ -880,6 +962,147 @@ class Sequence {
 
   static std::string WireState(JobState s) { return std::string(StateName(s)); }
 
+  // ---- Contract §15 ----------------------------------------------------------------
+
+  // `bytes` of text for a big log line: a pattern that changes every byte,
+  // with newlines inside it now and then (a line the worker sent may hold
+  // several).
+  std::string BigText(size_t bytes) {
+    // A block of a prime length, repeated (copies are cheap; a byte loop
+    // over megabytes is not), then the newlines.
+    std::string block(4093, ' ');
+    const char first = static_cast<char>('a' + Uniform(26));
+    for (size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>(first + i % 7);
+    std::string text;
+    text.reserve(bytes + block.size());
+    while (text.size() < bytes) text += block;
+    text.resize(bytes);
+    if (Chance(0.5)) {
+      const size_t every = 1000 + Uniform(200'000);
+      for (size_t i = every - 1; i < bytes; i += every) text[i] = '\n';
+    }
+    return text;
+  }
+
+  // The lines of an AppendLog: mostly a few short ones; now and then none,
+  // many, the most one call takes (10,000), one too many or a NUL byte
+  // (refused). Log-heavy sequences add big lines and lines near 1 MiB.
+  std::vector<std::string> LogLines(std::string& described) {
+    std::vector<std::string> lines;
+    const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+    if (r < 0.01) {
+      lines.assign(kMaxLogLinesPerCall + 1, "x");
+      described = "10001 lines";
+      return lines;
+    }
+    if (r < 0.02) {
+      lines.assign(kMaxLogLinesPerCall, "f");
+      described = "10000 lines";
+      return lines;
+    }
+    if (r < 0.05) {
+      lines = {"frame 1", std::string("bad\0byte", 8)};
+      if (Chance(0.5)) std::swap(lines[0], lines[1]);
+      described = "a NUL byte";
+      return lines;
+    }
+    if (r < 0.08) {
+      described = "no lines";
+      return lines;
+    }
+    if (log_heavy_ && r < 0.45) {
+      const double size = std::uniform_real_distribution<double>(0, 1)(rng_);
+      // Big lines; a line just under or over the bound (1 MiB with its
+      // newline); now and then one with small lines around it.
+      const size_t bytes = size < 0.75  ? 100'000 + Uniform(600'000)
+                           : size < 0.9 ? kMaxJobLogBytes - 2 + Uniform(3)
+                                        : kMaxJobLogBytes + Uniform(5000);
+      lines.push_back(BigText(bytes));
+      if (Chance(0.3)) lines.insert(lines.begin(), "before");
+      if (Chance(0.3)) lines.push_back("after");
+      described = absl::StrCat(lines.size(), " lines, ", bytes, "-byte line");
+      return lines;
+    }
+    const int n =
+        Chance(0.05) ? 50 + static_cast<int>(Uniform(200)) : 1 + static_cast<int>(Uniform(4));
+    for (int i = 0; i < n; ++i) {
+      const double kind = std::uniform_real_distribution<double>(0, 1)(rng_);
+      if (kind < 0.05) {
+        lines.push_back("");
+      } else if (kind < 0.1) {
+        lines.push_back("progress 50%\rprogress 60%");
+      } else if (kind < 0.15) {
+        lines.push_back("two\nlines");
+      } else if (kind < 0.18) {
+        lines.push_back("not utf-8 \xff\xfe");
+      } else {
+        lines.push_back(absl::StrCat("frame ", Uniform(1000), " fps=", Uniform(60)));
+      }
+    }
+    described = absl::StrCat(n, " lines");
+    return lines;
+  }
+
+  std::string AppendLog() {
+    const auto [id, token] = WorkerTarget();
+    std::string described;
+    const std::vector<std::string> lines = LogLines(described);
+    what_ = absl::StrCat("AppendLog(", Name(id), ", token ", TokenName(id, token), ", ", described,
+                         ")");
+    size_t bytes_before = 0, bytes_sent = 0;
+    if (const ModelJob* job = model_.FindAnyTeam(id); job != nullptr && job->log.has_value()) {
+      bytes_before = job->log->size();
+    }
+    for (const std::string& line : lines) bytes_sent += line.size() + 1;
+    const ExpectedStatus want = model_.AppendLog(id, token, lines);
+    const absl::Status got = engine_->AppendLog(id, token, lines);
+    if (std::string m = CheckStatus("AppendLog", want, got); !m.empty()) return m;
+    if (!got.ok()) return "";
+    // The log as it is now, from its team.
+    const ModelJob* job = model_.FindAnyTeam(id);
+    auto want_log = model_.GetLog(job->job.team, id);
+    absl::StatusOr<std::string> got_log = engine_->GetLog(job->job.team, id);
+    if (std::string m = want_log.status.Mismatch(got_log.status()); !m.empty()) {
+      return absl::StrCat("GetLog after the append: ", m);
+    }
+    if (!got_log.ok()) return "";
+    coverage_.max_log_bytes =
+        std::max(coverage_.max_log_bytes, static_cast<int64_t>(got_log->size()));
+    if (bytes_before + bytes_sent > kMaxJobLogBytes) {
+      ++coverage_.logs_cut;
+      // Kept from inside a line: the whole bound, its last line longer.
+      const size_t last_newline = want_log.value.rfind('\n', want_log.value.size() - 2);
+      if (want_log.value.size() == kMaxJobLogBytes && last_newline == std::string::npos) {
+        ++coverage_.logs_cut_in_line;
+      }
+    }
+    absl::StrAppend(&what_, " -> ", got_log->size(), " bytes");
+    return model::DiffLog(want_log.value, *got_log);
+  }
+
+  std::string GetLog() {
+    const std::string team = Team();
+    JobId id;
+    std::vector<JobId> logged;
+    for (const ModelJob& job : model_.jobs()) {
+      if (job.job.team == team && job.log.has_value()) logged.push_back(job.job.id);
+    }
+    id = !logged.empty() && Chance(0.6) ? PickFrom(logged) : TargetId(team, 0.0);
+    what_ = absl::StrCat("GetLog(", Short(team), ", ", Name(id), ")");
+    auto want = model_.GetLog(team, id);
+    absl::StatusOr<std::string> got = engine_->GetLog(team, id);
+    if (std::string m = CheckStatus("GetLog", want.status, got.status()); !m.empty()) return m;
+    if (!got.ok()) return "";
+    return model::DiffLog(want.value, *got);
+  }
+
+  std::string ListWorkers() {
+    const std::string team = Team();
+    what_ = absl::StrCat("ListWorkers(", Short(team), ")");
+    coverage_.Call("ListWorkers", absl::StatusCode::kOk);
+    return model::DiffWorkers(model_.ListWorkers(team), engine_->ListWorkers(team));
+  }
+
   // ---- Contract §14 ----------------------------------------------------------------
 
   // 1-1000 ids for Retry, Suspend and Resume: mostly jobs of the team that
@@ -1084,6 +1307,14 @@ class Sequence {
         ++coverage_.pinned;
       }
     }
+    // The worker list, as one team sees it (the teams take turns).
+    const std::string team = kTeams[op_index_ % 2];
+    const std::vector<WorkerInfo> workers = model_.ListWorkers(team);
+    for (const WorkerInfo& w : workers)
+      ++coverage_.worker_status[std::string(WorkerStatusName(w.status))];
+    if (std::string d = model::DiffWorkers(workers, engine_->ListWorkers(team)); !d.empty()) {
+      return absl::StrCat("ListWorkers(", team, ") after the operation: ", d);
+    }
     return "";
   }
 
@@ -1099,6 +1330,32 @@ class Sequence {
                               .status.Mismatch(engine_->Get(other, job.job.id).status());
           !m.empty()) {
         return absl::StrCat("Get(", other, ", ", Name(job.job.id), "): ", m);
+      }
+      // Its log, from its team and from the other.
+      for (const std::string& team : {job.job.team, other}) {
+        auto want_log = model_.GetLog(team, job.job.id);
+        absl::StatusOr<std::string> got_log = engine_->GetLog(team, job.job.id);
+        std::string m = want_log.status.Mismatch(got_log.status());
+        if (m.empty() && got_log.ok()) m = model::DiffLog(want_log.value, *got_log);
+        if (!m.empty()) return absl::StrCat("GetLog(", team, ", ", Name(job.job.id), "): ", m);
+      }
+    }
+    // A purged job's log went with it.
+    for (JobId id : model_.purged()) {
+      for (const std::string& team : {kTeams[0], kTeams[1]}) {
+        absl::StatusOr<std::string> got_log = engine_->GetLog(team, id);
+        if (got_log.status().code() != absl::StatusCode::kNotFound) {
+          return absl::StrCat("GetLog(", team, ", ", Name(id),
+                              ") of a purged job: ", StatusText(got_log.status()));
+        }
+      }
+    }
+    std::vector<std::string> teams = ValidTeams();
+    teams.push_back("");  // a malformed team lists the workers, with no jobs
+    for (const std::string& team : teams) {
+      if (std::string d = model::DiffWorkers(model_.ListWorkers(team), engine_->ListWorkers(team));
+          !d.empty()) {
+        return absl::StrCat("ListWorkers(", Short(team), "): ", d);
       }
     }
     for (const ModelBatch& batch : model_.batches()) {
@@ -1144,6 +1401,7 @@ class Sequence {
   std::mt19937_64 rng_;
   ManualClock clock_;
   const std::string output_url_template_;
+  const bool log_heavy_;  // big log lines and lines near 1 MiB (contract §15)
   ReferenceModel model_;
   std::unique_ptr<Engine> engine_;
   absl::Status create_status_;
@@ -1546,6 +1804,108 @@ TEST_F(ReferenceModelTest, AHeldPendingJobThatBecomesReadyStaysHeld) {
                   .status.Allows(absl::StatusCode::kFailedPrecondition));
   EXPECT_TRUE(model_.SetPriority("team-a", family.id, 9)
                   .status.Allows(absl::StatusCode::kFailedPrecondition));
+}
+
+// ---- Contract §15 ------------------------------------------------------------------
+
+TEST_F(ReferenceModelTest, AnAnyTagClaimTakesTheFirstJobCarryingOneOfTheTags) {
+  JobSpec plain = testing::LeafSpec(), hd = testing::LeafSpec(), gpu_4k = testing::LeafSpec();
+  hd.tags = {"hd"};
+  gpu_4k.tags = {"gpu", "4k"};
+  Submit(plain);
+  const JobId h = Submit(hd).id;
+  const JobId g = Submit(gpu_4k).id;
+  ClaimRequest request;
+  request.any_tags = {"4k", "nope"};
+  auto claim = model_.Claim(request);
+  ASSERT_TRUE(claim.status.ok());
+  EXPECT_EQ(claim.value.job.job.id, g);
+  request.any_tags = {"4k", "hd"};
+  request.tags = {"gpu"};  // and every all-of tag: g is taken
+  EXPECT_TRUE(model_.Claim(request).status.Allows(absl::StatusCode::kNotFound));
+  request.tags.clear();
+  claim = model_.Claim(request);
+  ASSERT_TRUE(claim.status.ok());
+  EXPECT_EQ(claim.value.job.job.id, h);
+}
+
+TEST_F(ReferenceModelTest, ALogKeepsItsLastMebibyteFromALineStart) {
+  const JobId a = Submit(testing::LeafSpec()).id;
+  EXPECT_TRUE(model_.GetLog("team-a", a).status.Allows(absl::StatusCode::kNotFound));
+  std::string token = ClaimToken();
+  ASSERT_TRUE(model_.AppendLog(a, token, {}).ok());  // nothing logged
+  EXPECT_TRUE(model_.GetLog("team-a", a).status.Allows(absl::StatusCode::kNotFound));
+  ASSERT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{"start", "two\nlines"}).ok());
+  // A stale lease may not write; the log outlives the attempt.
+  ASSERT_TRUE(model_.Release(a, token).status.ok());
+  EXPECT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{"late"})
+                  .Allows(absl::StatusCode::kFailedPrecondition));
+  token = ClaimToken();
+  ASSERT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{"first"}).ok());
+  EXPECT_EQ(model_.GetLog("team-a", a).value, "start\ntwo\nlines\nfirst\n");
+  EXPECT_TRUE(model_.GetLog("team-b", a).status.Allows(absl::StatusCode::kNotFound));
+  // 22 + 1048574 bytes: the first line starting in the last 1 MiB is the big one.
+  const std::string big(kMaxJobLogBytes - 3, 'x');
+  ASSERT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{big}).ok());
+  EXPECT_TRUE(model_.GetLog("team-a", a).value == big + "\n");
+  ASSERT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{"next"}).ok());
+  EXPECT_EQ(model_.GetLog("team-a", a).value, "next\n");
+  ASSERT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{"more", "and more"}).ok());
+  EXPECT_EQ(model_.GetLog("team-a", a).value, "next\nmore\nand more\n");
+  // A line longer than the bound, with no line start after it: its last 1 MiB.
+  std::string huge(kMaxJobLogBytes + 3, 'y');
+  huge[0] = 'z';
+  ASSERT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{huge}).ok());
+  EXPECT_TRUE(model_.GetLog("team-a", a).value == huge.substr(4) + "\n");
+  // Refusals change nothing.
+  EXPECT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{std::string("a\0b", 3)})
+                  .Allows(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(model_.AppendLog(a, token, std::vector<std::string>(kMaxLogLinesPerCall + 1, "l"))
+                  .Allows(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(model_.GetLog("team-a", a).value == huge.substr(4) + "\n");
+  ASSERT_TRUE(model_.AppendLog(a, token, std::vector<std::string>{"end"}).ok());
+  EXPECT_EQ(model_.GetLog("team-a", a).value, "end\n");
+}
+
+TEST_F(ReferenceModelTest, AWorkerIsBusyIdleThenLostAfterTwoLeaseLengths) {
+  const absl::Time start = model_.now();
+  const JobId a = Submit(testing::LeafSpec()).id;
+  const JobId b = Submit(testing::LeafSpec(), "team-b").id;
+  ClaimRequest request;
+  request.worker = "node";
+  request.tags = {};
+  request.any_tags = {"x", "x"};  // kept as sent: finds nothing, still seen
+  request.lease = absl::Seconds(10);
+  EXPECT_TRUE(model_.Claim(request).status.Allows(absl::StatusCode::kNotFound));
+  std::vector<WorkerInfo> workers = model_.ListWorkers("team-a");
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0].tags, (std::vector<std::string>{"x", "x"}));
+  EXPECT_EQ(workers[0].status, WorkerStatus::kIdle);
+  request.any_tags.clear();
+  auto first = model_.Claim(request);  // a
+  ASSERT_TRUE(first.status.ok());
+  model_.SetLeaseToken(a, "t-a");
+  model_.SetNow(start + absl::Seconds(5));
+  ASSERT_TRUE(model_.Claim(request).status.ok());  // b
+  model_.SetLeaseToken(b, "t-b");
+  workers = model_.ListWorkers("team-b");
+  EXPECT_EQ(workers[0].jobs, std::vector<JobId>{b});
+  EXPECT_EQ(workers[0].status, WorkerStatus::kBusy);
+  EXPECT_TRUE(model_.ListWorkers("").front().jobs.empty());
+  // A heartbeat sees it; an unnamed claim is nobody.
+  model_.SetNow(start + absl::Seconds(8));
+  ASSERT_TRUE(model_.Heartbeat(a, "t-a", HeartbeatReport{}).status.ok());
+  EXPECT_EQ(model_.ListWorkers("team-a")[0].last_seen, start + absl::Seconds(8));
+  EXPECT_EQ(model_.ListWorkers("team-a").size(), 1u);
+  // Lost only past two lease lengths, holding jobs or not.
+  model_.SetNow(start + absl::Seconds(28));
+  EXPECT_EQ(model_.ListWorkers("team-a")[0].status, WorkerStatus::kBusy);
+  model_.SetNow(start + absl::Seconds(28) + absl::Milliseconds(1));
+  EXPECT_EQ(model_.ListWorkers("team-a")[0].status, WorkerStatus::kLost);
+  model_.RunDueWork();  // the leases end: it holds nothing
+  workers = model_.ListWorkers("team-a");
+  EXPECT_TRUE(workers[0].jobs.empty());
+  EXPECT_EQ(workers[0].status, WorkerStatus::kLost);
 }
 
 }  // namespace

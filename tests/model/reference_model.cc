@@ -1,8 +1,8 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The reference model: contract §1-7 and §14, computed the
-// slow and obvious way (see reference_model.h), and the comparisons of its
-// predictions with the engine's answers.
+// The reference model: contract §1-7, §10's retention, §14 and §15's engine
+// state, computed the slow and obvious way (see reference_model.h), and the
+// comparisons of its predictions with the engine's answers.
 
 #include "tests/model/reference_model.h"
 
@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -45,6 +46,10 @@ constexpr absl::Duration kMaxBackoff = absl::Hours(24);
 constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 7);
 constexpr size_t kMaxFailTextBytes = 4096;
 constexpr char kDefaultFailText[] = "render failed";
+// Contract §15 (docs/semantics.md): what a render log keeps, and the lines
+// one AppendLog may carry.
+constexpr size_t kMaxLogBytes = size_t{1} << 20;
+constexpr size_t kMaxLogLines = 10000;
 
 constexpr char kCancelledViaApi[] = "Cancelled via API";
 
@@ -94,6 +99,29 @@ bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::str
     if (std::find(have.begin(), have.end(), tag) == have.end()) return false;
   }
   return true;
+}
+
+bool HasAnyTag(const std::vector<std::string>& have, const std::vector<std::string>& any) {
+  for (const std::string& tag : any) {
+    if (std::find(have.begin(), have.end(), tag) != have.end()) return true;
+  }
+  return false;
+}
+
+// Keeps the last kMaxLogBytes of a render log, from the first line that
+// starts in them: a line starts after each '\n' (a newline that ends the
+// text starts nothing). With no line start in them (one line longer than
+// the bound), the last kMaxLogBytes as they are.
+void TrimLog(std::string& text) {
+  if (text.size() <= kMaxLogBytes) return;
+  const size_t first_kept = text.size() - kMaxLogBytes;
+  for (size_t start = first_kept; start < text.size(); ++start) {
+    if (text[start - 1] == '\n') {
+      text.erase(0, start);
+      return;
+    }
+  }
+  text.erase(0, first_kept);
 }
 
 StatusAlternative Alt(absl::StatusCode code, std::vector<std::string> mention_all = {},
@@ -305,7 +333,8 @@ ReferenceModel::ReferenceModel(const Options& options)
       retry_backoff_(options.retry_backoff),
       render_timeout_(options.render_timeout),
       abort_grace_(options.abort_grace),
-      pickup_order_(options.pickup_order) {}
+      pickup_order_(options.pickup_order),
+      retention_(options.durability.retention) {}
 
 void ReferenceModel::SetNow(absl::Time now) { now_ = now; }
 
@@ -871,12 +900,29 @@ Expected<ExpectedClaim> ReferenceModel::Claim(const ClaimRequest& request,
   if (request.lease.has_value() && *request.lease <= absl::ZeroDuration()) {
     return {Err(absl::StatusCode::kInvalidArgument)};
   }
-  // Claimable: queued, neither held nor waiting out a retry backoff (§14).
+  const absl::Duration lease = request.lease.value_or(lease_duration_);
+  // Contract §15: a named claim sees its worker, found job or not (an idle
+  // worker polls).
+  if (!request.worker.empty()) {
+    ModelWorker* worker = FindWorker(request.worker);
+    if (worker == nullptr) {
+      workers_.push_back({request.worker, {}, now_, lease});
+      worker = &workers_.back();
+    }
+    worker->tags = request.tags;
+    worker->tags.insert(worker->tags.end(), request.any_tags.begin(), request.any_tags.end());
+    worker->lease = lease;
+    worker->last_seen = std::max(worker->last_seen, now_);
+  }
+  // Claimable: queued, neither held nor waiting out a retry backoff (§14),
+  // carrying every tag of `tags` and one of `any_tags` if there are any
+  // (§15).
   std::vector<ModelJob*> candidates;
   for (ModelJob& job : jobs_) {
     const Job& j = job.job;
     if (j.state == JobState::kQueued && !j.suspended && !j.retry_at.has_value() &&
-        HasAllTags(j.tags, request.tags)) {
+        HasAllTags(j.tags, request.tags) &&
+        (request.any_tags.empty() || HasAnyTag(j.tags, request.any_tags))) {
       candidates.push_back(&job);
     }
   }
@@ -908,7 +954,8 @@ Expected<ExpectedClaim> ReferenceModel::Claim(const ClaimRequest& request,
   job.stats.started_at = now_;
   job.stats.updated_at = now_;
   picked->lease_token.clear();
-  picked->lease_length = request.lease.value_or(lease_duration_);
+  picked->lease_worker = request.worker;
+  picked->lease_length = lease;
   picked->lease_expires_at = now_ + picked->lease_length;
   picked->time_limit.reset();
   if (picked->timeout.has_value()) picked->time_limit = now_ + *picked->timeout;
@@ -936,6 +983,19 @@ ExpectedStatus ReferenceModel::FindLeased(JobId id, std::string_view lease_token
   return ExpectedStatus::Ok();
 }
 
+void ReferenceModel::Seen(const ModelJob& job) {
+  if (job.lease_worker.empty()) return;
+  ModelWorker* worker = FindWorker(job.lease_worker);
+  if (worker != nullptr) worker->last_seen = std::max(worker->last_seen, now_);
+}
+
+ModelWorker* ReferenceModel::FindWorker(std::string_view name) {
+  for (ModelWorker& worker : workers_) {
+    if (worker.name == name) return &worker;
+  }
+  return nullptr;
+}
+
 void ReferenceModel::SetLeaseToken(JobId id, std::string token) {
   if (ModelJob* job = FindAnyTeamMutable(id); job != nullptr) job->lease_token = std::move(token);
 }
@@ -944,6 +1004,7 @@ Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_to
                                              const FinishReport& report) {
   ModelJob* job = nullptr;
   if (ExpectedStatus status = FindLeased(id, lease_token, &job); !status.ok()) return {status};
+  Seen(*job);
   Job& j = job->job;
   j.state = JobState::kFinished;
   j.progress = 100.0;
@@ -955,6 +1016,7 @@ Expected<ExpectedJob> ReferenceModel::Finish(JobId id, std::string_view lease_to
   job->cause_options.clear();
   if (!report.output_url.empty()) j.output_url = report.output_url;
   job->lease_token.clear();
+  job->lease_worker.clear();
   job->time_limit.reset();
   job->abort_deadline.reset();
   ExpectedJob answer = ToExpected(*job);
@@ -966,6 +1028,7 @@ Expected<ExpectedJob> ReferenceModel::Fail(JobId id, std::string_view lease_toke
                                            const FailReport& report) {
   ModelJob* job = nullptr;
   if (ExpectedStatus status = FindLeased(id, lease_token, &job); !status.ok()) return {status};
+  Seen(*job);
   // FailReport: an empty text means "render failed"; at most 4096 bytes are
   // kept.
   const std::string text = report.error.empty() ? std::string(kDefaultFailText)
@@ -1004,6 +1067,7 @@ Expected<ExpectedHeartbeat> ReferenceModel::Heartbeat(JobId id, std::string_view
     return {std::move(want), std::move(answer)};
   }
   if (!leased.ok()) return {leased};
+  Seen(*job);
   Job& j = job->job;
   if (report.progress.has_value()) {
     // A progress report: updatedAt changes; progress never goes down.
@@ -1031,6 +1095,7 @@ void ReferenceModel::EndJob(ModelJob& job, JobState state, std::vector<std::stri
   job.cause_options = std::move(causes);
   j.stats.error = job.error_options.front();
   job.lease_token.clear();
+  job.lease_worker.clear();
   job.time_limit.reset();
   job.abort_deadline.reset();
 }
@@ -1038,6 +1103,7 @@ void ReferenceModel::EndJob(ModelJob& job, JobState state, std::vector<std::stri
 void ReferenceModel::EndAttempt(ModelJob& job, AttemptEnd how, const std::string& text) {
   Job& j = job.job;
   const std::string token = std::exchange(job.lease_token, "");
+  job.lease_worker.clear();
   const bool fail = how == AttemptEnd::kFail || how == AttemptEnd::kFinalFail;
   if (j.cancel_requested) {
     if (fail) {
@@ -1095,6 +1161,7 @@ void ReferenceModel::EndAttempt(ModelJob& job, AttemptEnd how, const std::string
 Expected<ExpectedJob> ReferenceModel::Release(JobId id, std::string_view lease_token) {
   ModelJob* job = nullptr;
   if (ExpectedStatus status = FindLeased(id, lease_token, &job); !status.ok()) return {status};
+  Seen(*job);
   EndAttempt(*job, AttemptEnd::kRelease);
   return {ExpectedStatus::Ok(), ToExpected(*FindAnyTeam(id))};
 }
@@ -1162,7 +1229,129 @@ ExpectedDueWork ReferenceModel::RunDueWork() {
   for (size_t i = 0; i < before.size(); ++i) {
     if (!DiffJob(ToExpected(before[i]), jobs_[i].job).empty()) ++out.changed;
   }
+  // Last, retention; a purge is no change RunDueWork counts.
+  PurgeExpired();
   return out;
+}
+
+void ReferenceModel::PurgeExpired() {
+  if (retention_ == absl::InfiniteDuration()) return;
+  const absl::Time cutoff = now_ - retention_;
+  // Families (durability.md, Retention): the jobs joined by nesting and
+  // dependsOn, and every job of a batch one of them is in, transitively.
+  // Each job starts as its own family (its index); joined jobs take the
+  // smaller of their two labels, over and over, until a whole pass changes
+  // nothing.
+  std::vector<size_t> family(jobs_.size());
+  for (size_t i = 0; i < jobs_.size(); ++i) family[i] = i;
+  auto index_of = [&](JobId id) {
+    for (size_t k = 0; k < jobs_.size(); ++k) {
+      if (jobs_[k].job.id == id) return k;
+    }
+    return jobs_.size();
+  };
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    auto join = [&](size_t a, size_t b) {
+      const size_t least = std::min(family[a], family[b]);
+      if (family[a] != least || family[b] != least) {
+        family[a] = family[b] = least;
+        changed = true;
+      }
+    };
+    for (size_t i = 0; i < jobs_.size(); ++i) {
+      for (JobId p : PrerequisitesOf(jobs_[i].job)) join(i, index_of(p));
+      if (!jobs_[i].job.batch_id.has_value()) continue;
+      for (size_t k = 0; k < jobs_.size(); ++k) {
+        if (jobs_[k].job.batch_id == jobs_[i].job.batch_id) join(i, k);
+      }
+    }
+  }
+  // A family goes when every job in it ended before the cutoff.
+  std::vector<bool> keep(jobs_.size(), false);
+  for (size_t i = 0; i < jobs_.size(); ++i) {
+    const Job& j = jobs_[i].job;
+    const bool ended = j.state == JobState::kFinished || j.state == JobState::kError ||
+                       j.state == JobState::kCancelled;
+    if (!ended || j.stats.updated_at >= cutoff) keep[family[i]] = true;
+  }
+  std::vector<ModelJob> kept;
+  for (size_t i = 0; i < jobs_.size(); ++i) {
+    if (keep[family[i]]) {
+      kept.push_back(std::move(jobs_[i]));
+      continue;
+    }
+    const JobId id = jobs_[i].job.id;
+    purged_.push_back(id);
+    for (TimedOutLease& t : timed_out_) t.forgotten = t.forgotten || t.id == id;
+    // The batch goes with its jobs: it no longer exists.
+    for (ModelBatch& batch : batches_) {
+      const bool in_it =
+          std::any_of(batch.top_level.begin(), batch.top_level.end(),
+                      [&](const std::pair<size_t, JobId>& top) { return top.second == id; });
+      if (in_it) batch.top_level.clear();
+    }
+  }
+  jobs_ = std::move(kept);
+}
+
+// ---- Contract §15: render logs and the worker list -------------------------------
+
+ExpectedStatus ReferenceModel::AppendLog(JobId id, std::string_view lease_token,
+                                         absl::Span<const std::string> lines) {
+  bool bad = lines.size() > kMaxLogLines;
+  for (const std::string& line : lines) bad = bad || line.find('\0') != std::string::npos;
+  ModelJob* job = nullptr;
+  ExpectedStatus leased = FindLeased(id, lease_token, &job);
+  if (bad) {
+    // Refused, changing nothing. Whether the lines or the lease are checked
+    // first is not said: with a lookup error too, either.
+    ExpectedStatus want = ExpectedStatus::Error(Alt(absl::StatusCode::kInvalidArgument, {}, {},
+                                                    /*needs_field_violations=*/true));
+    if (!leased.ok()) want.alternatives.push_back(leased.alternatives.front());
+    return want;
+  }
+  if (!leased.ok()) return leased;
+  Seen(*job);
+  if (lines.empty()) return ExpectedStatus::Ok();  // nothing logged
+  std::string& log = job->log.has_value() ? *job->log : job->log.emplace();
+  for (const std::string& line : lines) absl::StrAppend(&log, line, "\n");
+  TrimLog(log);
+  return ExpectedStatus::Ok();
+}
+
+Expected<std::string> ReferenceModel::GetLog(std::string_view team, JobId id) const {
+  if (!ValidTeam(team)) return {BadTeam()};
+  const ModelJob* job = FindInTeam(team, id);
+  if (job == nullptr || !job->log.has_value()) {
+    return {Err(absl::StatusCode::kNotFound, {Str(id)})};
+  }
+  return {ExpectedStatus::Ok(), *job->log};
+}
+
+std::vector<WorkerInfo> ReferenceModel::ListWorkers(std::string_view team) const {
+  std::vector<WorkerInfo> list;
+  for (const ModelWorker& worker : workers_) {
+    WorkerInfo info;
+    info.name = worker.name;
+    info.tags = worker.tags;
+    info.last_seen = worker.last_seen;
+    info.lease = worker.lease;
+    bool holds_any = false;
+    for (const ModelJob& job : jobs_) {  // in id order
+      if (job.job.state != JobState::kRendering || job.lease_worker != worker.name) continue;
+      holds_any = true;
+      if (job.job.team == team) info.jobs.push_back(job.job.id);
+    }
+    info.status = now_ - worker.last_seen > 2 * worker.lease ? WorkerStatus::kLost
+                  : holds_any                                ? WorkerStatus::kBusy
+                                                             : WorkerStatus::kIdle;
+    list.push_back(std::move(info));
+  }
+  std::sort(list.begin(), list.end(),
+            [](const WorkerInfo& a, const WorkerInfo& b) { return a.name < b.name; });
+  return list;
 }
 
 // ---- Contract §14: Retry, holds, priorities -------------------------------------
@@ -1604,6 +1793,60 @@ std::string DiffHeartbeat(const ExpectedHeartbeat& want, std::string_view given_
   d.Field("lease.token", std::string(given_token), got.lease.token);
   d.Field("cancelRequested (answer)", want.cancel_requested, got.cancel_requested);
   return d.Result("heartbeat");
+}
+
+namespace {
+
+const char* Name(WorkerStatus s) {
+  switch (s) {
+    case WorkerStatus::kBusy:
+      return "busy";
+    case WorkerStatus::kIdle:
+      return "idle";
+    case WorkerStatus::kLost:
+      return "lost";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string DiffWorkers(const std::vector<WorkerInfo>& want, const std::vector<WorkerInfo>& got) {
+  Differ d;
+  std::vector<std::string> want_names, got_names;
+  for (const WorkerInfo& w : want) want_names.push_back(w.name);
+  for (const WorkerInfo& w : got) got_names.push_back(w.name);
+  d.Field("names", want_names, got_names);
+  if (want_names != got_names) return d.Result("workers");
+  for (size_t i = 0; i < want.size(); ++i) {
+    const WorkerInfo& w = want[i];
+    const WorkerInfo& g = got[i];
+    const std::string at = absl::StrCat(w.name, ".");
+    d.Field(at + "tags", w.tags, g.tags);
+    d.Field(at + "lastSeen", w.last_seen, g.last_seen);
+    if (w.lease != g.lease) {
+      d.Add(absl::StrCat(at, "lease: want ", absl::FormatDuration(w.lease), ", got ",
+                         absl::FormatDuration(g.lease)));
+    }
+    if (w.status != g.status) {
+      d.Add(absl::StrCat(at, "status: want ", Name(w.status), ", got ", Name(g.status)));
+    }
+    d.Field(at + "jobs", w.jobs, g.jobs);
+  }
+  return d.Result("workers");
+}
+
+std::string DiffLog(const std::string& want, const std::string& got) {
+  if (want == got) return "";
+  size_t at = 0;
+  while (at < want.size() && at < got.size() && want[at] == got[at]) ++at;
+  auto around = [&](const std::string& text) {
+    const size_t from = at < 20 ? 0 : at - 20;
+    return absl::CEscape(text.substr(from, 60));
+  };
+  return absl::StrCat("log: want ", want.size(), " bytes, got ", got.size(),
+                      "; first difference at byte ", at, ": want \"...", around(want),
+                      "...\", got \"...", around(got), "...\"");
 }
 
 std::string DescribeJob(const Job& job) {

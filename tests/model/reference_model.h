@@ -3,9 +3,11 @@
 // File: tests/model/reference_model.h
 // -----------------------------------------------------------------------------
 // A reference model of contract §1-7 (the worker calls: Claim, Heartbeat, Finish,
-// Fail, Release, RequestAbort, and lease and abort expiry by RunDueWork) and
-// §14 (attempts and retry backoff, time limits, Retry, holds, priorities), as
-// docs/semantics.md reads them. It is small, single-threaded and
+// Fail, Release, RequestAbort, and lease and abort expiry by RunDueWork), §10's
+// retention (families purged by RunDueWork), §14 (attempts and retry backoff,
+// time limits, Retry, holds, priorities) and §15's engine state (claims with
+// "any of" tags, render logs, the worker list), as docs/semantics.md reads
+// them. It is small, single-threaded and
 // deliberately naive: jobs live in one plain vector in creation order, every
 // lookup is a linear scan, dependents are found by scanning every job, and the
 // cancellation, failure and revive closures are computed by applying their
@@ -42,7 +44,9 @@
 //     also be refused as stale, and after it it is.
 // RunDueWork handles the due jobs in deadline order, then creation order
 // (an earlier job's cancel cascade can reach a job requeued before it); then
-// the retry backoffs that are over.
+// the retry backoffs that are over; then (with a retention) it purges every
+// family whose every job ended more than the retention ago (the model knows
+// no webhooks, so no delivery holds a family back).
 //
 // Contract §14 as the model reads it (each point is contract text or what the
 // engine's header says):
@@ -67,6 +71,31 @@
 //     or dependent that failed it) is in the set", refused when a revived job
 //     has a prerequisite outside the set in manually_cancelled, or in error
 //     when it does not ignore failures.
+//
+// Contract §15 as the model reads it (docs/semantics.md, "Render logs and the
+// worker list"):
+//   - a claim with `any_tags` takes the first job in pickup order among those
+//     carrying every tag of `tags` and at least one of `any_tags`;
+//   - a render log is every line its job's lease holders sent, each followed
+//     by a newline, across attempts; it keeps the last 1 MiB, from the first
+//     line that starts in it (a line longer than that: its last 1 MiB). The
+//     model trims after each append, which keeps what trimming the whole
+//     history once would (a cut never passes a line start a later cut
+//     wants). AppendLog is fenced as a heartbeat is; over 10,000 lines or a
+//     line with a NUL byte is InvalidArgument and changes nothing (the
+//     worker is not seen either); a call with no lines logs nothing (GetLog
+//     stays NotFound until something is logged). A purge takes the log;
+//   - the worker list: a claim with a (valid lease and a) name sees its
+//     worker, whether it finds a job or not, and sets its tags (`tags` then
+//     `any_tags`, as sent) and lease length (the claim's, else the
+//     default); a heartbeat, finish, fail, release or log call that passes
+//     the fence sees the worker the lease was granted to. A heartbeat told
+//     to stop by a time limit passed no fence and sees nobody. `last_seen`
+//     never goes back. The jobs a worker holds are the rendering jobs whose
+//     current lease was granted to it; `lost` when now - last_seen is over
+//     two lease lengths, else `busy` when it holds a job of any team, else
+//     `idle`; the list is in name order, each worker's jobs (the asking
+//     team's only; a malformed team is no error and sees none) in id order.
 // Example:
 //
 //   cascade::model::ReferenceModel model(options);
@@ -227,6 +256,19 @@ struct ModelJob {
   absl::Time lease_expires_at;
   std::optional<absl::Time> time_limit;
   std::optional<absl::Time> abort_deadline;
+  // While rendering: the worker the lease was granted to ("" for a claim
+  // without a name).
+  std::string lease_worker;
+  // Contract §15: the render log, once something was logged.
+  std::optional<std::string> log;
+};
+
+// A worker the list remembers (contract §15).
+struct ModelWorker {
+  std::string name;
+  std::vector<std::string> tags;  // its last claim's: all-of, then any-of
+  absl::Time last_seen;
+  absl::Duration lease;  // its last claim's lease length
 };
 
 // The lease of an attempt its time limit ended: its worker's heartbeats are
@@ -252,8 +294,11 @@ class ReferenceModel {
  public:
   // Uses `options.output_url_template`, `options.lease_duration`,
   // `options.max_attempts`, `options.retry_backoff`, `options.render_timeout`,
-  // `options.abort_grace` and `options.pickup_order`; the rest of `options`
-  // does not change what the model predicts.
+  // `options.abort_grace`, `options.pickup_order` and
+  // `options.durability.retention`; the rest of `options` does not change
+  // what the model predicts. REQUIRES: no webhooks (the model knows none,
+  // and a delivery in flight holds a purge back), and fewer than 4096 jobs
+  // (what one RunDueWork of the engine walks at most for its purges).
   explicit ReferenceModel(const Options& options);
 
   // The engine's clock: the time every following call happens at.
@@ -303,10 +348,12 @@ class ReferenceModel {
 
   // ---- Workers: predict, and apply when OK -----------------------------------
 
-  // The first queued job of any team carrying every requested tag, in the
-  // pickup order: oldest, newest, or highest priority then oldest. Under
-  // the random order any such job may come first: the model takes the one
-  // the engine answered (`engine_choice`) if it is one of them.
+  // The first queued job of any team carrying every requested tag (and, when
+  // `request.any_tags` is not empty, at least one of those), in the pickup
+  // order: oldest, newest, or highest priority then oldest. Under the
+  // random order any such job may come first: the model takes the one the
+  // engine answered (`engine_choice`) if it is one of them. A named claim
+  // with a valid lease sees its worker, whatever it finds.
   Expected<ExpectedClaim> Claim(const ClaimRequest& request,
                                 std::optional<JobId> engine_choice = std::nullopt);
   // Records the lease token the engine gave for the job `Claim` predicted.
@@ -326,6 +373,17 @@ class ReferenceModel {
   // at or before now ends its attempt; then every job whose retry backoff is
   // over becomes claimable (see the .cc).
   ExpectedDueWork RunDueWork();
+
+  // ---- Contract §15: predict, and apply when OK ---------------------------------
+
+  // Appends `lines` to the job's log if `lease_token` is its current lease.
+  ExpectedStatus AppendLog(JobId id, std::string_view lease_token,
+                           absl::Span<const std::string> lines);
+  // The team's job's log; NotFound for an unknown job or one with no log.
+  Expected<std::string> GetLog(std::string_view team, JobId id) const;
+  // Every worker seen, by name, each with `team`'s jobs it holds; statuses
+  // at now().
+  std::vector<WorkerInfo> ListWorkers(std::string_view team) const;
 
   // ---- Contract §14: predict, and apply when OK ---------------------------------
 
@@ -358,14 +416,25 @@ class ReferenceModel {
   const ModelJob* FindAnyTeam(JobId id) const;
   // The leases time limits ended, oldest first.
   const std::vector<TimedOutLease>& timed_out_leases() const { return timed_out_; }
+  // Every worker seen, in the order first seen.
+  const std::vector<ModelWorker>& workers() const { return workers_; }
+  // The ids of the jobs retention purged, in the order purged.
+  const std::vector<JobId>& purged() const { return purged_; }
 
  private:
   ModelJob* FindInTeam(std::string_view team, JobId id);
   const ModelJob* FindInTeam(std::string_view team, JobId id) const;
   ModelJob* FindAnyTeamMutable(JobId id);
   // The rendering job `id` if `lease_token` is its lease (sets `*job`), else
-  // the error a worker call must get.
+  // the error a worker call must get. Sees nobody: the caller does (Seen)
+  // once the call passed every check.
   ExpectedStatus FindLeased(JobId id, std::string_view lease_token, ModelJob** job);
+  // The worker holding `job`'s lease (if it has a name) is seen now.
+  void Seen(const ModelJob& job);
+  ModelWorker* FindWorker(std::string_view name);
+  // Retention: purges every family whose every job ended before now minus
+  // the retention.
+  void PurgeExpired();
   // How an attempt ended without success.
   enum class AttemptEnd { kFail, kFinalFail, kRelease, kLeaseExpired, kTimedOut };
   // Fail, release, expiry and time-out: requeue (after the backoff), error
@@ -444,12 +513,15 @@ class ReferenceModel {
   std::optional<absl::Duration> render_timeout_;
   absl::Duration abort_grace_;
   SortOrder pickup_order_;
+  absl::Duration retention_;
   absl::Time now_ = absl::UnixEpoch();
   std::vector<ModelJob> jobs_;  // creation order
   std::vector<ModelBatch> batches_;
   std::vector<JobId> all_ids_;            // every job and batch id the engine gave
   std::vector<ModelJob> pending_commit_;  // jobs of the submit being applied
   std::vector<TimedOutLease> timed_out_;
+  std::vector<ModelWorker> workers_;  // first seen first
+  std::vector<JobId> purged_;
 };
 
 // ---- Comparing with the engine's answers ------------------------------------
@@ -468,6 +540,10 @@ std::string DiffClaim(const ExpectedClaim& want, const ClaimedJob& got);
 // `given_token` is the token the heartbeat presented: the answer repeats it.
 std::string DiffHeartbeat(const ExpectedHeartbeat& want, std::string_view given_token,
                           const HeartbeatResult& got);
+// Every field of every worker, in order. A log is compared as bytes
+// (DiffLog says where two first differ).
+std::string DiffWorkers(const std::vector<WorkerInfo>& want, const std::vector<WorkerInfo>& got);
+std::string DiffLog(const std::string& want, const std::string& got);
 
 // Human-readable forms for failure messages.
 std::string DescribeJob(const Job& job);
