@@ -14,12 +14,24 @@
 //     max attempts, retry backoffs and time limits, fails to be retried or
 //     final, Retry, Suspend, Resume, SuspendBatch, ResumeBatch and
 //     SetPriority (so journal rows carry held, retryAt, maxAttempts, the
-//     cause of a retried job and a lease's time limit). Without it the draws
-//     are those of before §14, one for one.
+//     cause of a retried job and a lease's time limit). With
+//     HistoryOptions::contract15, claims come from named workers (a small
+//     pool, with an empty name and one that is not UTF-8) with "any of"
+//     tags, and it draws AppendLog (short lines, big ones of 400-900 KiB,
+//     a NUL byte) and ListWorkers. Without these the draws are those of
+//     before, one for one.
 //   - Dump renders everything an engine would answer about its state (every
-//     job of every team, every batch, the dead letters and the outbox) as
-//     text; Canonical replaces every id in it by its rank, so two engines
-//     that made the same things in the same order dump the same text.
+//     job of every team, every batch, the dead letters and the outbox, each
+//     job's render log as its size and a hash, and the worker list of each
+//     team without `last_seen` and `status`) as text; Canonical replaces
+//     every id in it by its rank, so two engines that made the same things
+//     in the same order dump the same text.
+//   - A worker's `last_seen` is journaled only when it moved by a quarter of
+//     its lease (at least 1 s, at most 60 s: docs/durability.md), so after a
+//     reopen it may be behind by less than that, and its status judged from
+//     it: CheckWorkersAgainst compares a worker list with a reference one
+//     (an engine never closed, or the list before the close) on that
+//     allowance, and everything else exactly.
 //   - CheckInvariants checks the relations contract §1-7 and §14 promise
 //     between jobs through the public API, and DrainAndCheck resumes what is
 //     held, then claims and finishes until nothing is left, which a wrong
@@ -30,6 +42,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -40,7 +53,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "cascade/cascade.h"
 #include "wire/job_json.h"
@@ -95,12 +110,18 @@ struct Operation {
     kSuspendBatch,
     kResumeBatch,
     kSetPriority,
+    // Contract §15 (HistoryOptions::contract15).
+    kLog,          // AppendLog to the first target, with its lease
+    kListWorkers,  // ListWorkers(team)
   } kind;
   std::string team;
   std::vector<JobSpec> specs;                     // submits: dependencies by index below
   std::vector<std::vector<size_t>> depends_on;    // per spec: job indexes
   std::vector<size_t> targets;                    // job indexes (or one batch index)
   std::vector<std::string> tags;                  // claims
+  std::string worker;                             // claims: the worker's name
+  std::vector<std::string> any_tags;              // claims
+  std::vector<std::string> lines;                 // kLog
   absl::Duration advance = absl::ZeroDuration();  // kAdvance, claim leases
   double progress = 0;
   bool retry = true;  // kFail: FailReport::retry
@@ -110,7 +131,16 @@ struct Operation {
 struct HistoryOptions {
   // Draw contract §14's operations and spec fields too.
   bool contract14 = false;
+  // Draw contract §15's: named workers, any-of tags, logs, the worker list.
+  bool contract15 = false;
 };
+
+// Worker names of contract15 histories: none, plain, UTF-8, not UTF-8.
+inline const std::vector<std::string>& WorkerNames() {
+  static const auto* names =
+      new std::vector<std::string>{"", "node-a", "node-b", "n\xc5\x93ud-c", "w\xff"};
+  return *names;
+}
 
 class History {
  public:
@@ -118,6 +148,7 @@ class History {
 
   // Draws the next operation, given what `names` (any engine's) made so far.
   Operation Next(const Names& names) {
+    if (options_.contract15 && Uniform(0, 99) < 18) return NextContract15(names);
     if (options_.contract14 && !names.jobs.empty() && Uniform(0, 99) < 20) {
       return NextContract14(names);
     }
@@ -153,6 +184,13 @@ class History {
       op.kind = Operation::kClaim;
       if (Uniform(0, 3) == 0) op.tags = {Uniform(0, 1) == 0 ? "gpu" : "cpu"};
       op.advance = absl::Seconds(Uniform(5, 120));
+      if (options_.contract15) {
+        op.worker = WorkerNames()[Uniform(0, WorkerNames().size() - 1)];
+        if (Uniform(0, 3) == 0) {
+          static const char* const kAny[] = {"gpu", "cpu", "x:y/z-1", "nope"};
+          for (int i = Uniform(1, 2); i > 0; --i) op.any_tags.push_back(kAny[Uniform(0, 3)]);
+        }
+      }
     } else if (roll < 88 && leased()) {
       const int which = Uniform(0, 9);
       op.kind = which < 2   ? Operation::kHeartbeat
@@ -176,6 +214,36 @@ class History {
   int Uniform(int lo, size_t hi) { return Uniform(lo, static_cast<int>(hi)); }
 
  private:
+  // One of contract §15's calls: a log append on a leased job (most lines
+  // short; now and then a big one, so a log passes its 1 MiB bound and its
+  // journal rows are compacted; or a NUL byte, refused), or the worker list.
+  Operation NextContract15(const Names& names) {
+    Operation op;
+    op.team = Teams()[Uniform(0, static_cast<int>(Teams().size()) - 1)];
+    if (names.leases.empty() || Uniform(0, 99) < 30) {
+      op.kind = Operation::kListWorkers;
+      return op;
+    }
+    op.kind = Operation::kLog;
+    auto it = names.leases.begin();
+    std::advance(it, Uniform(0, names.leases.size() - 1));
+    op.targets = {it->first};
+    const int roll = Uniform(0, 99);
+    if (roll < 25) {
+      std::string big(static_cast<size_t>(Uniform(400'000, 900'000)), 'a');
+      for (size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('b' + i % 23);
+      if (Uniform(0, 1) == 0) big[big.size() / 2] = '\n';
+      op.lines = {"big:", std::move(big)};
+    } else if (roll < 29) {
+      op.lines = {"ok", std::string("nul\0byte", 8)};
+    } else {
+      for (int i = Uniform(0, 4); i > 0; --i) {
+        op.lines.push_back(absl::StrCat("frame ", Uniform(0, 999), " \xc3\xa9\xff"));
+      }
+    }
+    return op;
+  }
+
   // One of contract §14's calls, on jobs (or a batch) of the team of the
   // first target.
   Operation NextContract14(const Names& names) {
@@ -277,6 +345,35 @@ inline std::string JobsText(const std::vector<Job>& jobs) {
   return out;
 }
 
+// A job's render log as its size and a hash (logs reach 1 MiB; the ids in
+// a dump are ranked by a regex), or the code GetLog answered.
+inline std::string LogText(const Engine& engine, const std::string& team, JobId id) {
+  absl::StatusOr<std::string> log = engine.GetLog(team, id);
+  if (!log.ok()) return absl::StatusCodeToString(log.status().code());
+  return absl::StrCat(log->size(), " bytes, hash ", std::hash<std::string>()(*log));
+}
+
+// A worker list without what a reopen may set back (`last_seen`, and the
+// `status` judged from it): see CheckWorkersAgainst.
+inline std::string WorkersText(const std::vector<WorkerInfo>& workers) {
+  std::string out;
+  for (const WorkerInfo& w : workers) {
+    std::vector<std::string> jobs;
+    for (JobId id : w.jobs) jobs.push_back(id.ToString());
+    absl::StrAppend(&out, "worker \"", absl::CEscape(w.name), "\" tags=[",
+                    absl::CEscape(absl::StrJoin(w.tags, ",")),
+                    "] lease=", absl::ToInt64Milliseconds(w.lease), "ms jobs=[",
+                    absl::StrJoin(jobs, ","), "]\n");
+  }
+  return out;
+}
+
+// How far behind a worker's journaled `last_seen` may be: a quarter of its
+// lease, at least 1 s, at most 60 s (docs/durability.md, `workers`).
+inline absl::Duration SightingAllowance(absl::Duration lease) {
+  return std::clamp(lease / 4, absl::Seconds(1), absl::Seconds(60));
+}
+
 // Applies `op` to `engine`, updating `names`, and returns the outcome.
 // `clock` is advanced by kAdvance (shared by the engines a caller compares,
 // it is advanced once by the caller instead when `advance_clock` is false).
@@ -337,7 +434,9 @@ inline Outcome Apply(Engine& engine, ManualClock& clock, const Operation& op, Na
     }
     case Operation::kClaim: {
       ClaimRequest request;
+      request.worker = op.worker;
       request.tags = op.tags;
+      request.any_tags = op.any_tags;
       request.lease = op.advance;
       auto r = engine.Claim(request);
       if (!r.ok()) return fail(r.status());
@@ -429,6 +528,18 @@ inline Outcome Apply(Engine& engine, ManualClock& clock, const Operation& op, Na
       out.text = JobsText({*r});
       return out;
     }
+    case Operation::kLog: {
+      const size_t t = op.targets[0];
+      const std::string token = names.leases.count(t) ? names.leases.at(t) : "";
+      absl::Status s = engine.AppendLog(job(t), token, op.lines);
+      if (s.code() == absl::StatusCode::kFailedPrecondition) names.leases.erase(t);  // stale
+      if (!s.ok()) return fail(s);
+      out.text = LogText(engine, names.job_teams[t], job(t));
+      return out;
+    }
+    case Operation::kListWorkers:
+      out.text = WorkersText(engine.ListWorkers(op.team));
+      return out;
   }
   return out;
 }
@@ -468,6 +579,11 @@ inline std::string Dump(const Engine& engine) {
     absl::StrAppend(&out, "team ", team, "\n");
     std::vector<Job> jobs = AllJobs(engine, team);
     out += JobsText(jobs);
+    for (const Job& job : jobs) {
+      const std::string log = LogText(engine, team, job.id);
+      if (log != "NOT_FOUND") absl::StrAppend(&out, "log ", job.id.ToString(), " ", log, "\n");
+    }
+    out += WorkersText(engine.ListWorkers(team));
     std::set<BatchId> batches;
     for (const Job& job : jobs) {
       if (job.batch_id) batches.insert(*job.batch_id);
@@ -513,6 +629,37 @@ inline std::string Canonical(const std::string& text) {
   }
   out.append(text, last);
   return out;
+}
+
+// Compares `got` (a reopened engine's list, at `now`) with `want` (the same
+// list from an engine never closed, or from before the close): everything
+// is equal (job ids compared by rank, as Canonical does) but `last_seen`, which may be behind by
+// less than SightingAllowance (never ahead), and the status, which is judged from it (lost when
+// `now` is more than two leases after it; else what `want` says). Returns "" or what differs.
+inline std::string CheckWorkersAgainst(const std::vector<WorkerInfo>& want,
+                                       const std::vector<WorkerInfo>& got, absl::Time now) {
+  const std::string want_text = Canonical(WorkersText(want));
+  const std::string got_text = Canonical(WorkersText(got));
+  if (want_text != got_text) {
+    return absl::StrCat("worker lists differ:\nwant\n", want_text, "got\n", got_text);
+  }
+  for (size_t i = 0; i < want.size(); ++i) {
+    const WorkerInfo& w = want[i];
+    const WorkerInfo& g = got[i];
+    const std::string who = absl::StrCat("worker \"", absl::CEscape(w.name), "\": ");
+    if (g.last_seen > w.last_seen || w.last_seen - g.last_seen >= SightingAllowance(w.lease)) {
+      return absl::StrCat(who, "last seen ", absl::FormatTime(g.last_seen), ", want ",
+                          absl::FormatTime(w.last_seen), " or less than ",
+                          absl::FormatDuration(SightingAllowance(w.lease)), " before");
+    }
+    const bool lost = now - g.last_seen > 2 * g.lease;
+    if (lost ? g.status != WorkerStatus::kLost : g.status != w.status) {
+      return absl::StrCat(who, "status ", std::string(WorkerStatusName(g.status)), ", want ",
+                          lost ? "lost" : std::string(WorkerStatusName(w.status)), " (last seen ",
+                          absl::FormatTime(g.last_seen), ")");
+    }
+  }
+  return "";
 }
 
 // The relations between jobs that contract §1-7 and §14 promise, checked
