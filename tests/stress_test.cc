@@ -21,9 +21,27 @@
 // was not final, waiting until its end + backoff x 2^(attempts-1); a revived
 // job comes back with a fresh start; a worker holding a lease can always
 // heartbeat, finish, fail or release its job, unless the lease ran out, the
-// time limit passed or an abort was requested). When all threads are done,
-// a final RunDueWork runs and the engine's state is checked through the
-// public API:
+// time limit passed or an abort was requested).
+//
+// Contract §15: the threads claim as named workers ("node-<thread>"; now and
+// then unnamed) with all-of and "any of" tags (a claimed job carries every
+// all-of tag and one of the any-of ones), append to the logs of the jobs
+// they hold (short lines, now and then a burst of 300-400 KiB ones, so logs pass
+// their 1 MiB bound; a stale lease is refused), and list the workers. Each
+// log a thread reads is at most 1 MiB, whole lines (it starts at a line
+// start and ends with a newline), and only grows between two reads by the
+// same thread, unless the bound cut it (then it is within a line of 1 MiB).
+// Each list is in name order, names only the threads' workers, lists only
+// the asking team's jobs, and a worker listing a job is busy (its lease, of
+// the default length and never extended, ran out less than two lease
+// lengths after the worker was last seen, and RunDueWork ends it within a
+// clock step). A thread's own worker lists only jobs the thread claimed
+// under its name and holds, with the tags of its last named claim, the
+// default lease length, and a last sighting between the start of its last
+// call that could see it and now.
+//
+// When all threads are done, a final RunDueWork runs and the engine's state
+// is checked through the public API:
 //   - every batch's aggregate equals a recount of its jobs;
 //   - every job appears in exactly one state listing, and no acknowledged job
 //     is missing (JobCount agrees);
@@ -45,7 +63,10 @@
 //     for a retry_at, and that is still ahead;
 //   - no job stays rendering with an expired lease or past its time limit,
 //     and every rendering job has exactly one holder in the threads'
-//     bookkeeping, whose lease the engine accepts.
+//     bookkeeping, whose lease the engine accepts;
+//   - the worker list names exactly the rendering jobs whose current holder
+//     claimed under its name, under that name (contract §15); every log is
+//     whole lines within 1 MiB, and only claimed jobs have one.
 // Runs under ThreadSanitizer in CI; the operation count is bounded (not
 // timed). CASCADE_STRESS_OPS overrides the operations per thread.
 
@@ -68,8 +89,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "cascade/cascade.h"
 #include "gtest/gtest.h"
@@ -82,6 +105,9 @@ constexpr int kThreads = 4;
 constexpr int kDefaultOpsPerThread = 10000;
 constexpr const char* kTeams[] = {"team-a", "team-b"};
 constexpr const char* kTagPool[] = {"hd", "4k", "urgent"};
+// Contract §15: the render log bound, and the longest line the threads send.
+constexpr size_t kLogBound = size_t{1} << 20;
+constexpr size_t kLongestLine = 400'000 + 64;
 constexpr size_t kMaxProblems = 30;
 // The engine's worker options: short enough that the clock thread makes
 // leases run out, time limits pass, backoffs end and aborts pass their grace
@@ -230,6 +256,7 @@ class Ledger {
     // Its team's ReleaseEpoch read before the claim: while no release has
     // happened since, the job's attempts only grow, so they order its claims.
     uint64_t releases_before = 0;
+    bool named = false;  // claimed under the thread's worker name
     // The lease no longer holds the job at `now` (its worker may not know).
     bool Over(absl::Time now) const {
       return expires_at <= now || (time_limit.has_value() && *time_limit <= now);
@@ -423,7 +450,7 @@ class Client {
 
   void Run(int ops) {
     for (int i = 0; i < ops; ++i) {
-      const int pick = static_cast<int>(Uniform(110));
+      const int pick = static_cast<int>(Uniform(118));
       if (pick < 18) {
         Submit();
       } else if (pick < 26) {
@@ -454,8 +481,12 @@ class Client {
         Resume();
       } else if (pick < 109) {
         HoldBatch();
-      } else {
+      } else if (pick < 110) {
         SetPriority();
+      } else if (pick < 115) {
+        AppendLog();
+      } else {
+        ListWorkers();
       }
     }
   }
@@ -468,6 +499,7 @@ class Client {
     absl::Time expires_at;
     std::optional<absl::Time> time_limit;  // when the attempt times out
     int attempt = 0;                       // the job's attempts once claimed
+    bool named = false;                    // claimed under worker_
   };
 
   uint64_t Uniform(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
@@ -772,10 +804,24 @@ class Client {
 
   void Claim() {
     ClaimRequest request;
-    request.worker = team_;
+    const bool named = !Chance(0.1);
+    if (named) request.worker = worker_;
     if (Chance(0.2)) request.tags.push_back(kTagPool[Uniform(3)]);
+    if (Chance(0.2)) {
+      for (int n = 1 + static_cast<int>(Uniform(2)); n > 0; --n) {
+        request.any_tags.push_back(kTagPool[Uniform(3)]);
+      }
+      if (Chance(0.2)) request.any_tags.push_back("nope");
+    }
     uint64_t releases[2];
     for (int t = 0; t < 2; ++t) releases[t] = ledger_.ReleaseEpoch(t);
+    if (named) {
+      // Seen by this claim, found job or not.
+      seen_after_ = std::max(seen_after_, clock_.Now());
+      last_tags_ = request.tags;
+      last_tags_.insert(last_tags_.end(), request.any_tags.begin(), request.any_tags.end());
+      claimed_named_ = true;
+    }
     absl::StatusOr<ClaimedJob> claimed = engine_.Claim(request);
     if (!claimed.ok()) {
       if (claimed.status().code() != absl::StatusCode::kNotFound) {
@@ -798,7 +844,7 @@ class Client {
     std::optional<Ledger::Holder> previous =
         ledger_.RecordClaim(job.id, team,
                             {index_, claimed->lease.token, claimed->lease.expires_at, job.attempts,
-                             time_limit, releases[team]},
+                             time_limit, releases[team], named},
                             now);
     // Two workers never hold the same job: a job claimed again had its
     // earlier lease run out or its attempt time out.
@@ -835,8 +881,15 @@ class Client {
         Problem(absl::StrCat("Claim(tags=", tag, ") answered a job without it"));
       }
     }
+    if (!request.any_tags.empty() &&
+        std::none_of(request.any_tags.begin(), request.any_tags.end(), [&](const std::string& t) {
+          return std::find(job.tags.begin(), job.tags.end(), t) != job.tags.end();
+        })) {
+      Problem(absl::StrCat("Claim(any_tags=", absl::StrJoin(request.any_tags, ","),
+                           ") answered a job with none of them"));
+    }
     held_.push_back({job.id, job.team, claimed->lease.token, claimed->lease.expires_at, time_limit,
-                     job.attempts});
+                     job.attempts, named});
   }
 
   void RequestAbort() {
@@ -910,7 +963,13 @@ class Client {
       if (stale.status().code() != absl::StatusCode::kFailedPrecondition) {
         Problem(absl::StrCat("Finish with a wrong lease: ", stale.status().ToString()));
       }
+      absl::Status log = engine_.AppendLog(held.id, held.token + "-stale", {"stale"});
+      if (log.code() != absl::StatusCode::kFailedPrecondition) {
+        Problem(absl::StrCat("AppendLog with a wrong lease: ", log.ToString()));
+      }
     }
+    // A call that passes the lease's fence sees its worker.
+    const absl::Time before_call = clock_.Now();
     const int pick = static_cast<int>(Uniform(100));
     if (pick < 35) {
       HeartbeatReport report;
@@ -943,6 +1002,7 @@ class Client {
                              ", lease until ", absl::FormatTime(beat->lease.expires_at),
                              ", called at ", absl::FormatTime(before)));
       }
+      Seen(held, before_call);
       held_[at].expires_at = beat->lease.expires_at;
       ledger_.RecordExtension(held.id, held.token, beat->lease.expires_at);
       if (!beat->cancel_requested) return;
@@ -954,6 +1014,7 @@ class Client {
         ExpectLost("Release after an abort", held, released.status());
         return;
       }
+      Seen(held, before_call);
       if (released->state != JobState::kCancelled) {
         Problem(absl::StrCat("Release of aborted job ", held.id.ToString(), " left it ",
                              Text(released->state)));
@@ -968,6 +1029,7 @@ class Client {
         ExpectLost("Finish", held, done.status());
         return;
       }
+      Seen(held, before_call);
       if (done->state != JobState::kFinished) {
         Problem(absl::StrCat("Finish(", held.id.ToString(), ") left it ", Text(done->state)));
       }
@@ -986,6 +1048,7 @@ class Client {
         ExpectLost("Fail", held, done.status());
         return;
       }
+      Seen(held, before_call);
       // A fail of a job asked to abort ends it in error, retry or not.
       CheckAttemptEnd("Fail", held, *done, !retry || done->cancel_requested, releases);
       ledger_.RecordOutcome(held.id, held.token, done->state);
@@ -996,6 +1059,7 @@ class Client {
       ExpectLost("Release", held, released.status());
       return;
     }
+    Seen(held, before_call);
     if (released->cancel_requested) {
       if (released->state != JobState::kCancelled) {
         Problem(absl::StrCat("Release of aborted job ", held.id.ToString(), " left it ",
@@ -1007,6 +1071,135 @@ class Client {
     ledger_.RecordOutcome(held.id, held.token, released->state);
   }
 
+  // ---- Contract §15 ----------------------------------------------------------------
+
+  // Appends to the log of a job this thread holds, then reads it back and
+  // checks it (CheckLog). A refusal is right only if the job was taken
+  // from the thread.
+  void AppendLog() {
+    if (held_.empty()) return;
+    const size_t at = Uniform(held_.size());
+    // Now and then a burst of big lines, enough to pass the bound.
+    const int appends = Chance(0.01) ? 4 : 1;
+    for (int i = 0; i < appends; ++i) {
+      if (!AppendLogTo(at, /*big=*/appends > 1)) return;
+    }
+  }
+
+  // One append to the log of held_[at]; false if the lease was lost.
+  bool AppendLogTo(size_t at, bool big) {
+    const Held held = held_[at];
+    std::vector<std::string> lines;
+    if (big) {
+      lines.push_back(
+          absl::StrCat("L", index_, " big ",
+                       std::string(300'000 + Uniform(100'000), static_cast<char>('a' + index_))));
+    }
+    for (int n = static_cast<int>(Uniform(4)); n > 0; --n) {
+      lines.push_back(absl::StrCat("L", index_, " ", held.id.ToString(), " ", log_lines_++));
+    }
+    const absl::Time before_call = clock_.Now();
+    const absl::Status appended = engine_.AppendLog(held.id, held.token, lines);
+    if (!appended.ok()) {
+      held_.erase(held_.begin() + at);
+      ExpectLost("AppendLog", held, appended);
+      return false;
+    }
+    Seen(held, before_call);
+    ++logs_appended_;
+    absl::StatusOr<std::string> log = engine_.GetLog(held.team, held.id);
+    if (!log.ok()) {
+      // Nothing logged yet (an append of no lines), or the log is gone.
+      if (log.status().code() != absl::StatusCode::kNotFound || !lines.empty()) {
+        Problem(absl::StrCat("GetLog(", held.id.ToString(), ") after an append of ", lines.size(),
+                             " lines: ", log.status().ToString()));
+      }
+      return true;
+    }
+    CheckLog(held.id, *log);
+    return true;
+  }
+
+  // A log this thread read: whole lines within the bound, and, against the
+  // last one it read of the same job, grown, or cut by the bound.
+  void CheckLog(JobId id, const std::string& log) {
+    if (log.size() > kLogBound || log.empty() || log.back() != '\n' || log[0] != 'L') {
+      Problem(absl::StrCat("log of ", id.ToString(), ": ", log.size(), " bytes, starting \"",
+                           absl::CEscape(log.substr(0, 20)), "\", not whole lines within 1 MiB"));
+    }
+    std::string& last = last_logs_[id];
+    if (log.compare(0, last.size(), last) != 0) {
+      // Not grown: cut, so within a line of the bound.
+      ++logs_cut_;
+      if (log.size() + kLongestLine < kLogBound) {
+        Problem(absl::StrCat("log of ", id.ToString(), " went from ", last.size(), " to ",
+                             log.size(), " bytes, not by the 1 MiB bound"));
+      }
+    }
+    last = log;
+  }
+
+  // A call with `held`'s lease that started at `before` passed its fence.
+  void Seen(const Held& held, absl::Time before) {
+    if (held.named) seen_after_ = std::max(seen_after_, before);
+  }
+
+  // The worker list, as this thread's team or the other sees it.
+  void ListWorkers() {
+    const int team = Chance(0.8) ? team_index_ : 1 - team_index_;
+    const std::vector<WorkerInfo> workers = engine_.ListWorkers(kTeams[team]);
+    const absl::Time now = clock_.Now();  // read after the list
+    ++lists_;
+    for (size_t i = 0; i < workers.size(); ++i) {
+      const WorkerInfo& w = workers[i];
+      if (i > 0 && !(workers[i - 1].name < w.name)) Problem("ListWorkers: not in name order");
+      if (w.name.size() != 6 || w.name.rfind("node-", 0) != 0) {
+        Problem(
+            absl::StrCat("ListWorkers: a worker no thread is: \"", absl::CEscape(w.name), "\""));
+      }
+      if (!w.jobs.empty() && w.status != WorkerStatus::kBusy) {
+        Problem(absl::StrCat("ListWorkers: ", w.name, " lists ", w.jobs.size(), " jobs but is ",
+                             std::string(WorkerStatusName(w.status))));
+      }
+      for (JobId id : w.jobs) {
+        absl::StatusOr<Job> job = engine_.Get(kTeams[team], id);
+        if (!job.ok()) {
+          Problem(absl::StrCat("ListWorkers(", kTeams[team], "): ", w.name, " lists job ",
+                               id.ToString(),
+                               ", which the team cannot read: ", job.status().ToString()));
+        }
+      }
+      if (w.name != worker_) continue;
+      // This thread's own worker: only it claims under this name.
+      for (JobId id : w.jobs) {
+        const bool mine = std::any_of(held_.begin(), held_.end(), [&](const Held& h) {
+          return h.id == id && h.named && h.team == kTeams[team];
+        });
+        if (!mine) {
+          Problem(absl::StrCat("ListWorkers: ", w.name, " lists job ", id.ToString(),
+                               ", which it does not hold"));
+        }
+      }
+      if (claimed_named_ && (w.tags != last_tags_ || w.lease != kLease)) {
+        Problem(absl::StrCat("ListWorkers: ", w.name, " has tags [", absl::StrJoin(w.tags, ","),
+                             "] and lease ", absl::FormatDuration(w.lease),
+                             "; its last claim had [", absl::StrJoin(last_tags_, ","), "] and ",
+                             absl::FormatDuration(kLease)));
+      }
+      if (w.last_seen < seen_after_ || w.last_seen > now) {
+        Problem(absl::StrCat("ListWorkers: ", w.name, " last seen ", absl::FormatTime(w.last_seen),
+                             ", not between ", absl::FormatTime(seen_after_), " and ",
+                             absl::FormatTime(now)));
+      }
+    }
+  }
+
+ public:
+  int64_t logs_appended() const { return logs_appended_; }
+  int64_t logs_cut() const { return logs_cut_; }
+  int64_t lists() const { return lists_; }
+
+ private:
   // ---- Contract §14 ----------------------------------------------------------------
 
   // 1-3 distinct jobs of the team.
@@ -1153,6 +1346,15 @@ class Client {
   const std::string team_;
   std::mt19937_64 rng_;
   std::vector<Held> held_;  // leases this thread holds (or held, if taken away)
+  // Contract §15.
+  const std::string worker_ = absl::StrCat("node-", index_);
+  bool claimed_named_ = false;
+  std::vector<std::string> last_tags_;  // of the last named claim
+  // When the latest call that saw worker_ started.
+  absl::Time seen_after_ = absl::InfinitePast();
+  absl::flat_hash_map<JobId, std::string> last_logs_;  // the last log read of each job
+  int64_t log_lines_ = 0;
+  int64_t logs_appended_ = 0, logs_cut_ = 0, lists_ = 0;
 };
 
 // ---- Final checks ----------------------------------------------------------------
@@ -1212,11 +1414,15 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
       subscribe);
 
   std::atomic<bool> done{false};
+  std::atomic<int64_t> logs_appended{0}, logs_cut{0}, worker_lists{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       Client client(*engine, clock, ledger, problems, t);
       client.Run(ops);
+      logs_appended += client.logs_appended();
+      logs_cut += client.logs_cut();
+      worker_lists += client.lists();
     });
   }
   // The clock thread: time moves (up to 0.5 s a step) and what is due runs,
@@ -1359,7 +1565,20 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
   const absl::flat_hash_map<JobId, int> claims = ledger.Claims();
   const absl::flat_hash_map<JobId, std::vector<Ledger::Holder>> holders = ledger.Holders();
   const absl::flat_hash_map<JobId, int> revivals = ledger.Revivals();
-  int64_t revived = 0, held = 0, waiting = 0;
+  int64_t revived = 0, held = 0, waiting = 0, logs = 0;
+  // Contract §15: the worker list as it is now (the heartbeats below see
+  // workers, but change no lease): job -> the worker listing it.
+  absl::flat_hash_map<JobId, std::string> listed_under;
+  for (int team = 0; team < 2; ++team) {
+    for (const WorkerInfo& w : engine->ListWorkers(kTeams[team])) {
+      if (!w.jobs.empty()) EXPECT_EQ(w.status, WorkerStatus::kBusy) << w.name;
+      for (JobId id : w.jobs) {
+        EXPECT_TRUE(listed_under.emplace(id, w.name).second) << id.ToString() << " listed twice";
+        EXPECT_TRUE(all.contains(id) && all.at(id).team == kTeams[team])
+            << w.name << " lists " << id.ToString() << " under the wrong team";
+      }
+    }
+  }
   for (const auto& [id, job] : all) {
     const std::string name = absl::StrCat("job ", id.ToString(), " (", Text(job.state), ")");
     const bool was_revived = revivals.contains(id);
@@ -1488,7 +1707,19 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
     // bookkeeping whose lease the engine accepts. A lease nobody let go of
     // on a job that is not rendering ran out or timed out, or its job was
     // aborted (or revived: the abort it had is forgotten).
+    // Its log: whole lines within 1 MiB; none if nobody claimed it.
+    absl::StatusOr<std::string> log = engine->GetLog(job.team, id);
+    if (log.ok()) {
+      ++logs;
+      EXPECT_TRUE(log->size() <= kLogBound && !log->empty() && log->back() == '\n' &&
+                  log->front() == 'L')
+          << name << ": a log of " << log->size() << " bytes";
+      EXPECT_GT(claim_count, 0) << name << " has a log but nobody claimed it";
+    } else {
+      EXPECT_EQ(log.status().code(), absl::StatusCode::kNotFound) << name;
+    }
     auto job_holders = holders.find(id);
+    auto listed = listed_under.find(id);
     if (job.state == JobState::kRendering) {
       ASSERT_NE(job_holders, holders.end()) << name << " renders but no thread holds it";
       int current = 0;
@@ -1497,13 +1728,25 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
         // A time-out's answer (a lease ending now) is no hold on the job.
         if (!beat.ok() || beat->lease.expires_at <= end) continue;
         ++current;
+        // The worker list names it under its holder's name, if it claimed
+        // with one (contract §15).
+        if (h.named) {
+          EXPECT_TRUE(listed != listed_under.end() &&
+                      listed->second == absl::StrCat("node-", h.thread))
+              << name << " is held by node-" << h.thread << ", listed under "
+              << (listed == listed_under.end() ? "nobody" : listed->second);
+        } else {
+          EXPECT_EQ(listed, listed_under.end()) << name << ": an unnamed claim's job is listed";
+        }
         EXPECT_GT(h.expires_at, end) << name << " renders with an expired lease";
         if (h.time_limit.has_value() && *h.time_limit != absl::InfinitePast()) {
           EXPECT_GT(*h.time_limit, end) << name << " renders past its time limit";
         }
       }
       EXPECT_EQ(current, 1) << name << ": threads holding a lease the engine accepts";
-    } else if (job_holders != holders.end()) {
+    } else if (job_holders != holders.end() || listed != listed_under.end()) {
+      EXPECT_EQ(listed, listed_under.end()) << name << " is listed by a worker but not rendering";
+      if (job_holders == holders.end()) continue;
       for (const Ledger::Holder& h : job_holders->second) {
         EXPECT_TRUE(h.Over(end) || job.cancel_requested || was_revived)
             << name << " was taken from thread " << h.thread << " before its lease ran out";
@@ -1516,7 +1759,11 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
             << ", claimed jobs: " << claims.size() << ", worker outcomes: " << outcomes.size()
             << ", jobs ended by RunDueWork: " << due_jobs << ", lock-free reads: " << reads
             << ", revived jobs: " << revived << ", held at the end: " << held
-            << ", waiting at the end: " << waiting << "\n";
+            << ", waiting at the end: " << waiting << "\n"
+            << "log appends: " << logs_appended.load()
+            << ", logs cut by the bound (as read): " << logs_cut.load()
+            << ", jobs with a log: " << logs << ", worker lists read: " << worker_lists.load()
+            << "\n";
   for (int s = 0; s < kNumJobStates; ++s) {
     std::cout << "  " << Text(static_cast<JobState>(s)) << ": " << by_state[s] << "\n";
   }
