@@ -183,14 +183,6 @@ class WorkerTest : public ::testing::Test {
     }
   }
 
-  bool SawCause(JobId id, TransitionCause cause) {
-    internal::MutexLock lock(&mu_);
-    for (const TransitionEvent& e : events_) {
-      if (e.job_id == id && e.cause == cause) return true;
-    }
-    return false;
-  }
-
   // Waits for an event of `cause` on the job.
   bool WaitForCause(JobId id, TransitionCause cause) {
     const auto until = absl::ToChronoTime(absl::Now() + kPatience);
@@ -350,7 +342,7 @@ TEST_F(WorkerTest, AnAbortStopsTheCommandWithinTheGraceAndTheJobIsCancelled) {
   // Seen at the next heartbeat (lease/3 = 0.67 s), SIGKILL 0.5 s later, then
   // the release.
   EXPECT_LT(absl::Now() - asked, absl::Seconds(3));
-  EXPECT_TRUE(SawCause(id, TransitionCause::kAbortAcknowledged));
+  EXPECT_TRUE(WaitForCause(id, TransitionCause::kAbortAcknowledged));
   EXPECT_FALSE(Alive(pid));
   EXPECT_THAT(AgentLog(), HasSubstr("SIGKILL"));
 }
@@ -381,7 +373,7 @@ TEST_F(WorkerTest, AnAbortStopsARealFfmpegRenderWithinTheGrace) {
   // Seen at the next heartbeat (lease/3), then SIGTERM: ffmpeg exits at
   // once, long before the 5 s grace would send SIGKILL.
   EXPECT_LT(absl::Now() - asked, absl::Seconds(4));
-  EXPECT_TRUE(SawCause(id, TransitionCause::kAbortAcknowledged));
+  EXPECT_TRUE(WaitForCause(id, TransitionCause::kAbortAcknowledged));
   EXPECT_FALSE(Alive(pid));
   EXPECT_THAT(AgentLog(), Not(HasSubstr("SIGKILL")));
 }
@@ -414,7 +406,7 @@ TEST_F(WorkerTest, AStaleLeaseIsDroppedWithoutAnotherCall) {
   const pid_t pid = PidIn(pid_file);
   ASSERT_TRUE(engine_->RequestAbort(kTeam, id).ok());
   ASSERT_TRUE(WaitForState(id, JobState::kCancelled));
-  EXPECT_TRUE(SawCause(id, TransitionCause::kAbortGraceExpired));
+  EXPECT_TRUE(WaitForCause(id, TransitionCause::kAbortGraceExpired));
   EXPECT_TRUE(Eventually([&] { return absl::StrContains(AgentLog(), "the lease is gone"); }))
       << AgentLog();
   EXPECT_TRUE(Eventually([&] { return !Alive(pid); }));
@@ -434,7 +426,7 @@ TEST_F(WorkerTest, StopTerminatesTheCommandAndReleasesTheJob) {
   StopAgent();  // Run() returns OK
   EXPECT_LT(absl::Now() - stop, absl::Seconds(5));
   EXPECT_FALSE(Alive(pid));
-  EXPECT_TRUE(SawCause(id, TransitionCause::kReleased));
+  EXPECT_TRUE(WaitForCause(id, TransitionCause::kReleased));
   const Job job = Get(id);
   EXPECT_EQ(job.state, JobState::kQueued);
   EXPECT_EQ(job.attempts, 1);
@@ -535,7 +527,7 @@ TEST_F(WorkerProgramTest, SigtermReleasesTheJobAndExitsZero) {
   worker->process().Signal(SIGTERM);
   const ExitStatus status = worker->process().Wait();
   EXPECT_EQ(status.exit_code, 0) << status.ToString() << "\n" << worker->Output();
-  EXPECT_TRUE(SawCause(id, TransitionCause::kReleased));
+  EXPECT_TRUE(WaitForCause(id, TransitionCause::kReleased));
   EXPECT_EQ(Get(id).state, JobState::kQueued);
   EXPECT_FALSE(Alive(render));
 }
