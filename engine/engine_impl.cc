@@ -582,7 +582,8 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   WriteSection section(this);
   const int64_t now_ms = NowMillis();
   CASCADE_RETURN_IF_ERROR(section.writable());
-  const int64_t lease_ms = absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
+  const int64_t lease_ms =
+      absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
   const std::string_view worker = workers_.SawClaim(request, now_ms, lease_ms);
   std::vector<TagNo> wanted, any_of;
   for (const std::string& tag : request.tags) {

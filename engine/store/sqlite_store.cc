@@ -332,7 +332,8 @@ absl::Status CreateSchemaV1(sqlite3* db) {
                    "INSERT INTO meta (key, value) VALUES",
                    " ('format', 'Cascade data directory (docs/durability.md)'),",
                    " ('created_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));");
-  for (Table table : {Table::kJobs, Table::kEdges, Table::kBatches, Table::kLeases, Table::kOutbox}) {
+  for (Table table :
+       {Table::kJobs, Table::kEdges, Table::kBatches, Table::kLeases, Table::kOutbox}) {
     absl::StrAppend(&sql, CreateTable(table));
   }
   return SqliteExec(db, sql);
