@@ -26,17 +26,34 @@ std::string Clip(std::string_view text, size_t max) {
 std::string_view WorkerRegistry::SawClaim(const ClaimRequest& request, int64_t now_ms,
                                           int64_t lease_ms) {
   if (request.worker.empty()) return {};
-  std::vector<std::string> tags;
+  // A worker claims again and again with the same name and tags: look them
+  // up and compare in place, and copy only what is new or changed.
+  const std::string_view name = std::string_view(request.worker).substr(0, kMaxWorkerNameBytes);
+  auto it = workers_.find(absl::string_view(name.data(), name.size()));
+  const bool added = it == workers_.end();
+  if (added) it = workers_.try_emplace(std::string(name)).first;
+  Record& record = it->second;
+  size_t n = 0;  // the claim's tags, all-of then any-of, at most kMaxWorkerTags
+  bool same_tags = true;
   for (const auto* list : {&request.tags, &request.any_tags}) {
     for (const std::string& tag : *list) {
-      if (tags.size() == kMaxWorkerTags) break;
-      tags.push_back(Clip(tag, kMaxWorkerTagBytes));
+      if (n == kMaxWorkerTags) break;
+      const std::string_view kept = std::string_view(tag).substr(0, kMaxWorkerTagBytes);
+      same_tags = same_tags && n < record.tags.size() && record.tags[n] == kept;
+      ++n;
     }
   }
-  auto [it, added] = workers_.try_emplace(Clip(request.worker, kMaxWorkerNameBytes));
-  Record& record = it->second;
-  const bool changed = added || record.tags != tags || record.lease_ms != lease_ms;
-  record.tags = std::move(tags);
+  same_tags = same_tags && n == record.tags.size();
+  if (!same_tags) {
+    record.tags.clear();
+    for (const auto* list : {&request.tags, &request.any_tags}) {
+      for (const std::string& tag : *list) {
+        if (record.tags.size() == kMaxWorkerTags) break;
+        record.tags.push_back(Clip(tag, kMaxWorkerTagBytes));
+      }
+    }
+  }
+  const bool changed = added || !same_tags || record.lease_ms != lease_ms;
   record.lease_ms = lease_ms;
   record.last_seen_ms = std::max(record.last_seen_ms, now_ms);
   if (changed || record.last_seen_ms - record.journaled_seen_ms >= JournalEvery(lease_ms)) {
