@@ -18,6 +18,10 @@ CASCADE_PACKAGES=(
   # tests/nexrender_v1 (the @nexrender/api client, from npm) and examples/ffmpeg_farm
   # (and scripts/smoke.sh: curl).
   nodejs ffmpeg curl
+  # cascade-server's GET /jobs/{id}/graph.svg: Graphviz lays the family out (libgvc).
+  libgraphviz-dev
+  # tests/browser: the dashboard in headless Chromium, driven by playwright-core (npm).
+  chromium
 )
 # npm: Debian's, unless the nodejs installed already brings it (NodeSource's
 # nodejs provides npm and conflicts with Debian's package).
