@@ -1,5 +1,5 @@
 // How the API's values are shown: state names and their CSS classes, times,
-// durations, and which states are still going.
+// and durations.
 
 // The API's states (wire names) in the order a job moves through them.
 export const STATES = ['queued', 'pending', 'render:dorender', 'finished', 'error',
@@ -21,10 +21,6 @@ export function stateLabel(state) {
 // A class name for a state ('render:dorender' has a colon CSS would need escaped).
 export function stateClass(state) {
   return `state-${(LABELS[state] || 'unknown').replace(/[^a-z]/g, '')}`;
-}
-
-export function isEnded(state) {
-  return state === 'finished' || state === 'error' || state === 'manually_cancelled';
 }
 
 // '14:03:07' today, '2026-12-04 14:03' another day, '—' for none.

@@ -82,7 +82,8 @@ fi
 # job of a non-interactive shell is no group leader, so setsid does not fork).
 CASCADE_URL="$base" DASHBOARD_URL="$dashboard" CLIENT_TOKEN="$client_token" \
   WORKER_TOKEN="$worker_token" ARTIFACTS_DIR="$artifacts" NODE_PATH="$work/node_modules" \
-  setsid node --test --test-reporter=spec "$here/dashboard.test.js" &
+  setsid node --test --test-concurrency=1 --test-reporter=spec "$here/stream.test.js" \
+  "$here/dashboard.test.js" &
 group=$!
 status=0
 wait "$group" || status=$?

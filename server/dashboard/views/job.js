@@ -5,7 +5,7 @@
 
 import { get } from '../api.js';
 import { h, fill, setText } from '../dom.js';
-import { formatTime, formatDuration, isEnded } from '../format.js';
+import { formatTime, formatDuration } from '../format.js';
 import { watch, refresher } from '../live.js';
 import { ACTIONS, runJobAction } from '../actions.js';
 import { svgFromText } from '../graph.js';
@@ -135,7 +135,7 @@ export function mount(main, route) {
   refresh.run();
   graph.run();
   const logTimer = setInterval(() => {
-    if (job && !isEnded(job.status) && job.status !== 'queued') loadLog();
+    if (job && job.status === 'render:dorender') loadLog();
   }, LOG_POLL_MS);
 
   const stop = watch({

@@ -108,8 +108,8 @@ export function mount(main, route) {
   const message = h('p', { class: 'loading', testid: 'jobs-loading', role: 'status' }, 'Loading jobs…');
 
   // ---- Paging ----
-  const prevButton = h('button', { type: 'button', testid: 'page-prev', onclick: () => page(-1) }, '← Newer');
-  const nextButton = h('button', { type: 'button', testid: 'page-next', onclick: () => page(1) }, 'Older →');
+  const prevButton = h('button', { type: 'button', testid: 'page-prev', onclick: () => page(-1) }, '← Previous');
+  const nextButton = h('button', { type: 'button', testid: 'page-next', onclick: () => page(1) }, 'Next →');
   const range = h('span', { testid: 'page-range', class: 'muted' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' }, prevButton, range, nextButton);
 
@@ -123,8 +123,6 @@ export function mount(main, route) {
     if (document.activeElement !== tagsInput) tagsInput.value = filters.tags;
     sortSelect.value = filters.sort;
     sizeSelect.value = String(filters.limit);
-    prevButton.textContent = filters.sort === 'oldest_first' ? '← Older' : '← Previous';
-    nextButton.textContent = filters.sort === 'oldest_first' ? 'Newer →' : 'Next →';
   }
 
   function applyFilters() {
