@@ -2,8 +2,8 @@
 // /usr/bin/chromium driven by playwright-core. The test makes jobs and plays
 // the render node itself through the REST API (fetch from Node), and checks
 // what the page shows: a new job in the list within 2 s without a reload,
-// a progress bar that follows the worker's heartbeats, a cancel that takes,
-// a batch's counts by state equal to the API's, a job's family graph and
+// a progress bar that follows the worker's heartbeats, a cancel that takes
+// (one row's, and a selection's after one confirmation), a batch's counts by state equal to the API's, a job's family graph and
 // log tail, the sign-in errors, and that the keyboard reaches the actions.
 // Every page also must not break its Content-Security-Policy.
 //
@@ -209,6 +209,36 @@ test('the row\'s cancel button asks first, Esc keeps the job, confirming cancels
   assert.equal((await ok('GET', `/jobs/${id}`)).status, 'manually_cancelled');
   assert.equal(await cancel.isVisible(), false, 'a cancelled job offers no cancel');
   assert.equal(await row(page, id).locator('[data-testid="action-retry"]').isVisible(), true);
+  page.check();
+  await page.close();
+});
+
+test('bulk cancel: the selected rows that can be cancelled are, after one confirmation', async () => {
+  const tag = uniqueTag('bulk');
+  const rendering = await createJob([tag]);
+  const queued = [await createJob([tag]), await createJob([tag])];
+  const held = await worker.claim([tag]);
+  assert.equal(held.id, rendering, 'the oldest is claimed first');
+  const page = await openPage(`#/jobs?tags=${tag}`);
+  await waitLive(page);
+  for (const id of [rendering, ...queued]) await row(page, id).waitFor();
+  const count = page.locator('[data-testid="selection-count"]');
+  assert.equal(await page.locator('[data-testid="bulk-cancel"]').isDisabled(), true);
+  await page.locator('[data-testid="select-all"]').check();
+  assert.equal(await count.innerText(), '3 selected');
+  await page.locator('[data-testid="bulk-cancel"]').click();
+  const dialog = page.locator('[data-testid="confirm-dialog"]');
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /Cancel 2 jobs\?/);
+  assert.match(await dialog.innerText(), /1 selected job is left out/);
+  await page.locator('[data-testid="confirm-ok"]').click();
+  for (const id of queued) {
+    await page.locator(`[data-testid="job-row"][data-job-id="${id}"][data-state="manually_cancelled"]`)
+      .waitFor({ timeout: 2000 });
+    assert.equal((await ok('GET', `/jobs/${id}`)).status, 'manually_cancelled');
+  }
+  assert.equal((await ok('GET', `/jobs/${rendering}`)).status, 'render:dorender');
+  assert.equal(await row(page, rendering).getAttribute('data-state'), 'render:dorender');
   page.check();
   await page.close();
 });

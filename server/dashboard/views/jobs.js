@@ -1,16 +1,15 @@
 // The jobs list (#/jobs): filters (state, tags, sort, page size) kept in the
-// hash, paging by offset, rows kept in place and updated from the event
-// stream (a new job appears, a row's state and progress bar move), a
-// selection with bulk actions, and each row's own actions.
+// hash, paging by offset, "open by id", the bulk actions on the selection,
+// and the table (job_table.js) kept current from the event stream: a new job
+// appears, a row's state and progress bar move.
 
 import { get, query } from '../api.js';
 import { h, fill, setText } from '../dom.js';
-import { formatTime } from '../format.js';
 import { href, navigate } from '../router.js';
 import { watch, refresher } from '../live.js';
-import { ACTIONS, runJobAction, runBulkAction } from '../actions.js';
+import { ACTIONS, runBulkAction } from '../actions.js';
 import { notify } from '../notice.js';
-import { stateBadge, setBadge, progressBar, setProgress, jobLink, batchLink } from '../widgets.js';
+import { createJobTable } from './job_table.js';
 
 const STATE_FILTERS = [
   ['', 'All states'],
@@ -37,8 +36,6 @@ function filtersOf(params) {
 
 export function mount(main, route) {
   let filters = filtersOf(route.params);
-  const rows = new Map();  // id -> {row, job, ...cells}
-  const selected = new Set();
 
   // ---- Toolbar: filters and "open by id" ----
   const stateSelect = h('select', { id: 'filter-state', testid: 'filter-state' },
@@ -73,38 +70,20 @@ export function mount(main, route) {
     openById(findInput.value.trim());
   });
 
-  // ---- Selection and bulk actions ----
+  // ---- The table, the selection and bulk actions ----
+  const table = createJobTable({ onChanged: () => list.run(), onSelection: showSelection });
   const selectionCount = h('span', { testid: 'selection-count', class: 'muted' }, 'None selected');
   const bulkButtons = ACTIONS.map((action) => h('button', {
     type: 'button', testid: `bulk-${action.name}`, disabled: true,
     class: action.danger ? 'danger-outline' : '',
     onclick: async () => {
-      const jobs = [...selected].map((id) => rows.get(id)?.job).filter(Boolean);
-      if (await runBulkAction(action, jobs)) list.run();
+      if (await runBulkAction(action, table.selectedJobs())) list.run();
     },
   }, `${action.label} selected`));
   const clearButton = h('button', { type: 'button', class: 'quiet', testid: 'bulk-clear', disabled: true,
-    onclick: () => { selected.clear(); syncSelection(); } }, 'Clear selection');
+    onclick: () => table.clearSelection() }, 'Clear selection');
   const bulkBar = h('div', { class: 'bulk', role: 'group', 'aria-label': 'Actions on selected jobs' },
     selectionCount, bulkButtons, clearButton);
-
-  // ---- The table ----
-  const selectAll = h('input', { type: 'checkbox', testid: 'select-all', 'aria-label': 'Select every job on this page' });
-  selectAll.addEventListener('change', () => {
-    for (const id of rows.keys()) {
-      if (selectAll.checked) selected.add(id);
-      else selected.delete(id);
-    }
-    syncSelection();
-  });
-  const tbody = h('tbody', { testid: 'jobs-body' });
-  const table = h('table', { class: 'jobs', testid: 'jobs-table' },
-    h('caption', { class: 'sr-only' }, 'Jobs'),
-    h('thead', {}, h('tr', {},
-      h('th', { class: 'col-select', scope: 'col' }, selectAll),
-      ['Job', 'State', 'Progress', 'Tags', 'Batch', 'Attempts', 'Created', 'Actions']
-        .map((title) => h('th', { scope: 'col' }, title)))),
-    tbody);
   const message = h('p', { class: 'loading', testid: 'jobs-loading', role: 'status' }, 'Loading jobs…');
 
   // ---- Paging ----
@@ -116,7 +95,7 @@ export function mount(main, route) {
   fill(main,
     h('div', { class: 'view-head' }, h('h1', {}, 'Jobs'), findForm),
     filterForm, bulkBar,
-    h('div', { class: 'table-wrap' }, table), message, pager);
+    h('div', { class: 'table-wrap' }, table.element), message, pager);
 
   function showFilters() {
     stateSelect.value = STATE_FILTERS.some(([value]) => value === filters.states) ? filters.states : '';
@@ -166,99 +145,10 @@ export function mount(main, route) {
     }
   }
 
-  // ---- Rows ----
-  function makeRow(job) {
-    const check = h('input', { type: 'checkbox', testid: 'row-select', 'aria-label': `Select job ${job.id}` });
-    const entry = {
-      job, check,
-      row: h('tr', { testid: 'job-row' }),
-      badge: stateBadge(job.status),
-      bar: progressBar(job.progress, `Progress of ${job.id}`),
-      tags: h('td', { class: 'tags', testid: 'job-tags' }),
-      batch: h('td', {}),
-      attempts: h('td', { class: 'num', testid: 'job-attempts' }),
-      created: h('td', { class: 'time' }),
-      buttons: new Map(),
-    };
-    check.addEventListener('change', () => {
-      if (check.checked) selected.add(entry.job.id);
-      else selected.delete(entry.job.id);
-      syncSelection();
-    });
-    const actionsBox = h('div', { class: 'row-actions' });
-    for (const action of ACTIONS) {
-      const button = h('button', {
-        type: 'button', class: `small${action.danger ? ' danger-outline' : ''}`,
-        testid: `action-${action.name}`, 'aria-label': `${action.label} job ${job.id}`,
-        onclick: async () => {
-          if (await runJobAction(action, entry.job)) list.run();
-        },
-      }, action.label);
-      entry.buttons.set(action, button);
-      actionsBox.append(button);
-    }
-    entry.row.dataset.jobId = job.id;
-    entry.row.append(
-      h('td', { class: 'col-select' }, check),
-      h('td', {}, jobLink(job.id)),
-      h('td', {}, entry.badge),
-      h('td', {}, entry.bar),
-      entry.tags, entry.batch, entry.attempts, entry.created, h('td', {}, actionsBox));
-    updateRow(entry, job);
-    return entry;
-  }
-
-  function updateRow(entry, job) {
-    entry.job = job;
-    entry.row.dataset.state = job.status;
-    setBadge(entry.badge, job.status);
-    if (job.suspended) entry.badge.append(h('span', { class: 'flag' }, ' · held'));
-    if (job.cancelRequested && job.status === 'render:dorender') entry.badge.append(h('span', { class: 'flag' }, ' · aborting'));
-    setProgress(entry.bar, job.progress);
-    setText(entry.tags, job.tags && job.tags.length ? job.tags.join(', ') : '—');
-    if (entry.batch.dataset.batch !== (job.batchId || '')) {
-      entry.batch.dataset.batch = job.batchId || '';
-      fill(entry.batch, batchLink(job.batchId));
-    }
-    setText(entry.attempts, `${job.attempts}/${job.maxAttempts}`);
-    setText(entry.created, formatTime(job.stats?.createdAt));
-    entry.created.title = job.stats?.createdAt || '';
-    for (const [action, button] of entry.buttons) button.hidden = !action.allowed(job);
-  }
-
-  function render(jobs) {
-    const seen = new Set();
-    let previous = null;
-    for (const job of jobs) {
-      let entry = rows.get(job.id);
-      if (entry) updateRow(entry, job);
-      else {
-        entry = makeRow(job);
-        rows.set(job.id, entry);
-      }
-      seen.add(job.id);
-      const next = previous ? previous.nextSibling : tbody.firstChild;
-      if (next !== entry.row) tbody.insertBefore(entry.row, next);
-      previous = entry.row;
-    }
-    for (const [id, entry] of rows) {
-      if (!seen.has(id)) {
-        entry.row.remove();
-        rows.delete(id);
-        selected.delete(id);
-      }
-    }
-    syncSelection();
-  }
-
-  function syncSelection() {
-    for (const [id, entry] of rows) entry.check.checked = selected.has(id);
-    const count = selected.size;
+  function showSelection(count) {
     setText(selectionCount, count ? `${count} selected` : 'None selected');
     for (const button of bulkButtons) button.disabled = count === 0;
     clearButton.disabled = count === 0;
-    selectAll.checked = count > 0 && count === rows.size;
-    selectAll.indeterminate = count > 0 && count < rows.size;
   }
 
   // ---- Loading ----
@@ -276,19 +166,19 @@ export function mount(main, route) {
       message.className = 'error';
       message.setAttribute('data-testid', 'jobs-error');
       message.textContent = `Could not list jobs: ${error.message}`;
-      render([]);
+      table.render([]);
       return;
     }
     if (wanted !== filters) return;  // the filters changed meanwhile; that load follows
     const more = jobs.length > wanted.limit;
-    render(jobs.slice(0, wanted.limit));
+    table.render(jobs.slice(0, wanted.limit));
     message.className = 'muted';
     message.setAttribute('data-testid', 'jobs-empty');
     message.textContent = wanted.from > 0 ? 'No jobs on this page.' : 'No jobs match these filters.';
-    message.hidden = rows.size > 0;
+    message.hidden = table.size > 0;
     prevButton.disabled = wanted.from === 0;
     nextButton.disabled = !more;
-    setText(range, rows.size ? `${wanted.from + 1}–${wanted.from + rows.size}` : '');
+    setText(range, table.size ? `${wanted.from + 1}–${wanted.from + table.size}` : '');
   }
 
   const list = refresher(load, 500);
@@ -298,17 +188,9 @@ export function mount(main, route) {
   const stop = watch({
     resync: () => list.run(),
     onEvent(type, data) {
-      const entry = rows.get(data.jobId);
-      if (type === 'progress') {
-        if (entry) {
-          entry.job = { ...entry.job, progress: data.progress };
-          setProgress(entry.bar, data.progress);
-        }
-        return;
-      }
-      if (type !== 'transition') return;
-      if (entry && data.to) updateRow(entry, { ...entry.job, status: data.to });
-      list.run();
+      table.apply(type, data);
+      // A transition may add a job to this page, or take one off it.
+      if (type === 'transition') list.run();
     },
   });
 
