@@ -3,8 +3,9 @@
 // the render node itself through the REST API (fetch from Node), and checks
 // what the page shows: a new job in the list within 2 s without a reload,
 // a progress bar that follows the worker's heartbeats, a cancel that takes
-// (one row's, and a selection's after one confirmation), a batch's counts by state equal to the API's, a job's family graph and
-// log tail, the sign-in errors, and that the keyboard reaches the actions.
+// (one row's, and a selection's after one confirmation), a batch's counts
+// by state equal to the API's, a job's family graph and log tail, the
+// sign-in errors, and that the keyboard reaches the actions.
 // Every page also must not break its Content-Security-Policy.
 //
 // Run by run.sh, which starts the server and sets:
@@ -191,7 +192,6 @@ test('the row\'s cancel button asks first, Esc keeps the job, confirming cancels
   const tag = uniqueTag('cancel');
   const id = await createJob([tag]);
   const page = await openPage(`#/jobs?tags=${tag}`);
-  await waitLive(page);
   const cancel = row(page, id).locator('[data-testid="action-cancel"]');
   await cancel.click();
   const dialog = page.locator('[data-testid="confirm-dialog"]');
@@ -220,7 +220,6 @@ test('bulk cancel: the selected rows that can be cancelled are, after one confir
   const held = await worker.claim([tag]);
   assert.equal(held.id, rendering, 'the oldest is claimed first');
   const page = await openPage(`#/jobs?tags=${tag}`);
-  await waitLive(page);
   for (const id of [rendering, ...queued]) await row(page, id).waitFor();
   const count = page.locator('[data-testid="selection-count"]');
   assert.equal(await page.locator('[data-testid="bulk-cancel"]').isDisabled(), true);
@@ -260,7 +259,6 @@ test('a batch page counts its jobs by state as the API does, adding up to the to
   await ok('PATCH', `/jobs/${cancelMe}/cancel`);
 
   const page = await openPage(`#/batches/${batchId}`);
-  await waitLive(page);
   const pageCounts = async () => Object.fromEntries(await page.locator('[data-testid="batch-count"]')
     .evaluateAll((cells) => cells.map((c) => [c.dataset.state, Number(c.textContent)])));
   const check = async () => {
@@ -284,6 +282,7 @@ test('a batch page counts its jobs by state as the API does, adding up to the to
     queued: 2, pending: 0, 'render:dorender': 2, finished: 1, error: 1, manually_cancelled: 1,
   });
   // Live: the worker finishes the other job it renders; the page follows.
+  await waitLive(page);
   await worker.finish(rendering);
   const second = await check();
   assert.equal(second.finished, 2);
@@ -303,7 +302,6 @@ test('the job page draws its family graph and shows its log tail', async () => {
   await worker.log(held, ['frame 1/250', 'frame 2/250', 'rendering intro']);
 
   const page = await openPage(`#/jobs/${held.id}`);
-  await waitLive(page);
   const log = page.locator('[data-testid="job-log"]');
   await waitFor('the log tail', async () => (await log.innerText()).includes('rendering intro'), 3000);
   assert.match(await log.innerText(), /frame 1\/250\nframe 2\/250\nrendering intro/);
