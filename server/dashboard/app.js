@@ -100,6 +100,9 @@ window.addEventListener('cascade:unauthorized', () => {
   showLogin('The server no longer accepts this token (it may have restarted with new tokens). Sign in again.');
 });
 
+// Not a link to #main: the hash is the router's.
+document.getElementById('skip').addEventListener('click', () => main.focus());
+
 signout.addEventListener('click', () => {
   clearToken();
   showLogin('');

@@ -37,6 +37,10 @@ export function navigate(hash) {
   window.location.hash = hash;
 }
 
+// Hashes that are no route ('#top') are left to the browser.
 export function onRouteChange(listener) {
-  window.addEventListener('hashchange', () => listener(currentRoute()));
+  window.addEventListener('hashchange', () => {
+    const hash = window.location.hash;
+    if (hash === '' || hash.startsWith('#/')) listener(currentRoute());
+  });
 }
