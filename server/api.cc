@@ -160,10 +160,12 @@ std::string FamilyDot(const std::vector<Job>& family, JobId root) {
       [&](std::ostream& os, Graph::edge_descriptor e) {
         os << (g[e].nested ? "[label=\"child\"]" : "[style=dashed, label=\"dependsOn\"]");
       },
+      // Courier first: Graphviz sizes the boxes with Courier's widths
+      // (graph_svg.h), and a browser without it falls back to monospace.
       [](std::ostream& os) {
         os << "rankdir=LR;\nbgcolor=transparent;\n"
-              "node [shape=box, style=filled, fontname=\"monospace\"];\n"
-              "edge [fontname=\"monospace\", fontsize=10];\n";
+              "node [shape=box, style=filled, fontname=\"Courier,monospace\"];\n"
+              "edge [fontname=\"Courier,monospace\", fontsize=10];\n";
       });
   return out.str();
 }

@@ -4,8 +4,10 @@
 
 #include "server/graph_svg.h"
 
+#include <dlfcn.h>
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
+#include <graphviz/gvplugin.h>
 
 #include <array>
 #include <memory>
@@ -49,6 +51,41 @@ int CollectMessage(char* message) {
   gv.mu.AssertHeld();
   if (gv.messages.size() < 4096) absl::StrAppend(&gv.messages, message);
   return 0;
+}
+
+// The plugins DotToSvg uses, from Graphviz's plugin folder (server/
+// CMakeLists.txt gives the folder and the plugin ABI version, from
+// pkg-config's libgvc): the `dot` layout, and the core renderers (SVG).
+// Loaded by name instead of by gvContext()'s configuration, which also loads
+// a text layout plugin (pango, on Debian): through it fontconfig, which
+// reads the machine's fonts (so the drawing would depend on them) and leaks
+// what it caches (LeakSanitizer fails every test that draws). Without one,
+// Graphviz sizes text by its own built-in font metrics.
+constexpr std::pair<const char*, const char*> kPlugins[] = {
+    {"libgvplugin_dot_layout.so." CASCADE_GRAPHVIZ_PLUGIN_VERSION,
+     "gvplugin_dot_layout_LTX_library"},
+    {"libgvplugin_core.so." CASCADE_GRAPHVIZ_PLUGIN_VERSION, "gvplugin_core_LTX_library"},
+};
+
+// A Graphviz context with kPlugins' plugins only.
+absl::StatusOr<GVC_t*> NewContext() {
+  GVC_t* context = gvContextPlugins(/*builtins=*/nullptr, /*demand_loading=*/0);
+  if (context == nullptr) return absl::InternalError("Graphviz's gvContextPlugins() failed");
+  for (const auto& [file, symbol] : kPlugins) {
+    const std::string path = absl::StrCat(CASCADE_GRAPHVIZ_PLUGIN_DIR, "/", file);
+    // Kept loaded for the process's life, as the context that uses it.
+    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    void* found = library == nullptr ? nullptr : dlsym(library, symbol);
+    if (found == nullptr) {
+      const char* why = dlerror();
+      gvFreeContext(context);
+      return absl::InternalError(absl::StrCat("cannot load Graphviz's plugin ", symbol, " from ",
+                                              path, ": ", why == nullptr ? "no reason" : why,
+                                              " (is libgraphviz-dev installed?)"));
+    }
+    gvAddLibrary(context, static_cast<gvplugin_library_t*>(found));
+  }
+  return context;
 }
 
 // Graphviz's messages as one line, for a Status.
@@ -232,8 +269,9 @@ absl::StatusOr<std::string> DotToSvg(std::string_view dot) {
   internal::MutexLock lock(&gv.mu);
   if (gv.context == nullptr) {
     agseterrf(&CollectMessage);
-    gv.context = gvContext();
-    if (gv.context == nullptr) return absl::InternalError("Graphviz's gvContext() failed");
+    absl::StatusOr<GVC_t*> context = NewContext();
+    if (!context.ok()) return context.status();
+    gv.context = *context;
   }
   absl::StatusOr<GraphPtr> graph = ReadGraph(gv, text);
   if (!graph.ok()) return graph.status();
@@ -241,10 +279,8 @@ absl::StatusOr<std::string> DotToSvg(std::string_view dot) {
 
   gv.messages.clear();
   if (gvLayout(gv.context, graph->get(), "dot") != 0) {
-    return absl::InternalError(absl::StrCat(
-        "Graphviz could not lay the graph out with 'dot' (is its dot_layout plugin installed "
-        "and registered? `dot -c` registers the plugins): ",
-        Said(gv.messages)));
+    return absl::InternalError(
+        absl::StrCat("Graphviz could not lay the graph out with 'dot': ", Said(gv.messages)));
   }
   char* data = nullptr;
   unsigned int length = 0;
@@ -253,8 +289,7 @@ absl::StatusOr<std::string> DotToSvg(std::string_view dot) {
   gvFreeRenderData(data);
   gvFreeLayout(gv.context, graph->get());
   if (rendered != 0) {
-    return absl::InternalError(absl::StrCat(
-        "Graphviz could not render SVG (is its core plugin installed?): ", Said(gv.messages)));
+    return absl::InternalError(absl::StrCat("Graphviz could not render SVG: ", Said(gv.messages)));
   }
   // From the <svg> element on: the XML declaration, the DOCTYPE and
   // Graphviz's banner comments have no place inside an HTML page, and an SVG

@@ -24,6 +24,11 @@
 // of the input's making and no script; the output carries no XML prolog or
 // DOCTYPE, so it inlines into HTML as it is.
 //
+// Graphviz runs with two plugins only, its `dot` layout and its core
+// renderers, and no text layout plugin: text is sized by Graphviz's built-in
+// metrics (Times, or Courier for a fontname starting "cour"), not by the
+// machine's fonts, so a drawing is the same on every machine.
+//
 // Thread safety: Graphviz is not thread-safe (its parser, its error
 // reporting and its context are process-wide state), so every call takes one
 // process-wide mutex: calls from many threads run one at a time.
@@ -41,8 +46,8 @@ namespace cascade::server {
 // The SVG of `dot`, one graph in the DOT language, laid out by `dot`.
 // InvalidArgument (with Graphviz's message) if `dot` is not exactly one
 // graph, or holds what the file comment says is refused; Internal if
-// Graphviz cannot lay out or render (its `dot` layout or SVG renderer
-// plugin missing).
+// Graphviz cannot lay out or render (its plugins missing: the message names
+// the file).
 [[nodiscard]] absl::StatusOr<std::string> DotToSvg(std::string_view dot);
 
 }  // namespace cascade::server
