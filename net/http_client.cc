@@ -2,7 +2,8 @@
 //
 // HttpClient: URL parsing, request header checks, name resolution with a
 // deadline, and the connect / TLS handshake / write / read sequence on
-// Boost.Beast, every step bounded by the same deadline.
+// Boost.Beast, every step bounded by the same deadline (a streamed body's
+// reads each by the idle limit instead), and all of it by the cancel flag.
 
 #include "net/http_client.h"
 
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -72,6 +74,9 @@ using ::cascade::internal::MutexLock;
 // into Abseil's string utilities (as wire/strings.h does for the layers above;
 // net/ depends on nothing of theirs).
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// How often a wait looks at BodyStream::cancel.
+constexpr auto kCancelPoll = std::chrono::milliseconds(100);
 
 // After a timeout, how long the io_context may run to let the cancelled
 // operation finish. Cancelled socket operations complete at once; this only
@@ -181,6 +186,12 @@ absl::Status TimedOut(absl::Duration timeout) {
       absl::StrCat("timed out after ", absl::FormatDuration(timeout)));
 }
 
+absl::Status Cancelled() { return absl::CancelledError("cancelled"); }
+
+bool IsSet(const std::atomic<bool>* flag) {
+  return flag != nullptr && flag->load(std::memory_order_relaxed);
+}
+
 // `ec` from a step described by `what` ("connect to host:port"), as the
 // status Send returns.
 absl::Status StepFailed(std::string_view what, const beast::error_code& ec,
@@ -257,7 +268,8 @@ void RunGetAddrInfo(const std::string& host, uint16_t port, PendingResolve& pend
 // getaddrinfo on a thread, and destroying the io_context joins that thread,
 // so Send could not return before the lookup ends.
 absl::StatusOr<std::vector<tcp::endpoint>> Resolve(const HttpUrl& url, Deadline deadline,
-                                                   absl::Duration timeout) {
+                                                   absl::Duration timeout,
+                                                   const std::atomic<bool>* cancel) {
   boost::system::error_code ec;
   const asio::ip::address literal = asio::ip::make_address(url.host, ec);
   if (!ec) return std::vector<tcp::endpoint>{tcp::endpoint(literal, url.port)};
@@ -274,7 +286,12 @@ absl::StatusOr<std::vector<tcp::endpoint>> Resolve(const HttpUrl& url, Deadline 
   PendingResolve& p = *pending;
   MutexLock lock(&p.mu);
   while (!p.done) {
-    if (p.cv.WaitUntil(&p.mu, deadline) == std::cv_status::timeout && !p.done) {
+    if (IsSet(cancel)) return Cancelled();
+    // With a cancel flag, wake up to look at it now and then.
+    const Deadline until =
+        cancel == nullptr ? deadline : std::min(deadline, SteadyClock::now() + kCancelPoll);
+    if (p.cv.WaitUntil(&p.mu, until) == std::cv_status::timeout && !p.done &&
+        SteadyClock::now() >= deadline) {
       return TimedOut(timeout);
     }
   }
@@ -287,22 +304,29 @@ absl::StatusOr<std::vector<tcp::endpoint>> Resolve(const HttpUrl& url, Deadline 
 // ---- The exchange -----------------------------------------------------------
 
 // Runs asynchronous operations one at a time on a private io_context, each
-// no later than the deadline. Not thread-safe: one per Send.
+// no later than the deadline, and stops at once when `cancel` is set. Not
+// thread-safe: one per Send.
 class Runner {
  public:
-  explicit Runner(Deadline deadline) : io_context_(1), deadline_(deadline) {}
+  Runner(Deadline deadline, const std::atomic<bool>* cancel)
+      : io_context_(1), deadline_(deadline), cancel_(cancel) {}
 
   asio::io_context& io_context() { return io_context_; }
   Deadline deadline() const { return deadline_; }
+  // A streamed body's next read gets a deadline of its own (the idle limit).
+  void set_deadline(Deadline deadline) { deadline_ = deadline; }
+  // Whether a wait ended because the cancel flag was set.
+  bool cancelled() const { return cancelled_; }
 
   // Starts an operation with start(handler) and runs the io_context until the
   // handler has run or the deadline has passed, returning the handler's error.
-  // When the deadline passes first, closes `tcp` (the pending operation then
-  // completes with operation_aborted), lets it finish, and returns
-  // beast::error::timeout, as every later call does without starting
-  // anything.
+  // When the deadline passes (or the cancel flag is set) first, closes `tcp`
+  // (the pending operation then completes with operation_aborted), lets it
+  // finish, and returns beast::error::timeout (asio's operation_aborted when
+  // cancelled), as every later call does without starting anything.
   template <typename Start>
   beast::error_code Await(beast::tcp_stream& tcp, Start&& start) {
+    if (cancelled_) return asio::error::operation_aborted;
     if (expired_) return beast::error::timeout;
     bool done = false;
     beast::error_code result;
@@ -310,17 +334,26 @@ class Runner {
       result = ec;
       done = true;
     });
-    io_context_.restart();
-    io_context_.run_until(deadline_);
+    if (cancel_ == nullptr) {
+      io_context_.restart();
+      io_context_.run_until(deadline_);
+    } else {
+      // In slices, to look at the flag in between.
+      while (!done && !IsSet(cancel_) && SteadyClock::now() < deadline_) {
+        io_context_.restart();
+        io_context_.run_until(std::min(deadline_, SteadyClock::now() + kCancelPoll));
+      }
+    }
     if (!done) {
-      expired_ = true;
+      (IsSet(cancel_) ? cancelled_ : expired_) = true;
       tcp.close();
       io_context_.restart();
       io_context_.run_for(kDrainLimit);
       // If the handler still has not run it never will: the io_context is not
       // run again, and destroying it destroys the handler without calling it.
       if (!done) io_context_.stop();
-      return beast::error::timeout;
+      return cancelled_ ? beast::error_code(asio::error::operation_aborted)
+                        : beast::error_code(beast::error::timeout);
     }
     if (result == beast::error::timeout) expired_ = true;
     return result;
@@ -328,8 +361,10 @@ class Runner {
 
  private:
   asio::io_context io_context_;
-  const Deadline deadline_;
+  Deadline deadline_;
+  const std::atomic<bool>* const cancel_;  // may be null
   bool expired_ = false;
+  bool cancelled_ = false;
 };
 
 // Asks for SNI and for the certificate to match url.host (a DNS name, or an
@@ -407,6 +442,7 @@ absl::Status ReadBody(Runner& runner, Stream& stream, beast::flat_buffer& buffer
     body->append(scratch, room - parser.get().body().size);
     if (body->size() > max_body_bytes) return too_large();
     if (ec == http::error::need_buffer) continue;  // scratch is full
+    if (runner.cancelled()) return Cancelled();
     if (ec == beast::error::timeout) return TimedOut(timeout);
     if (ec == http::error::partial_message || IsClosedByPeer(ec)) {
       // Also a TLS peer that closes an until-close body without close_notify:
@@ -419,13 +455,51 @@ absl::Status ReadBody(Runner& runner, Stream& stream, beast::flat_buffer& buffer
   return absl::OkStatus();
 }
 
+// Reads the body for HttpClient::Stream, handing each piece to
+// sink.on_bytes as it is unframed; each read waits at most sink.idle_timeout.
+template <typename Stream>
+absl::Status StreamBody(Runner& runner, Stream& stream, beast::flat_buffer& buffer, Parser& parser,
+                        std::string_view peer, const BodyStream& sink) {
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
+  char scratch[kScratchBytes];
+  while (!parser.is_done()) {
+    const Deadline idle_deadline =
+        SteadyClock::now() + absl::ToChronoNanoseconds(std::min(sink.idle_timeout, kMaxTimeout));
+    runner.set_deadline(idle_deadline);
+    tcp.expires_at(idle_deadline);
+    parser.get().body().data = scratch;
+    parser.get().body().size = sizeof(scratch);
+    // read_some, not read: it completes as soon as some bytes were parsed,
+    // so a piece is handed on when it arrives, not when scratch is full.
+    const beast::error_code ec = runner.Await(tcp, [&](auto handler) {
+      http::async_read_some(stream, buffer, parser, std::move(handler));
+    });
+    const size_t got = sizeof(scratch) - parser.get().body().size;
+    if (got > 0 && !sink.on_bytes(std::string_view(scratch, got))) return absl::OkStatus();
+    if (ec == http::error::need_buffer) continue;  // scratch is full
+    if (runner.cancelled()) return Cancelled();
+    if (ec == beast::error::timeout) {
+      return absl::DeadlineExceededError(absl::StrCat("no data from ", Sv(peer), " for ",
+                                                      absl::FormatDuration(sink.idle_timeout)));
+    }
+    if (ec == http::error::partial_message || IsClosedByPeer(ec)) {
+      return absl::UnavailableError(absl::StrCat("read response body from ", Sv(peer),
+                                                 ": connection closed before the body ended"));
+    }
+    if (ec) {
+      return StepFailed(absl::StrCat("read response body from ", Sv(peer)), ec, sink.idle_timeout);
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Reads the response's status line and headers (skipping 1xx interim
 // responses, which the deadline bounds however many there are), then its
-// body as `body_mode` says.
+// body as `body_mode` says, or into `sink` when there is one.
 template <typename Stream>
 absl::StatusOr<HttpResponse> ReadResponse(Runner& runner, Stream& stream, std::string_view peer,
                                           absl::Duration timeout, BodyMode body_mode,
-                                          size_t max_body_bytes) {
+                                          size_t max_body_bytes, const BodyStream* sink) {
   beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   std::optional<Parser> parser;
@@ -438,6 +512,7 @@ absl::StatusOr<HttpResponse> ReadResponse(Runner& runner, Stream& stream, std::s
     const beast::error_code ec = runner.Await(tcp, [&](auto handler) {
       http::async_read_header(stream, buffer, *parser, std::move(handler));
     });
+    if (runner.cancelled()) return Cancelled();
     if (IsClosedByPeer(ec)) {
       return absl::UnavailableError(
           absl::StrCat("read response from ", Sv(peer), ": connection closed before a response"));
@@ -451,6 +526,12 @@ absl::StatusOr<HttpResponse> ReadResponse(Runner& runner, Stream& stream, std::s
   for (const auto& field : parser->get()) {
     response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
+  if (sink != nullptr) {
+    if (sink->on_head && !sink->on_head(response)) return response;
+    absl::Status streamed = StreamBody(runner, stream, buffer, *parser, peer, *sink);
+    if (!streamed.ok()) return streamed;
+    return response;
+  }
   if (body_mode == BodyMode::kDiscard) {
     DiscardBody(runner, stream, buffer, *parser, max_body_bytes);
     return response;
@@ -463,11 +544,11 @@ absl::StatusOr<HttpResponse> ReadResponse(Runner& runner, Stream& stream, std::s
 
 // Connects, shakes hands (TLS), writes `message` and reads the response.
 template <typename Stream>
-absl::StatusOr<HttpResponse> Exchange(Runner& runner, Stream& stream, const HttpUrl& url,
+absl::StatusOr<HttpResponse> Converse(Runner& runner, Stream& stream, const HttpUrl& url,
                                       const std::vector<tcp::endpoint>& endpoints,
                                       http::request<http::string_body>& message,
                                       absl::Duration timeout, BodyMode body_mode,
-                                      size_t max_body_bytes) {
+                                      size_t max_body_bytes, const BodyStream* sink) {
   constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
   beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
   // Beast's own timer, on every operation below; runner.Await enforces the
@@ -479,6 +560,7 @@ absl::StatusOr<HttpResponse> Exchange(Runner& runner, Stream& stream, const Http
 
   beast::error_code ec =
       runner.Await(tcp, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
+  if (runner.cancelled()) return Cancelled();
   if (ec) return StepFailed(absl::StrCat("connect to ", where), ec, timeout);
 
   if constexpr (kTls) {
@@ -486,6 +568,7 @@ absl::StatusOr<HttpResponse> Exchange(Runner& runner, Stream& stream, const Http
     ec = runner.Await(tcp, [&](auto handler) {
       stream.async_handshake(ssl::stream_base::client, std::move(handler));
     });
+    if (runner.cancelled()) return Cancelled();
     if (ec == beast::error::timeout) return TimedOut(timeout);
     if (ec) {
       return absl::UnavailableError(
@@ -495,12 +578,13 @@ absl::StatusOr<HttpResponse> Exchange(Runner& runner, Stream& stream, const Http
 
   ec = runner.Await(tcp,
                     [&](auto handler) { http::async_write(stream, message, std::move(handler)); });
+  if (runner.cancelled()) return Cancelled();
   if (ec) return StepFailed(absl::StrCat("send to ", where), ec, timeout);
 
   // No TLS close_notify afterwards: the response is complete (or not wanted)
   // by then, and many servers never answer one. The socket closes with the
   // stream.
-  return ReadResponse(runner, stream, where, timeout, body_mode, max_body_bytes);
+  return ReadResponse(runner, stream, where, timeout, body_mode, max_body_bytes, sink);
 }
 
 }  // namespace
@@ -621,6 +705,21 @@ absl::StatusOr<TlsClientContext*> HttpClient::Tls() {
 
 absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, absl::Duration timeout,
                                               BodyMode body_mode, size_t max_body_bytes) {
+  return Exchange(request, timeout, body_mode, max_body_bytes, nullptr);
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Stream(const HttpRequest& request, absl::Duration timeout,
+                                                const BodyStream& stream) {
+  if (!stream.on_bytes) return absl::InvalidArgumentError("BodyStream::on_bytes is not set");
+  if (stream.idle_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("BodyStream::idle_timeout must be positive");
+  }
+  return Exchange(request, timeout, BodyMode::kRead, 0, &stream);
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Exchange(const HttpRequest& request,
+                                                  absl::Duration timeout, BodyMode body_mode,
+                                                  size_t max_body_bytes, const BodyStream* stream) {
   try {
     absl::StatusOr<HttpUrl> url = ParseHttpUrl(request.url);
     if (!url.ok()) return url.status();
@@ -641,21 +740,24 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, absl::
       if (!context.ok()) return context.status();
       tls = *context;
     }
-    absl::StatusOr<std::vector<tcp::endpoint>> endpoints = Resolve(*url, deadline, timeout);
+    const std::atomic<bool>* cancel = stream == nullptr ? nullptr : stream->cancel;
+    if (IsSet(cancel)) return Cancelled();
+    absl::StatusOr<std::vector<tcp::endpoint>> endpoints = Resolve(*url, deadline, timeout, cancel);
     if (!endpoints.ok()) return endpoints.status();
     http::request<http::string_body> message =
         BuildMessage(request, *url, has_user_agent ? std::string_view() : user_agent_);
 
     // The stream is declared after the runner: it goes first, while the
     // io_context it belongs to still exists.
-    Runner runner(deadline);
+    Runner runner(deadline, cancel);
     if (tls == nullptr) {
-      beast::tcp_stream stream(runner.io_context());
-      return Exchange(runner, stream, *url, *endpoints, message, timeout, body_mode,
-                      max_body_bytes);
+      beast::tcp_stream socket(runner.io_context());
+      return Converse(runner, socket, *url, *endpoints, message, timeout, body_mode, max_body_bytes,
+                      stream);
     }
-    TlsStream stream(runner.io_context(), tls->context);
-    return Exchange(runner, stream, *url, *endpoints, message, timeout, body_mode, max_body_bytes);
+    TlsStream socket(runner.io_context(), tls->context);
+    return Converse(runner, socket, *url, *endpoints, message, timeout, body_mode, max_body_bytes,
+                    stream);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HTTP client: ", e.what()));
   } catch (...) {

@@ -32,7 +32,8 @@
 // or a DELETE without a body sends none (RFC 9110 §8.6). Never chunked.
 //
 // The response: its status line and headers are read (1xx interim responses
-// are skipped), then its body, as `BodyMode` says; the connection is closed.
+// are skipped), then its body, as `BodyMode` says (or, for Stream, handed to
+// the caller piece by piece); the connection is closed.
 // A body may be framed by Content-Length, chunked, or end when the server
 // closes the connection. Over TLS, such an until-close body must end with
 // the server's close_notify: one cut short without it is Unavailable under
@@ -43,7 +44,8 @@
 // name (sent as SNI) or IP literal checked against the certificate.
 //
 // Time: one deadline, now + timeout (clamped to 24 hours), bounds the whole
-// exchange. Name resolution runs on a helper thread that the call waits for
+// exchange (for Stream: up to the response's headers; its body has an idle
+// limit instead). Name resolution runs on a helper thread that the call waits for
 // until the deadline and then abandons (getaddrinfo cannot be cancelled; see
 // docs/architecture.md, "HTTP client"); connect, TLS handshake, write and
 // read run as asynchronous operations on a private io_context that is run
@@ -56,8 +58,10 @@
 #ifndef CASCADE_NET_HTTP_CLIENT_H_
 #define CASCADE_NET_HTTP_CLIENT_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -114,6 +118,9 @@ enum class BodyMode : uint8_t {
   // (cut short, bad chunking) Unavailable, one still arriving at the deadline
   // DeadlineExceeded (API clients).
   kRead,
+  // The third way to take a body, for answers that never end (an event
+  // stream) is HttpClient::Stream with a BodyStream: each piece is handed
+  // over as it arrives.
 };
 
 struct HttpResponse {
@@ -123,6 +130,27 @@ struct HttpResponse {
                      // are kept together where the first of them arrived
                      // (Beast's field container does so)
   std::string body;  // empty under BodyMode::kDiscard
+};
+
+// What HttpClient::Stream does with a response: whom it hands the head and
+// the body's pieces to, and how long it waits for the next piece.
+struct BodyStream {
+  // Called once with the status and headers (body empty) before any body
+  // byte is read. Returning false ends the exchange there: Stream returns
+  // the response without reading its body. May be empty (read on).
+  std::function<bool(const HttpResponse& head)> on_head;
+  // Called with each piece of the body (never empty) as soon as it has
+  // arrived and been unframed (chunked or not), in order. Returning false
+  // stops reading: Stream returns the response at once. REQUIRES: set.
+  std::function<bool(std::string_view bytes)> on_bytes;
+  // Once the headers are in, the longest wait for the next body byte (any
+  // byte counts, e.g. a keep-alive comment); then DeadlineExceeded. There is
+  // no deadline for the body as a whole. Default: 60 s. Must be > 0.
+  absl::Duration idle_timeout = absl::Seconds(60);
+  // When not null and set to true (by another thread or a signal handler),
+  // the exchange stops within about 100 ms, at any step, with Cancelled. It
+  // must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct TlsClientContext;  // the OpenSSL context; defined in the .cc
@@ -153,10 +181,31 @@ class HttpClient {
                                                   BodyMode body_mode = BodyMode::kRead,
                                                   size_t max_body_bytes = size_t{16} << 20);
 
+  // Sends `request` and streams the response body to `stream`: for answers
+  // read while they are written, such as Server-Sent Events. `timeout` bounds
+  // the exchange up to the end of the response's headers, as for Send;
+  // after that only `stream.idle_timeout` bounds each wait for more bytes.
+  // Returns the status and headers (body empty) when the body has ended,
+  // when a callback returned false, or when the response has no body. The
+  // errors are Send's under kRead (the same messages; no ResourceExhausted:
+  // nothing is kept), and: InvalidArgument when `stream.on_bytes` is empty
+  // or the idle timeout is not positive; DeadlineExceeded "no data for
+  // <idle_timeout>" when the body stalls; Unavailable "... connection closed
+  // before the body ended" when the connection ends inside a framed body;
+  // Cancelled when `stream.cancel` was set. The callbacks run on the calling
+  // thread. Never throws (an exception from a callback is Internal).
+  [[nodiscard]] absl::StatusOr<HttpResponse> Stream(const HttpRequest& request,
+                                                    absl::Duration timeout,
+                                                    const BodyStream& stream);
+
  private:
   // The shared client context, built on first use; an error when OpenSSL
   // could not make one or load the system's trust store.
   absl::StatusOr<TlsClientContext*> Tls();
+  // Send and Stream: `stream` is null for Send.
+  absl::StatusOr<HttpResponse> Exchange(const HttpRequest& request, absl::Duration timeout,
+                                        BodyMode body_mode, size_t max_body_bytes,
+                                        const BodyStream* stream);
 
   std::string user_agent_;
   std::once_flag tls_once_;

@@ -5,26 +5,36 @@
 // response it returns under BodyMode::kRead (status, headers in order, the
 // whole body, however framed) with the errors around it: a body over the
 // limit, a connection closed mid-body, a body or a server that never ends,
-// a closed port. The webhook behaviour (BodyMode::kDiscard) and TLS are
-// tested through the engine's adapter in tests/http_transport_test.cc.
+// a closed port. And HttpClient::Stream, which hands a body over piece by
+// piece as it arrives (an event stream), with its idle limit and its stops by
+// callback and by cancel flag. The webhook behaviour (BodyMode::kDiscard) and
+// TLS are tested through the engine's adapter in tests/http_transport_test.cc.
 //
-// The server is the LoopbackHttpServer of tests/loopback_http_server.h.
+// The server is the LoopbackHttpServer of tests/loopback_http_server.h, or,
+// where a body must arrive in pieces over time, the PacedServer below.
 // Nothing here measures speed. Timeouts are asserted only as upper bounds,
 // with two seconds to spare: this runs on a shared 2-core machine, under
 // sanitizers too.
 
 #include "net/http_client.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/read_until.hpp"
+#include "boost/asio/streambuf.hpp"
+#include "boost/asio/write.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/loopback_http_server.h"
@@ -476,6 +486,347 @@ TEST(HttpClientTest, ResolvesHostNames) {
       client.Send(Request(Method::kGet, server.Url("/n", "http", "localhost")), kTimeout);
   ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->body, "named");
+}
+
+// ---- HttpClient::Stream: the body piece by piece ------------------------------
+
+// A one-connection server that writes its answer in steps, for bodies that
+// must arrive over time: it reads the request's head, then runs `script` on
+// its own thread with the socket. Closing is the script's business (the
+// socket closes when the server is destroyed otherwise).
+class PacedServer {
+ public:
+  using Script = std::function<void(tcp::socket& socket)>;
+
+  explicit PacedServer(Script script)
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        socket_(io_),
+        thread_([this, script = std::move(script)] {
+          boost::system::error_code ec;
+          acceptor_.accept(socket_, ec);
+          if (ec) return;
+          asio::streambuf head;
+          asio::read_until(socket_, head, "\r\n\r\n", ec);
+          if (!ec) script(socket_);
+        }) {}
+  ~PacedServer() {
+    thread_.join();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  std::string Url() const {
+    return absl::StrCat("http://127.0.0.1:", acceptor_.local_endpoint().port(), "/api/v2/events");
+  }
+
+  // Writes `bytes`; false if the client is gone.
+  static bool Write(tcp::socket& socket, std::string_view bytes) {
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(bytes.data(), bytes.size()), ec);
+    return !ec;
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  tcp::socket socket_;
+  std::thread thread_;  // last: it uses the members above
+};
+
+// What a Stream call received, for the server's script to wait on.
+class Received {
+ public:
+  // A BodyStream whose callbacks record here; `also` then decides whether to
+  // read on (default: yes).
+  BodyStream Sink(std::function<bool(std::string_view)> also = nullptr) {
+    BodyStream sink;
+    sink.on_head = [this](const HttpResponse& head) {
+      MutexLock lock(&mu_);
+      heads_.push_back(head);
+      bytes_at_head_ = bytes_.size();
+      return true;
+    };
+    sink.on_bytes = [this, also = std::move(also)](std::string_view piece) {
+      {
+        MutexLock lock(&mu_);
+        bytes_.append(piece);
+        ++pieces_;
+      }
+      cv_.SignalAll();
+      return also == nullptr || also(piece);
+    };
+    return sink;
+  }
+  // Waits until the body so far ends with `text`; false after 10 s.
+  bool WaitFor(std::string_view text) {
+    MutexLock lock(&mu_);
+    return cv_.WaitFor(&mu_, std::chrono::seconds(10), [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return bytes_.size() >= text.size() &&
+             std::string_view(bytes_).substr(bytes_.size() - text.size()) == text;
+    });
+  }
+  std::string bytes() const {
+    MutexLock lock(&mu_);
+    return bytes_;
+  }
+  int pieces() const {
+    MutexLock lock(&mu_);
+    return pieces_;
+  }
+  std::vector<HttpResponse> heads() const {
+    MutexLock lock(&mu_);
+    return heads_;
+  }
+  size_t bytes_at_head() const {
+    MutexLock lock(&mu_);
+    return bytes_at_head_;
+  }
+
+ private:
+  using Mutex = ::cascade::internal::Mutex;
+  using MutexLock = ::cascade::internal::MutexLock;
+  mutable Mutex mu_;
+  ::cascade::internal::CondVar cv_;
+  std::string bytes_ ABSL_GUARDED_BY(mu_);
+  int pieces_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<HttpResponse> heads_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_at_head_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The server writes the next piece only once the client has handed the last
+// one to its callback: a client that held pieces back until the body ended
+// (or its buffer filled) would stall the script, which then gives up.
+TEST(HttpClientStreamTest, HandsEachPieceOverAsItArrives) {
+  struct Case {
+    const char* name;
+    std::string head;
+    std::function<std::string(const std::string&)> frame;  // one piece on the wire
+    std::string end;                                       // after the last piece
+  };
+  const Case cases[] = {
+      {"chunked",
+       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+       [](const std::string& piece) {
+         return absl::StrCat(absl::Hex(piece.size()), "\r\n", piece, "\r\n");
+       },
+       "0\r\n\r\n"},
+      {"until close", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n",
+       [](const std::string& piece) { return piece; }, ""},
+  };
+  const std::vector<std::string> pieces = {"retry: 2000\n\n", "event: transition\nid: 1\n",
+                                           "data: {}\n\n", ": keep-alive\n"};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Received received;
+    std::atomic<bool> script_waited_in_vain{false};
+    {
+      PacedServer server([&](tcp::socket& socket) {
+        if (!PacedServer::Write(socket, c.head)) return;
+        for (const std::string& piece : pieces) {
+          if (!PacedServer::Write(socket, c.frame(piece))) return;
+          if (!received.WaitFor(piece)) {
+            script_waited_in_vain = true;
+            return;
+          }
+        }
+        PacedServer::Write(socket, c.end);
+        socket.close();
+      });
+      HttpClient client;
+      absl::StatusOr<HttpResponse> response =
+          client.Stream(Request(Method::kGet, server.Url()), kTimeout, received.Sink());
+      ASSERT_THAT(response, IsOk());
+      EXPECT_EQ(response->status, 200);
+      EXPECT_THAT(response->body, IsEmpty());
+    }
+    EXPECT_FALSE(script_waited_in_vain) << "a piece was held back";
+    EXPECT_EQ(received.bytes(), absl::StrCat(pieces[0], pieces[1], pieces[2], pieces[3]));
+    EXPECT_GE(received.pieces(), static_cast<int>(pieces.size()));
+    // The head came first, once, with its headers.
+    ASSERT_THAT(received.heads(), SizeIs(1));
+    EXPECT_EQ(received.bytes_at_head(), 0u);
+    EXPECT_EQ(received.heads()[0].status, 200);
+    EXPECT_THAT(received.heads()[0].headers,
+                ::testing::Contains(Pair("Content-Type", "text/event-stream")));
+  }
+}
+
+// `timeout` bounds the exchange up to the headers only: a body that keeps
+// coming for longer is read to its end, and only a silence longer than the
+// idle limit ends it.
+TEST(HttpClientStreamTest, NoDeadlineForTheBodyButAnIdleLimit) {
+  {
+    PacedServer server([](tcp::socket& socket) {
+      if (!PacedServer::Write(socket, "HTTP/1.1 200 OK\r\n\r\n")) return;
+      for (int i = 0; i < 8; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (!PacedServer::Write(socket, absl::StrCat(i))) return;
+      }
+      socket.close();
+    });
+    Received received;
+    BodyStream sink = received.Sink();
+    sink.idle_timeout = absl::Seconds(5);
+    HttpClient client;
+    // 800 ms of body against a 300 ms timeout.
+    ASSERT_THAT(client.Stream(Request(Method::kGet, server.Url()), kShortTimeout, sink), IsOk());
+    EXPECT_EQ(received.bytes(), "01234567");
+  }
+  {
+    Received received;
+    PacedServer server([&](tcp::socket& socket) {
+      PacedServer::Write(socket, "HTTP/1.1 200 OK\r\n\r\none");
+      // Then silence, until the client has gone (the read fails then).
+      char byte;
+      boost::system::error_code ec;
+      socket.read_some(asio::buffer(&byte, 1), ec);
+    });
+    BodyStream sink = received.Sink();
+    sink.idle_timeout = kShortTimeout;
+    HttpClient client;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THAT(
+        client.Stream(Request(Method::kGet, server.Url()), kTimeout, sink),
+        StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("no data from 127.0.0.1:")));
+    const absl::Duration elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
+    EXPECT_GE(elapsed, kShortTimeout - absl::Milliseconds(1));
+    EXPECT_LE(elapsed, kShortTimeout + kSlack);  // not kTimeout
+    EXPECT_EQ(received.bytes(), "one");
+  }
+}
+
+// A callback that returns false ends the call at once with the response,
+// though the server would send forever.
+TEST(HttpClientStreamTest, CallbacksStopIt) {
+  TestServer server;
+  const Reply never_ends = Raw("HTTP/1.1 200 OK\r\nX-Stream: 1\r\n\r\nfirst piece", false);
+  server.Script({never_ends, never_ends});
+  HttpClient client;
+
+  Received received;
+  absl::StatusOr<HttpResponse> response =
+      client.Stream(Request(Method::kGet, server.Url()), kTimeout,
+                    received.Sink([](std::string_view) { return false; }));
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_THAT(response->headers, ElementsAre(Pair("X-Stream", "1")));
+  EXPECT_EQ(received.bytes(), "first piece");
+
+  BodyStream head_only;
+  int heads = 0;
+  bool got_bytes = false;
+  head_only.on_head = [&](const HttpResponse& head) {
+    ++heads;
+    return false;
+  };
+  head_only.on_bytes = [&](std::string_view) {
+    got_bytes = true;
+    return true;
+  };
+  response = client.Stream(Request(Method::kGet, server.Url()), kTimeout, head_only);
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(heads, 1);
+  EXPECT_FALSE(got_bytes);
+}
+
+// The cancel flag stops a call waiting at any step: for the response's head,
+// or for more body; set before the call, nothing is sent.
+TEST(HttpClientStreamTest, CancelFlagStopsItWithCancelled) {
+  {
+    TestServer server;
+    server.Script({ReadThenHang()});
+    std::atomic<bool> cancel{false};
+    BodyStream sink;
+    sink.on_bytes = [](std::string_view) { return true; };
+    sink.cancel = &cancel;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      cancel = true;
+    });
+    HttpClient client;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THAT(client.Stream(Request(Method::kGet, server.Url()), absl::Seconds(30), sink),
+                StatusIs(absl::StatusCode::kCancelled));
+    canceller.join();
+    EXPECT_LE(absl::FromChrono(std::chrono::steady_clock::now() - start), kSlack);
+  }
+  {
+    TestServer server;
+    server.Script({Raw("HTTP/1.1 200 OK\r\n\r\nsome", false)});
+    std::atomic<bool> cancel{false};
+    Received received;
+    // The first piece raises the flag, as a signal handler would.
+    BodyStream sink = received.Sink([&](std::string_view) {
+      cancel = true;
+      return true;
+    });
+    sink.cancel = &cancel;
+    sink.idle_timeout = absl::Seconds(30);
+    HttpClient client;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THAT(client.Stream(Request(Method::kGet, server.Url()), kTimeout, sink),
+                StatusIs(absl::StatusCode::kCancelled));
+    EXPECT_LE(absl::FromChrono(std::chrono::steady_clock::now() - start), kSlack);
+    EXPECT_EQ(received.bytes(), "some");
+  }
+  {
+    TestServer server;
+    std::atomic<bool> cancel{true};
+    BodyStream sink;
+    sink.on_bytes = [](std::string_view) { return true; };
+    sink.cancel = &cancel;
+    HttpClient client;
+    EXPECT_THAT(client.Stream(Request(Method::kGet, server.Url()), kTimeout, sink),
+                StatusIs(absl::StatusCode::kCancelled));
+    EXPECT_EQ(server.accepted(), 0);
+  }
+}
+
+// An error answer is a response like any other, its body streamed (the
+// caller reads the error JSON from it); broken bodies and bad arguments are
+// errors.
+TEST(HttpClientStreamTest, ErrorAnswersBrokenBodiesAndBadArguments) {
+  TestServer server;
+  const std::string error = R"({"error":"unknown token","errorCode":"unauthenticated"})";
+  server.Script({
+      Raw(absl::StrCat("HTTP/1.1 401 Unauthorized\r\nContent-Length: ", error.size(), "\r\n\r\n",
+                       error)),
+      Raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+      Raw("HTTP/1.1 200 OK\r\nContent"),
+      Respond(204),
+  });
+  HttpClient client;
+  Received received;
+  absl::StatusOr<HttpResponse> response =
+      client.Stream(Request(Method::kGet, server.Url()), kTimeout, received.Sink());
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(response->status, 401);
+  EXPECT_EQ(received.bytes(), error);
+
+  Received cut;
+  EXPECT_THAT(client.Stream(Request(Method::kGet, server.Url()), kTimeout, cut.Sink()),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("connection closed before the body ended")));
+  EXPECT_EQ(cut.bytes(), "hello");
+  Received broken;
+  EXPECT_THAT(client.Stream(Request(Method::kGet, server.Url()), kTimeout, broken.Sink()),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("read response")));
+  Received empty;
+  response = client.Stream(Request(Method::kGet, server.Url()), kTimeout, empty.Sink());
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(response->status, 204);
+  EXPECT_EQ(empty.pieces(), 0);
+  EXPECT_EQ(server.accepted(), 4);
+
+  BodyStream no_callback;
+  EXPECT_THAT(client.Stream(Request(Method::kGet, server.Url()), kTimeout, no_callback),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("on_bytes")));
+  BodyStream no_idle = received.Sink();
+  no_idle.idle_timeout = absl::ZeroDuration();
+  EXPECT_THAT(client.Stream(Request(Method::kGet, server.Url()), kTimeout, no_idle),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("idle_timeout")));
+  EXPECT_EQ(server.accepted(), 4);  // nothing sent for those
 }
 
 }  // namespace
