@@ -14,7 +14,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '../../server/dashboard');
-const CSP = "default-src 'self'";
+// cascade-server's (server/dashboard_assets.h, kDashboardCsp).
+const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+  + "connect-src 'self'; frame-ancestors 'none'";
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -58,7 +60,7 @@ function start(apiBase, port = 0) {
   const server = http.createServer((request, response) => {
     const { pathname } = new URL(request.url, 'http://x');
     if (pathname.startsWith('/api/')) proxy(request, response, api);
-    else if (pathname === '/' || pathname === '/index.html') serveFile(response, 'index.html');
+    else if (pathname === '/') serveFile(response, 'index.html');
     else if (pathname.startsWith('/ui/')) serveFile(response, decodeURIComponent(pathname.slice(4)));
     else serveFile(response, '\0');  // 404
   });
