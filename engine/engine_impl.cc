@@ -141,7 +141,7 @@ absl::Status EngineImpl::WriteSection::Commit() {
     status = appended.status();
     e.outbox_.DropStaged();  // never journaled, so never sent
   }
-  e.events_.EndSection(e.journal_.journaling(), ticket);
+  e.events_.EndSection(e.journal_.journaling(), ticket, !status.ok());
   // A section that changed nothing still answers from the state it read,
   // which may hold another call's change whose group is not durable yet (an
   // abort requested twice answers "cancelRequested" from the first; a
@@ -705,9 +705,11 @@ absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view
   }
   CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress, now_ms));
   if (report.progress) {
+    const float before = model_.job(slot).timeline.progress;
     CASCADE_CHECK(
         model_.Apply(slot, JobEvent::kProgress,
                      {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)}));
+    if (model_.job(slot).timeline.progress != before) events_.OnProgress(slot, now_ms);
   }
   const Lease lease = leases_.Extend(
       slot, now_ms,
@@ -794,7 +796,7 @@ size_t EngineImpl::RunDueWork() {
 Subscription EngineImpl::Subscribe(EventCallback callback, const SubscribeOptions& options) {
   // Under the writer lock, so the first event it sees starts an operation.
   WriteSection section(this);
-  return hub_.Subscribe(std::move(callback), options.max_queued);
+  return hub_.Subscribe(std::move(callback), options);
 }
 
 absl::StatusOr<std::vector<DeadLetter>> EngineImpl::ListDeadLetters(std::string_view team) const {

@@ -107,6 +107,45 @@ TEST_F(DurabilityTest, ASecondEngineOnTheSameDirectoryIsRefused) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in use")));
 }
 
+// Progress reports journal nothing, yet a subscriber must not hear of one
+// before the claim it follows, which waits to be durable (contract §8).
+TEST_F(DurabilityTest, ProgressReportsArePublishedInOrderWithDurableTransitions) {
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  std::mutex mu;
+  std::vector<TransitionEvent> events;
+  Subscription subscription = engine->Subscribe(
+      [&](const TransitionEvent& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        events.push_back(e);
+      },
+      {.progress = true});
+  for (int round = 0; round < 20; ++round) {
+    auto job = engine->Submit("team-a", testing::LeafSpec());
+    ASSERT_THAT(job, IsOk());
+    auto claimed = engine->Claim({});
+    ASSERT_THAT(claimed, IsOk());
+    for (double progress : {25.0, 75.0}) {
+      ASSERT_THAT(engine->Heartbeat(claimed->job.id, claimed->lease.token, {.progress = progress}),
+                  IsOk());
+    }
+    ASSERT_THAT(engine->Finish(claimed->job.id, claimed->lease.token, {}), IsOk());
+  }
+  ASSERT_TRUE(subscription.Flush(absl::Minutes(2)));
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(events.size(), 20u * 5);
+  for (size_t i = 0; i < events.size(); i += 5) {
+    EXPECT_EQ(events[i].cause, TransitionCause::kSubmitted) << i;
+    EXPECT_EQ(events[i + 1].cause, TransitionCause::kClaimed) << i;
+    EXPECT_EQ(events[i + 2].cause, TransitionCause::kProgress) << i;
+    EXPECT_EQ(events[i + 2].progress, 25.0) << i;
+    EXPECT_EQ(events[i + 3].cause, TransitionCause::kProgress) << i;
+    EXPECT_EQ(events[i + 3].progress, 75.0) << i;
+    EXPECT_EQ(events[i + 4].cause, TransitionCause::kFinished) << i;
+    EXPECT_EQ(events[i + 2].sequence, events[i + 1].sequence) << i;
+  }
+}
+
 TEST_F(DurabilityTest, ReopeningRestoresJobsBatchesLeasesAndDependencies) {
   std::string before;
   JobId dependent;

@@ -269,6 +269,7 @@ TEST_F(EventsTest, SubmitOfALeafIsOneQueuedEventWithSequenceTeamAndTime) {
   EXPECT_EQ(e.time, kStartTime + absl::Milliseconds(1234));
   EXPECT_EQ(e.cause, TransitionCause::kSubmitted);
   EXPECT_EQ(e.related_job, std::nullopt);
+  EXPECT_EQ(e.batch_id, std::nullopt);  // not submitted in a batch
 }
 
 TEST_F(EventsTest, NestedFamilyIsPendingParentsAndQueuedLeavesInPreOrder) {
@@ -324,6 +325,12 @@ TEST_F(EventsTest, SubmitBatchIsOneEventPerCreatedJobInRequestOrder) {
                           Created(family.children[1].id, JobState::kQueued),
                           Created(b.id, JobState::kQueued)));
   EXPECT_THAT(SequencesOf(events), ElementsAreArray(Consecutive(1, 5)));
+  // Every job of the batch, children included, names it; later changes too.
+  for (const TransitionEvent& e : events) EXPECT_EQ(e.batch_id, batch->batch_id) << Describe(e);
+  ASSERT_THAT(engine().Cancel(kTeam, b.id), IsOk());
+  std::vector<TransitionEvent> cancelled = NewEvents();
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].batch_id, batch->batch_id);
 }
 
 TEST_F(EventsTest, DependsOnAnUnfinishedJobIsPendingAndOnAFinishedOneQueued) {
@@ -924,6 +931,43 @@ TEST_F(EventsTest, HeartbeatWithProgressPublishesNothingAndUsesNoSequenceNumber)
   std::vector<TransitionEvent> events = NewEvents();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].sequence, 3u);
+}
+
+TEST_F(EventsTest, ProgressSubscriberSeesEachReportWithTheSequenceOfTheChangeBeforeIt) {
+  Recorder progress_recorder;
+  Subscription progress_subscription =
+      engine().Subscribe(progress_recorder.Callback(), {.progress = true});
+  absl::StatusOr<JobId> id = SubmitTagged("job");
+  ASSERT_THAT(id, IsOk());
+  absl::StatusOr<ClaimedJob> claimed = ClaimTagged("job");
+  ASSERT_THAT(claimed, IsOk());
+  for (double progress : {10.0, 55.5}) {
+    Tick();
+    ASSERT_THAT(Heartbeat(*claimed, progress), IsOk());
+  }
+  ASSERT_THAT(Heartbeat(*claimed), IsOk());  // no progress: no report
+  ASSERT_THAT(engine().Finish(*id, claimed->lease.token, {}), IsOk());
+
+  ASSERT_TRUE(progress_subscription.Flush(kHangGuard));
+  const std::vector<TransitionEvent> events = progress_recorder.events();
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[1].cause, TransitionCause::kClaimed);
+  for (int i : {2, 3}) {
+    const TransitionEvent& e = events[i];
+    EXPECT_EQ(e.cause, TransitionCause::kProgress) << Describe(e);
+    EXPECT_EQ(e.job_id, *id);
+    EXPECT_EQ(e.from, JobState::kRendering);
+    EXPECT_EQ(e.to, JobState::kRendering);
+    EXPECT_EQ(e.sequence, 2u);  // the claim's: a report takes no number
+    EXPECT_EQ(e.team, kTeam);
+  }
+  EXPECT_EQ(events[2].progress, 10.0);
+  EXPECT_EQ(events[3].progress, 55.5);
+  EXPECT_EQ(events[3].time, Now());
+  EXPECT_EQ(events[4].cause, TransitionCause::kFinished);
+  EXPECT_EQ(events[4].sequence, 3u);
+  // The fixture's subscription did not ask: it saw the three changes only.
+  EXPECT_THAT(SequencesOf(NewEvents()), ElementsAre(1u, 2u, 3u));
 }
 
 TEST_F(EventsTest, RefusedCallsPublishNothingAndUseNoSequenceNumber) {

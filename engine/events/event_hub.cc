@@ -9,14 +9,27 @@
 namespace cascade {
 namespace internal {
 
-Subscriber::Subscriber(EventCallback callback, size_t max_queued)
+Subscriber::Subscriber(EventCallback callback, const SubscribeOptions& options)
     : callback_(std::move(callback)),
-      max_queued_(std::max<size_t>(max_queued, 1)),
+      max_queued_(std::max<size_t>(options.max_queued, 1)),
+      wants_progress_(options.progress),
       thread_(&Subscriber::Run, this) {}
 
 Subscriber::~Subscriber() { Stop(); }
 
-void Subscriber::Enqueue(const EventBatch& batch) {
+void Subscriber::Enqueue(const EventBatch& batch_in, size_t progress) {
+  EventBatch batch = batch_in;
+  if (progress > 0 && !wants_progress_) {
+    if (progress == batch->size()) return;
+    // Rare: progress reports held back with transitions until those were
+    // durable (SectionEvents). This subscriber gets the transitions alone.
+    auto transitions = std::make_shared<std::vector<TransitionEvent>>();
+    transitions->reserve(batch->size() - progress);
+    for (const TransitionEvent& event : *batch) {
+      if (event.cause != TransitionCause::kProgress) transitions->push_back(event);
+    }
+    batch = std::move(transitions);
+  }
   {
     MutexLock lock(&mu_);
     if (stop_) return;
@@ -86,22 +99,28 @@ bool Subscriber::Flush(absl::Duration timeout) {
   return cv_.WaitFor(&mu_, absl::ToChronoNanoseconds(timeout), caught_up);
 }
 
-Subscription EventHub::Subscribe(EventCallback callback, size_t max_queued) {
-  auto subscriber = std::make_shared<Subscriber>(std::move(callback), max_queued);
+Subscription EventHub::Subscribe(EventCallback callback, const SubscribeOptions& options) {
+  auto subscriber = std::make_shared<Subscriber>(std::move(callback), options);
   MutexLock lock(&mu_);
   subscribers_.push_back(subscriber);
   active_.store(true, std::memory_order_release);
+  if (options.progress) progress_active_.store(true, std::memory_order_release);
   return Subscription(std::move(subscriber));
 }
 
 void EventHub::Publish(std::vector<TransitionEvent> events) {
   if (events.empty()) return;
+  const size_t progress = static_cast<size_t>(std::count_if(
+      events.begin(), events.end(),
+      [](const TransitionEvent& event) { return event.cause == TransitionCause::kProgress; }));
   auto batch = std::make_shared<const std::vector<TransitionEvent>>(std::move(events));
   MutexLock lock(&mu_);
   size_t live = 0;
+  bool progress_wanted = false;
   for (size_t i = 0; i < subscribers_.size(); ++i) {
     if (std::shared_ptr<Subscriber> subscriber = subscribers_[i].lock()) {
-      subscriber->Enqueue(batch);
+      subscriber->Enqueue(batch, progress);
+      progress_wanted |= subscriber->wants_progress();
       // Compact the live ones to the front (never move an entry onto itself:
       // a self-moved weak_ptr is left empty).
       if (live != i) subscribers_[live] = std::move(subscribers_[i]);
@@ -110,6 +129,7 @@ void EventHub::Publish(std::vector<TransitionEvent> events) {
   }
   subscribers_.resize(live);
   active_.store(live > 0, std::memory_order_release);
+  progress_active_.store(progress_wanted, std::memory_order_release);
 }
 
 }  // namespace internal
@@ -187,6 +207,8 @@ std::string_view TransitionCauseName(TransitionCause cause) {
       return "retry_due";
     case TransitionCause::kAbortRequested:
       return "abort_requested";
+    case TransitionCause::kProgress:
+      return "progress";
   }
   return "unknown";
 }

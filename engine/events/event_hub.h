@@ -35,11 +35,13 @@ using EventBatch = std::shared_ptr<const std::vector<TransitionEvent>>;
 // it) and the Subscription handle (which stops it).
 class Subscriber {
  public:
-  Subscriber(EventCallback callback, size_t max_queued);
+  Subscriber(EventCallback callback, const SubscribeOptions& options);
   ~Subscriber();
 
-  // Appends what fits of `batch`, counting the rest as dropped.
-  void Enqueue(const EventBatch& batch);
+  bool wants_progress() const { return wants_progress_; }
+  // Appends what fits of `batch` (without its `progress` progress reports
+  // unless the subscriber wants them), counting the rest as dropped.
+  void Enqueue(const EventBatch& batch, size_t progress);
   // Stops the thread; the callback is not called after this returns.
   void Stop();
   bool Flush(absl::Duration timeout);
@@ -53,6 +55,7 @@ class Subscriber {
 
   const EventCallback callback_;
   const size_t max_queued_;
+  const bool wants_progress_;
   Mutex mu_;
   CondVar cv_;  // queue_ grew, done_ moved, or stop_
   // Queued batches; the first may be partly taken (`next_` events of it).
@@ -77,10 +80,12 @@ class EventHub {
 
   // True while anyone listens; the engine builds no events otherwise.
   bool active() const { return active_.load(std::memory_order_acquire); }
+  // True while a subscriber wants progress reports; none are built otherwise.
+  bool progress_active() const { return progress_active_.load(std::memory_order_acquire); }
 
   // REQUIRES: the caller holds the engine's writer lock, so the new
   // subscriber's first event is the first of some operation.
-  Subscription Subscribe(EventCallback callback, size_t max_queued);
+  Subscription Subscribe(EventCallback callback, const SubscribeOptions& options);
 
   // Hands `events` to every live subscriber. REQUIRES: the caller orders
   // publications (the engine's writer lock, or SectionEvents::mu_ in ticket
@@ -93,6 +98,7 @@ class EventHub {
   // Weak: a subscription that was stopped or destroyed drops out.
   std::vector<std::weak_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> active_{false};
+  std::atomic<bool> progress_active_{false};
 };
 
 }  // namespace cascade::internal

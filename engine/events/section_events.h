@@ -27,19 +27,28 @@ class SectionEvents final : public ModelListener {
   SectionEvents(EventHub& hub, const JobModel& model) : hub_(hub), model_(model) {}
 
   void OnTransition(const JobChange& change) override;
+  // A heartbeat moved the job's progress (the model's record has it). Only
+  // Heartbeat reports progress; it calls this after the model took it.
+  void OnProgress(uint32_t slot, int64_t now_ms);
 
   // The section ended. In memory (`ticket` 0 and not `journaling`) its
   // events are published now; a section whose group was appended as
-  // `ticket` keeps them for PublishDurable; one that failed drops them.
-  void EndSection(bool journaling, uint64_t ticket) ABSL_LOCKS_EXCLUDED(mu_);
+  // `ticket` keeps them for PublishDurable; one that failed (`failed`) drops
+  // them. A section that journaled nothing holds progress reports at most:
+  // they go out after every group still waiting, so no subscriber hears of
+  // progress before the claim it follows.
+  void EndSection(bool journaling, uint64_t ticket, bool failed) ABSL_LOCKS_EXCLUDED(mu_);
   // Publishes, in ticket order, the events of every group up to `ticket`
   // (all durable).
   void PublishDurable(uint64_t ticket) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  TransitionEvent& Add(const JobRecord& job, int64_t now_ms);
+
   EventHub& hub_;
   const JobModel& model_;
   std::vector<TransitionEvent> section_;
+  std::vector<BatchNo> section_batches_;  // each event's job's batch
   uint64_t last_sequence_ = 0;
   Mutex mu_;
   absl::btree_map<uint64_t, std::vector<TransitionEvent>> unpublished_ ABSL_GUARDED_BY(mu_);

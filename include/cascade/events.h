@@ -22,8 +22,10 @@
 // Event times, like job timestamps, are whole milliseconds.
 //   // ~Subscription (or Stop) ends it.
 //
-// Progress reports are not events (a job's state does not change); they are
-// read with Engine::Get or seen by the worker in its heartbeat answers.
+// Progress reports change no state. A subscription that asks for them
+// (SubscribeOptions::progress) is also handed each heartbeat report that moved
+// a job's progress, as an event whose cause is kProgress; the others never see
+// them.
 
 #ifndef CASCADE_EVENTS_H_
 #define CASCADE_EVENTS_H_
@@ -76,6 +78,9 @@ enum class TransitionCause : uint8_t {
   kResumed,         // released by Resume
   kRetryDue,        // its retry backoff ended: claimable again
   kAbortRequested,  // RequestAbort (render:dorender stays so)
+  // Only for subscriptions that ask for it (SubscribeOptions::progress): a
+  // heartbeat moved the job's `progress`; from == to == render:dorender.
+  kProgress,
 };
 
 // "submitted", "claimed", ..., "dependents_failed".
@@ -83,16 +88,22 @@ std::string_view TransitionCauseName(TransitionCause cause);
 
 // A job's change of state, or of sub-state alone (contract §14: an abort
 // asked for, a hold or its end, a retry backoff's end), where `from` equals
-// `to` and `cause` says which.
+// `to` and `cause` says which; or, for a subscription that asks for them, a
+// progress report (kProgress).
 struct TransitionEvent {
-  uint64_t sequence = 0;  // 1, 2, 3, ... in the order the changes happened
+  // 1, 2, 3, ... in the order the changes happened. A progress report takes
+  // no number of its own: it carries the sequence of the change before it.
+  uint64_t sequence = 0;
   JobId job_id;
   std::string team;
-  std::optional<JobState> from;  // empty for kSubmitted
+  std::optional<BatchId> batch_id;  // the batch the job was submitted in
+  std::optional<JobState> from;     // empty for kSubmitted
   JobState to = JobState::kQueued;
   absl::Time time;
   TransitionCause cause = TransitionCause::kSubmitted;
   std::optional<JobId> related_job;
+  // kProgress only: the reported percentage, 0-100.
+  double progress = 0.0;
 };
 
 using EventCallback = std::function<void(const TransitionEvent&)>;
@@ -102,6 +113,11 @@ struct SubscribeOptions {
   // it new events are dropped (and counted in Subscription::dropped()).
   // Default 65,536. REQUIRES: >= 1.
   size_t max_queued = size_t{1} << 16;
+  // Also hand over every heartbeat report that moved a job's progress (cause
+  // kProgress), in order with the transitions. A heartbeat that reports progress costs a
+  // queued event per such subscription, so only ask when it is shown
+  // somewhere. Default: false.
+  bool progress = false;
 };
 
 // A live subscription. Destroying it (or Stop) ends it: the callback is not
