@@ -523,6 +523,7 @@ enum class RouteId {
   kAbort,
   kGraph,
   kGraphSvg,
+  kEvents,
   kPatchJob,
   kRetryJob,
   kRetryJobs,
@@ -580,6 +581,7 @@ constexpr RouteSpec kRoutes[] = {
   {"POST", "/batches/{id}/suspend",            Auth::kClient, RouteId::kSuspendBatch},
   {"POST", "/batches/{id}/resume",             Auth::kClient, RouteId::kResumeBatch},
   {"GET",  "/workers",                         Auth::kClient, RouteId::kWorkers},
+  {"GET",  "/events",                          Auth::kClient, RouteId::kEvents},
   {"POST", "/workers/claim",                   Auth::kWorker, RouteId::kClaim},
   {"GET",  "/webhooks/failed",                 Auth::kClient, RouteId::kFailedWebhooks},
   {"POST", "/webhooks/failed/{id}/replay",     Auth::kClient, RouteId::kReplay},
@@ -736,6 +738,8 @@ Response Api::Route(const Request& request, std::string& route_name) {
       return Claim(engine, request);
     case RouteId::kWorkers:
       return Json(200, wire::WorkerListToJson(engine.ListWorkers(team)));
+    case RouteId::kEvents:
+      return Events(request, query, team);
     case RouteId::kAppendLog:
       return AppendLog(engine, request, id);
     case RouteId::kGetLog:
@@ -758,6 +762,56 @@ Response Api::Route(const Request& request, std::string& route_name) {
     }
   }
   return Error(absl::InternalError("unhandled route"));
+}
+
+EventFeed& Api::feed() {
+  std::call_once(feed_once_, [this] {
+    EventFeedOptions events = options_.events;
+    events.clock = options_.clock;
+    feed_ = std::make_unique<EventFeed>(engine_, events);
+    feed_ready_.store(feed_.get(), std::memory_order_release);
+  });
+  return *feed_;
+}
+
+Response Api::Events(const Request& request, std::string_view query, const std::string& team) {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
+      wire::ParseQueryString(query);
+  if (!params.ok()) return Error(params.status());
+  StreamFilter filter;
+  filter.team = team;
+  for (const auto& [key, value] : *params) {
+    if (key == "batch") {
+      absl::StatusOr<BatchId> batch = BatchId::Parse(value);
+      if (!batch.ok()) {
+        return Error(absl::InvalidArgumentError(absl::StrCat("batch: ", batch.status().message())));
+      }
+      filter.batch = *batch;
+    } else if (key == "job") {
+      absl::StatusOr<JobId> job = JobId::Parse(value);
+      if (!job.ok()) {
+        return Error(absl::InvalidArgumentError(absl::StrCat("job: ", job.status().message())));
+      }
+      filter.job = *job;
+    } else {
+      return Error(absl::InvalidArgumentError(absl::StrCat("unknown parameter ",
+                                                           absl::CHexEscape(Sv(key).substr(0, 64)),
+                                                           " (the stream takes batch and job)")));
+    }
+  }
+  absl::StatusOr<std::shared_ptr<StreamBody>> stream =
+      feed().Open(filter, request.Header("last-event-id"));
+  if (!stream.ok()) {
+    Response r = Error(stream.status());
+    if (absl::IsUnavailable(stream.status())) r.headers.emplace_back("Retry-After", "5");
+    return r;
+  }
+  Response r;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("X-Accel-Buffering", "no");  // proxies: do not buffer it
+  r.stream = std::move(*stream);
+  return r;
 }
 
 std::optional<Response> Api::Admit(const std::string& key) {
@@ -790,6 +844,16 @@ std::string Api::MetricsText() const {
                   "# TYPE cascade_http_rate_limited_total counter\n"
                   "cascade_http_rate_limited_total ",
                   rate_limited_.load(std::memory_order_relaxed), "\n");
+  const EventFeed* feed = feed_ready_.load(std::memory_order_acquire);
+  absl::StrAppend(
+      &out,
+      "# HELP cascade_event_streams Open GET /api/v2/events streams.\n"
+      "# TYPE cascade_event_streams gauge\ncascade_event_streams ",
+      feed != nullptr ? feed->open_streams() : 0,
+      "\n# HELP cascade_event_streams_too_slow_total Streams ended because their client fell "
+      "behind.\n# TYPE cascade_event_streams_too_slow_total counter\n"
+      "cascade_event_streams_too_slow_total ",
+      feed != nullptr ? feed->slow_disconnects() : 0, "\n");
   absl::StrAppend(&out,
                   "# HELP cascade_jobs Jobs the engine holds.\n# TYPE cascade_jobs gauge\n"
                   "cascade_jobs ",

@@ -29,8 +29,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,6 +41,7 @@
 #include "absl/time/time.h"
 #include "base/mutex.h"
 #include "cascade/cascade.h"
+#include "server/event_feed.h"
 #include "server/http_types.h"
 #include "server/v1_api.h"
 
@@ -64,6 +67,9 @@ struct ApiOptions {
   std::vector<std::pair<std::string, std::string>> v1_secrets;
   // The lease a v1 pickup gets. Default: 4 h (contract §15).
   absl::Duration v1_lease = absl::Hours(4);
+  // GET /api/v2/events: its window, stream limit and intervals (its clock is
+  // `clock`). The feed starts with the first stream.
+  EventFeedOptions events;
 };
 
 class Api {
@@ -90,11 +96,18 @@ class Api {
   // The rate limit of `key` (a token, or a v1 secret): the 429 to answer
   // instead of serving the request, or nothing.
   std::optional<Response> Admit(const std::string& key);
+  // GET /api/v2/events.
+  Response Events(const Request& request, std::string_view query, const std::string& team);
+  // The feed, made on first use. Null until then.
+  EventFeed& feed();
 
   Engine* const engine_;
   const ApiOptions options_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<V1Api> v1_;  // the /api/v1 routes
+  std::once_flag feed_once_;
+  std::unique_ptr<EventFeed> feed_;              // set once, by feed()
+  std::atomic<EventFeed*> feed_ready_{nullptr};  // feed_, for the metrics
 
   // Requests answered, by route (its pattern, or "unmatched") and status.
   mutable internal::Mutex metrics_mu_;  // a leaf

@@ -77,6 +77,9 @@ Usage: cascade-server [flags]
                             /api/v1 answers 404
   --v1-lease-seconds N      lease a v1 pickup gets, renewed by each of the worker's reports,
                             1-604800 (default 14400: v1 workers are silent between reports)
+  --events-window N         events GET /api/v2/events keeps for Last-Event-ID and for clients
+                            that fall behind, 1-1048576 (default 32768)
+  --max-event-streams N     event streams open at once, 1-100000 (default 4096)
   --help                    this text
 
 The REST reference is docs/http.md.
@@ -135,6 +138,14 @@ absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args) {
       absl::StatusOr<int> n = Integer(flag, *v, 0, 256);
       if (!n.ok()) return n.status();
       flags.demo_workers = *n;
+    } else if (flag == "--events-window") {
+      absl::StatusOr<int> n = Integer(flag, *v, 1, 1 << 20);
+      if (!n.ok()) return n.status();
+      flags.events_window = *n;
+    } else if (flag == "--max-event-streams") {
+      absl::StatusOr<int> n = Integer(flag, *v, 1, 100000);
+      if (!n.ok()) return n.status();
+      flags.max_event_streams = *n;
     } else if (flag == "--output-url") {
       flags.output_url = *v;
     } else if (flag == "--lease-seconds") {

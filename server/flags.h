@@ -39,6 +39,8 @@ struct ServerFlags {
   std::string webhook_secret;                                   // --webhook-secret SECRET
   std::vector<std::pair<std::string, std::string>> v1_secrets;  // --v1-secret SECRET=TEAM
   absl::Duration v1_lease = absl::Hours(4);                     // --v1-lease-seconds N
+  int events_window = 1 << 15;                                  // --events-window N
+  int max_event_streams = 4096;                                 // --max-event-streams N
   bool help = false;                                            // --help
 };
 

@@ -33,7 +33,9 @@
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -65,6 +67,7 @@
 #include "boost/beast/core/error.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/parser.hpp"
@@ -268,7 +271,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(ServerState* server, tcp::socket socket)
       : server_(server), stream_(std::move(socket)) {}
-  ~Connection() { server_->Unregister(this); }
+  ~Connection() {
+    EndStream();
+    server_->Unregister(this);
+  }
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -285,7 +291,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // The server is stopping: closes the connection unless a response is being
-  // written (which closes it once written).
+  // written (which closes it once written). A streamed body never ends by
+  // itself, so it is cut here.
   void OnServerStop() {
     if (phase_ != Phase::kWriting) Close();
   }
@@ -294,12 +301,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close() {
     closed_ = true;
     stream_.close();  // the socket and the expiry timer; never throws
+    write_timer_.cancel();
+    EndStream();
   }
 
  private:
   enum class Phase {
     kReading,    // waiting for a request, reading one, or writing 100 Continue
     kWriting,    // writing a response
+    kStreaming,  // writing a streamed body (Response::stream) until it ends
     kLingering,  // after the last response: draining until the client closes
   };
 
@@ -446,6 +456,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Writes `response` (which Unsendable accepts) in HTTP/`version`.
   void Send(Response response, unsigned version, bool head, bool keep_alive) {
+    if (response.stream != nullptr && !head) return StartStream(std::move(response), version);
     keep_alive = keep_alive && !server_->stopping();
     std::optional<http::response<http::string_body>> message;
     try {
@@ -468,6 +479,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static http::response<http::string_body> Message(Response& response, unsigned version, bool head,
                                                    bool* keep_alive) {
     http::response<http::string_body> message;
+    SetHeader(response, version, keep_alive, message);
+    // RFC 9110 §8.6: no Content-Length in a 204; none needed in a 304.
+    const bool bodiless = response.status == 204 || response.status == 304;
+    if (!bodiless) message.set(http::field::content_length, std::to_string(response.body.size()));
+    if (!bodiless && !head) message.body() = std::move(response.body);
+    message.keep_alive(*keep_alive);
+    return message;
+  }
+
+  // The status line and fields of `response`, less Content-Length.
+  static void SetHeader(const Response& response, unsigned version, bool* keep_alive,
+                        http::response_header<>& message) {
     message.version(version);
     message.result(static_cast<unsigned>(response.status));
     message.set(http::field::server, kServerName);
@@ -487,12 +510,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       message.insert(name, value);
     }
-    // RFC 9110 §8.6: no Content-Length in a 204; none needed in a 304.
-    const bool bodiless = response.status == 204 || response.status == 304;
-    if (!bodiless) message.set(http::field::content_length, std::to_string(response.body.size()));
-    if (!bodiless && !head) message.body() = std::move(response.body);
-    message.keep_alive(*keep_alive);
-    return message;
   }
 
   void OnWritten(beast::error_code ec, size_t) {
@@ -500,6 +517,97 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec || closed_) return Close();
     if (close_after_ || server_->stopping()) return Linger();
     ReadRequest();
+  }
+
+  // ---- Streaming (Response::stream) ---------------------------------------
+  //
+  // The header, then the body's bytes as it produces them, pulled by Pump
+  // whenever the previous write is done. Meanwhile the socket is read (and
+  // what arrives thrown away) only to learn when the client goes away. The
+  // connection closes when the body ends, the client closes, a write takes
+  // longer than read_timeout, or the server stops.
+
+  void StartStream(Response response, unsigned version) {
+    body_ = std::move(response.stream);
+    bool keep_alive = false;
+    http::response<http::empty_body> message;
+    std::ostringstream header;
+    try {
+      SetHeader(response, version, &keep_alive, message.base());
+      message.keep_alive(false);
+      header << message.base();
+    } catch (const std::exception& e) {
+      Log(absl::StrCat("a streamed response cannot be sent: ", e.what()));
+      body_.reset();
+      Response internal = InternalError();
+      return Send(std::move(internal), version, /*head=*/false, /*keep_alive=*/false);
+    }
+    phase_ = Phase::kStreaming;
+    stream_.expires_never();  // a stream has no deadline; each write has one
+    out_ = std::move(header).str();
+    std::weak_ptr<Connection> weak = weak_from_this();
+    auto executor = stream_.get_executor();
+    body_->Start(
+        [weak, executor] {
+          asio::post(executor, [weak] {
+            if (std::shared_ptr<Connection> self = weak.lock()) self->Pump();
+          });
+        },
+        [weak, executor] {
+          asio::post(executor, [weak] {
+            if (std::shared_ptr<Connection> self = weak.lock()) self->Close();
+          });
+        });
+    // Until the client goes away, whatever it sends is read and dropped.
+    DrainStreamClient();
+    WriteOut();
+  }
+
+  void DrainStreamClient() {
+    buffer_.clear();
+    stream_.socket().async_read_some(buffer_.prepare(kReadChunk),
+                                     Bind(&Connection::OnStreamClientRead));
+  }
+
+  void OnStreamClientRead(beast::error_code ec, size_t) {
+    if (ec || closed_) return Close();  // the client closed, or we did
+    DrainStreamClient();
+  }
+
+  // Asks the body for more unless a write is under way.
+  void Pump() {
+    if (closed_ || writing_ || body_ == nullptr) return;
+    out_.clear();
+    body_more_ = body_->Next(&out_);
+    if (!out_.empty()) return WriteOut();
+    if (!body_more_) Close();
+    // Else nothing yet: the body wakes us.
+  }
+
+  void WriteOut() {
+    writing_ = true;
+    write_timer_.expires_after(Chrono(server_->options.read_timeout));
+    write_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;  // cancelled: the write finished
+      if (std::shared_ptr<Connection> self = weak.lock()) self->Close();
+    });
+    asio::async_write(stream_.socket(), asio::buffer(out_), Bind(&Connection::OnStreamWritten));
+  }
+
+  void OnStreamWritten(beast::error_code ec, size_t) {
+    writing_ = false;
+    write_timer_.cancel();
+    if (ec || closed_) return Close();
+    if (!body_more_ || server_->stopping()) return Close();
+    Pump();
+  }
+
+  // Tells the body, once, that the connection is over.
+  void EndStream() {
+    if (body_ == nullptr) return;
+    std::shared_ptr<StreamBody> body = std::move(body_);
+    body_.reset();
+    body->Closed();
   }
 
   // ---- Closing ------------------------------------------------------------
@@ -529,6 +637,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;  // being written
   Phase phase_ = Phase::kReading;
+  // A streamed body (Phase::kStreaming): the body, the bytes being written,
+  // and whether the body said there is more.
+  std::shared_ptr<StreamBody> body_;
+  std::string out_;
+  bool body_more_ = true;
+  bool writing_ = false;
+  asio::steady_timer write_timer_{stream_.get_executor()};  // one write's deadline
   bool first_request_ = true;
   bool close_after_ = false;  // close once response_ is written
   bool closed_ = false;       // Close() was called

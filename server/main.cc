@@ -104,6 +104,8 @@ int Main(int argc, char** argv) {
   api_options.rate_limit = flags.rate_limit;
   api_options.v1_secrets = flags.v1_secrets;
   api_options.v1_lease = flags.v1_lease;
+  api_options.events.window = static_cast<size_t>(flags.events_window);
+  api_options.events.max_streams = static_cast<size_t>(flags.max_event_streams);
   const bool generated = flags.tokens.empty();
   if (generated) api_options.client_tokens.emplace_back(NewToken(), "default");
   if (api_options.worker_tokens.empty()) api_options.worker_tokens.push_back(NewToken());

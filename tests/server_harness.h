@@ -72,6 +72,8 @@ class ServerHarness {
     api.worker_tokens = {std::move(worker_token)};
     api.v1_secrets = flags.v1_secrets;
     api.v1_lease = flags.v1_lease;
+    api.events.window = static_cast<size_t>(flags.events_window);
+    api.events.max_streams = static_cast<size_t>(flags.max_event_streams);
     api.clock = &clock_;
     api_ = std::make_unique<server::Api>(engine_.get(), api);
     server::HttpServerOptions http;
@@ -123,6 +125,7 @@ class ServerHarness {
   }
 
   Engine& engine() { return *engine_; }
+  uint16_t port() const { return server_->port(); }
   ManualClock& clock() { return clock_; }
 
  private:
