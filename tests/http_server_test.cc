@@ -27,6 +27,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -167,6 +169,21 @@ class Client {
     }
     response.body = message.body();
     return response;
+  }
+
+  // Reads until what arrived (and was not read before) holds `text`, and
+  // returns it up to and including `text`; nullopt if the connection ends or
+  // kPatience passes first.
+  std::optional<std::string> ReadThrough(std::string_view text) {
+    const absl::Time deadline = absl::Now() + kPatience;
+    for (;;) {
+      if (const size_t at = pending_.find(text); at != std::string::npos) {
+        std::string read = pending_.substr(0, at + text.size());
+        pending_.erase(0, at + text.size());
+        return read;
+      }
+      if (Receive(deadline) != Received::kData) return std::nullopt;
+    }
   }
 
   // Whether the server closes the connection (an end of stream or a reset)
@@ -1018,6 +1035,174 @@ TEST(HttpServerTest, StartRejectsBadOptions) {
                 StatusIs(absl::StatusCode::kInvalidArgument))
         << c.name;
   }
+}
+
+// ---- Streamed bodies (Response::stream) -----------------------------------------
+
+// A StreamBody the test feeds: Next hands over what Push queued; End ends it.
+class ScriptedBody : public StreamBody {
+ public:
+  void Start(std::function<void()> wake, std::function<void()> cut) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = std::move(wake);
+    cut_ = std::move(cut);
+    started_ = true;
+  }
+  bool Next(std::string* out) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++nexts_;
+    *out = std::move(queued_);
+    queued_.clear();
+    return !ended_;
+  }
+  void Closed() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++closed_;
+    cv_.notify_all();
+  }
+
+  void Push(std::string bytes, bool end = false) {
+    std::function<void()> wake;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queued_ += bytes;
+      ended_ = ended_ || end;
+      wake = wake_;
+    }
+    wake();
+  }
+  void Cut() {
+    std::function<void()> cut;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cut = cut_;
+    }
+    cut();
+  }
+  // Whether Closed was called (exactly once) within kPatience.
+  bool WaitClosed() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(kPatience), [this] { return closed_ > 0; });
+    return closed_ == 1;
+  }
+  bool started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_;
+  }
+  int closed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> wake_;
+  std::function<void()> cut_;
+  std::string queued_;
+  bool ended_ = false;
+  bool started_ = false;
+  int nexts_ = 0;
+  int closed_ = 0;
+};
+
+// A server whose every answer is `body`, streamed, with `first` queued.
+std::unique_ptr<HttpServer> StreamingServer(const std::shared_ptr<ScriptedBody>& body,
+                                            HttpServerOptions options = TestOptions()) {
+  auto server = HttpServer::Start(options, [body](const Request&) {
+    Response response;
+    response.content_type = "text/event-stream";
+    response.headers.emplace_back("Cache-Control", "no-store");
+    response.stream = body;
+    return response;
+  });
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? std::move(*server) : nullptr;
+}
+
+TEST(HttpServerStreamTest, TheBodyFollowsItsHeaderAsItIsProducedUntilItEnds) {
+  auto body = std::make_shared<ScriptedBody>();
+  std::unique_ptr<HttpServer> server = StreamingServer(body);
+  ASSERT_NE(server, nullptr);
+  Client client(server->port());
+  ASSERT_TRUE(client.Send(Get("/events")));
+  std::optional<std::string> header = client.ReadThrough("\r\n\r\n");
+  ASSERT_TRUE(header.has_value());
+  EXPECT_TRUE(absl::StartsWith(*header, "HTTP/1.1 200 OK\r\n")) << *header;
+  const std::string lower = absl::AsciiStrToLower(*header);
+  EXPECT_TRUE(absl::StrContains(lower, "content-type: text/event-stream")) << *header;
+  EXPECT_TRUE(absl::StrContains(lower, "cache-control: no-store")) << *header;
+  EXPECT_TRUE(absl::StrContains(lower, "connection: close")) << *header;
+  EXPECT_FALSE(absl::StrContains(lower, "content-length")) << *header;
+  EXPECT_FALSE(absl::StrContains(lower, "transfer-encoding")) << *header;
+  EXPECT_TRUE(body->started());
+
+  body->Push("first piece;");
+  EXPECT_EQ(client.ReadThrough(";"), "first piece;");
+  body->Push("second piece;");
+  EXPECT_EQ(client.ReadThrough(";"), "second piece;");
+  body->Push("last;", /*end=*/true);
+  EXPECT_EQ(client.ReadThrough(";"), "last;");
+  EXPECT_TRUE(client.ClosedByServer());
+  EXPECT_TRUE(body->WaitClosed());
+}
+
+TEST(HttpServerStreamTest, TheClientClosingEndsTheStream) {
+  auto body = std::make_shared<ScriptedBody>();
+  std::unique_ptr<HttpServer> server = StreamingServer(body);
+  ASSERT_NE(server, nullptr);
+  {
+    Client client(server->port());
+    ASSERT_TRUE(client.Send(Get("/events")));
+    ASSERT_TRUE(client.ReadThrough("\r\n\r\n").has_value());
+  }  // closed without a word
+  EXPECT_TRUE(body->WaitClosed());
+}
+
+TEST(HttpServerStreamTest, CutClosesTheConnectionOfAClientThatDoesNotRead) {
+  auto body = std::make_shared<ScriptedBody>();
+  HttpServerOptions options = TestOptions();
+  options.read_timeout = absl::Hours(1);  // so only the cut can end it
+  std::unique_ptr<HttpServer> server = StreamingServer(body, options);
+  ASSERT_NE(server, nullptr);
+  Client client(server->port(), /*receive_buffer=*/4096);
+  ASSERT_TRUE(client.Send(Get("/events")));
+  ASSERT_TRUE(client.ReadThrough("\r\n\r\n").has_value());
+  // More than the socket buffers hold: the write stays pending.
+  body->Push(std::string(size_t{32} << 20, 'x'));
+  body->Cut();
+  EXPECT_TRUE(body->WaitClosed());
+  EXPECT_TRUE(client.ClosedByServer());
+}
+
+TEST(HttpServerStreamTest, StopEndsOpenStreamsPromptly) {
+  auto body = std::make_shared<ScriptedBody>();
+  HttpServerOptions options = TestOptions();
+  options.stop_timeout = absl::Hours(1);  // a stream must not be waited for
+  std::unique_ptr<HttpServer> server = StreamingServer(body, options);
+  ASSERT_NE(server, nullptr);
+  Client client(server->port());
+  ASSERT_TRUE(client.Send(Get("/events")));
+  ASSERT_TRUE(client.ReadThrough("\r\n\r\n").has_value());
+  const absl::Time start = absl::Now();
+  server->Stop();
+  EXPECT_LT(absl::Now() - start, kPatience);  // a hang guard, not a timing check
+  EXPECT_EQ(body->closed(), 1);
+  EXPECT_TRUE(client.ClosedByServer());
+}
+
+TEST(HttpServerStreamTest, HeadGetsTheHeaderAndTheBodyIsNeverStarted) {
+  auto body = std::make_shared<ScriptedBody>();
+  std::unique_ptr<HttpServer> server = StreamingServer(body);
+  ASSERT_NE(server, nullptr);
+  Client client(server->port());
+  ASSERT_TRUE(client.Send(Get("/events", "", "HEAD")));
+  std::optional<WireResponse> response = client.Read(/*head=*/true);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("content-type"), "text/event-stream");
+  EXPECT_FALSE(body->started());
+  EXPECT_EQ(body->closed(), 0);
 }
 
 }  // namespace
