@@ -42,7 +42,9 @@ void PrintWelcome(const ServerFlags& flags, uint16_t port, const std::string& cl
                   const std::string& team, const std::string& worker_token, bool generated) {
   const std::string host = flags.host == "0.0.0.0" || flags.host == "::" ? "127.0.0.1" : flags.host;
   const std::string base = absl::StrCat("http://", host, ":", port, "/api/v2");
+  const std::string root = absl::StrCat("http://", host, ":", port);
   std::cout << "cascade-server listening on " << base << "\n"
+            << "  dashboard: " << root << "/  (sign in with a client token)\n"
             << "  data: " << (flags.data == ":memory:" ? "in memory (nothing is kept)" : flags.data)
             << "\n";
   if (generated) {
@@ -69,6 +71,11 @@ void PrintWelcome(const ServerFlags& flags, uint16_t port, const std::string& cl
     std::cout << "  curl -s -X POST " << base << "/workers/claim -H \"Authorization: Bearer "
               << worker_token << "\"\n";
   }
+  std::cout << "\nOr with the command line (docs/cli.md):\n"
+            << "  export CASCADE_URL=" << root << " CASCADE_TOKEN=" << client_token << "\n"
+            << "  cascade submit examples/cli/batch.json --wait\n"
+            << "  cascade list\n"
+            << "  cascade watch\n";
   std::cout << "\nStop with Ctrl-C. The REST reference is docs/http.md.\n" << std::flush;
 }
 
