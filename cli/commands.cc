@@ -36,7 +36,7 @@ void PrintRaw(std::ostream& out, std::string_view body) {
   if (!body.empty() && body.back() != '\n') out << '\n';
 }
 
-int Usage(const Console& c, std::string_view message) {
+int UsageError(const Console& c, std::string_view message) {
   *c.err << "cascade: " << message << "\n";
   return kExitUsage;
 }
@@ -98,17 +98,60 @@ absl::StatusOr<std::string> ReadFile(const std::string& file, std::istream* in) 
   return text.str();
 }
 
+// Shows what POST /jobs or /batches created (unless --json: the answer is
+// printed as it is), and the batch entries refused, on stderr. Returns
+// whether some were.
+bool ShowCreated(const json::object& created, bool batch, bool as_json, const Console& c) {
+  const json::value answer(created);
+  if (!batch) {
+    if (as_json) return false;
+    *c.out << "job " << StringAt(answer, "id") << " " << StringAt(answer, "status") << "\n";
+    if (const json::value* children = created.if_contains("children");
+        children != nullptr && children->is_array()) {
+      for (const json::value& child : children->get_array()) {
+        *c.out << "  child " << StringAt(child, "id") << " " << StringAt(child, "status") << "\n";
+      }
+    }
+    return false;
+  }
+  auto index_of = [](const json::value& entry) {
+    const json::value* index =
+        entry.is_object() ? entry.get_object().if_contains("index") : nullptr;
+    return index != nullptr && index->is_int64() ? absl::StrCat(index->get_int64()) : "?";
+  };
+  if (!as_json) {
+    Table table({"INDEX", "ID", "STATE"});
+    if (const json::value* jobs = created.if_contains("jobs");
+        jobs != nullptr && jobs->is_array()) {
+      for (const json::value& job : jobs->get_array()) {
+        table.AddRow({index_of(job), StringAt(job, "id"), StringAt(job, "status")});
+      }
+    }
+    *c.out << "batch " << StringAt(answer, "batchId") << ": " << table.rows() << " job"
+           << (table.rows() == 1 ? "" : "s") << " created\n"
+           << table.Render();
+  }
+  const json::value* errors = created.if_contains("errors");
+  if (errors == nullptr || !errors->is_array() || errors->get_array().empty()) return false;
+  for (const json::value& e : errors->get_array()) {
+    *c.err << "error: jobs[" << index_of(e) << "] not created: " << StringAt(e, "error") << " ("
+           << StringAt(e, "errorCode") << ")\n";
+  }
+  return true;
+}
+
 int Submit(const ApiClient& api, const Invocation& inv, const Console& c) {
   absl::StatusOr<std::string> text = ReadFile(inv.file, c.in);
-  if (!text.ok()) return Usage(c, std::string(text.status().message()));
+  if (!text.ok()) return UsageError(c, std::string(text.status().message()));
   const std::string shown_name = inv.file == "-" ? "standard input" : inv.file;
   absl::StatusOr<json::value> body = wire::ParseJsonBody(*text);
   if (!body.ok()) {
-    return Usage(c, absl::StrCat(shown_name, " is not JSON: ", body.status().message()));
+    return UsageError(c, absl::StrCat(shown_name, " is not JSON: ", body.status().message()));
   }
   if (!body->is_object()) {
-    return Usage(c, absl::StrCat(shown_name, " holds ", wire::KindName(*body),
-                                 "; a job is a JobCreation object, a batch {\"jobs\": [...]}"));
+    return UsageError(c,
+                      absl::StrCat(shown_name, " holds ", wire::KindName(*body),
+                                   "; a job is a JobCreation object, a batch {\"jobs\": [...]}"));
   }
   // A BatchCreation is the object with "jobs"; anything else goes to POST
   // /jobs, whose validation names what is wrong.
@@ -122,49 +165,8 @@ int Submit(const ApiClient& api, const Invocation& inv, const Console& c) {
     return ReportError(absl::InternalError("the creation answer is not a JSON object"), *c.err);
   }
 
-  bool partial = false;
-  WaitTarget target{batch, ""};
-  if (batch) {
-    target.id = StringAt(*created, "batchId");
-    const json::value* jobs = created->get_object().if_contains("jobs");
-    const json::value* errors = created->get_object().if_contains("errors");
-    partial = errors != nullptr && errors->is_array() && !errors->get_array().empty();
-    if (!inv.json) {
-      Table table({"INDEX", "ID", "STATE"});
-      if (jobs != nullptr && jobs->is_array()) {
-        for (const json::value& job : jobs->get_array()) {
-          const json::value* index =
-              job.is_object() ? job.get_object().if_contains("index") : nullptr;
-          table.AddRow(
-              {index != nullptr && index->is_int64() ? absl::StrCat(index->get_int64()) : "",
-               StringAt(job, "id"), StringAt(job, "status")});
-        }
-      }
-      *c.out << "batch " << target.id << ": " << table.rows() << " job"
-             << (table.rows() == 1 ? "" : "s") << " created\n"
-             << table.Render();
-    }
-    if (partial) {
-      for (const json::value& e : errors->get_array()) {
-        const json::value* index = e.is_object() ? e.get_object().if_contains("index") : nullptr;
-        *c.err << "error: jobs["
-               << (index != nullptr && index->is_int64() ? index->get_int64() : -1)
-               << "] not created: " << StringAt(e, "error") << " (" << StringAt(e, "errorCode")
-               << ")\n";
-      }
-    }
-  } else {
-    target.id = StringAt(*created, "id");
-    if (!inv.json) {
-      *c.out << "job " << target.id << " " << StringAt(*created, "status") << "\n";
-      if (const json::value* children = created->get_object().if_contains("children");
-          children != nullptr && children->is_array()) {
-        for (const json::value& child : children->get_array()) {
-          *c.out << "  child " << StringAt(child, "id") << " " << StringAt(child, "status") << "\n";
-        }
-      }
-    }
-  }
+  WaitTarget target{batch, StringAt(*created, batch ? "batchId" : "id")};
+  const bool partial = ShowCreated(created->get_object(), batch, inv.json, c);
   if (inv.json) PrintRaw(*c.out, answer->body);
   c.out->flush();
   if (!inv.wait) return partial ? kExitRefused : kExitOk;
@@ -179,7 +181,7 @@ int Submit(const ApiClient& api, const Invocation& inv, const Console& c) {
     if (counts.status().code() == absl::StatusCode::kCancelled &&
         HttpStatusOf(counts.status()) == 0) {
       *c.err << "cascade: interrupted; the jobs go on (cascade "
-             << (batch ? "list --batch " : "graph ") << target.id << ")\n";
+             << (batch ? "list --batch " : "get ") << target.id << ")\n";
       return kExitInterrupted;
     }
     return ReportError(counts.status(), *c.err, api.has_token());
