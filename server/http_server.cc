@@ -545,18 +545,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     phase_ = Phase::kStreaming;
     stream_.expires_never();  // a stream has no deadline; each write has one
     out_ = std::move(header).str();
+    // The body may call these after the connection (or the whole server) is
+    // gone: they reach the strand only through a connection still alive.
     std::weak_ptr<Connection> weak = weak_from_this();
-    auto executor = stream_.get_executor();
     body_->Start(
-        [weak, executor] {
-          asio::post(executor, [weak] {
-            if (std::shared_ptr<Connection> self = weak.lock()) self->Pump();
-          });
+        [weak] {
+          if (std::shared_ptr<Connection> self = weak.lock()) {
+            asio::post(self->executor(), [self] { self->Pump(); });
+          }
         },
-        [weak, executor] {
-          asio::post(executor, [weak] {
-            if (std::shared_ptr<Connection> self = weak.lock()) self->Close();
-          });
+        [weak] {
+          if (std::shared_ptr<Connection> self = weak.lock()) {
+            asio::post(self->executor(), [self] { self->Close(); });
+          }
         });
     // Until the client goes away, whatever it sends is read and dropped.
     DrainStreamClient();
