@@ -49,8 +49,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Logs are emptied here, not by the background job's redirection, which may
+# come after the loop below first reads them (and finds the last run's port).
+: >"$log"
 "$server" --listen 127.0.0.1:0 --data :memory: --token "$client_token=browser" \
-  --worker-token "$worker_token" >"$log" 2>&1 &
+  --worker-token "$worker_token" >>"$log" 2>&1 &
 server_pid=$!
 base=""
 for _ in $(seq 100); do
@@ -67,7 +70,8 @@ dashboard="$base"
 if [[ -n "${CASCADE_DASHBOARD_FROM_SOURCE:-}" ]] \
     || [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/ui/app.js") != 200 ]]; then
   echo "browser: serving server/dashboard/ from the source tree (not the binary's copy)"
-  node "$here/serve_dashboard.js" "$base" >"$work/proxy.log" 2>&1 &
+  : >"$work/proxy.log"
+  node "$here/serve_dashboard.js" "$base" >>"$work/proxy.log" 2>&1 &
   proxy_pid=$!
   dashboard=""
   for _ in $(seq 100); do
@@ -80,9 +84,11 @@ fi
 
 # setsid: the runner leads a new process group, Chromium in it (a background
 # job of a non-interactive shell is no group leader, so setsid does not fork).
+# timeout: a test that leaves something open cannot hold the run (it takes
+# about 15 s).
 CASCADE_URL="$base" DASHBOARD_URL="$dashboard" CLIENT_TOKEN="$client_token" \
   WORKER_TOKEN="$worker_token" ARTIFACTS_DIR="$artifacts" NODE_PATH="$work/node_modules" \
-  setsid node --test --test-concurrency=1 --test-reporter=spec "$here/stream.test.js" \
+  setsid timeout -k 5 100 node --test --test-concurrency=1 --test-reporter=spec "$here/stream.test.js" \
   "$here/dashboard.test.js" &
 group=$!
 status=0

@@ -4,12 +4,14 @@
 // CRLF lines and `retry:` are read as the format says; a dropped connection
 // is resumed with Last-Event-ID and no re-read; `event: reset`, and a
 // connection that cannot resume, ask the view to re-read; a 401 stops it and
-// signs out, any other error answer is retried. The browser test
-// (dashboard.test.js) covers the same client against cascade-server itself.
+// signs out, any other error answer is retried. And against cascade-server
+// itself (CASCADE_URL, CLIENT_TOKEN, as run.sh sets them): a submitted job's
+// transition arrives, a resumed stream replays what it missed without a
+// re-read, and an id the server cannot resume from gets a reset.
 
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const path = require('node:path');
@@ -17,15 +19,17 @@ const { pathToFileURL } = require('node:url');
 
 let EventStream = null;
 let server = null;
-let base = '';
+let base = '';  // where relative URLs go: the scripted server, or cascade-server
+let token = 'tok';
 let script = null;  // (request, response, n) => void: the server's behaviour, per test
 let requests = [];  // every request's Last-Event-ID and path, in order
 const unauthorized = [];
+const opened = [];  // every stream a test started, closed after it whatever happened
 const realFetch = globalThis.fetch;
 
 before(async () => {
   // What stream.js (and api.js) use of the browser.
-  globalThis.sessionStorage = { getItem: () => 'tok', setItem() {}, removeItem() {} };
+  globalThis.sessionStorage = { getItem: () => token, setItem() {}, removeItem() {} };
   globalThis.window = { dispatchEvent: (event) => unauthorized.push(event.type) };
   globalThis.fetch = (url, options) => realFetch(new URL(url, base), options);
   ({ EventStream } = await import(pathToFileURL(path.resolve(__dirname, '../../server/dashboard/stream.js'))));
@@ -37,6 +41,20 @@ before(async () => {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}/`;
 });
+
+afterEach(() => {
+  for (const stream of opened.splice(0)) stream.close();
+});
+
+function track(stream) {
+  opened.push(stream);
+  return stream;
+}
+
+function useScriptedServer() {
+  base = `http://127.0.0.1:${server.address().port}/`;
+  token = 'tok';
+}
 
 after(() => {
   globalThis.fetch = realFetch;
@@ -68,16 +86,17 @@ async function waitFor(what, fn, ms = 3000) {
 
 function open(query = '') {
   const seen = { events: [], resyncs: 0, statuses: [] };
-  const stream = new EventStream({
+  const stream = track(new EventStream({
     query,
     onEvent: (type, data) => seen.events.push([type, data]),
     onResync: () => { seen.resyncs += 1; },
     onStatus: (status) => seen.statuses.push(status),
-  }).start();
+  })).start();
   return { stream, seen };
 }
 
 test('frames cut at every byte are read whole, in order; comments and CRLF too', async () => {
+  useScriptedServer();
   requests = [];
   const transition = (n, to) => ({ sequence: n, jobId: 'J1', batchId: null, from: 'queued', to,
     cause: 'claimed', relatedJobId: null, time: '2026-12-05T10:00:00.123Z' });
@@ -106,6 +125,7 @@ test('frames cut at every byte are read whole, in order; comments and CRLF too',
 });
 
 test('a dropped connection resumes with Last-Event-ID and no re-read; a reset asks for one', async () => {
+  useScriptedServer();
   requests = [];
   script = (request, response, n) => {
     begin(response);
@@ -129,6 +149,7 @@ test('a dropped connection resumes with Last-Event-ID and no re-read; a reset as
 });
 
 test('401 stops the stream and signs out; 503 and 404 are retried', async () => {
+  useScriptedServer();
   requests = [];
   script = (request, response, n) => {
     const status = [503, 404][n - 1];
@@ -150,4 +171,52 @@ test('401 stops the stream and signs out; 503 and 404 are retried', async () => 
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(requests.length, 3, 'no reconnect after a 401');
   stream.close();
+});
+
+test('against cascade-server: live transitions, a resume that replays, a reset', {
+  skip: !process.env.CASCADE_URL && 'no CASCADE_URL (run.sh sets it)',
+}, async () => {
+  base = `${process.env.CASCADE_URL}/`;
+  token = process.env.CLIENT_TOKEN;
+  const submit = async () => {
+    const response = await realFetch(`${process.env.CASCADE_URL}/api/v2/jobs`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ template: { id: '01HZX3C5Y5V7E8W3J6T9Q2M1NB', composition: 'main' },
+        tags: ['stream-test'] }),
+    });
+    assert.equal(response.status, 201);
+    return (await response.json()).id;
+  };
+  const submittedIn = (seen, id) => seen.events.some(([type, data]) => type === 'transition'
+    && data.jobId === id && data.cause === 'submitted' && data.from === null && data.to === 'queued');
+
+  const first = open();
+  await waitFor('the stream to go live', () => first.seen.statuses.includes('live'));
+  const live = await submit();
+  await waitFor('the live transition', () => submittedIn(first.seen, live));
+  assert.equal(first.seen.resyncs, 1);
+  const resumeFrom = first.stream.lastId;
+  assert.ok(resumeFrom, 'a transition carries an id');
+  first.stream.close();
+
+  const missed = await submit();
+  const second = track(new EventStream({
+    onEvent: (type, data) => second.events.push([type, data]),
+    onResync: () => { second.resyncs += 1; },
+    onStatus: (status) => second.statuses.push(status),
+  }));
+  Object.assign(second, { events: [], resyncs: 0, statuses: [] });
+  second.lastId = resumeFrom;
+  second.start();
+  await waitFor('the missed transition, replayed', () => submittedIn(second, missed));
+  assert.equal(second.resyncs, 0, 'a resumed stream needs no re-read');
+  assert.ok(!second.events.some(([, data]) => data.jobId === live), 'nothing before the resume point');
+  second.close();
+
+  const third = track(new EventStream({ onResync: () => { third.resyncs += 1; } }));
+  third.resyncs = 0;
+  third.lastId = 'no-such-id';
+  third.start();
+  await waitFor('a reset for an id the server cannot resume from', () => third.resyncs === 1);
+  third.close();
 });
