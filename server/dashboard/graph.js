@@ -25,9 +25,8 @@ export function svgFromText(text) {
       }
     }
   }
-  // Graphviz sizes the picture in points; the page scales it to fit.
-  root.removeAttribute('width');
-  root.removeAttribute('height');
+  // Graphviz's own size (in points) is kept: a small family is not blown
+  // up; a large one is scaled down to the box (style.css).
   root.setAttribute('role', 'img');
   return document.importNode(root, true);
 }
