@@ -13,8 +13,13 @@
 #        cascade_durability_bench  3 repetitions, likewise (it takes a minute or
 #                                  more: every FULL commit waits for the disk);
 #        cascade_store_bench       3 repetitions, only when asked for (below);
+#        cascade_event_stream_bench  once (its benchmarks fix their own
+#                                  iterations and pair each with its baseline;
+#                                  about 30 s, 1,000 loopback connections);
 #   4. bench/report.py writes the page from the JSON (all of it: the prose
 #      comes from bench/report/*.md) and prints a summary of the §12 rows.
+#      It does not read cascade_event_stream_bench's JSON yet: those figures
+#      are in the program's output and bench/report/event_stream.md.
 #
 #   bench/run.sh [cascade_bench flags...]
 #
@@ -25,16 +30,20 @@
 #       bench/run.sh --benchmark_filter='Cancel|Floor' --benchmark_repetitions=1
 # Environment:
 #   CASCADE_BENCH_PROGRAMS          which programs to run, of "engine durability
-#                                   store" (default: "engine durability"); the
-#                                   page shows "not measured" for the rest
+#                                   store events" (default: "engine durability
+#                                   events"); the page shows "not measured" for
+#                                   the rest
 #   CASCADE_DURABILITY_BENCH_FLAGS  extra flags for cascade_durability_bench
 #                                   (word-split; e.g. "--benchmark_filter=
 #                                   Durable|PerCall|Floor")
 #   CASCADE_STORE_BENCH_FLAGS       extra flags for cascade_store_bench
+#   CASCADE_EVENTS_BENCH_FLAGS      extra flags for cascade_event_stream_bench
 #   CASCADE_BENCH_JSON              default build-bench/cascade_bench.json
 #   CASCADE_DURABILITY_BENCH_JSON   default
 #                                   build-bench/cascade_durability_bench.json
 #   CASCADE_STORE_BENCH_JSON        default build-bench/cascade_store_bench.json
+#   CASCADE_EVENTS_BENCH_JSON       default
+#                                   build-bench/cascade_event_stream_bench.json
 #   CASCADE_BENCH_PAGE              the page to write (default
 #                                   docs/benchmarks.md); the chart goes beside
 #                                   it, with .png for .md
@@ -48,8 +57,9 @@ cd "$(dirname "$0")/.."
 # The command as given, with the knobs that were set, for the page.
 command_line=""
 for knob in CASCADE_BENCH_PROGRAMS CASCADE_DURABILITY_BENCH_FLAGS CASCADE_STORE_BENCH_FLAGS \
-            CASCADE_BENCH_JSON CASCADE_DURABILITY_BENCH_JSON CASCADE_STORE_BENCH_JSON \
-            CASCADE_BENCH_PAGE CASCADE_BENCH_DIR; do
+            CASCADE_EVENTS_BENCH_FLAGS CASCADE_BENCH_JSON CASCADE_DURABILITY_BENCH_JSON \
+            CASCADE_STORE_BENCH_JSON CASCADE_EVENTS_BENCH_JSON CASCADE_BENCH_PAGE \
+            CASCADE_BENCH_DIR; do
   if [[ -n "${!knob:-}" ]]; then command_line+="$knob=$(printf %q "${!knob}") "; fi
 done
 command_line+="bench/run.sh"
@@ -59,10 +69,12 @@ build_dir=build-bench
 engine_out=${CASCADE_BENCH_JSON:-$build_dir/cascade_bench.json}
 durability_out=${CASCADE_DURABILITY_BENCH_JSON:-$build_dir/cascade_durability_bench.json}
 store_out=${CASCADE_STORE_BENCH_JSON:-$build_dir/cascade_store_bench.json}
+events_out=${CASCADE_EVENTS_BENCH_JSON:-$build_dir/cascade_event_stream_bench.json}
 page=${CASCADE_BENCH_PAGE:-docs/benchmarks.md}
-programs=" ${CASCADE_BENCH_PROGRAMS:-engine durability} "
+programs=" ${CASCADE_BENCH_PROGRAMS:-engine durability events} "
 read -r -a durability_flags <<<"${CASCADE_DURABILITY_BENCH_FLAGS:-}"
 read -r -a store_flags <<<"${CASCADE_STORE_BENCH_FLAGS:-}"
+read -r -a events_flags <<<"${CASCADE_EVENTS_BENCH_FLAGS:-}"
 wants() { [[ "$programs" == *" $1 "* ]]; }
 
 source scripts/deps.sh
@@ -105,6 +117,11 @@ if wants store; then
     --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true \
     --benchmark_report_aggregates_only=true "${store_flags[@]}"
   report_args+=(--store "$store_out")
+fi
+if wants events; then
+  # Its report_args entry is the command line only: report.py has no reader
+  # for this JSON yet.
+  run_program cascade_event_stream_bench "$events_out" "${events_flags[@]}"
 fi
 
 python3 bench/report.py "${report_args[@]}" --out "$page" --build-dir "$build_dir" \
