@@ -85,6 +85,9 @@ class Api {
   // when the engine's store failed).
   Response Handle(const Request& request);
 
+  // The feed of GET /api/v2/events, made on first use.
+  EventFeed& feed();
+
  private:
   class RateLimiter;
 
@@ -98,8 +101,6 @@ class Api {
   std::optional<Response> Admit(const std::string& key);
   // GET /api/v2/events.
   Response Events(const Request& request, std::string_view query, const std::string& team);
-  // The feed, made on first use. Null until then.
-  EventFeed& feed();
 
   Engine* const engine_;
   const ApiOptions options_;

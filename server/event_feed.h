@@ -97,6 +97,10 @@ class EventFeed {
   absl::StatusOr<std::shared_ptr<StreamBody>> Open(const StreamFilter& filter,
                                                    std::string_view last_event_id);
 
+  // Blocks until every engine event published before the call is in the
+  // window (or `timeout` passed); true if it is.
+  bool Flush(absl::Duration timeout) { return subscription_.Flush(timeout); }
+
   // Streams open now, and streams ended because their client fell behind.
   size_t open_streams() const;
   uint64_t slow_disconnects() const;

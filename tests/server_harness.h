@@ -125,6 +125,7 @@ class ServerHarness {
   }
 
   Engine& engine() { return *engine_; }
+  server::Api& api() { return *api_; }
   uint16_t port() const { return server_->port(); }
   ManualClock& clock() { return clock_; }
 
