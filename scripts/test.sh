@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test suite: ctest's, then
-# tests/nexrender_v1 and tests/ffmpeg_farm_test.sh.
+# Installs what is missing, builds, and runs every test suite: ctest's (the
+# cascade CLI's end-to-end test among them), then tests/nexrender_v1,
+# tests/browser (the dashboard in headless Chromium) and
+# tests/ffmpeg_farm_test.sh.
 #   ./scripts/test.sh                      # optimized build in build/
 #   CASCADE_SANITIZE=address,undefined ./scripts/test.sh   # in build-asan/
 #   CASCADE_SANITIZE=thread ./scripts/test.sh              # in build-tsan/
@@ -24,12 +26,15 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 ctest --test-dir "$build_dir" --output-on-failure --no-tests=error --timeout 1200 ${CASCADE_CTEST_ARGS:-}
 
 # The suites outside ctest, against this build's binaries: the real @nexrender/api
-# client (npm) against cascade-server's /api/v1, and the ffmpeg farm example.
+# client (npm) against cascade-server's /api/v1, the dashboard in Debian's
+# Chromium through playwright-core (npm; its screenshot is left in
+# $build_dir/artifacts/), and the ffmpeg farm example.
 failed=()
 tests/nexrender_v1/run.sh "$build_dir" || failed+=(nexrender_v1)
+tests/browser/run.sh "$build_dir" || failed+=(browser)
 tests/ffmpeg_farm_test.sh "$build_dir" || failed+=(ffmpeg_farm)
 if ((${#failed[@]})); then
   echo "test.sh: ctest passed; FAILED: ${failed[*]}"
   exit 1
 fi
-echo "test.sh: all passed (ctest, nexrender_v1, ffmpeg_farm) in $build_dir"
+echo "test.sh: all passed (ctest, nexrender_v1, browser, ffmpeg_farm) in $build_dir"
