@@ -3,63 +3,71 @@
 // File: bench/event_stream_benchmark.cc
 // -----------------------------------------------------------------------------
 // GET /api/v2/events (contract §16) under load: what open event streams cost
-// the engine, and how many events a second 1,000 streams carry. Each
-// iteration builds a cascade-server in this process as cascade-server does
-// for `--data :memory:` (the engine from server::EngineOptions on the real
+// the engine, and how many events a second 1,000 streams carry. Each run
+// builds a cascade-server in this process as cascade-server does for
+// `--data :memory:` (the engine from server::EngineOptions on the real
 // clock, server::Api with the default event window of 32,768 frames,
-// server::HttpServer on a loopback port with its default threads), opens the
-// streams on raw sockets, then submits batches of 1000 leaf jobs (one
-// `submitted` transition each) through the engine. Only the submits are
+// server::HttpServer on a loopback port with its default threads, 2 here),
+// opens the streams on raw sockets, then submits batches of 1000 leaf jobs
+// (one `submitted` transition each) through the engine. Only the submits are
 // timed (manual time); building the server and opening the streams are not.
 //
-// The engine's rate, items_per_second = jobs, each benchmark with
+// The engine's rate, items_per_second = jobs submitted, each benchmark with
 // batches:30 (a burst of 30,000 events: inside the window, so no stream can
-// be cut, whatever it does) and batches:300 (300,000 events: nine windows, so
+// be cut, whatever it does) and batches:300 (300,000 events, nine windows:
 // a stream that does not keep up is cut):
 //   BM_SubmitNoStream        (a) no stream was ever opened: the feed does not
-//                            exist and the engine has no subscriber. The
-//                            baseline of the ratios.
+//                            exist and the engine has no subscriber.
 //   BM_SubmitIdleFeed        one stream opened and closed before the timed
-//                            loop: the feed exists and formats every event,
-//                            and no stream reads them.
+//                            loop: the feed exists (it stays once made) and
+//                            formats every event, and no stream reads them.
 //   BM_SubmitStalledClient   (b) one stream whose client shrank its receive
 //                            buffer to 4 KiB and never reads after the first
-//                            frame. Counter stalled_cut: it was cut (read
-//                            from cascade_event_streams_too_slow_total once
-//                            the feed has taken every event).
+//                            frame. Counter stalled_cut: the server cut it
+//                            (cascade_event_streams_too_slow_total; waited
+//                            for when the run passes the window).
 //   BM_Submit1000Streams     (c) 1,000 streams, all read by one thread of
 //                            this process (epoll over the 1,000 sockets,
-//                            counting frames). The engine is not paced: it
-//                            submits as fast as it can. Counters:
-//                            streams_open (cascade_event_streams before the
-//                            submits), streams_cut and complete_streams
-//                            (streams that received every event in order)
-//                            once the feed and the clients are done, and
-//                            drain_ms (from the last submit to then).
-// Each carries counters vs_no_stream (its rate / BM_SubmitNoStream's, same
-// batches, this run) and vs_idle_feed (/ BM_SubmitIdleFeed's); these are 0
-// when the baseline did not run first in this process (a filter, or random
-// interleaving).
+//                            counting frames). The engine is not paced.
+//                            Counters: streams_open (cascade_event_streams
+//                            before the submits), streams_cut (too_slow_total
+//                            150 ms after the last submit) and
+//                            received_per_stream (transitions a stream had
+//                            received by then, mean).
+// Every iteration of the last three runs right after the same burst on a
+// fresh server with no stream (and for (b) and (c) one with an idle feed),
+// so counters vs_no_stream and vs_idle_feed (this rate / that one) compare
+// runs taken seconds apart, whatever else loads the machine. Counters
+// submitter_cpu_share (the submitting thread's CPU time / the wall time of
+// the submits: below 1 when other threads took its core) and
+// submit_cpu_ns_per_job (its CPU time per job: the engine's own work) tell
+// waiting, sharing and working apart; for all but (c), other_cpu_ns_per_job
+// is the CPU time the rest of the program (the feed's thread above all)
+// spent on the burst, from its first submit until the program went idle,
+// per job: what each event costs besides the engine, on whichever core.
 //
 // Fan-out:
 //   BM_FanOut1000Streams     1,000 streams read as in (c), and the engine
 //                            paced by what they received: a batch is
 //                            submitted only while the slowest stream is at
-//                            most 16 batches (16,000 events, half the
-//                            window) behind, and the iteration ends when
-//                            every stream has every event. items_per_second
-//                            = frames received by the clients (transition
-//                            frames summed over the streams); counters
-//                            jobs_per_second (the engine's paced rate, also
-//                            as vs_no_stream), complete_streams (1,000 when
-//                            every stream got every event, in order, with no
-//                            reset), streams_cut (too_slow_total),
-//                            mb_per_second (bytes received).
+//                            most 4 batches behind, and the iteration ends
+//                            when every stream has every event (16 batches).
+//                            items_per_second = transition frames received by
+//                            the clients, summed over the streams (every
+//                            stream gets every event, so jobs_per_second =
+//                            items_per_second / 1,000 is each stream's rate
+//                            and the engine's paced one); counters
+//                            complete_streams (streams that received every
+//                            event, in sequence order with none missing, and
+//                            no reset), streams_cut (too_slow_total),
+//                            mb_per_second (bytes received, all streams),
+//                            vs_no_stream (jobs_per_second / the same batches
+//                            on a fresh server with no stream).
 //
-// On a 2-core machine the submitting thread, the feed's thread, the
-// server's two I/O threads and the clients' reader share the cores: what an
-// open stream costs the engine here is mostly CPU taken from it, not waiting
-// (the engine never waits for a stream).
+// On a 2-core machine the submitting thread, the feed's thread, the server's
+// two I/O threads and the clients' reader share the cores: what open streams
+// cost the engine here is CPU taken from it, not waiting (the engine never
+// waits for a stream).
 //
 //   build-bench/bench/cascade_event_stream_bench
 //   build-bench/bench/cascade_event_stream_bench --benchmark_filter=FanOut
@@ -116,10 +124,11 @@ using ::cascade::bench::NowNanos;
 constexpr char kToken[] = "bench-token";
 constexpr size_t kStreams = 1000;
 constexpr int kStalledReceiveBuffer = 4096;
-// Batches the fan-out lets the engine run ahead of its slowest stream: half
-// the feed's default window, so that pacing alone keeps every stream in it.
-constexpr uint64_t kFanOutCredit = 16 * kBatchSize;
-constexpr int64_t kFanOutBatches = 10;
+// Events the fan-out lets the engine run ahead of its slowest stream (well
+// inside the feed's default window, so pacing alone keeps every stream in
+// it), and its batches.
+constexpr uint64_t kFanOutCredit = 4 * kBatchSize;
+constexpr int64_t kFanOutBatches = 16;
 // Any wait longer than this is a broken server, not a slow one: the
 // benchmark reports an error instead of hanging.
 constexpr absl::Duration kHangGuard = absl::Seconds(30);
@@ -158,10 +167,13 @@ class InProcessServer {
   Engine& engine() { return *engine_; }
   uint16_t port() const { return http_->port(); }
 
-  // The value of `name` in GET /api/v2/metrics (-1 when absent).
+  // The value of `name` in GET /api/v2/metrics (-1 when absent, or when no
+  // answer came within kHangGuard).
   double Metric(absl::string_view name) const {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) DieErrno("socket");
+    const timeval guard{absl::ToInt64Seconds(kHangGuard), 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof(guard));
     sockaddr_in address = Loopback(port());
     if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
       DieErrno("connect");
@@ -297,7 +309,7 @@ class StreamReaders {
     const absl::Time deadline = absl::Now() + guard;
     while (FewestReceived(expected) < expected) {
       if (absl::Now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return true;
   }
@@ -485,7 +497,7 @@ class Fixture {
   }
 
   // Submits `batches` batches of 1000 leaves; returns the wall time in
-  // seconds, and in *cpu the CPU time the submitting thread used.
+  // seconds, and sets *cpu to the CPU time the submitting thread used.
   double Submit(int64_t batches, double* cpu) {
     const std::vector<JobSpec> specs(kBatchSize, LeafSpec());
     const double cpu_start = ThreadCpuSeconds();
@@ -519,18 +531,48 @@ class Fixture {
   int stalled_ = -1;
 };
 
-// One timed burst of `batches` on a fresh server with `streams` open; the
-// scenario's own counters are added to `counters` (sums over iterations), and
-// the submitting thread's CPU time to *cpu.
-double Burst(Streams streams, int64_t batches, std::map<std::string, double>& counters,
-             double* cpu) {
-  Fixture fixture(streams);
-  if (streams == Streams::kStalled || streams == Streams::kThousandReading) {
-    counters["streams_open"] += fixture.server().Metric("cascade_event_streams");
+// The CPU time the whole process has used.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Until the process uses less than a tenth of a core over 20 ms (its other
+// threads have done what the submits gave them), bounded by kHangGuard.
+void WaitIdle() {
+  constexpr double kWindow = 0.020;
+  const absl::Time deadline = absl::Now() + kHangGuard;
+  double before = ProcessCpuSeconds();
+  while (absl::Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const double now = ProcessCpuSeconds();
+    if (now - before < kWindow / 10) return;
+    before = now;
   }
-  double burst_cpu = 0;
-  const double seconds = fixture.Submit(batches, &burst_cpu);
-  *cpu += burst_cpu;
+}
+
+struct BurstTimes {
+  double seconds = 0;    // wall time of the submits
+  double submitter = 0;  // the submitting thread's CPU time meanwhile
+};
+
+// One timed burst of `batches` on a fresh server with `streams` open. With
+// `counters`, the scenario's own counters are added to it (sums over
+// iterations); without, the burst is a baseline and only timed.
+BurstTimes Burst(Streams streams, int64_t batches, std::map<std::string, double>* counters) {
+  Fixture fixture(streams);
+  const bool open = streams == Streams::kStalled || streams == Streams::kThousandReading;
+  if (counters != nullptr && open) {
+    (*counters)["streams_open"] += fixture.server().Metric("cascade_event_streams");
+  }
+  const double process_start = ProcessCpuSeconds();
+  BurstTimes times;
+  times.seconds = fixture.Submit(batches, &times.submitter);
+  if (counters == nullptr) return times;
   const uint64_t events = static_cast<uint64_t>(batches) * kBatchSize;
   // Not timed: what became of the streams.
   if (streams == Streams::kStalled) {
@@ -538,19 +580,26 @@ double Burst(Streams streams, int64_t batches, std::map<std::string, double>& co
     if (events > (uint64_t{1} << 15)) {
       fixture.WaitMetric("cascade_event_streams_too_slow_total", 1);
     }
-    counters["stalled_cut"] += fixture.server().Metric("cascade_event_streams_too_slow_total");
+    (*counters)["stalled_cut"] += fixture.server().Metric("cascade_event_streams_too_slow_total");
   }
   if (StreamReaders* readers = fixture.readers()) {
     // Where the streams are when the engine is done: the cuts the feed made
     // meanwhile (its ticker cuts within 100 ms of a stream falling out of
     // the window), and how far the clients got.
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    counters["streams_cut"] += fixture.server().Metric("cascade_event_streams_too_slow_total");
+    (*counters)["streams_cut"] += fixture.server().Metric("cascade_event_streams_too_slow_total");
     readers->Stop();
-    counters["received_per_stream"] +=
+    (*counters)["received_per_stream"] +=
         static_cast<double>(readers->Count(events).frames) / kStreams;
+  } else {
+    // What the rest of the program (the feed, the server) spent on the
+    // burst, until it went idle: the CPU the events cost besides the
+    // engine's, whichever core it ran on.
+    WaitIdle();
+    (*counters)["other_cpu_ns_per_job"] +=
+        (ProcessCpuSeconds() - process_start - times.submitter) * 1e9 / static_cast<double>(events);
   }
-  return seconds;
+  return times;
 }
 
 // The engine's rate with `streams` open. Each iteration is also run, just
@@ -560,28 +609,28 @@ double Burst(Streams streams, int64_t batches, std::map<std::string, double>& co
 void RunSubmit(benchmark::State& state, Streams streams) {
   const int64_t batches = state.range(0);
   const bool against_idle = streams == Streams::kStalled || streams == Streams::kThousandReading;
-  double seconds = 0, no_stream_seconds = 0, idle_seconds = 0, cpu = 0, baseline_cpu = 0;
+  double seconds = 0, no_stream_seconds = 0, idle_seconds = 0, submitter = 0;
   std::map<std::string, double> counters;
   for (auto _ : state) {
     if (streams != Streams::kNone) {
-      no_stream_seconds += Burst(Streams::kNone, batches, counters, &baseline_cpu);
+      no_stream_seconds += Burst(Streams::kNone, batches, nullptr).seconds;
     }
-    if (against_idle) idle_seconds += Burst(Streams::kIdleFeed, batches, counters, &baseline_cpu);
-    const double burst = Burst(streams, batches, counters, &cpu);
-    state.SetIterationTime(burst);
-    seconds += burst;
+    if (against_idle) idle_seconds += Burst(Streams::kIdleFeed, batches, nullptr).seconds;
+    const BurstTimes burst = Burst(streams, batches, &counters);
+    state.SetIterationTime(burst.seconds);
+    seconds += burst.seconds;
+    submitter += burst.submitter;
   }
-  state.SetItemsProcessed(batches * static_cast<int64_t>(kBatchSize) * state.iterations());
+  const int64_t jobs = batches * static_cast<int64_t>(kBatchSize) * state.iterations();
+  state.SetItemsProcessed(jobs);
   for (const auto& [name, sum] : counters) {
     state.counters[name] = benchmark::Counter(sum, benchmark::Counter::kAvgIterations);
   }
   // The submitting thread's share of a core during the timed submits: below
-  // 1 when other threads (this program's or others') took the core.
-  state.counters["submitter_cpu_share"] = cpu / seconds;
+  // 1 when other threads (this program's or others') took its core.
+  state.counters["submitter_cpu_share"] = submitter / seconds;
   // Its CPU time per job: the engine's own work, whoever else runs.
-  state.counters["submit_cpu_ns_per_job"] =
-      cpu * 1e9 /
-      static_cast<double>(batches * static_cast<int64_t>(kBatchSize) * state.iterations());
+  state.counters["submit_cpu_ns_per_job"] = submitter * 1e9 / static_cast<double>(jobs);
   // Same jobs in each: the ratio of the rates is the inverse one of times.
   if (streams != Streams::kNone) state.counters["vs_no_stream"] = no_stream_seconds / seconds;
   if (against_idle) state.counters["vs_idle_feed"] = idle_seconds / seconds;
@@ -648,10 +697,8 @@ void BM_FanOut1000Streams(benchmark::State& state) {
   const uint64_t events = static_cast<uint64_t>(batches) * kBatchSize;
   double seconds = 0, no_stream_seconds = 0, complete = 0, cut = 0, bytes = 0;
   uint64_t frames = 0;
-  std::map<std::string, double> unused;
-  double unused_cpu = 0;
   for (auto _ : state) {
-    no_stream_seconds += Burst(Streams::kNone, batches, unused, &unused_cpu);
+    no_stream_seconds += Burst(Streams::kNone, batches, nullptr).seconds;
     Fixture fixture(Streams::kThousandReading);
     StreamReaders& readers = *fixture.readers();
     Engine& engine = fixture.server().engine();
