@@ -34,10 +34,11 @@
 //                            150 ms after the last submit) and
 //                            received_per_stream (transitions a stream had
 //                            received by then, mean).
-// Every iteration of the last three runs right after the same burst on a
-// fresh server with no stream (and for (b) and (c) one with an idle feed),
-// so counters vs_no_stream and vs_idle_feed (this rate / that one) compare
-// runs taken seconds apart, whatever else loads the machine. Counters
+// Every iteration of the last three also runs the same burst on a fresh
+// server with no stream (and for (b) and (c) on one with an idle feed), just
+// before or just after its own: counters vs_no_stream and vs_idle_feed are
+// the medians of the iterations' ratios (this rate / that one), which
+// compare runs taken a second apart, whatever else loads the machine. Counters
 // submitter_cpu_share (the submitting thread's CPU time / the wall time of
 // the submits: below 1 when other threads took its core) and
 // submit_cpu_ns_per_job (its CPU time per job: the engine's own work) tell
@@ -602,24 +603,41 @@ BurstTimes Burst(Streams streams, int64_t batches, std::map<std::string, double>
   return times;
 }
 
-// The engine's rate with `streams` open. Each iteration is also run, just
-// before, on a server with no stream and (for the stalled client and the
-// 1,000 streams) on one with an idle feed: the ratios compare runs taken
-// seconds apart, whatever else loads the machine.
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t mid = v.size() / 2;
+  return v.size() % 2 == 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+// The engine's rate with `streams` open. Each iteration runs the same burst
+// on a server with no stream too and (for the stalled client and the 1,000
+// streams) on one with an idle feed, before the measured one in even
+// iterations and after it in odd ones; the ratios are the medians of each
+// iteration's, so they compare runs taken a second apart, whatever else
+// loads the machine and however its speed drifts.
 void RunSubmit(benchmark::State& state, Streams streams) {
   const int64_t batches = state.range(0);
   const bool against_idle = streams == Streams::kStalled || streams == Streams::kThousandReading;
-  double seconds = 0, no_stream_seconds = 0, idle_seconds = 0, submitter = 0;
+  double seconds = 0, submitter = 0;
+  std::vector<double> vs_no_stream, vs_idle_feed;
   std::map<std::string, double> counters;
+  int64_t iteration = 0;
   for (auto _ : state) {
-    if (streams != Streams::kNone) {
-      no_stream_seconds += Burst(Streams::kNone, batches, nullptr).seconds;
-    }
-    if (against_idle) idle_seconds += Burst(Streams::kIdleFeed, batches, nullptr).seconds;
+    double no_stream = 0, idle = 0;
+    auto baselines = [&] {
+      if (streams != Streams::kNone) no_stream = Burst(Streams::kNone, batches, nullptr).seconds;
+      if (against_idle) idle = Burst(Streams::kIdleFeed, batches, nullptr).seconds;
+    };
+    if (iteration++ % 2 == 0) baselines();
     const BurstTimes burst = Burst(streams, batches, &counters);
+    if (iteration % 2 == 0) baselines();
     state.SetIterationTime(burst.seconds);
     seconds += burst.seconds;
     submitter += burst.submitter;
+    // Same jobs in each: the ratio of the rates is the inverse one of times.
+    vs_no_stream.push_back(no_stream / burst.seconds);
+    vs_idle_feed.push_back(idle / burst.seconds);
   }
   const int64_t jobs = batches * static_cast<int64_t>(kBatchSize) * state.iterations();
   state.SetItemsProcessed(jobs);
@@ -631,9 +649,8 @@ void RunSubmit(benchmark::State& state, Streams streams) {
   state.counters["submitter_cpu_share"] = submitter / seconds;
   // Its CPU time per job: the engine's own work, whoever else runs.
   state.counters["submit_cpu_ns_per_job"] = submitter * 1e9 / static_cast<double>(jobs);
-  // Same jobs in each: the ratio of the rates is the inverse one of times.
-  if (streams != Streams::kNone) state.counters["vs_no_stream"] = no_stream_seconds / seconds;
-  if (against_idle) state.counters["vs_idle_feed"] = idle_seconds / seconds;
+  if (streams != Streams::kNone) state.counters["vs_no_stream"] = Median(vs_no_stream);
+  if (against_idle) state.counters["vs_idle_feed"] = Median(vs_idle_feed);
 }
 
 void BM_SubmitNoStream(benchmark::State& state) { RunSubmit(state, Streams::kNone); }
@@ -641,55 +658,18 @@ void BM_SubmitIdleFeed(benchmark::State& state) { RunSubmit(state, Streams::kIdl
 void BM_SubmitStalledClient(benchmark::State& state) { RunSubmit(state, Streams::kStalled); }
 void BM_Submit1000Streams(benchmark::State& state) { RunSubmit(state, Streams::kThousandReading); }
 
-// Fixed iterations, so that the whole program takes well under a minute.
-BENCHMARK(BM_SubmitNoStream)
-    ->ArgName("batches")
-    ->Arg(30)
-    ->Iterations(20)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_SubmitNoStream)
-    ->ArgName("batches")
-    ->Arg(300)
-    ->Iterations(5)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_SubmitIdleFeed)
-    ->ArgName("batches")
-    ->Arg(30)
-    ->Iterations(20)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_SubmitIdleFeed)
-    ->ArgName("batches")
-    ->Arg(300)
-    ->Iterations(5)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_SubmitStalledClient)
-    ->ArgName("batches")
-    ->Arg(30)
-    ->Iterations(20)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_SubmitStalledClient)
-    ->ArgName("batches")
-    ->Arg(300)
-    ->Iterations(5)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Submit1000Streams)
-    ->ArgName("batches")
-    ->Arg(30)
-    ->Iterations(4)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Submit1000Streams)
-    ->ArgName("batches")
-    ->Arg(300)
-    ->Iterations(2)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
+// Fixed iterations, so that the whole program takes well under a minute:
+// many short bursts (30 batches), fewer long runs (300).
+#define CASCADE_SUBMIT_BENCHMARK(name, bursts, long_runs)                                      \
+  BENCHMARK(name)->ArgName("batches")->Arg(30)->Iterations(bursts)->UseManualTime()->Unit(     \
+      benchmark::kMillisecond);                                                                \
+  BENCHMARK(name)->ArgName("batches")->Arg(300)->Iterations(long_runs)->UseManualTime()->Unit( \
+      benchmark::kMillisecond)
+CASCADE_SUBMIT_BENCHMARK(BM_SubmitNoStream, 30, 8);
+CASCADE_SUBMIT_BENCHMARK(BM_SubmitIdleFeed, 30, 8);
+CASCADE_SUBMIT_BENCHMARK(BM_SubmitStalledClient, 30, 8);
+CASCADE_SUBMIT_BENCHMARK(BM_Submit1000Streams, 6, 3);
+#undef CASCADE_SUBMIT_BENCHMARK
 
 void BM_FanOut1000Streams(benchmark::State& state) {
   const int64_t batches = state.range(0);
