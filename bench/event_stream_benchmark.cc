@@ -18,6 +18,9 @@
 // a stream that does not keep up is cut):
 //   BM_SubmitNoStream        (a) no stream was ever opened: the feed does not
 //                            exist and the engine has no subscriber.
+//   BM_SubmitNullSubscriber  no stream, and an engine subscription like the
+//                            feed's whose callback does nothing: what
+//                            publishing the events costs the engine alone.
 //   BM_SubmitIdleFeed        one stream opened and closed before the timed
 //                            loop: the feed exists (it stays once made) and
 //                            formats every event, and no stream reads them.
@@ -34,7 +37,7 @@
 //                            150 ms after the last submit) and
 //                            received_per_stream (transitions a stream had
 //                            received by then, mean).
-// Every iteration of the last three also runs the same burst on a fresh
+// Every iteration of the last four also runs the same burst on a fresh
 // server with no stream (and for (b) and (c) on one with an idle feed), just
 // before or just after its own: counters vs_no_stream and vs_idle_feed are
 // the medians of the iterations' ratios (this rate / that one), which
@@ -454,7 +457,7 @@ class StreamReaders {
 // ---- The benchmarks -------------------------------------------------------------
 
 // What is open on the server while the engine submits.
-enum class Streams { kNone, kIdleFeed, kStalled, kThousandReading };
+enum class Streams { kNone, kNullSubscriber, kIdleFeed, kStalled, kThousandReading };
 
 // The CPU time the calling thread has used.
 double ThreadCpuSeconds() {
@@ -470,6 +473,15 @@ class Fixture {
     switch (streams) {
       case Streams::kNone:
         break;
+      case Streams::kNullSubscriber: {
+        // As the feed subscribes (queue and progress), with a callback that
+        // does nothing.
+        SubscribeOptions options;
+        options.max_queued = size_t{1} << 20;
+        options.progress = true;
+        subscription_ = server_.engine().Subscribe([](const TransitionEvent&) {}, options);
+        break;
+      }
       case Streams::kIdleFeed: {
         const int fd = OpenStream(server_.port());
         if (!ReadUntil(fd, "retry: ")) Die("idle feed", absl::UnavailableError("no first frame"));
@@ -530,6 +542,7 @@ class Fixture {
   InProcessServer server_;
   std::unique_ptr<StreamReaders> readers_;  // before server_ goes: clients close first
   int stalled_ = -1;
+  Subscription subscription_;  // kNullSubscriber's
 };
 
 // The CPU time the whole process has used.
@@ -654,6 +667,9 @@ void RunSubmit(benchmark::State& state, Streams streams) {
 }
 
 void BM_SubmitNoStream(benchmark::State& state) { RunSubmit(state, Streams::kNone); }
+void BM_SubmitNullSubscriber(benchmark::State& state) {
+  RunSubmit(state, Streams::kNullSubscriber);
+}
 void BM_SubmitIdleFeed(benchmark::State& state) { RunSubmit(state, Streams::kIdleFeed); }
 void BM_SubmitStalledClient(benchmark::State& state) { RunSubmit(state, Streams::kStalled); }
 void BM_Submit1000Streams(benchmark::State& state) { RunSubmit(state, Streams::kThousandReading); }
@@ -666,6 +682,7 @@ void BM_Submit1000Streams(benchmark::State& state) { RunSubmit(state, Streams::k
   BENCHMARK(name)->ArgName("batches")->Arg(300)->Iterations(long_runs)->UseManualTime()->Unit( \
       benchmark::kMillisecond)
 CASCADE_SUBMIT_BENCHMARK(BM_SubmitNoStream, 30, 8);
+CASCADE_SUBMIT_BENCHMARK(BM_SubmitNullSubscriber, 30, 8);
 CASCADE_SUBMIT_BENCHMARK(BM_SubmitIdleFeed, 30, 8);
 CASCADE_SUBMIT_BENCHMARK(BM_SubmitStalledClient, 30, 8);
 CASCADE_SUBMIT_BENCHMARK(BM_Submit1000Streams, 6, 3);
