@@ -34,9 +34,12 @@
 //                            counting frames). The engine is not paced.
 //                            Counters: streams_open (cascade_event_streams
 //                            before the submits), streams_cut (too_slow_total
-//                            150 ms after the last submit) and
+//                            150 ms after the feed took the last event) and
 //                            received_per_stream (transitions a stream had
 //                            received by then, mean).
+// For every scenario with a feed, feed_events_per_second: events / the time
+// from the first submit until the feed had taken them all (it formats each
+// frame as it takes the event).
 // Every iteration of the last four also runs the same burst on a fresh
 // server with no stream (and for (b) and (c) on one with an idle feed), just
 // before or just after its own: counters vs_no_stream and vs_idle_feed are
@@ -170,6 +173,8 @@ class InProcessServer {
 
   Engine& engine() { return *engine_; }
   uint16_t port() const { return http_->port(); }
+  // The feed; made by this call if no stream made it yet.
+  server::EventFeed& feed() { return api_->feed(); }
 
   // The value of `name` in GET /api/v2/metrics (-1 when absent, or when no
   // answer came within kHangGuard).
@@ -584,11 +589,27 @@ BurstTimes Burst(Streams streams, int64_t batches, std::map<std::string, double>
     (*counters)["streams_open"] += fixture.server().Metric("cascade_event_streams");
   }
   const double process_start = ProcessCpuSeconds();
+  const int64_t start = NowNanos();
   BurstTimes times;
   times.seconds = fixture.Submit(batches, &times.submitter);
   if (counters == nullptr) return times;
   const uint64_t events = static_cast<uint64_t>(batches) * kBatchSize;
-  // Not timed: what became of the streams.
+  // Not timed: how fast the feed took the events (it formats each as it
+  // takes it), from the first submit until it had them all.
+  if (streams != Streams::kNone && streams != Streams::kNullSubscriber) {
+    // Polled, not waited for: a thread blocked in Flush is woken by every
+    // event the feed takes, which would take the feed's core from it.
+    const absl::Time deadline = absl::Now() + kHangGuard;
+    while (!fixture.server().feed().Flush(absl::ZeroDuration())) {
+      if (absl::Now() > deadline) {
+        Die("feed", absl::DeadlineExceededError("the feed did not take every event"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    (*counters)["feed_events_per_second"] +=
+        static_cast<double>(events) / (static_cast<double>(NowNanos() - start) * 1e-9);
+  }
+  // What became of the streams.
   if (streams == Streams::kStalled) {
     // Past the window the stalled client must have been cut; inside it, not.
     if (events > (uint64_t{1} << 15)) {
@@ -597,9 +618,9 @@ BurstTimes Burst(Streams streams, int64_t batches, std::map<std::string, double>
     (*counters)["stalled_cut"] += fixture.server().Metric("cascade_event_streams_too_slow_total");
   }
   if (StreamReaders* readers = fixture.readers()) {
-    // Where the streams are when the engine is done: the cuts the feed made
-    // meanwhile (its ticker cuts within 100 ms of a stream falling out of
-    // the window), and how far the clients got.
+    // Where the streams are once the feed has every event: the cuts it
+    // made (its ticker cuts within 100 ms of a stream falling out of the
+    // window), and how far the clients got.
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     (*counters)["streams_cut"] += fixture.server().Metric("cascade_event_streams_too_slow_total");
     readers->Stop();
