@@ -335,10 +335,6 @@ class Stream final : public StreamBody {
   bool closed_ = false;
 };
 
-}  // namespace
-
-namespace {
-
 FramePtr ProgressFrame(const TransitionEvent& event) {
   auto frame = std::make_shared<Frame>();
   frame->kind = FrameKind::kProgress;
