@@ -24,14 +24,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "boost/json.hpp"
-#include "wire/json.h"
 #include "wire/strings.h"
 
 namespace cascade::server {
 namespace {
-
-namespace json = boost::json;
 
 constexpr std::string_view kStreamStart = "retry: 2000\n\n";
 constexpr std::string_view kKeepAliveFrame = ": keep-alive\n\n";
@@ -70,9 +66,11 @@ struct EventFeed::Reader {
 
 namespace {
 
-// Job and batch ids alike (both are Ulids).
-json::value IdOrNull(const std::optional<Ulid>& id) {
-  return id ? json::value(id->ToString()) : json::value(nullptr);
+// An id as a JSON string, or null. Frames are written as text, not through a
+// JSON tree: the feed formats every event the engine makes, and nothing in
+// them needs escaping (ids are ULIDs; states and causes are fixed names).
+std::string QuotedOrNull(const std::optional<Ulid>& id) {
+  return id ? absl::StrCat("\"", id->ToString(), "\"") : std::string("null");
 }
 
 std::string EventId(uint64_t epoch, uint64_t sequence) {
@@ -215,10 +213,8 @@ class EventFeed::Core {
   uint64_t slow_disconnects() const { return slow_disconnects_.load(std::memory_order_relaxed); }
 
   static std::string ResetText(uint64_t epoch, uint64_t sequence) {
-    json::object data;
-    data["sequence"] = sequence;
     return absl::StrCat("event: reset\nid: ", EventId(epoch, sequence),
-                        "\ndata: ", wire::WriteJson(data), "\n\n");
+                        "\ndata: {\"sequence\":", sequence, "}\n\n");
   }
 
  private:
@@ -335,19 +331,20 @@ class Stream final : public StreamBody {
   bool closed_ = false;
 };
 
-FramePtr ProgressFrame(const TransitionEvent& event) {
+// `time` is event.time formatted.
+FramePtr ProgressFrame(const TransitionEvent& event, std::string_view time) {
   auto frame = std::make_shared<Frame>();
   frame->kind = FrameKind::kProgress;
   frame->sequence = event.sequence;
   frame->team = event.team;
   frame->batch = event.batch_id;
   frame->job = event.job_id;
-  json::object data;
-  data["jobId"] = event.job_id.ToString();
-  data["batchId"] = IdOrNull(event.batch_id);
-  data["progress"] = event.progress;
-  data["time"] = FormatTimestamp(event.time);
-  frame->text = absl::StrCat("event: progress\ndata: ", wire::WriteJson(data), "\n\n");
+  // Six significant digits: the float a worker's report is kept as, without
+  // the noise of widening it (16.6667, not 16.66666603088379).
+  frame->text =
+      absl::StrCat("event: progress\ndata: {\"jobId\":\"", event.job_id.ToString(),
+                   "\",\"batchId\":", QuotedOrNull(event.batch_id),
+                   ",\"progress\":", event.progress, ",\"time\":\"", wire::Sv(time), "\"}\n\n");
   return frame;
 }
 
@@ -423,7 +420,7 @@ void EventFeed::OnEvent(const TransitionEvent& event) {
     if (now - progress.last_sent >= options_.progress_interval) {
       progress.last_sent = now;
       progress.held.reset();
-      core_->Append(ProgressFrame(event));
+      core_->Append(ProgressFrame(event, Stamp(event.time)));
     } else {
       progress.held = event;  // the latest wins; Tick sends it
     }
@@ -456,18 +453,26 @@ void EventFeed::OnEvent(const TransitionEvent& event) {
       frame->links.insert(frame->links.end(), job->depends_on.begin(), job->depends_on.end());
     }
   }
-  json::object data;
-  data["sequence"] = event.sequence;
-  data["jobId"] = event.job_id.ToString();
-  data["batchId"] = IdOrNull(event.batch_id);
-  data["from"] = event.from ? json::value(StateName(*event.from)) : json::value(nullptr);
-  data["to"] = StateName(event.to);
-  data["cause"] = TransitionCauseName(event.cause);
-  data["relatedJobId"] = IdOrNull(event.related_job);
-  data["time"] = FormatTimestamp(event.time);
-  frame->text = absl::StrCat("event: transition\nid: ", EventId(core_->epoch(), event.sequence),
-                             "\ndata: ", wire::WriteJson(data), "\n\n");
+  const std::string from =
+      event.from ? absl::StrCat("\"", wire::Sv(StateName(*event.from)), "\"") : "null";
+  frame->text = absl::StrCat(
+      "event: transition\nid: ", EventId(core_->epoch(), event.sequence),
+      "\ndata: {\"sequence\":", event.sequence, ",\"jobId\":\"", event.job_id.ToString(),
+      "\",\"batchId\":", QuotedOrNull(event.batch_id), ",\"from\":", from, ",\"to\":\"",
+      wire::Sv(StateName(event.to)), "\",\"cause\":\"", wire::Sv(TransitionCauseName(event.cause)),
+      "\",\"relatedJobId\":", QuotedOrNull(event.related_job), ",\"time\":\"", Stamp(event.time),
+      "\"}\n\n");
   core_->Append(std::move(frame));
+}
+
+const std::string& EventFeed::Stamp(absl::Time time) {
+  // Events come in bursts within one millisecond: format each once.
+  const int64_t ms = absl::ToUnixMillis(time);
+  if (ms != stamp_ms_) {
+    stamp_ms_ = ms;
+    stamp_ = FormatTimestamp(time);
+  }
+  return stamp_;
 }
 
 void EventFeed::Tick() {
@@ -485,7 +490,7 @@ void EventFeed::Tick() {
           ++it;
         } else if (progress.held) {
           progress.last_sent = now;
-          core_->Append(ProgressFrame(*progress.held));
+          core_->Append(ProgressFrame(*progress.held, FormatTimestamp(progress.held->time)));
           progress.held.reset();
           ++it;
         } else {

@@ -118,13 +118,18 @@ class EventFeed {
 
   // On the subscription's thread.
   void OnEvent(const TransitionEvent& event);
+  // `time` formatted (FormatTimestamp), remembered for the next event of the
+  // same millisecond. The subscription's thread's.
+  const std::string& Stamp(absl::Time time);
   // On ticker_: sends held-back progress and keep-alives.
   void Tick();
 
   Engine* const engine_;
   const EventFeedOptions options_;
   const std::shared_ptr<Core> core_;
-  uint64_t last_sequence_ = 0;  // the subscription's thread's
+  uint64_t last_sequence_ = 0;  // the subscription's thread's, as are the two below
+  int64_t stamp_ms_ = -1;
+  std::string stamp_;
   internal::Mutex progress_mu_;
   absl::flat_hash_map<JobId, Progress> progress_ ABSL_GUARDED_BY(progress_mu_);
   internal::Mutex tick_mu_;
