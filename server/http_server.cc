@@ -117,6 +117,9 @@ constexpr absl::Duration kMaxTimeout = absl::Hours(24);
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// The send buffer of a streamed body's socket, in bytes (SO_SNDBUF).
+constexpr int kStreamSendBuffer = 256 << 10;
+
 void Log(std::string_view message) {
   std::fprintf(stderr, "cascade-server: %.*s\n", static_cast<int>(message.size()), message.data());
 }
@@ -544,6 +547,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     phase_ = Phase::kStreaming;
     stream_.expires_never();  // a stream has no deadline; each write has one
+    // A client that stops reading holds no more of the kernel's memory than
+    // this (Linux allows up to 4 MiB by default) until its body cuts it.
+    boost::system::error_code ignored;
+    stream_.socket().set_option(asio::socket_base::send_buffer_size(kStreamSendBuffer), ignored);
     out_ = std::move(header).str();
     // The body may call these after the connection (or the whole server) is
     // gone: they reach the strand only through a connection still alive.
