@@ -46,6 +46,7 @@ cascade_install_missing() {
 cascade_install_missing "${CASCADE_PACKAGES[@]}"
 
 # The build trees CI makes (optimized, ASan+UBSan, TSan, clang's thread-safety
-# pass, the fuzzer, the installed consumer) hold about 6 GB of ccache objects
-# together; at ccache's default 5 GB each run evicted what the next one needed.
+# pass, the fuzzer, the installed consumer) hold more than ccache's default
+# 5 GB of objects together: at that size the cache was full and each run
+# evicted what the next one needed.
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}
