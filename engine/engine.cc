@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "cascade/status.h"
 #include "engine/engine_impl.h"
+#include "engine/store/postgres_store.h"
 #include "engine/store/sqlite_store.h"
 #include "engine/util/status_macros.h"
 
@@ -58,9 +59,25 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
   if (options.durability.retention <= absl::ZeroDuration()) {
     bad.push_back({"durability.retention", "must be positive"});
   }
+  const DurabilityOptions& durability = options.durability;
+  if (durability.leader_lease <= absl::ZeroDuration()) {
+    bad.push_back({"durability.leader_lease", "must be positive"});
+  }
+  if (durability.leader_renew <= absl::ZeroDuration() ||
+      durability.leader_renew >= durability.leader_lease) {
+    bad.push_back({"durability.leader_renew", "must be positive and shorter than leader_lease"});
+  }
   if (!bad.empty()) return InvalidArgumentWithViolations("invalid options", bad);
   std::unique_ptr<internal::Store> store;
-  if (!options.durability.data_dir.empty()) {
+  if (internal::IsPostgresUrl(durability.data_dir)) {
+    internal::PostgresStoreOptions store_options;
+    store_options.synchronous_commit = durability.sync == DurabilityOptions::Sync::kFull;
+    store_options.lease = durability.leader_lease;
+    store_options.renew_every = durability.leader_renew;
+    store_options.holder = durability.node_name;
+    CASCADE_ASSIGN_OR_RETURN(store,
+                             internal::OpenPostgresStore(durability.data_dir, store_options));
+  } else if (!durability.data_dir.empty()) {
     internal::SqliteStoreOptions store_options;
     switch (options.durability.sync) {
       case DurabilityOptions::Sync::kFull:

@@ -10,6 +10,9 @@ CASCADE_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev
+  # The PostgreSQL store (libpq), and the server its tests and benchmarks start
+  # (scripts/pg_cluster.sh: initdb in a temporary directory, a private port).
+  libpq-dev postgresql
   # cascade-worker's command line (worker/flags.cc), header-only.
   libcli11-dev
   # scripts/fuzz.sh: clang and its libFuzzer runtime. 16, not bookworm's default 14,

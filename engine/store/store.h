@@ -1,7 +1,9 @@
 // Copyright 2026 The Cascade Authors.
 //
-// Store: the engine's durable journal, behind an interface so that the SQLite
-// store (engine/store/sqlite_store.h) can later be joined by a PostgreSQL one.
+// Store: the engine's durable journal, behind an interface with two
+// implementations: one SQLite file (engine/store/sqlite_store.h) and a
+// PostgreSQL database shared by several servers, one of which leads
+// (engine/store/postgres_store.h).
 //
 // A store holds seven tables of rows, each row a key and a value that are
 // opaque bytes to the store (the engine encodes them; compact JSON, so that a
@@ -39,6 +41,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace cascade::internal {
 
@@ -97,6 +100,20 @@ struct StoreStats {
   uint64_t bytes_committed = 0;  // keys and values
 };
 
+// The leader lease of a store that has one (the PostgreSQL store, contract
+// §17).
+struct StoreLease {
+  // One more at each takeover; the store's commits check it.
+  uint64_t epoch = 0;
+  // False once the lease is lost (or given up by Close): the store commits
+  // nothing more.
+  bool held = false;
+  // Who holds it, as the leader row names this store.
+  std::string holder;
+  // Since the start of the last renewal the database accepted.
+  absl::Duration age;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -147,6 +164,9 @@ class Store {
   [[nodiscard]] virtual absl::Status Close() = 0;
 
   virtual StoreStats GetStats() const = 0;
+
+  // The store's leader lease; nullopt for a store without one (SQLite).
+  virtual std::optional<StoreLease> Lease() const { return std::nullopt; }
 };
 
 }  // namespace cascade::internal

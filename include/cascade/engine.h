@@ -128,6 +128,19 @@ struct HeartbeatResult {
   bool cancel_requested = false;
 };
 
+// The leader lease of an engine on PostgreSQL (DurabilityOptions::data_dir,
+// contract §17).
+struct LeaderStatus {
+  // One more at each takeover.
+  uint64_t epoch = 0;
+  // False once the lease is lost: the engine changes nothing more.
+  bool leader = false;
+  // Since the start of the last renewal the database accepted.
+  absl::Duration lease_age;
+  // The name the lease shows (DurabilityOptions::node_name).
+  std::string holder;
+};
+
 class Engine {
  public:
   // Makes an engine: in memory, or, with `options.durability.data_dir`, one
@@ -363,6 +376,12 @@ class Engine {
   virtual absl::Status ReplayDeadLetter(std::string_view team, std::string_view delivery_id) = 0;
   // The outbox's size now and its totals since the engine started.
   virtual OutboxCounts GetOutboxCounts() const = 0;
+
+  // ---- High availability ------------------------------------------------------
+
+  // The engine's leader lease, with a PostgreSQL URL; nullopt otherwise.
+  // Cheap (no I/O): a server asks it at every request.
+  virtual std::optional<LeaderStatus> Leader() const = 0;
 
  protected:
   Engine() = default;

@@ -32,11 +32,21 @@ namespace cascade {
 // setting guarantees, and how to back up a data directory:
 // docs/durability.md.
 struct DurabilityOptions {
-  // The data directory. Empty (the default): the engine keeps its state in
-  // memory only, and loses it when it is destroyed. Otherwise every change is
-  // in the directory's SQLite database before the call that made it returns,
+  // The data directory, or a PostgreSQL URL. Empty (the default): the
+  // engine keeps its state in memory only, and loses it when it is
+  // destroyed. Otherwise every change is in the directory's SQLite database
+  // (or in the database the URL names) before the call that made it returns,
   // and Engine::Create restores the state found there. One engine per
   // directory at a time.
+  //
+  // A URL (postgresql://user:password@host:port/database, or postgres://;
+  // libpq's parameters after `?`) lets several engines, in several
+  // processes or machines, share one database: one at a time LEADS, holding
+  // a lease that it renews (contract §17, docs/high-availability.md).
+  // Engine::Create takes the lease or fails with Unavailable while another
+  // engine holds it (call it again later: a standby). An engine that loses
+  // the lease (Engine::Leader() says so) fails every change with
+  // Unavailable and must be destroyed; a new one restores the state.
   std::string data_dir;
 
   // When an acknowledged change is on the disk. All three survive the
@@ -59,6 +69,15 @@ struct DurabilityOptions {
   // disk, a whole family at a time. Default: infinite (never purge).
   // REQUIRES: > 0.
   absl::Duration retention = absl::InfiniteDuration();
+
+  // With a PostgreSQL URL: how long one renewal of the leader lease holds it
+  // (on PostgreSQL's clock), how often the leader renews it, and the name
+  // this engine's lease shows (default: "<host name> pid <pid>"). A standby
+  // can take over once the lease has lapsed. REQUIRES: 0 < leader_renew <
+  // leader_lease. Defaults: 10 s, 2 s.
+  absl::Duration leader_lease = absl::Seconds(10);
+  absl::Duration leader_renew = absl::Seconds(2);
+  std::string node_name;
 };
 
 struct Options {
