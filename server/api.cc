@@ -752,8 +752,16 @@ Response Api::Route(const Request& request, std::string& route_name) {
       return WorkerCall(engine, request, id, "fail");
     case RouteId::kRelease:
       return WorkerCall(engine, request, id, "release");
-    case RouteId::kHealth:
-      return Json(200, json::object{{"status", "ok"}, {"jobs", engine.JobCount()}});
+    case RouteId::kHealth: {
+      json::object health{{"status", "ok"}, {"jobs", engine.JobCount()}};
+      // On PostgreSQL (contract §17); a standby's answer is EngineHost's.
+      if (std::optional<LeaderStatus> leader = engine.Leader()) {
+        health["role"] = "leader";
+        health["epoch"] = leader->epoch;
+        health["leaseAgeSeconds"] = absl::ToInt64Milliseconds(leader->lease_age) / 1000.0;
+      }
+      return Json(200, health);
+    }
     case RouteId::kMetrics: {
       Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -51,7 +51,9 @@ std::string Usage() {
 Usage: cascade-server [flags]
 
   --listen HOST:PORT        where to listen (default 127.0.0.1:8080)
-  --data DIR                data directory (default ./cascade-data); ':memory:' for none
+  --data DIR|URL            data directory (default ./cascade-data); ':memory:' for none; or
+                            a postgresql:// URL: several servers may share its database, one
+                            leads and the others wait as standbys (docs/high-availability.md)
   --token TOKEN=TEAM        a client token and its team (repeatable); with none, one is
                             generated for team 'default' and printed
   --worker-token TOKEN      a token for the worker routes (repeatable); with none, one is
@@ -80,6 +82,11 @@ Usage: cascade-server [flags]
   --events-window N         events GET /api/v2/events keeps for Last-Event-ID and for clients
                             that fall behind, 1-1048576 (default 32768)
   --max-event-streams N     event streams open at once, 1-100000 (default 4096)
+  --leader-lease SECONDS    with a postgresql:// URL: how long the leader's lease holds after
+                            a renewal, 1-300 (default 10); a standby takes over once it lapses
+  --leader-renew SECONDS    how often the leader renews it, less than the lease (default 2)
+  --standby-poll SECONDS    how often a standby tries to take over, 0.05-60 (default 1)
+  --node-name NAME          the name the leader row shows (default: host name and pid)
   --help                    this text
 
 The REST reference is docs/http.md.
@@ -198,9 +205,25 @@ absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args) {
       absl::StatusOr<double> s = Number(flag, *v, 1, 604800);
       if (!s.ok()) return s.status();
       flags.v1_lease = absl::Milliseconds(std::llround(*s * 1000));
+    } else if (flag == "--leader-lease" || flag == "--leader-renew" || flag == "--standby-poll") {
+      absl::StatusOr<double> s =
+          flag == "--standby-poll" ? Number(flag, *v, 0.05, 60) : Number(flag, *v, 0.1, 300);
+      if (!s.ok()) return s.status();
+      const absl::Duration d = absl::Milliseconds(std::llround(*s * 1000));
+      (flag == "--leader-lease"   ? flags.leader_lease
+       : flag == "--leader-renew" ? flags.leader_renew
+                                  : flags.standby_poll) = d;
+    } else if (flag == "--node-name") {
+      if (v->empty() || v->size() > 200) return Bad(flag, "expected 1-200 characters");
+      flags.node_name = *v;
     } else {
       return Bad(flag, "unknown flag");
     }
+  }
+  if (flags.leader_renew >= flags.leader_lease) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--leader-renew (", absl::FormatDuration(flags.leader_renew),
+        ") must be shorter than --leader-lease (", absl::FormatDuration(flags.leader_lease), ")"));
   }
   return flags;
 }
@@ -218,6 +241,9 @@ Options EngineOptions(const ServerFlags& flags) {
   options.webhooks.timeout = flags.webhook_timeout;
   options.webhooks.signing_secret = flags.webhook_secret;
   if (flags.data != ":memory:") options.durability.data_dir = flags.data;
+  options.durability.leader_lease = flags.leader_lease;
+  options.durability.leader_renew = flags.leader_renew;
+  options.durability.node_name = flags.node_name;
   return options;
 }
 

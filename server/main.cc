@@ -20,8 +20,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "cascade/cascade.h"
-#include "server/api.h"
-#include "server/demo_workers.h"
+#include "engine/store/postgres_store.h"
+#include "server/engine_host.h"
 #include "server/flags.h"
 #include "server/http_server.h"
 
@@ -38,15 +38,24 @@ std::string NewToken() {
       absl::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
-void PrintWelcome(const ServerFlags& flags, uint16_t port, const std::string& client_token,
-                  const std::string& team, const std::string& worker_token, bool generated) {
+void PrintWelcome(const ServerFlags& flags, const std::string& role, uint16_t port,
+                  const std::string& client_token, const std::string& team,
+                  const std::string& worker_token, bool generated) {
   const std::string host = flags.host == "0.0.0.0" || flags.host == "::" ? "127.0.0.1" : flags.host;
   const std::string base = absl::StrCat("http://", host, ":", port, "/api/v2");
   const std::string root = absl::StrCat("http://", host, ":", port);
   std::cout << "cascade-server listening on " << base << "\n"
             << "  dashboard: " << root << "/  (sign in with a client token)\n"
-            << "  data: " << (flags.data == ":memory:" ? "in memory (nothing is kept)" : flags.data)
+            << "  data: "
+            << (flags.data == ":memory:" ? "in memory (nothing is kept)"
+                                         : internal::RedactPostgresUrl(flags.data))
             << "\n";
+  if (role == "leader") {
+    std::cout << "  role: leader (it holds the database's leader lease)\n";
+  } else if (role == "standby") {
+    std::cout << "  role: standby (it serves once the leader's lease lapses; until then its "
+                 "routes answer 503)\n";
+  }
   if (generated) {
     std::cout << "  client token (team '" << team << "'): " << client_token << "\n";
   }
@@ -99,13 +108,11 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(EngineOptions(flags));
-  if (!engine.ok()) {
-    std::cerr << "cascade-server: " << engine.status() << "\n";
-    return 1;
-  }
-
-  ApiOptions api_options;
+  EngineHostOptions host_options;
+  host_options.engine = EngineOptions(flags);
+  host_options.demo_workers = flags.demo_workers;
+  host_options.standby_poll = flags.standby_poll;
+  ApiOptions& api_options = host_options.api;
   api_options.client_tokens = flags.tokens;
   api_options.worker_tokens = flags.worker_tokens;
   api_options.rate_limit = flags.rate_limit;
@@ -116,7 +123,15 @@ int Main(int argc, char** argv) {
   const bool generated = flags.tokens.empty();
   if (generated) api_options.client_tokens.emplace_back(NewToken(), "default");
   if (api_options.worker_tokens.empty()) api_options.worker_tokens.push_back(NewToken());
-  Api api(engine->get(), api_options);
+  // Copied before the host takes the options: the welcome prints them.
+  const std::pair<std::string, std::string> first_client = api_options.client_tokens.front();
+  const std::string first_worker = api_options.worker_tokens.front();
+  const size_t max_body_bytes = api_options.max_body_bytes;
+  EngineHost host(std::move(host_options));
+  if (absl::Status started = host.Start(); !started.ok()) {
+    std::cerr << "cascade-server: " << started << "\n";
+    return 1;
+  }
 
   HttpServerOptions http;
   http.host = flags.host;
@@ -128,22 +143,15 @@ int Main(int argc, char** argv) {
   if (flags.data != ":memory:") {
     http.threads = std::max<int>(32, 8 * static_cast<int>(std::thread::hardware_concurrency()));
   }
-  http.max_body_bytes = api_options.max_body_bytes;
+  http.max_body_bytes = max_body_bytes;
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
-      HttpServer::Start(http, [&api](const Request& request) { return api.Handle(request); });
+      HttpServer::Start(http, [&host](const Request& request) { return host.Handle(request); });
   if (!server.ok()) {
     std::cerr << "cascade-server: " << server.status().message() << "\n";
     return 1;
   }
-  std::unique_ptr<DemoWorkers> demo;
-  if (flags.demo_workers > 0) {
-    DemoWorkerOptions demo_options;
-    demo_options.workers = flags.demo_workers;
-    demo = std::make_unique<DemoWorkers>(engine->get(), demo_options);
-  }
-  PrintWelcome(flags, (*server)->port(), api_options.client_tokens.front().first,
-               api_options.client_tokens.front().second, api_options.worker_tokens.front(),
-               generated);
+  PrintWelcome(flags, host.role(), (*server)->port(), first_client.first, first_client.second,
+               first_worker, generated);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -151,8 +159,7 @@ int Main(int argc, char** argv) {
             << ", stopping\n"
             << std::flush;
   (*server)->Stop();  // answers what is under way, takes nothing new
-  demo.reset();
-  engine->reset();  // closes the store cleanly
+  host.Stop();        // closes the store cleanly (a leader gives its lease up)
   std::cout << "cascade-server: stopped\n";
   return 0;
 }

@@ -1,14 +1,23 @@
 // Copyright 2026 The Cascade Authors.
 //
-// The SQLite store (engine/store/sqlite_store.h) as a specification: what a
-// reopened store holds, how groups commit (whole, in ticket order, shared by
-// concurrent callers), what every kind of bad file gives at open (and that
-// the file is left as it was), the migration path, the directory lock, and
-// what happens after a failed commit. The kill -9 test is store_kill_test.cc.
+// The stores (engine/store/store.h) as a specification. One suite, the
+// CONTRACT every Store keeps, runs against both backends, a SQLite data
+// directory and a PostgreSQL database (tests/pg_harness.h): what a reopened
+// store holds, how groups commit (whole, in ticket order, shared by
+// concurrent callers, bounded in bytes), Append's and Close's rules, and what
+// happens after a failed commit. Then what each backend's open refuses: the
+// SQLite store's bad files, migrations and directory lock, and the
+// PostgreSQL store's unreachable server, bad credentials, missing database
+// and foreign or newer schema (each leaving everything as it was). The
+// PostgreSQL lease and fencing are postgres_store_test.cc's; kill -9 is
+// store_kill_test.cc's.
 
 #include "engine/store/store.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,7 +38,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/store/postgres_store.h"
 #include "engine/store/sqlite_store.h"
+#include "tests/pg_harness.h"
 #include "tests/testutil.h"
 
 namespace cascade::internal {
@@ -37,11 +49,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::cascade::testing::IsOk;
+using ::cascade::testing::PgQuery;
+using ::cascade::testing::PostgresClusterUrl;
 using ::cascade::testing::StatusIs;
+using ::cascade::testing::TestDatabase;
+using ::cascade::testing::WithDatabase;
 using ::testing::_;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 
 // A fresh directory under the test temp dir, removed at the end.
@@ -179,14 +196,149 @@ void WaitAppended(Store& store, uint64_t n) {
   while (store.GetStats().groups_appended < n) std::this_thread::yield();
 }
 
+// Caps the database at its current size plus a few pages (as a full disk
+// would), so a large group cannot commit.
+absl::Status CapPages(sqlite3* db) {
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &stmt, nullptr);
+  sqlite3_step(stmt);
+  const int64_t pages = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  return SqliteExec(db, absl::StrCat("PRAGMA max_page_count = ", pages + 4));
+}
+
+// ---- The backends of the contract suite ----------------------------------------
+
+// What a contract test asks of the store it opens; each backend maps it to
+// its own options and seams.
+struct StoreSettings {
+  size_t max_commit_bytes = size_t{4} << 20;
+  // Runs on the writer thread before each commit (a CommitGate's Hook).
+  std::function<void()> before_commit;
+  // The database refuses to commit a row of 1 MiB, from outside the store:
+  // SQLite's disk is all but full; PostgreSQL has a CHECK constraint an
+  // operator added. A small row still commits.
+  bool refuse_large_rows = false;
+};
+
+// Why a backend refused the commit of a large row: its status code and a
+// part of its message.
+struct Refusal {
+  absl::StatusCode code;
+  std::string cause;
+};
+
+// Where one test's stores live, and how to open one there: the first Open
+// finds nothing; a later one, after the store before it was closed, is a
+// reopen.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual absl::StatusOr<std::unique_ptr<Store>> Open(const StoreSettings& settings) = 0;
+  // How the store names itself in its errors.
+  virtual std::string Where() const = 0;
+  virtual Refusal LargeRowRefusal() const = 0;
+  // Lets a store that failed a commit stop holding up the next open. Only the
+  // PostgreSQL store holds anything: a failed commit ends its lease, and
+  // Close gives up only a lease still held, so the database's lease row
+  // lapses on its own. Here it lapses at once, as time passing would.
+  virtual void LetAFailedStoresHoldLapse() {}
+};
+
+class SqliteBackend final : public Backend {
+ public:
+  absl::StatusOr<std::unique_ptr<Store>> Open(const StoreSettings& settings) override {
+    SqliteStoreOptions options = Fast();
+    options.max_commit_bytes = settings.max_commit_bytes;
+    SqliteStoreSeams seams;
+    seams.before_commit = settings.before_commit;
+    if (settings.refuse_large_rows) seams.on_open = &CapPages;
+    return OpenSqliteStore(dir_.path(), options, seams);
+  }
+  std::string Where() const override { return dir_.db(); }
+  Refusal LargeRowRefusal() const override {
+    return {absl::StatusCode::kResourceExhausted, "SQLITE_FULL"};
+  }
+
+ private:
+  TempDir dir_;
+};
+
+class PostgresBackend final : public Backend {
+ public:
+  absl::StatusOr<std::unique_ptr<Store>> Open(const StoreSettings& settings) override {
+    PostgresStoreOptions options;
+    options.max_commit_bytes = settings.max_commit_bytes;
+    options.holder = "store_test";
+    PostgresStoreSeams seams;
+    seams.before_commit = settings.before_commit;
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(db_.url(), options, seams);
+    // The constraint needs the schema, which the first open creates.
+    if (store.ok() && settings.refuse_large_rows && !refusing_) {
+      db_.Query(
+          "ALTER TABLE cascade.jobs ADD CONSTRAINT values_under_64_kib"
+          " CHECK (length(value) < 65536)");
+      refusing_ = true;
+    }
+    return store;
+  }
+  std::string Where() const override { return db_.url(); }  // it has no password to redact
+  Refusal LargeRowRefusal() const override {
+    return {absl::StatusCode::kInternal, "violates check constraint \"values_under_64_kib\""};
+  }
+  void LetAFailedStoresHoldLapse() override {
+    db_.Query("UPDATE cascade.leader SET expires_at = clock_timestamp() - interval '1 ms'");
+  }
+
+ private:
+  TestDatabase db_;
+  bool refusing_ = false;
+};
+
+enum class BackendKind { kSqlite, kPostgres };
+
+std::string BackendName(const ::testing::TestParamInfo<BackendKind>& info) {
+  return info.param == BackendKind::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// The contract every Store keeps, run once per backend.
+class StoreContractTest : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  StoreContractTest() {
+    if (GetParam() == BackendKind::kSqlite) {
+      backend_ = std::make_unique<SqliteBackend>();
+    } else {
+      backend_ = std::make_unique<PostgresBackend>();
+    }
+  }
+
+  // A store on the test's location, or null (and a failure) if it does not
+  // open.
+  std::unique_ptr<Store> Open(const StoreSettings& settings = {}) {
+    absl::StatusOr<std::unique_ptr<Store>> store = backend_->Open(settings);
+    if (!store.ok()) {
+      ADD_FAILURE() << store.status();
+      return nullptr;
+    }
+    return std::move(store).value();
+  }
+  Backend& backend() { return *backend_; }
+
+ private:
+  std::unique_ptr<Backend> backend_;
+};
+
+INSTANTIATE_TEST_SUITE_P(, StoreContractTest,
+                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres),
+                         BackendName);
+
 // ---- Contents ------------------------------------------------------------------
 
-TEST(SqliteStoreTest, ReopenLoadsExactlyTheFinalStateInKeyOrder) {
-  TempDir dir;
+TEST_P(StoreContractTest, ReopenLoadsExactlyTheFinalStateInKeyOrder) {
   std::map<Table, Rows> expected;
   for (Table table : kAllTables) expected[table] = {};
   {
-    std::unique_ptr<Store> store = OpenOrDie(dir.path());
+    std::unique_ptr<Store> store = Open();
     ASSERT_NE(store, nullptr);
     // Keys chosen to test byte order: a prefix sorts first, 0x00 and 0xff
     // bytes, the empty key.
@@ -213,11 +365,15 @@ TEST(SqliteStoreTest, ReopenLoadsExactlyTheFinalStateInKeyOrder) {
         Change::Delete(Table::kLeases, "lease-1"),
         Change::Put(Table::kOutbox, "0001", "delivery"),
         Change::Put(Table::kOutbox, "0002", "delivery 2"),
+        Change::Put(Table::kWorkers, "node-a", "seen"),
+        Change::Put(Table::kLogs, "job-1", std::string("line\0\xff\n", 7)),
     };
     expected[Table::kJobs]["a"] = "job:a v2";
     expected[Table::kJobs].erase("b");
     expected[Table::kOutbox]["0001"] = "delivery";
     expected[Table::kOutbox]["0002"] = "delivery 2";
+    expected[Table::kWorkers]["node-a"] = "seen";
+    expected[Table::kLogs]["job-1"] = std::string("line\0\xff\n", 7);
     ASSERT_THAT(store->Commit(std::move(second)), IsOk());
     ASSERT_THAT(store->Commit({Change::Delete(Table::kOutbox, "0001")}), IsOk());
     expected[Table::kOutbox].erase("0001");
@@ -225,12 +381,7 @@ TEST(SqliteStoreTest, ReopenLoadsExactlyTheFinalStateInKeyOrder) {
     EXPECT_EQ(LoadAll(*store), expected) << "Load sees committed groups before a reopen too";
     ASSERT_THAT(store->Close(), IsOk());
   }
-  // A clean close checkpoints: the directory holds the database and the lock.
-  EXPECT_TRUE(fs::exists(dir.db()));
-  EXPECT_TRUE(fs::exists(dir.path() + "/LOCK"));
-  EXPECT_FALSE(fs::exists(dir.db() + "-wal"));
-
-  std::unique_ptr<Store> store = OpenOrDie(dir.path());
+  std::unique_ptr<Store> store = Open();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(LoadAll(*store), expected);
   EXPECT_THAT(LoadTable(*store, Table::kJobs),
@@ -238,23 +389,10 @@ TEST(SqliteStoreTest, ReopenLoadsExactlyTheFinalStateInKeyOrder) {
                           Pair("a", "job:a v2"), Pair(std::string("a\0", 2), _), Pair("ab", _),
                           Pair("\xff", _)));
   EXPECT_THAT(store->Close(), IsOk());
-  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA application_id"), kSqliteApplicationId);
-  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA user_version"), 2);
 }
 
-TEST(SqliteStoreTest, CreatesTheDataDirectoryWithItsParents) {
-  TempDir dir;
-  const std::string nested = dir.path() + "/a/b/data/";
-  std::unique_ptr<Store> store = OpenOrDie(nested);
-  ASSERT_NE(store, nullptr);
-  ASSERT_THAT(store->Commit({Change::Put(Table::kJobs, "k", "v")}), IsOk());
-  EXPECT_THAT(store->Close(), IsOk());
-  EXPECT_TRUE(fs::is_regular_file(dir.path() + "/a/b/data/cascade.db"));
-}
-
-TEST(SqliteStoreTest, LoadStopsAtTheVisitorsError) {
-  TempDir dir;
-  std::unique_ptr<Store> store = OpenOrDie(dir.path());
+TEST_P(StoreContractTest, LoadStopsAtTheVisitorsError) {
+  std::unique_ptr<Store> store = Open();
   ASSERT_NE(store, nullptr);
   ASSERT_THAT(
       store->Commit({Change::Put(Table::kJobs, "a", "1"), Change::Put(Table::kJobs, "b", "2"),
@@ -268,21 +406,20 @@ TEST(SqliteStoreTest, LoadStopsAtTheVisitorsError) {
   });
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("bad row b")));
   EXPECT_EQ(visited, 2);
-  EXPECT_EQ(LoadTable(*store, Table::kJobs).size(), 3u) << "the statement was reset";
+  EXPECT_EQ(LoadTable(*store, Table::kJobs).size(), 3u) << "the next Load reads every row again";
   EXPECT_THAT(store->Load(static_cast<Table>(9), [](auto, auto) { return absl::OkStatus(); }),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->Commit({Change::Put(Table::kJobs, "d", "4")}), IsOk())
+      << "the store goes on after the visitor's error";
 }
 
 // ---- Groups and tickets ----------------------------------------------------------
 
-TEST(SqliteStoreTest, TicketsAreConsecutiveAndGroupsApplyInTicketOrder) {
-  TempDir dir;
+TEST_P(StoreContractTest, TicketsAreConsecutiveAndGroupsApplyInTicketOrder) {
   CommitGate gate;
-  SqliteStoreSeams seams;
-  seams.before_commit = gate.Hook();
-  absl::StatusOr<std::unique_ptr<Store>> opened = OpenSqliteStore(dir.path(), Fast(), seams);
-  ASSERT_THAT(opened, IsOk());
-  Store& store = **opened;
+  std::unique_ptr<Store> opened = Open({.before_commit = gate.Hook()});
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
   // Every group writes the same key: the survivor is the last ticket's.
   for (uint64_t i = 1; i <= 50; ++i) {
     absl::StatusOr<uint64_t> ticket =
@@ -307,16 +444,11 @@ TEST(SqliteStoreTest, TicketsAreConsecutiveAndGroupsApplyInTicketOrder) {
   EXPECT_THAT(store.Close(), IsOk());
 }
 
-TEST(SqliteStoreTest, ACommitTakesAtMostMaxCommitBytesButAtLeastOneGroup) {
-  TempDir dir;
+TEST_P(StoreContractTest, ACommitTakesAtMostMaxCommitBytesButAtLeastOneGroup) {
   CommitGate gate;
-  SqliteStoreSeams seams;
-  seams.before_commit = gate.Hook();
-  SqliteStoreOptions options = Fast();
-  options.max_commit_bytes = 1000;
-  absl::StatusOr<std::unique_ptr<Store>> opened = OpenSqliteStore(dir.path(), options, seams);
-  ASSERT_THAT(opened, IsOk());
-  Store& store = **opened;
+  std::unique_ptr<Store> opened = Open({.max_commit_bytes = 1000, .before_commit = gate.Hook()});
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
   ASSERT_THAT(store.Append({Change::Put(Table::kJobs, "first", "")}), IsOk());
   gate.WaitArrived(1);
   // 10 groups of 400 bytes (key 3 + value 397): two fit in 1000 bytes.
@@ -330,17 +462,15 @@ TEST(SqliteStoreTest, ACommitTakesAtMostMaxCommitBytesButAtLeastOneGroup) {
   gate.Open();
   ASSERT_THAT(store.WaitDurable(12), IsOk());
   EXPECT_EQ(store.GetStats().commits, 1u + 5u + 1u);
+  EXPECT_EQ(LoadTable(store, Table::kJobs).size(), 12u);
   EXPECT_THAT(store.Close(), IsOk());
 }
 
-TEST(SqliteStoreTest, ConcurrentCallersShareACommit) {
-  TempDir dir;
+TEST_P(StoreContractTest, ConcurrentCallersShareACommit) {
   CommitGate gate;
-  SqliteStoreSeams seams;
-  seams.before_commit = gate.Hook();
-  absl::StatusOr<std::unique_ptr<Store>> opened = OpenSqliteStore(dir.path(), Fast(), seams);
-  ASSERT_THAT(opened, IsOk());
-  Store& store = **opened;
+  std::unique_ptr<Store> opened = Open({.before_commit = gate.Hook()});
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
   ASSERT_THAT(store.Append({Change::Put(Table::kJobs, "first", "")}), IsOk());
   gate.WaitArrived(1);
   std::vector<std::thread> callers;
@@ -358,13 +488,12 @@ TEST(SqliteStoreTest, ConcurrentCallersShareACommit) {
   EXPECT_THAT(store.Close(), IsOk());
 }
 
-TEST(SqliteStoreTest, ManyThreadsAppendAndWaitAndEachSeesItsGroupAfterReopen) {
-  TempDir dir;
+TEST_P(StoreContractTest, ManyThreadsAppendAndWaitAndEachSeesItsGroupAfterReopen) {
   constexpr int kThreads = 8;
   constexpr int kGroupsPerThread = 150;
   StoreStats stats;
   {
-    std::unique_ptr<Store> store = OpenOrDie(dir.path(), Fast());
+    std::unique_ptr<Store> store = Open();
     ASSERT_NE(store, nullptr);
     std::vector<std::thread> threads;
     std::atomic<int> failures{0};
@@ -410,7 +539,7 @@ TEST(SqliteStoreTest, ManyThreadsAppendAndWaitAndEachSeesItsGroupAfterReopen) {
             << " commits (" << static_cast<double>(stats.groups_committed) / stats.commits
             << " groups per commit)\n";
 
-  std::unique_ptr<Store> store = OpenOrDie(dir.path());
+  std::unique_ptr<Store> store = Open();
   ASSERT_NE(store, nullptr);
   Rows jobs = LoadTable(*store, Table::kJobs);
   Rows heads = LoadTable(*store, Table::kBatches);
@@ -425,9 +554,8 @@ TEST(SqliteStoreTest, ManyThreadsAppendAndWaitAndEachSeesItsGroupAfterReopen) {
   EXPECT_THAT(store->Close(), IsOk());
 }
 
-TEST(SqliteStoreTest, AppendRejectsAChangeThatNamesNoTableAndQueuesNothing) {
-  TempDir dir;
-  std::unique_ptr<Store> store = OpenOrDie(dir.path(), Fast());
+TEST_P(StoreContractTest, AppendRejectsAChangeThatNamesNoTableAndQueuesNothing) {
+  std::unique_ptr<Store> store = Open();
   ASSERT_NE(store, nullptr);
   EXPECT_THAT(store->Append({Change::Put(Table::kJobs, "ok", "v"),
                              Change::Put(static_cast<Table>(7), "bad", "v")}),
@@ -436,16 +564,15 @@ TEST(SqliteStoreTest, AppendRejectsAChangeThatNamesNoTableAndQueuesNothing) {
   ASSERT_THAT(ticket, IsOk());
   EXPECT_EQ(*ticket, 1u);
   ASSERT_THAT(store->WaitDurable(*ticket), IsOk());
-  EXPECT_EQ(LoadTable(*store, Table::kJobs).count("ok"), 0u);
+  EXPECT_EQ(LoadTable(*store, Table::kJobs), (Rows{{"next", "v"}}));
   EXPECT_THAT(store->Close(), IsOk());
 }
 
 // ---- Close ---------------------------------------------------------------------------
 
-TEST(SqliteStoreTest, CloseCommitsWhatIsQueuedAndTwiceIsHarmless) {
-  TempDir dir;
+TEST_P(StoreContractTest, CloseCommitsWhatIsQueuedAndTwiceIsHarmless) {
   {
-    std::unique_ptr<Store> store = OpenOrDie(dir.path(), Fast());
+    std::unique_ptr<Store> store = Open();
     ASSERT_NE(store, nullptr);
     uint64_t last = 0;
     for (int i = 0; i < 100; ++i) {
@@ -464,15 +591,81 @@ TEST(SqliteStoreTest, CloseCommitsWhatIsQueuedAndTwiceIsHarmless) {
   }
   {
     // The destructor closes (and commits) too.
-    std::unique_ptr<Store> store = OpenOrDie(dir.path(), Fast());
+    std::unique_ptr<Store> store = Open();
     ASSERT_NE(store, nullptr);
     EXPECT_EQ(LoadTable(*store, Table::kJobs).size(), 100u);
     ASSERT_THAT(store->Append({Change::Put(Table::kJobs, "from-destructor", "v")}), IsOk());
   }
-  std::unique_ptr<Store> store = OpenOrDie(dir.path(), Fast());
+  std::unique_ptr<Store> store = Open();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(LoadTable(*store, Table::kJobs).count("from-destructor"), 1u);
 }
+
+// ---- A failed commit -----------------------------------------------------------------------
+
+TEST_P(StoreContractTest, AFailedCommitFailsItsGroupAndEveryLaterOneAndIsNeverDropped) {
+  CommitGate gate;
+  std::unique_ptr<Store> opened = Open({.before_commit = gate.Hook(), .refuse_large_rows = true});
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
+  // The writer takes the first group alone and waits at the gate; the next
+  // two queue up behind it: one group with a small row and a 1 MiB row (which
+  // the database refuses), and a small group.
+  absl::StatusOr<uint64_t> small = store.Append({Change::Put(Table::kJobs, "small", "fits")});
+  ASSERT_THAT(small, IsOk());
+  gate.WaitArrived(1);
+  absl::StatusOr<uint64_t> big =
+      store.Append({Change::Put(Table::kJobs, "a-small-row", "v"),
+                    Change::Put(Table::kJobs, "huge", std::string(1 << 20, 'h'))});
+  absl::StatusOr<uint64_t> after = store.Append({Change::Put(Table::kJobs, "behind", "v")});
+  ASSERT_THAT(big, IsOk());
+  ASSERT_THAT(after, IsOk());
+  gate.Open();
+  const Refusal refusal = backend().LargeRowRefusal();
+  EXPECT_THAT(store.WaitDurable(*big),
+              StatusIs(refusal.code,
+                       AllOf(HasSubstr(absl::StrCat(backend().Where(), ": commit of groups 2..3")),
+                             HasSubstr(refusal.cause))));
+  EXPECT_THAT(store.WaitDurable(*after), StatusIs(refusal.code));
+  EXPECT_THAT(store.WaitDurable(*small), IsOk()) << "committed before the failure";
+  EXPECT_THAT(store.Append({Change::Put(Table::kJobs, "later", "v")}), StatusIs(refusal.code));
+  EXPECT_THAT(store.Close(), StatusIs(refusal.code));
+  EXPECT_THAT(store.Close(), StatusIs(refusal.code));
+
+  // The failed group left nothing, not even its small row (a group is whole
+  // or absent), and nothing after it was committed.
+  backend().LetAFailedStoresHoldLapse();
+  std::unique_ptr<Store> reopened = Open();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(LoadTable(*reopened, Table::kJobs), (Rows{{"small", "fits"}}));
+}
+
+// ---- SQLite only: the data directory -------------------------------------------------
+
+TEST(SqliteStoreTest, ACleanCloseLeavesTheCheckpointedDatabaseBesideItsLock) {
+  TempDir dir;
+  std::unique_ptr<Store> store = OpenOrDie(dir.path());
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Commit({Change::Put(Table::kJobs, "k", "v")}), IsOk());
+  ASSERT_THAT(store->Close(), IsOk());
+  EXPECT_TRUE(fs::exists(dir.db()));
+  EXPECT_TRUE(fs::exists(dir.path() + "/LOCK"));
+  EXPECT_FALSE(fs::exists(dir.db() + "-wal")) << "a clean close checkpoints";
+  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA application_id"), kSqliteApplicationId);
+  EXPECT_EQ(RawQueryInt(dir.db(), "PRAGMA user_version"), 2);
+  EXPECT_EQ(RawQueryInt(dir.db(), "SELECT count(*) FROM jobs"), 1);
+}
+
+TEST(SqliteStoreTest, CreatesTheDataDirectoryWithItsParents) {
+  TempDir dir;
+  const std::string nested = dir.path() + "/a/b/data/";
+  std::unique_ptr<Store> store = OpenOrDie(nested);
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Commit({Change::Put(Table::kJobs, "k", "v")}), IsOk());
+  EXPECT_THAT(store->Close(), IsOk());
+  EXPECT_TRUE(fs::is_regular_file(dir.path() + "/a/b/data/cascade.db"));
+}
+
 
 // ---- The directory lock ------------------------------------------------------------
 
@@ -756,56 +949,248 @@ TEST(SqliteStoreTest, AFailedMigrationStepLeavesTheFileAtItsVersion) {
   EXPECT_NE(store, nullptr) << "the file is still good for this build";
 }
 
-// ---- A failed commit -----------------------------------------------------------------------
 
-// Caps the database at its current size plus a few pages (as a full disk
-// would), so a large group cannot commit.
-absl::Status CapPages(sqlite3* db) {
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &stmt, nullptr);
-  sqlite3_step(stmt);
-  const int64_t pages = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  return SqliteExec(db, absl::StrCat("PRAGMA max_page_count = ", pages + 4));
+// ---- PostgreSQL only: what open refuses ------------------------------------------------
+
+// `url` ("postgresql://cascade@host...") with `user` and `password` in it.
+std::string WithCredentials(const std::string& url, const std::string& user,
+                            const std::string& password) {
+  const size_t start = url.find("://") + 3;
+  return absl::StrCat(url.substr(0, start), user, ":", password, url.substr(url.find('@')));
 }
 
-TEST(SqliteStoreTest, AFailedCommitFailsItsGroupAndEveryLaterOneAndIsNeverDropped) {
-  TempDir dir;
-  CommitGate gate;
-  SqliteStoreSeams seams;
-  seams.on_open = &CapPages;
-  seams.before_commit = gate.Hook();
-  absl::StatusOr<std::unique_ptr<Store>> opened = OpenSqliteStore(dir.path(), Fast(), seams);
-  ASSERT_THAT(opened, IsOk());
-  Store& store = **opened;
-  // The writer takes the first group alone and waits at the gate; the next
-  // two queue up behind it: one group with a small row and a 1 MB row (which
-  // does not fit), and a small group.
-  absl::StatusOr<uint64_t> small = store.Append({Change::Put(Table::kJobs, "small", "fits")});
-  ASSERT_THAT(small, IsOk());
-  gate.WaitArrived(1);
-  absl::StatusOr<uint64_t> big =
-      store.Append({Change::Put(Table::kJobs, "a-small-row", "v"),
-                    Change::Put(Table::kJobs, "huge", std::string(1 << 20, 'h'))});
-  absl::StatusOr<uint64_t> after = store.Append({Change::Put(Table::kJobs, "behind", "v")});
-  ASSERT_THAT(big, IsOk());
-  ASSERT_THAT(after, IsOk());
-  gate.Open();
-  EXPECT_THAT(store.WaitDurable(*big),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       AllOf(HasSubstr("cascade.db: commit of groups"), HasSubstr("SQLITE_FULL"))));
-  EXPECT_THAT(store.WaitDurable(*after), StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_THAT(store.WaitDurable(*small), IsOk()) << "committed before the failure";
-  EXPECT_THAT(store.Append({Change::Put(Table::kJobs, "later", "v")}),
-              StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_THAT(store.Close(), StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_THAT(store.Close(), StatusIs(absl::StatusCode::kResourceExhausted));
+// Everything in the database that open could change: its schemas, and the
+// columns, constraints and rows of every table in `cascade` (the leader row
+// with its epoch and times among them).
+std::string DumpCascadeSchema(const TestDatabase& db) {
+  std::string out = db.Query(
+      "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace"
+      " WHERE nspname NOT LIKE 'pg\\_%'");
+  absl::StrAppend(&out, "\ncolumns: ",
+                  db.Query("SELECT string_agg(table_name || '.' || column_name || ' ' || data_type,"
+                           " ',' ORDER BY table_name, ordinal_position)"
+                           " FROM information_schema.columns WHERE table_schema = 'cascade'"));
+  absl::StrAppend(&out, "\nconstraints: ",
+                  db.Query("SELECT string_agg(conname || ' ' || pg_get_constraintdef(c.oid), ','"
+                           " ORDER BY conname) FROM pg_constraint c JOIN pg_namespace n"
+                           " ON n.oid = c.connamespace WHERE n.nspname = 'cascade'"));
+  const std::string tables = db.Query(
+      "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE n.nspname = 'cascade' AND c.relkind = 'r' ORDER BY 1");
+  for (absl::string_view table : absl::StrSplit(tables, '\n', absl::SkipEmpty())) {
+    absl::StrAppend(&out, "\n", table, ": ",
+                    db.Query(absl::StrCat("SELECT string_agg(t::text, ' | ' ORDER BY t::text)"
+                                          " FROM cascade.\"",
+                                          table, "\" t")));
+  }
+  return out;
+}
 
-  // The failed group left nothing, not even its small row (a group is whole
-  // or absent), and nothing after it was committed.
-  std::unique_ptr<Store> reopened = OpenOrDie(dir.path());
-  ASSERT_NE(reopened, nullptr);
-  EXPECT_EQ(LoadTable(*reopened, Table::kJobs), (Rows{{"small", "fits"}}));
+// A PostgreSQL store of a few rows in `db`, closed.
+void MakePostgresStore(const TestDatabase& db) {
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(db.url(), {});
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Commit({Change::Put(Table::kJobs, "job-1", "queued"),
+                                Change::Put(Table::kBatches, "batch-1", "{}")}),
+              IsOk());
+  ASSERT_THAT((*store)->Close(), IsOk());
+}
+
+struct PostgresRefusalCase {
+  std::string name;
+  // A Cascade store is made first (else the database is empty), then `sql`
+  // is run.
+  bool cascade_store;
+  std::string sql;
+  absl::StatusCode code;
+  std::vector<std::string> message_parts;
+};
+
+void PrintTo(const PostgresRefusalCase& c, std::ostream* os) { *os << c.name; }
+
+class PostgresRefusalTest : public ::testing::TestWithParam<PostgresRefusalCase> {};
+
+TEST_P(PostgresRefusalTest, GivesTheDocumentedErrorAndChangesNothing) {
+  const PostgresRefusalCase& c = GetParam();
+  TestDatabase db;
+  if (c.cascade_store) MakePostgresStore(db);
+  db.Query(c.sql);
+  const std::string before = DumpCascadeSchema(db);
+  // The superuser needs no password (trust), but the URL carries one, which
+  // no message may show.
+  const std::string url = WithCredentials(db.url(), "cascade", "s3cret-in-url");
+  for (int attempt = 0; attempt < 2; ++attempt) {  // a refusal changes nothing, so again
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(url, {});
+    ASSERT_FALSE(store.ok()) << c.name << " opened";
+    EXPECT_EQ(store.status().code(), c.code) << store.status();
+    if (attempt == 0) std::cout << "[          ] " << store.status() << "\n";
+    const std::string message(store.status().message());
+    EXPECT_THAT(message, HasSubstr(RedactPostgresUrl(url)));
+    EXPECT_THAT(message, Not(HasSubstr("s3cret-in-url")));
+    for (const std::string& part : c.message_parts) EXPECT_THAT(message, HasSubstr(part));
+  }
+  EXPECT_EQ(DumpCascadeSchema(db), before);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PostgresStore, PostgresRefusalTest,
+    ::testing::Values(
+        PostgresRefusalCase{
+            "NewerSchema",
+            true,
+            "UPDATE cascade.meta SET value = '99' WHERE key = 'schema_version'",
+            absl::StatusCode::kFailedPrecondition,
+            {"was written by a newer Cascade (schema 99, this build reads up to 1)"}},
+        PostgresRefusalCase{"ForeignSchema",
+                            false,
+                            "CREATE SCHEMA cascade;"
+                            "CREATE TABLE cascade.invoices (id int PRIMARY KEY, total numeric);"
+                            "INSERT INTO cascade.invoices VALUES (1, 12.5);",
+                            absl::StatusCode::kFailedPrecondition,
+                            {"not a Cascade database", "without Cascade's table cascade.meta",
+                             "its tables: invoices"}},
+        PostgresRefusalCase{"EmptySchemaNamedCascade",
+                            false,
+                            "CREATE SCHEMA cascade",
+                            absl::StatusCode::kFailedPrecondition,
+                            {"not a Cascade database", "its tables: none"}},
+        PostgresRefusalCase{"MetaOfAnotherApplication",
+                            false,
+                            "CREATE SCHEMA cascade;"
+                            "CREATE TABLE cascade.meta (key text PRIMARY KEY, value text);"
+                            "INSERT INTO cascade.meta VALUES ('application', 'billing'),"
+                            " ('schema_version', '1');",
+                            absl::StatusCode::kFailedPrecondition,
+                            {"not a Cascade database", "names another application"}},
+        PostgresRefusalCase{"NoSchemaVersion",
+                            true,
+                            "DELETE FROM cascade.meta WHERE key = 'schema_version'",
+                            absl::StatusCode::kFailedPrecondition,
+                            {"no schema version"}}),
+    [](const ::testing::TestParamInfo<PostgresRefusalCase>& info) { return info.param.name; });
+
+// A TCP port on 127.0.0.1 that refuses connections: bound, never listening,
+// so nothing else takes it while the test runs.
+class ClosedPort {
+ public:
+  ClosedPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      std::abort();
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~ClosedPort() { close(fd_); }
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(PostgresStoreOpenTest, AnUnreachableServerIsUnavailableNamingTheUrlWithoutItsPassword) {
+  ClosedPort closed;
+  const std::string url =
+      absl::StrCat("postgresql://cascade:s3cret@127.0.0.1:", closed.port(), "/farm");
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(url, {});
+  std::cout << "[          ] " << store.status() << "\n";
+  EXPECT_THAT(store, StatusIs(absl::StatusCode::kUnavailable,
+                              AllOf(HasSubstr(absl::StrCat("connecting to postgresql://cascade:****@"
+                                                           "127.0.0.1:",
+                                                           closed.port(), "/farm")),
+                                    Not(HasSubstr("s3cret")))));
+}
+
+TEST(PostgresStoreOpenTest, AWrongPasswordIsPermissionDeniedAndTheMessageHidesIt) {
+  TestDatabase db;
+  const std::string url = WithCredentials(db.url(), "cascade_pw", "wrong-password");
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(url, {});
+  std::cout << "[          ] " << store.status() << "\n";
+  EXPECT_THAT(store, StatusIs(absl::StatusCode::kPermissionDenied,
+                              AllOf(HasSubstr("cascade_pw:****@"),
+                                    HasSubstr("password authentication failed"),
+                                    Not(HasSubstr("wrong-password")))));
+  EXPECT_EQ(db.Query("SELECT count(*) FROM pg_namespace WHERE nspname = 'cascade'"), "0");
+}
+
+TEST(PostgresStoreOpenTest, ARoleThatMayNotCreateTheSchemaIsPermissionDeniedAndCreatesNothing) {
+  TestDatabase db;  // owned by the superuser; cascade_pw may connect, not create
+  const std::string url = WithCredentials(db.url(), "cascade_pw", "cascade-test-password");
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(url, {});
+  std::cout << "[          ] " << store.status() << "\n";
+  EXPECT_THAT(store, StatusIs(absl::StatusCode::kPermissionDenied,
+                              AllOf(HasSubstr("cascade_pw:****@"), HasSubstr("creating the schema"),
+                                    Not(HasSubstr("cascade-test-password")))));
+  EXPECT_EQ(db.Query("SELECT count(*) FROM pg_namespace WHERE nspname = 'cascade'"), "0");
+}
+
+TEST(PostgresStoreOpenTest, ADatabaseThatDoesNotExistIsNamedAndNotCreated) {
+  const std::string cluster = PostgresClusterUrl();
+  ASSERT_FALSE(cluster.empty());
+  const std::string name = absl::StrCat("cascade_test_missing_", getpid());
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      OpenPostgresStore(WithDatabase(cluster, name), {});
+  std::cout << "[          ] " << store.status() << "\n";
+  EXPECT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr(absl::StrCat("database \"", name, "\" does not exist"))));
+  EXPECT_EQ(PgQuery(cluster, absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '",
+                                          name, "'")),
+            "0");
+}
+
+TEST(PostgresStoreOpenTest, BadArgumentsAreInvalidArgumentAndConnectToNothing) {
+  EXPECT_THAT(OpenPostgresStore("/var/lib/cascade", {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a postgresql:// URL")));
+  EXPECT_THAT(OpenPostgresStore("mysql://root:pw@db/farm", {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("mysql://root:****@db/farm"), Not(HasSubstr(":pw@")))));
+  // Out-of-range options are refused before any connection is tried (the
+  // port refuses connections).
+  ClosedPort closed;
+  const std::string url = absl::StrCat("postgresql://cascade@127.0.0.1:", closed.port(), "/x");
+  PostgresStoreOptions zero_bytes;
+  zero_bytes.max_commit_bytes = 0;
+  EXPECT_THAT(OpenPostgresStore(url, zero_bytes), StatusIs(absl::StatusCode::kInvalidArgument));
+  PostgresStoreOptions renew_too_slow;
+  renew_too_slow.renew_every = renew_too_slow.lease;
+  EXPECT_THAT(OpenPostgresStore(url, renew_too_slow),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  PostgresStoreOptions no_renewal;
+  no_renewal.renew_every = absl::ZeroDuration();
+  EXPECT_THAT(OpenPostgresStore(url, no_renewal), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(PostgresStoreOpenTest, RedactPostgresUrlHidesOnlyThePassword) {
+  EXPECT_EQ(RedactPostgresUrl("postgresql://farm:s3cret@db.example:5432/cascade"),
+            "postgresql://farm:****@db.example:5432/cascade");
+  EXPECT_EQ(RedactPostgresUrl("postgres://farm:s3cret@db.example"), "postgres://farm:****@db.example");
+  // A password holding ':' or '@' (libpq takes the last '@' before the host).
+  EXPECT_EQ(RedactPostgresUrl("postgresql://farm:a:b@c@db/cascade"),
+            "postgresql://farm:****@db/cascade");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://farm:@db/cascade"), "postgresql://farm:****@db/cascade");
+  // Nothing to hide.
+  EXPECT_EQ(RedactPostgresUrl("postgresql://farm@db/cascade"), "postgresql://farm@db/cascade");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://db/cascade"), "postgresql://db/cascade");
+  EXPECT_EQ(RedactPostgresUrl("postgresql:///cascade"), "postgresql:///cascade");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://db/cascade?application_name=a:b@c"),
+            "postgresql://db/cascade?application_name=a:b@c")
+      << "an '@' after the host is not a password's end";
+  EXPECT_EQ(RedactPostgresUrl("/var/lib/cascade"), "/var/lib/cascade");
+  EXPECT_EQ(RedactPostgresUrl(""), "");
+
+  EXPECT_TRUE(IsPostgresUrl("postgresql://db/cascade"));
+  EXPECT_TRUE(IsPostgresUrl("postgres://db/cascade"));
+  EXPECT_FALSE(IsPostgresUrl("/var/lib/cascade"));
+  EXPECT_FALSE(IsPostgresUrl("postgresql:/db"));
+  EXPECT_FALSE(IsPostgresUrl("mysql://db/cascade"));
+  EXPECT_FALSE(IsPostgresUrl(""));
 }
 
 }  // namespace
