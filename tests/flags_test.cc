@@ -38,6 +38,32 @@ TEST(FlagsTest, DefaultsAreSpecs) {
   // Contract §15: the v1 bridge is off; a pickup's lease is 4 h.
   EXPECT_TRUE(flags->v1_secrets.empty());
   EXPECT_EQ(flags->v1_lease, absl::Hours(4));
+  // Contract §17: takeover within 15 s of a leader's death.
+  EXPECT_EQ(flags->leader_lease, absl::Seconds(10));
+  EXPECT_EQ(flags->leader_renew, absl::Seconds(2));
+  EXPECT_EQ(flags->standby_poll, absl::Seconds(1));
+  EXPECT_EQ(flags->node_name, "");
+}
+
+TEST(FlagsTest, TheLeaderFlagsReachTheEngine) {
+  absl::StatusOr<ServerFlags> flags =
+      ParseFlags({"--data", "postgresql://farm:pw@db.example/cascade", "--leader-lease", "4.5",
+                  "--leader-renew=1.5", "--standby-poll", "0.25", "--node-name", "render-01"});
+  ASSERT_THAT(flags, IsOk());
+  EXPECT_EQ(flags->standby_poll, absl::Milliseconds(250));
+  const Options options = EngineOptions(*flags);
+  EXPECT_EQ(options.durability.data_dir, "postgresql://farm:pw@db.example/cascade");
+  EXPECT_EQ(options.durability.leader_lease, absl::Milliseconds(4500));
+  EXPECT_EQ(options.durability.leader_renew, absl::Milliseconds(1500));
+  EXPECT_EQ(options.durability.node_name, "render-01");
+}
+
+TEST(FlagsTest, TheRenewalMustBeShorterThanTheLease) {
+  EXPECT_THAT(ParseFlags({"--leader-lease", "3", "--leader-renew", "3"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--leader-renew (3s) must be shorter than --leader-lease (3s)")));
+  EXPECT_THAT(ParseFlags({"--leader-renew", "10"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--leader-renew")));
 }
 
 TEST(FlagsTest, EveryFlagIsRead) {
@@ -209,6 +235,12 @@ TEST(FlagsTest, BadFlagsNameTheFlag) {
            {"--v1-lease-seconds", "0"},
            {"--v1-lease-seconds", "604801"},
            {"--v1-lease-seconds", "long"},
+           {"--leader-lease", "0"},
+           {"--leader-lease", "301"},
+           {"--leader-renew", "0.01"},
+           {"--standby-poll", "0"},
+           {"--standby-poll", "61"},
+           {"--node-name", ""},
            {"--frobnicate", "1"},
            {"stray"},
        }) {
@@ -218,11 +250,31 @@ TEST(FlagsTest, BadFlagsNameTheFlag) {
 }
 
 TEST(FlagsTest, UsageListsEveryFlag) {
-  for (const char* flag :
-       {"--listen", "--data", "--token", "--worker-token", "--rate-limit", "--demo-workers",
-        "--output-url", "--lease-seconds", "--max-attempts", "--abort-grace", "--webhook-backoff",
-        "--webhook-timeout", "--webhook-secret", "--retry-backoff", "--render-timeout",
-        "--pickup-order", "--v1-secret", "--v1-lease-seconds", "--help"}) {
+  for (const char* flag : {"--listen",
+                           "--data",
+                           "--token",
+                           "--worker-token",
+                           "--rate-limit",
+                           "--demo-workers",
+                           "--output-url",
+                           "--lease-seconds",
+                           "--max-attempts",
+                           "--abort-grace",
+                           "--webhook-backoff",
+                           "--webhook-timeout",
+                           "--webhook-secret",
+                           "--retry-backoff",
+                           "--render-timeout",
+                           "--pickup-order",
+                           "--v1-secret",
+                           "--v1-lease-seconds",
+                           "--events-window",
+                           "--max-event-streams",
+                           "--leader-lease",
+                           "--leader-renew",
+                           "--standby-poll",
+                           "--node-name",
+                           "--help"}) {
     EXPECT_THAT(Usage(), HasSubstr(flag));
   }
 }
