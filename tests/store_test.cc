@@ -301,6 +301,10 @@ std::string BackendName(const ::testing::TestParamInfo<BackendKind>& info) {
   return info.param == BackendKind::kSqlite ? "Sqlite" : "Postgres";
 }
 
+void PrintTo(BackendKind kind, std::ostream* os) {
+  *os << (kind == BackendKind::kSqlite ? "SQLite" : "PostgreSQL");
+}
+
 // The contract every Store keeps, run once per backend.
 class StoreContractTest : public ::testing::TestWithParam<BackendKind> {
  protected:
@@ -666,7 +670,6 @@ TEST(SqliteStoreTest, CreatesTheDataDirectoryWithItsParents) {
   EXPECT_TRUE(fs::is_regular_file(dir.path() + "/a/b/data/cascade.db"));
 }
 
-
 // ---- The directory lock ------------------------------------------------------------
 
 TEST(SqliteStoreTest, ASecondOpenOfTheDirectoryFailsWhileTheFirstIsOpen) {
@@ -949,7 +952,6 @@ TEST(SqliteStoreTest, AFailedMigrationStepLeavesTheFileAtItsVersion) {
   EXPECT_NE(store, nullptr) << "the file is still good for this build";
 }
 
-
 // ---- PostgreSQL only: what open refuses ------------------------------------------------
 
 // `url` ("postgresql://cascade@host...") with `user` and `password` in it.
@@ -1101,11 +1103,12 @@ TEST(PostgresStoreOpenTest, AnUnreachableServerIsUnavailableNamingTheUrlWithoutI
       absl::StrCat("postgresql://cascade:s3cret@127.0.0.1:", closed.port(), "/farm");
   absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(url, {});
   std::cout << "[          ] " << store.status() << "\n";
-  EXPECT_THAT(store, StatusIs(absl::StatusCode::kUnavailable,
-                              AllOf(HasSubstr(absl::StrCat("connecting to postgresql://cascade:****@"
-                                                           "127.0.0.1:",
-                                                           closed.port(), "/farm")),
-                                    Not(HasSubstr("s3cret")))));
+  EXPECT_THAT(store,
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr(absl::StrCat("connecting to postgresql://cascade:****@"
+                                                    "127.0.0.1:",
+                                                    closed.port(), "/farm")),
+                             Not(HasSubstr("s3cret")))));
 }
 
 TEST(PostgresStoreOpenTest, AWrongPasswordIsPermissionDeniedAndTheMessageHidesIt) {
@@ -1135,13 +1138,12 @@ TEST(PostgresStoreOpenTest, ADatabaseThatDoesNotExistIsNamedAndNotCreated) {
   const std::string cluster = PostgresClusterUrl();
   ASSERT_FALSE(cluster.empty());
   const std::string name = absl::StrCat("cascade_test_missing_", getpid());
-  absl::StatusOr<std::unique_ptr<Store>> store =
-      OpenPostgresStore(WithDatabase(cluster, name), {});
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(WithDatabase(cluster, name), {});
   std::cout << "[          ] " << store.status() << "\n";
   EXPECT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition,
                               HasSubstr(absl::StrCat("database \"", name, "\" does not exist"))));
-  EXPECT_EQ(PgQuery(cluster, absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '",
-                                          name, "'")),
+  EXPECT_EQ(PgQuery(cluster,
+                    absl::StrCat("SELECT count(*) FROM pg_database WHERE datname = '", name, "'")),
             "0");
 }
 
@@ -1160,8 +1162,7 @@ TEST(PostgresStoreOpenTest, BadArgumentsAreInvalidArgumentAndConnectToNothing) {
   EXPECT_THAT(OpenPostgresStore(url, zero_bytes), StatusIs(absl::StatusCode::kInvalidArgument));
   PostgresStoreOptions renew_too_slow;
   renew_too_slow.renew_every = renew_too_slow.lease;
-  EXPECT_THAT(OpenPostgresStore(url, renew_too_slow),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(OpenPostgresStore(url, renew_too_slow), StatusIs(absl::StatusCode::kInvalidArgument));
   PostgresStoreOptions no_renewal;
   no_renewal.renew_every = absl::ZeroDuration();
   EXPECT_THAT(OpenPostgresStore(url, no_renewal), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -1170,11 +1171,13 @@ TEST(PostgresStoreOpenTest, BadArgumentsAreInvalidArgumentAndConnectToNothing) {
 TEST(PostgresStoreOpenTest, RedactPostgresUrlHidesOnlyThePassword) {
   EXPECT_EQ(RedactPostgresUrl("postgresql://farm:s3cret@db.example:5432/cascade"),
             "postgresql://farm:****@db.example:5432/cascade");
-  EXPECT_EQ(RedactPostgresUrl("postgres://farm:s3cret@db.example"), "postgres://farm:****@db.example");
+  EXPECT_EQ(RedactPostgresUrl("postgres://farm:s3cret@db.example"),
+            "postgres://farm:****@db.example");
   // A password holding ':' or '@' (libpq takes the last '@' before the host).
   EXPECT_EQ(RedactPostgresUrl("postgresql://farm:a:b@c@db/cascade"),
             "postgresql://farm:****@db/cascade");
-  EXPECT_EQ(RedactPostgresUrl("postgresql://farm:@db/cascade"), "postgresql://farm:****@db/cascade");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://farm:@db/cascade"),
+            "postgresql://farm:****@db/cascade");
   // Nothing to hide.
   EXPECT_EQ(RedactPostgresUrl("postgresql://farm@db/cascade"), "postgresql://farm@db/cascade");
   EXPECT_EQ(RedactPostgresUrl("postgresql://db/cascade"), "postgresql://db/cascade");
