@@ -32,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/mutex.h"
+#include "engine/store/group_commit.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
@@ -40,8 +41,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// The longest a commit waits for more groups (as in the SQLite store).
-constexpr std::chrono::microseconds kMaxCommitDelay{1000};
 // pg_advisory_xact_lock's key while the schema is created or checked, so
 // that servers starting together on an empty database create it once.
 constexpr int64_t kSchemaLockKey = 0x43534344;  // "CSCD", as the SQLite file's id
@@ -299,47 +298,19 @@ class PostgresStore final : public Store {
         renewed_(renewed.time_since_epoch().count()),
         writer_conn_(std::move(writer)),
         renew_conn_(std::move(renewer)),
-        writer_([this] { WriterLoop(); }),
+        committer_(
+            redacted_, options.max_commit_bytes,
+            [this](const std::vector<GroupCommitter::Group>& batch) { return Commit(batch); },
+            seams.before_commit),
         renewal_([this] { RenewLoop(); }) {}
 
   ~PostgresStore() override { Close().IgnoreError(); }
 
   absl::StatusOr<uint64_t> Append(std::vector<Change> changes) override {
-    size_t bytes = 0;
-    for (size_t i = 0; i < changes.size(); ++i) {
-      const Change& c = changes[i];
-      if (TableName(c.table).empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("Append: change ", i, " names table ",
-                                                       static_cast<int>(c.table),
-                                                       ", which does not exist"));
-      }
-      bytes += c.key.size() + (c.value.has_value() ? c.value->size() : 0);
-    }
-    uint64_t ticket;
-    {
-      MutexLock lock(&mu_);
-      if (!failure_.ok()) return failure_;
-      if (stopping_) {
-        return absl::FailedPreconditionError(absl::StrCat(redacted_, ": store is closed"));
-      }
-      ticket = ++last_ticket_;
-      queue_.push_back(Group{ticket, bytes, std::move(changes)});
-      ++stats_.groups_appended;
-    }
-    work_cv_.Signal();
-    return ticket;
+    return committer_.Append(std::move(changes));
   }
 
-  absl::Status WaitDurable(uint64_t ticket) override {
-    MutexLock lock(&mu_);
-    if (ticket == 0 || ticket > last_ticket_) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "WaitDurable: ticket ", ticket, " was never issued (the last is ", last_ticket_, ")"));
-    }
-    while (durable_ticket_ < ticket && failure_.ok()) durable_cv_.Wait(&mu_);
-    if (durable_ticket_ >= ticket) return absl::OkStatus();
-    return failure_;
-  }
+  absl::Status WaitDurable(uint64_t ticket) override { return committer_.WaitDurable(ticket); }
 
   absl::Status Load(Table table,
                     absl::FunctionRef<absl::Status(std::string_view key, std::string_view value)>
@@ -383,23 +354,13 @@ class PostgresStore final : public Store {
   absl::Status Close() override {
     MutexLock close_lock(&close_mu_);
     if (closed_) return close_status_;
-    {
-      MutexLock lock(&mu_);
-      stopping_ = true;
-    }
-    work_cv_.SignalAll();
-    writer_.join();  // it commits what is queued first
+    absl::Status status = committer_.Stop();  // it commits what is queued first
     {
       MutexLock lock(&renew_mu_);
       renew_stop_ = true;
     }
     renew_cv_.SignalAll();
     renewal_.join();
-    absl::Status status;
-    {
-      MutexLock lock(&mu_);
-      status = failure_;
-    }
     {
       MutexLock conn_lock(&conn_mu_);
       // Gives the lease up, so that a standby takes over at once rather
@@ -418,10 +379,7 @@ class PostgresStore final : public Store {
     return status;
   }
 
-  StoreStats GetStats() const override {
-    MutexLock lock(&mu_);
-    return stats_;
-  }
+  StoreStats GetStats() const override { return committer_.stats(); }
 
   std::optional<StoreLease> Lease() const override {
     StoreLease lease;
@@ -433,100 +391,42 @@ class PostgresStore final : public Store {
   }
 
  private:
-  struct Group {
-    uint64_t ticket;
-    size_t bytes;
-    std::vector<Change> changes;
-  };
-
   SteadyClock::time_point RenewedAt() const {
     return SteadyClock::time_point(SteadyClock::duration(renewed_.load(std::memory_order_acquire)));
   }
 
   // Ends the lease for good: no group is committed after this one returns
   // (but one already being committed may still be, under its fence).
-  void Lose(const absl::Status& why) {
+  void Lose(absl::Status why) {
     lost_.store(true, std::memory_order_release);
-    {
-      MutexLock lock(&mu_);
-      if (failure_.ok()) failure_ = why;
-      queue_.clear();  // never committed; their waiters get failure_
-    }
-    durable_cv_.SignalAll();
-    work_cv_.SignalAll();
+    committer_.Fail(absl::Status(why.code(), absl::StrCat(redacted_, ": ", why.message())));
   }
 
-  absl::Status LostError(std::string_view why) const {
-    return absl::UnavailableError(absl::StrCat(redacted_, ": this server lost the leader lease (",
-                                               Sv(why), "; its epoch was ", epoch_,
+  static absl::Status LostError(uint64_t epoch, std::string_view why) {
+    return absl::UnavailableError(absl::StrCat("this server lost the leader lease (", Sv(why),
+                                               "; its epoch was ", epoch,
                                                "), so it commits nothing more"));
   }
 
-  // The writer thread: group commit, as in the SQLite store.
-  void WriterLoop() {
-    std::vector<Group> batch;
-    size_t last_groups = 0;
-    SteadyClock::duration last_duration{};
-    for (;;) {
-      size_t bytes = 0;
-      {
-        MutexLock lock(&mu_);
-        while (queue_.empty() && !stopping_ && failure_.ok()) work_cv_.Wait(&mu_);
-        if (queue_.empty() || !failure_.ok()) return;
-        if (last_groups > 1 && queue_.size() < last_groups && !stopping_) {
-          work_cv_.WaitFor(&mu_,
-                           std::min<SteadyClock::duration>(last_duration / 2, kMaxCommitDelay),
-                           [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-                             return queue_.size() >= last_groups || stopping_;
-                           });
-        }
-        while (!queue_.empty() &&
-               (batch.empty() || bytes + queue_.front().bytes <= options_.max_commit_bytes)) {
-          bytes += queue_.front().bytes;
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-      }
-      if (batch.empty()) continue;  // Lose emptied the queue meanwhile
-      if (seams_.before_commit) seams_.before_commit();
-      const SteadyClock::time_point start = SteadyClock::now();
-      absl::Status status;
-      bool fenced = false;  // status is LostError's: said as it is
-      if (start - RenewedAt() >= absl::ToChronoNanoseconds(options_.lease)) {
-        status = LostError("not renewed within the lease");
-        fenced = true;
-      } else {
-        MutexLock conn_lock(&conn_mu_);
-        status = CommitBatch(batch, fenced);
-      }
-      last_duration = SteadyClock::now() - start;
-      last_groups = batch.size();
-      if (!status.ok()) {
-        Lose(fenced ? status
-                    : absl::Status(
-                          status.code(),
-                          absl::StrCat(redacted_, ": commit of groups ", batch.front().ticket, "..",
-                                       batch.back().ticket,
-                                       " failed, so no later group will be: ", status.message())));
-        return;
-      }
-      {
-        MutexLock lock(&mu_);
-        durable_ticket_ = batch.back().ticket;
-        stats_.groups_committed += batch.size();
-        stats_.commits += 1;
-        stats_.bytes_committed += bytes;
-      }
-      durable_cv_.SignalAll();
-      batch.clear();
+  // The committer's transaction. Any failure ends the lease: after it, this
+  // store's state and the database's may differ, and only a new store
+  // (restoring from the database) may lead.
+  absl::Status Commit(const std::vector<GroupCommitter::Group>& batch) {
+    absl::Status status;
+    if (SteadyClock::now() - RenewedAt() >= absl::ToChronoNanoseconds(options_.lease)) {
+      status = LostError(epoch_, "not renewed within the lease");
+    } else {
+      MutexLock conn_lock(&conn_mu_);
+      status = CommitBatch(batch);
     }
+    if (!status.ok()) lost_.store(true, std::memory_order_release);
+    return status;
   }
 
   // One transaction: the fence, then every change of `batch`. Within the
   // transaction only a key's last change matters, so each table gets one
   // upsert of its written keys and one delete of its deleted ones.
-  // `fenced` is set when the fence refused the commit.
-  absl::Status CommitBatch(const std::vector<Group>& batch, bool& fenced)
+  absl::Status CommitBatch(const std::vector<GroupCommitter::Group>& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(conn_mu_) {
     PGconn* conn = writer_conn_.get();
     struct Final {
@@ -535,7 +435,7 @@ class PostgresStore final : public Store {
     };
     std::array<std::vector<Final>, std::size(kAllTables)> finals;
     std::array<absl::flat_hash_map<std::string_view, size_t>, std::size(kAllTables)> where;
-    for (const Group& group : batch) {
+    for (const GroupCommitter::Group& group : batch) {
       for (const Change& change : group.changes) {
         const size_t t = static_cast<size_t>(change.table);
         auto [it, inserted] = where[t].try_emplace(change.key, finals[t].size());
@@ -547,7 +447,7 @@ class PostgresStore final : public Store {
       }
     }
     CASCADE_RETURN_IF_ERROR(Exec(conn, "BEGIN").status());
-    absl::Status status = FencedWrites(conn, finals, fenced);
+    absl::Status status = FencedWrites(conn, finals);
     if (status.ok()) status = Exec(conn, "COMMIT").status();
     if (!status.ok() && PQtransactionStatus(conn) != PQTRANS_IDLE) {
       Exec(conn, "ROLLBACK").IgnoreError();
@@ -556,7 +456,7 @@ class PostgresStore final : public Store {
   }
 
   template <typename Finals>
-  absl::Status FencedWrites(PGconn* conn, const Finals& finals, bool& fenced)
+  absl::Status FencedWrites(PGconn* conn, const Finals& finals)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(conn_mu_) {
     if (!seams_.unfenced) {
       // FOR SHARE: a takeover's UPDATE of the row waits until this
@@ -564,15 +464,13 @@ class PostgresStore final : public Store {
       CASCADE_ASSIGN_OR_RETURN(Result fence, Exec(conn,
                                                   "SELECT epoch FROM cascade.leader WHERE id = 1"
                                                   " AND expires_at > clock_timestamp() FOR SHARE"));
-      fenced = true;
       if (PQntuples(fence.get()) != 1) {
-        return LostError("the database's lease lapsed before this commit");
+        return LostError(epoch_, "the database's lease lapsed before this commit");
       }
       const std::string_view epoch = PQgetvalue(fence.get(), 0, 0);
       if (epoch != epoch_text_) {
-        return LostError(absl::StrCat("another server took over with epoch ", Sv(epoch)));
+        return LostError(epoch_, absl::StrCat("another server took over with epoch ", Sv(epoch)));
       }
-      fenced = false;
     }
     for (size_t t = 0; t < finals.size(); ++t) {
       ByteaArray put_keys, put_values, delete_keys;
@@ -646,7 +544,8 @@ class PostgresStore final : public Store {
           if (std::string_view(PQcmdTuples(renewed->get())) == "1") {
             renewed_.store(start.time_since_epoch().count(), std::memory_order_release);
           } else {
-            Lose(LostError("the lease lapsed or another server took over before a renewal"));
+            Lose(
+                LostError(epoch_, "the lease lapsed or another server took over before a renewal"));
             return;
           }
         }
@@ -654,7 +553,7 @@ class PostgresStore final : public Store {
         // the lease runs out below if it stays so.
       }
       if (SteadyClock::now() - RenewedAt() >= lease_length) {
-        Lose(LostError("not renewed within the lease"));
+        Lose(LostError(epoch_, "not renewed within the lease"));
         return;
       }
     }
@@ -669,16 +568,6 @@ class PostgresStore final : public Store {
   std::atomic<SteadyClock::rep> renewed_;
   std::atomic<bool> lost_{false};
 
-  mutable Mutex mu_;
-  CondVar work_cv_;
-  CondVar durable_cv_;
-  std::deque<Group> queue_ ABSL_GUARDED_BY(mu_);
-  uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t durable_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Status failure_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  StoreStats stats_ ABSL_GUARDED_BY(mu_);
-
   // The writer's connection (commits, Load, Close's release). The renewal
   // connection is the renewal thread's until Close has joined it.
   Mutex conn_mu_;
@@ -692,7 +581,8 @@ class PostgresStore final : public Store {
   Mutex close_mu_;
   bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
   absl::Status close_status_ ABSL_GUARDED_BY(close_mu_);
-  std::thread writer_;  // the threads last: they start once everything above exists
+  // Last: their threads start once everything above exists.
+  GroupCommitter committer_;
   std::thread renewal_;
 };
 

@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/mutex.h"
+#include "engine/store/group_commit.h"
 #include "engine/util/status_macros.h"
 #include "engine/util/strings.h"
 
@@ -51,8 +52,6 @@ constexpr size_t kMaxCheckLines = 5;
 // The WAL is truncated back to this size after a checkpoint if a burst grew
 // it beyond.
 constexpr int64_t kJournalSizeLimit = int64_t{64} << 20;
-// The longest a commit waits for more groups (see WriterLoop).
-constexpr std::chrono::microseconds kMaxCommitDelay{1000};
 // SQLite checkpoints (copies the log into the database file, and under
 // synchronous NORMAL syncs both) when a commit leaves the log this many pages
 // long (4 KiB each, so ~40 MB). SQLite's default is 1000. A checkpoint copies
@@ -589,67 +588,31 @@ absl::StatusOr<Statements> PrepareStatements(sqlite3* db) {
 
 // ---- The store ----------------------------------------------------------------
 
-// Append queues a group under mu_; the writer thread takes everything queued
-// (up to max_commit_bytes), commits it in one transaction with mu_ released,
-// then records the last ticket it covered and wakes every waiter. While it
-// commits, concurrent callers queue their groups, and the next commit takes
-// them all.
-//
-// Why a writer thread rather than letting the first waiting caller commit for
-// the others (as LevelDB does): measured here with 8 callers on 2 cores, the
-// caller that had just committed was always first back in the queue and
-// committed its next group nearly alone (1.1 groups a commit, 25% fewer
-// groups/s), while the writer thread's wake-up gives the queue time to fill.
-// The caller-commits design was 25% faster for a lone caller (no thread
-// switch); the engine's goal is throughput under concurrency.
+// The group commit is GroupCommitter's (group_commit.h); the store gives it
+// the transaction (CommitBatch) and keeps the connection.
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::string path, DirectoryLock lock, Db db, Statements statements,
               const SqliteStoreOptions& options, std::function<void()> before_commit)
-      : path_(std::move(path)),
-        options_(options),
-        before_commit_(std::move(before_commit)),
+      : path_(path),
         db_(std::move(db)),
         stmts_(std::move(statements)),
         lock_(std::move(lock)),
-        writer_([this] { WriterLoop(); }) {}
+        committer_(
+            std::move(path), options.max_commit_bytes,
+            [this](const std::vector<GroupCommitter::Group>& batch) {
+              MutexLock db_lock(&db_mu_);
+              return CommitBatch(batch);
+            },
+            std::move(before_commit)) {}
 
   ~SqliteStore() override { Close().IgnoreError(); }
 
   absl::StatusOr<uint64_t> Append(std::vector<Change> changes) override {
-    size_t bytes = 0;
-    for (size_t i = 0; i < changes.size(); ++i) {
-      const Change& c = changes[i];
-      if (TableName(c.table).empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("Append: change ", i, " names table ",
-                                                       static_cast<int>(c.table),
-                                                       ", which does not exist"));
-      }
-      bytes += c.key.size() + (c.value.has_value() ? c.value->size() : 0);
-    }
-    uint64_t ticket;
-    {
-      MutexLock lock(&mu_);
-      if (!failure_.ok()) return failure_;
-      if (stopping_) return absl::FailedPreconditionError(absl::StrCat(path_, ": store is closed"));
-      ticket = ++last_ticket_;
-      queue_.push_back(Group{ticket, bytes, std::move(changes)});
-      ++stats_.groups_appended;
-    }
-    work_cv_.Signal();
-    return ticket;
+    return committer_.Append(std::move(changes));
   }
 
-  absl::Status WaitDurable(uint64_t ticket) override {
-    MutexLock lock(&mu_);
-    if (ticket == 0 || ticket > last_ticket_) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "WaitDurable: ticket ", ticket, " was never issued (the last is ", last_ticket_, ")"));
-    }
-    while (durable_ticket_ < ticket && failure_.ok()) durable_cv_.Wait(&mu_);
-    if (durable_ticket_ >= ticket) return absl::OkStatus();
-    return failure_;
-  }
+  absl::Status WaitDurable(uint64_t ticket) override { return committer_.WaitDurable(ticket); }
 
   absl::Status Load(Table table,
                     absl::FunctionRef<absl::Status(std::string_view key, std::string_view value)>
@@ -688,17 +651,7 @@ class SqliteStore final : public Store {
   absl::Status Close() override {
     MutexLock close_lock(&close_mu_);
     if (closed_) return close_status_;
-    {
-      MutexLock lock(&mu_);
-      stopping_ = true;
-    }
-    work_cv_.SignalAll();
-    writer_.join();  // it commits what is queued first
-    absl::Status status;
-    {
-      MutexLock lock(&mu_);
-      status = failure_;
-    }
+    absl::Status status = committer_.Stop();  // it commits what is queued first
     {
       MutexLock db_lock(&db_mu_);
       stmts_ = Statements();  // finalizes them: sqlite3_close needs that
@@ -717,93 +670,16 @@ class SqliteStore final : public Store {
     return status;
   }
 
-  StoreStats GetStats() const override {
-    MutexLock lock(&mu_);
-    return stats_;
-  }
+  StoreStats GetStats() const override { return committer_.stats(); }
 
  private:
-  struct Group {
-    uint64_t ticket;
-    size_t bytes;
-    std::vector<Change> changes;
-  };
-
-  // The writer thread: takes what is queued (up to max_commit_bytes), commits
-  // it in one transaction, wakes the waiters; until Close and an empty queue,
-  // or the first failed commit.
-  void WriterLoop() {
-    std::vector<Group> batch;
-    // The last commit: how many groups it carried and how long it took.
-    size_t last_groups = 0;
-    std::chrono::steady_clock::duration last_duration{};
-    for (;;) {
-      size_t bytes = 0;
-      {
-        MutexLock lock(&mu_);
-        while (queue_.empty() && !stopping_) work_cv_.Wait(&mu_);
-        if (queue_.empty()) return;  // stopping, and everything is committed
-        // Commit delay. The callers the last commit released are appending
-        // their next groups now; taking the queue at once would leave them
-        // for the commit after, and concurrent callers would settle into two
-        // cohorts that alternate, each sharing half as many commits. So when
-        // fewer groups are queued than the last commit carried, wait for the
-        // rest a little: at most half the last commit's duration (which caps
-        // the added latency) and kMaxCommitDelay. A lone caller never waits
-        // (its last commit carried one group); when callers go away, the
-        // target shrinks to what the wait collected.
-        if (last_groups > 1 && queue_.size() < last_groups && !stopping_) {
-          work_cv_.WaitFor(
-              &mu_,
-              std::min<std::chrono::steady_clock::duration>(last_duration / 2, kMaxCommitDelay),
-              [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-                return queue_.size() >= last_groups || stopping_;
-              });
-        }
-        while (!queue_.empty() &&
-               (batch.empty() || bytes + queue_.front().bytes <= options_.max_commit_bytes)) {
-          bytes += queue_.front().bytes;
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-      }
-      if (before_commit_) before_commit_();
-      const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-      absl::Status status;
-      {
-        MutexLock db_lock(&db_mu_);
-        status = CommitBatch(batch);
-      }
-      last_duration = std::chrono::steady_clock::now() - start;
-      last_groups = batch.size();
-      {
-        MutexLock lock(&mu_);
-        if (status.ok()) {
-          durable_ticket_ = batch.back().ticket;
-          stats_.groups_committed += batch.size();
-          stats_.commits += 1;
-          stats_.bytes_committed += bytes;
-        } else {
-          failure_ =
-              absl::Status(status.code(),
-                           absl::StrCat(path_, ": commit of groups ", batch.front().ticket, "..",
-                                        batch.back().ticket,
-                                        " failed, so no later group will be: ", status.message()));
-          queue_.clear();  // never committed; their waiters get failure_
-        }
-      }
-      durable_cv_.SignalAll();
-      if (!status.ok()) return;
-      batch.clear();
-    }
-  }
-
   // One transaction with every change of `batch`, in order.
-  absl::Status CommitBatch(const std::vector<Group>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) {
+  absl::Status CommitBatch(const std::vector<GroupCommitter::Group>& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) {
     sqlite3* db = db_.get();
     CASCADE_RETURN_IF_ERROR(StepDone(db, stmts_.begin.get()));
     absl::Status status;
-    for (const Group& group : batch) {
+    for (const GroupCommitter::Group& group : batch) {
       for (const Change& change : group.changes) {
         const size_t t = static_cast<size_t>(change.table);
         sqlite3_stmt* stmt = change.value.has_value() ? stmts_.put[t].get() : stmts_.del[t].get();
@@ -827,34 +703,20 @@ class SqliteStore final : public Store {
   }
 
   const std::string path_;
-  const SqliteStoreOptions options_;
-  const std::function<void()> before_commit_;
-
-  // The queue of groups and the tickets. Appenders, waiters and the writer
-  // take it briefly; nobody does I/O while holding it.
-  mutable Mutex mu_;
-  CondVar work_cv_;     // the writer: work queued, or stopping
-  CondVar durable_cv_;  // waiters: durable_ticket_ moved, or failure_
-  std::deque<Group> queue_ ABSL_GUARDED_BY(mu_);
-  uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t durable_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Status failure_ ABSL_GUARDED_BY(mu_);  // the first failed commit's
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  StoreStats stats_ ABSL_GUARDED_BY(mu_);
 
   // The connection and its statements: the writer's commits, Load, Close.
   Mutex db_mu_;
   Db db_ ABSL_GUARDED_BY(db_mu_);
   Statements stmts_ ABSL_GUARDED_BY(db_mu_);
 
-  // Lock order: close_mu_, then mu_ or db_mu_ (Close holds close_mu_
-  // throughout and takes the others one at a time). mu_ and db_mu_ are never
-  // held together: the writer releases one before it takes the other.
-  Mutex close_mu_ ABSL_ACQUIRED_BEFORE(mu_, db_mu_);
+  // Lock order: close_mu_, then the committer's or db_mu_ (Close holds
+  // close_mu_ throughout and takes the others one at a time). The committer
+  // holds none of its locks while it calls CommitBatch.
+  Mutex close_mu_ ABSL_ACQUIRED_BEFORE(db_mu_);
   bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
   absl::Status close_status_ ABSL_GUARDED_BY(close_mu_);
   DirectoryLock lock_ ABSL_GUARDED_BY(close_mu_);  // released by Close
-  std::thread writer_;                             // last: starts once everything above exists
+  GroupCommitter committer_;                       // last: its thread starts once the rest exists
 };
 
 }  // namespace
