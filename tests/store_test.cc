@@ -1185,6 +1185,11 @@ TEST(PostgresStoreOpenTest, RedactPostgresUrlHidesOnlyThePassword) {
   EXPECT_EQ(RedactPostgresUrl("postgresql://db/cascade?application_name=a:b@c"),
             "postgresql://db/cascade?application_name=a:b@c")
       << "an '@' after the host is not a password's end";
+  // A password among the query's parameters (libpq reads them there too).
+  EXPECT_EQ(RedactPostgresUrl("postgresql://db/cascade?user=farm&password=s3cret&sslmode=require"),
+            "postgresql://db/cascade?user=farm&password=****&sslmode=require");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://farm:a@db/cascade?password=b"),
+            "postgresql://farm:****@db/cascade?password=****");
   EXPECT_EQ(RedactPostgresUrl("/var/lib/cascade"), "/var/lib/cascade");
   EXPECT_EQ(RedactPostgresUrl(""), "");
 

@@ -28,9 +28,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "base/mutex.h"
 #include "engine/store/group_commit.h"
 #include "engine/util/status_macros.h"
@@ -60,11 +63,17 @@ struct ResultDeleter {
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
-// libpq's messages end with a newline.
+// libpq's message on one line: its lines (a connection error has one per
+// address tried, indented with a tab) joined with "; ".
 std::string Trimmed(const char* text) {
-  std::string s = text != nullptr ? text : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(text != nullptr ? text : "", '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty()) continue;
+    if (!out.empty()) out += "; ";
+    out.append(line.data(), line.size());
+  }
+  return out;
 }
 
 // The status code of a failed result: by SQLSTATE class where one says
@@ -100,11 +109,12 @@ absl::Status Check(PGconn* conn, const Result& result, std::string_view context)
   return ResultError(conn, result.get(), context);
 }
 
-// Runs `sql` (one or more statements, no parameters).
-absl::StatusOr<Result> Exec(PGconn* conn, std::string_view sql) {
+// Runs `sql` (one or more statements, no parameters); an error names
+// `context`, or the SQL itself.
+absl::StatusOr<Result> Exec(PGconn* conn, std::string_view sql, std::string_view context = "") {
   const std::string text(sql);
   Result result(PQexec(conn, text.c_str()));
-  CASCADE_RETURN_IF_ERROR(Check(conn, result, text));
+  CASCADE_RETURN_IF_ERROR(Check(conn, result, context.empty() ? sql : context));
   return result;
 }
 
@@ -205,7 +215,7 @@ absl::Status CreateSchema(PGconn* conn) {
     absl::StrAppend(&sql, "CREATE TABLE ", TableSql(table),
                     " (key bytea PRIMARY KEY, value bytea NOT NULL);");
   }
-  return Exec(conn, sql).status();
+  return Exec(conn, sql, "CREATE SCHEMA cascade and its tables").status();
 }
 
 // Creates the schema in an empty database, or checks the one there.
@@ -364,8 +374,14 @@ class PostgresStore final : public Store {
     {
       MutexLock conn_lock(&conn_mu_);
       // Gives the lease up, so that a standby takes over at once rather
-      // than when it would have lapsed.
-      if (!lost_.exchange(true)) {
+      // than when it would have lapsed: also after a failed commit (this
+      // store leads no more either way). The epoch in the condition makes
+      // it a no-op once another store has taken over.
+      lost_.store(true, std::memory_order_release);
+      if (PQstatus(writer_conn_.get()) == CONNECTION_OK) {
+        if (PQtransactionStatus(writer_conn_.get()) != PQTRANS_IDLE) {
+          Exec(writer_conn_.get(), "ROLLBACK").IgnoreError();
+        }
         ExecText(writer_conn_.get(),
                  "UPDATE cascade.leader SET expires_at = '-infinity' WHERE id = 1 AND epoch = $1",
                  {epoch_text_})
@@ -598,12 +614,27 @@ std::string RedactPostgresUrl(std::string_view url) {
   if (scheme == std::string_view::npos) return std::string(url);
   const size_t start = scheme + 3;
   const size_t end = std::min(url.find_first_of("/?", start), url.size());
+  std::string out(url);
+  // The query's password=... (libpq takes parameters there too).
+  if (const size_t query = url.find('?', start); query != std::string_view::npos) {
+    size_t at = query + 1;
+    while (at < out.size()) {
+      const size_t amp = std::min(out.find('&', at), out.size());
+      if (absl::StartsWith(Sv(std::string_view(out).substr(at, amp - at)), "password=")) {
+        out.replace(at, amp - at, "password=****");
+        at += std::string_view("password=****").size() + 1;
+      } else {
+        at = amp + 1;
+      }
+    }
+  }
+  // The userinfo's password: user:password@host.
   const std::string_view authority = url.substr(start, end - start);
   const size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
+  if (at == std::string_view::npos) return out;
   const size_t colon = authority.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return std::string(url);
-  return absl::StrCat(Sv(url.substr(0, start + colon + 1)), "****", Sv(url.substr(start + at)));
+  if (colon == std::string_view::npos) return out;
+  return absl::StrCat(out.substr(0, start + colon + 1), "****", out.substr(start + at));
 }
 
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
