@@ -16,7 +16,8 @@
 // run's sync setting. T threads run the cycle at once on ONE engine.
 // items_per_second is acknowledged transitions per second over all threads
 // (2 per cycle, wall clock); the time column is wall time per cycle over all
-// threads.
+// threads. (bench/transitions.h holds the cycle and the queue's filling,
+// shared with cascade_postgres_bench, which runs them on PostgreSQL.)
 //
 // The queue never runs dry: before the timed loop, thread 0 makes a fresh
 // engine and submits max_iterations x T queued leaf jobs (SubmitBatch of
@@ -153,6 +154,7 @@
 #include "absl/time/time.h"
 #include "bench/bench_common.h"
 #include "bench/bench_dir.h"
+#include "bench/transitions.h"
 #include "benchmark/benchmark.h"
 #include "cascade/cascade.h"
 #include "engine/engine_impl.h"
@@ -164,13 +166,13 @@ namespace {
 
 using ::cascade::bench::AtomicClock;
 using ::cascade::bench::Die;
-using ::cascade::bench::kBatchSize;
 using ::cascade::bench::kIdSeed;
-using ::cascade::bench::kTeam;
-using ::cascade::bench::LeafSpec;
+using ::cascade::bench::kTransitionsPerCycle;
 using ::cascade::bench::NowNanos;
+using ::cascade::bench::QueueLeafJobs;
 using ::cascade::bench::SetCpuCounters;
 using ::cascade::bench::Usage;
+using ::cascade::bench::WorkerCycle;
 
 namespace fs = std::filesystem;
 using internal::Change;
@@ -180,7 +182,6 @@ using internal::Table;
 
 constexpr int64_t kSyncNormal = 1;
 constexpr int64_t kSyncFull = 2;
-constexpr int64_t kTransitionsPerCycle = 2;
 // Seconds of timed loop Google Benchmark aims for in a durable run: long
 // enough for several checkpoints under NORMAL and hundreds of fsyncs under
 // FULL.
@@ -505,15 +506,7 @@ void StartRun(Kind kind, int64_t sync, size_t jobs) {
   if (!engine.ok()) Die("creating the engine", engine.status());
   run->engine = *std::move(engine);
 
-  const std::vector<JobSpec> specs(kBatchSize, LeafSpec());
-  for (size_t queued = 0; queued < jobs; queued += kBatchSize) {
-    run->clock.AdvanceMillis(1);
-    absl::StatusOr<BatchSubmitResult> result = run->engine->SubmitBatch(kTeam, specs);
-    if (!result.ok()) Die("SubmitBatch", result.status());
-    if (result->success_count != kBatchSize) {
-      Die("SubmitBatch", absl::InternalError("not every spec was created"));
-    }
-  }
+  QueueLeafJobs(*run->engine, run->clock, jobs);
   if (run->observed != nullptr) {
     run->stats_before = run->observed->GetStats();
     run->totals_before = run->observed->totals();
@@ -586,23 +579,30 @@ void EndRun(benchmark::State& state) {
 
 // Claim + Finish until the run is over. `observe`: record each call's start
 // for ObservedStore and sum its tail (post_ns: WaitDurable's return to the
-// call's return).
+// call's return); otherwise WorkerCycle, unchanged.
 void Cycles(benchmark::State& state, bool observe) {
   const ClaimRequest request;  // Claim({}): any queued job, the default lease
   const FinishReport report;   // Finish(id, token, {}): keep the planned URL
   int64_t post_ns = 0;
   for (auto _ : state) {
     Engine& engine = *run->engine;
-    if (observe) call_start_ns = NowNanos();
+    if (!observe) {
+      if (absl::Status cycle = WorkerCycle(engine); !cycle.ok()) {
+        state.SkipWithError(cycle.ToString().c_str());
+        break;
+      }
+      continue;
+    }
+    call_start_ns = NowNanos();
     absl::StatusOr<ClaimedJob> claimed = engine.Claim(request);
-    if (observe) post_ns += NowNanos() - wait_end_ns;
+    post_ns += NowNanos() - wait_end_ns;
     if (!claimed.ok()) {
       state.SkipWithError(claimed.status().ToString().c_str());
       break;
     }
-    if (observe) call_start_ns = NowNanos();
+    call_start_ns = NowNanos();
     absl::StatusOr<Job> finished = engine.Finish(claimed->job.id, claimed->lease.token, report);
-    if (observe) post_ns += NowNanos() - wait_end_ns;
+    post_ns += NowNanos() - wait_end_ns;
     if (!finished.ok()) {
       state.SkipWithError(finished.status().ToString().c_str());
       break;
