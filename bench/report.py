@@ -9,13 +9,14 @@
 # this; run it by hand to regenerate the page from JSON already there:
 #
 #   python3 bench/report.py --engine build-bench/cascade_bench.json \
-#       --durability build-bench/cascade_durability_bench.json
+#       --durability build-bench/cascade_durability_bench.json \
+#       --postgres build-bench/cascade_postgres_bench.json
 #
 # What the page holds, in order: when and where the run was taken; the contract
 # §12 table (one row per goal row: the engine beside its floor and its SQLite
 # peers, the ratios and a verdict computed from them); the chart; the goals,
 # met or MISSED; cancel cost as family size grows; the durable sub-table; the
-# secondary figures; the hand-written prose of bench/report/*.md, included
+# PostgreSQL store's table; the secondary figures; the hand-written prose of bench/report/*.md, included
 # verbatim in fixed places; every benchmark of the run.
 #
 # Figures are medians when the run has repetitions (Google Benchmark's median
@@ -263,10 +264,26 @@ class Row:
     # the words that say so.
     wal_fallback: str = ""
     wal_fallback_note: str = ""
+    # What the WAL column holds when it is not the SQLite peer, for the list
+    # under the table.
+    wal_note: str = ""
+    # On the chart's speed-up panel (a speed-up over SQLite means something).
+    in_chart: bool = True
 
 
 DURABLE_CALLERS = 8
 FSYNC_BOUND = f"fsync bound/callers:{DURABLE_CALLERS}"   # made up from BM_FloorFsync
+# cascade_postgres_bench (contract §17): the goal is at 64 callers; 8 is shown
+# beside it.
+POSTGRES_CALLERS = (8, 64)
+POSTGRES_GOAL_CALLERS = 64
+POSTGRES_FLOOR = "BM_PostgresFloorCommit"
+
+
+def postgres_bound(callers: int) -> str:
+    """The name of the bound made up from BM_PostgresFloorCommit: `callers`
+    closed-loop callers over one commit on one connection."""
+    return f"postgres commit bound/callers:{callers}"
 
 
 def spec_rows() -> list:
@@ -320,16 +337,27 @@ def spec_rows() -> list:
             wal_fallback_note="the SQLite peer was not in the run: the WAL column is the "
                               "engine over a store that commits one transaction per call "
                               "(`BM_PerCallTransitions`)"),
+        # Contract §12's row 10 (HTTP) is measured by bench/http_bench.sh, not
+        # on this table; the numbers follow the contract's rows.
+        Row("11", f"PostgreSQL store (§17), {POSTGRES_GOAL_CALLERS} callers", "rate",
+            f"BM_PostgresTransitions/threads:{POSTGRES_GOAL_CALLERS}",
+            postgres_bound(POSTGRES_GOAL_CALLERS), "",
+            f"BM_SqliteStoreTransitions/threads:{POSTGRES_GOAL_CALLERS}",
+            [Goal("min_rate", 5e3, "≥ 5k acknowledged transitions/s with 64 callers on a "
+                  "local PostgreSQL", "≥ 5k/s")], "PostgreSQL store, 64 callers",
+            wal_note="the engine on its own SQLite store (FULL), same callers, same run",
+            in_chart=False),
     ]
 
 
 class Results:
     """Every program's figures in one namespace, and the §12 arithmetic."""
 
-    def __init__(self, engine=None, durability=None, store=None):
+    def __init__(self, engine=None, durability=None, store=None, postgres=None):
         self.engine, self.durability, self.store = engine, durability, store
+        self.postgres = postgres
         self.figures = {}
-        for p in (store, durability, engine):
+        for p in (postgres, store, durability, engine):
             if p:
                 self.figures.update(p.figures)
         fsync = self.fsync_floor()
@@ -338,6 +366,12 @@ class Results:
                 name=FSYNC_BOUND, real_ns=fsync.real_ns / DURABLE_CALLERS,
                 cpu_ns=float("nan"), rate=DURABLE_CALLERS * 1e9 / fsync.real_ns, cv=fsync.cv,
                 rate_cv=fsync.cv)
+        commit = self.figures.get(POSTGRES_FLOOR)
+        if commit:
+            for t in POSTGRES_CALLERS:
+                self.figures[postgres_bound(t)] = Figure(
+                    name=postgres_bound(t), real_ns=commit.real_ns / t, cpu_ns=float("nan"),
+                    rate=t * 1e9 / commit.real_ns, cv=commit.cv, rate_cv=commit.cv)
 
     def fsync_floor(self) -> Optional[Figure]:
         """The disk's floor under FULL: the appending sync (what the log does until
@@ -542,7 +576,8 @@ class Page:
     def programs(self):
         return [("cascade_bench", self.res.engine),
                 ("cascade_durability_bench", self.res.durability),
-                ("cascade_store_bench", self.res.store)]
+                ("cascade_store_bench", self.res.store),
+                ("cascade_postgres_bench", self.res.postgres)]
 
     # --- sections ---
 
@@ -628,6 +663,10 @@ class Page:
                 fsync = res.fsync_floor()
                 floor_cell = (f"≤ {fmt_rate(res.value(row.floor, 'rate'))} "
                               f"({DURABLE_CALLERS} ÷ fsync {fmt_time(fsync.real_ns)})")
+            if row.floor == postgres_bound(POSTGRES_GOAL_CALLERS) and row.floor in res.figures:
+                floor_cell = (f"≤ {fmt_rate(res.value(row.floor, 'rate'))} "
+                              f"({POSTGRES_GOAL_CALLERS} ÷ commit "
+                              f"{fmt_time(res.figures[POSTGRES_FLOOR].real_ns)})")
             verdicts = "; ".join(f"{g.short}: {fmt_verdict(res.verdict(row, g))}"
                                  for g in row.goals)
             self.add(
@@ -640,9 +679,14 @@ class Page:
         self.add("")
         self.add("Benchmarks of each line (engine; floor; SQLite in-memory; SQLite WAL):", "")
         for row in rows:
-            names = [row.engine, row.floor if row.floor != FSYNC_BOUND else
-                     "`BM_FloorFsync/append:1` (else `append:0`): callers ÷ one fsync",
-                     row.mem or "—", row.wal]
+            floor = row.floor
+            if floor == FSYNC_BOUND:
+                floor = "`BM_FloorFsync/append:1` (else `append:0`): callers ÷ one fsync"
+            elif floor.startswith("postgres commit bound/"):
+                floor = f"`{POSTGRES_FLOOR}`: callers ÷ one commit"
+            names = [row.engine, floor, row.mem or "—", row.wal]
+            if row.wal_note:
+                names[3] = f"`{row.wal}` ({row.wal_note})"
             self.add(f"- {row.number}, {row.operation}: " + "; ".join(
                 n if n.startswith("`") or n == "—" else f"`{n}`" for n in names) + ".")
         for note in notes:
@@ -841,6 +885,103 @@ class Page:
                          f"{fmt_rate(f.rate, ' transitions/s')}.")
         self.add("")
 
+    def postgres(self):
+        res = self.res
+        self.add(
+            "## The PostgreSQL store", "",
+            "`cascade_postgres_bench` ([contract §17](contract.md#17-high-availability-on-"
+            "postgresql)): the durable transitions above (Claim + Finish, 2 transitions a "
+            "cycle, each call answered once durable) through the engine on the PostgreSQL "
+            "store (`Engine::Create` with a `postgresql://` URL, `synchronous_commit` on), "
+            "beside the same engine on its SQLite store (FULL) and beside a PostgreSQL peer "
+            "that commits one transaction per call (each caller on a connection of its own, "
+            "prepared statements, one `UPDATE` of the job's row per transition), all in one "
+            "run against one local server. Ratios are of throughput: above 1× the engine on "
+            "PostgreSQL is faster.", "")
+        if not res.postgres:
+            self.add("Not measured: `cascade_postgres_bench` was not in the run "
+                     "(`CASCADE_BENCH_PROGRAMS`).", "")
+            return
+        self.add(
+            "| callers | engine, PostgreSQL store | engine, SQLite store (FULL) | PostgreSQL, "
+            "one transaction per call | PostgreSQL store / SQLite store | PostgreSQL store / "
+            "per call | bound (callers ÷ one commit) |",
+            "|---:|---:|---:|---:|---:|---:|---:|")
+        for t in POSTGRES_CALLERS:
+            pg = f"BM_PostgresTransitions/threads:{t}"
+            sq = f"BM_SqliteStoreTransitions/threads:{t}"
+            pc = f"BM_PostgresPerCallTransitions/threads:{t}"
+            bound = res.value(postgres_bound(t), "rate")
+            self.add(
+                f"| {t} | {_cell(res, pg, 'rate')} | {_cell(res, sq, 'rate')} | "
+                f"{_cell(res, pc, 'rate')} | {fmt_ratio(res.cost_ratio(sq, pg, 'rate'))} | "
+                f"{fmt_ratio(res.cost_ratio(pc, pg, 'rate'))} | "
+                f"{'—' if bound is None else '≤ ' + fmt_rate(bound)} |")
+        self.add("")
+        r = next(r for r in spec_rows() if r.engine ==
+                 f"BM_PostgresTransitions/threads:{POSTGRES_GOAL_CALLERS}")
+        g = r.goals[0]
+        v = res.verdict(r, g)
+        self.add(f"Contract §12, {g.words}: {fmt_verdict(v)}"
+                 + ("" if v == NOT_MEASURED else f" (measured {res.show_measured(r, g)})")
+                 + ".", "")
+        floor = res.figures.get(POSTGRES_FLOOR)
+        if floor:
+            self.add(
+                f"The server's floor (`{POSTGRES_FLOOR}`: one connection, one autocommitted "
+                f"single-row `UPDATE`, a round trip and a WAL flush): {fmt_time(floor.real_ns)}"
+                f"{fmt_cv(floor.cv)} a commit. The store commits on one connection, one "
+                f"transaction at a time, each carrying at most one group per closed-loop "
+                f"caller, so T callers cannot pass T ÷ that (the last column). The per-call "
+                f"peer has no such bound: PostgreSQL's backends share WAL flushes.", "")
+        observed = [(t, res.figures[n]) for t in POSTGRES_CALLERS
+                    for n in [f"BM_PostgresTransitionsObserved/threads:{t}"]
+                    if n in res.figures]
+        if observed:
+            self.add(
+                "The store's commits (`BM_PostgresTransitionsObserved`: the same engine and "
+                "store, its `StoreStats` read; *commit interval* is the time between the "
+                "starts of consecutive commits on its writer thread, the commit and the wait "
+                "for the next groups):", "",
+                "| callers | transitions/s | groups / commit | commits/s | commit interval "
+                "| groups / commit ÷ commit interval |",
+                "|---:|---:|---:|---:|---:|---:|")
+            for t, f in observed:
+                c = f.counters
+                gpc, interval = c.get("groups_per_commit"), c.get("commit_interval_us")
+                bound = (fmt_rate(gpc * 1e6 / interval) if gpc and interval else "—")
+                self.add(f"| {t} | {fmt_rate(f.rate)} | "
+                         f"{'—' if gpc is None else f'{gpc:.2f}'} | "
+                         f"{c.get('commits_per_second', 0):,.0f} | "
+                         f"{fmt_time(interval * 1e3) if interval else '—'} | {bound} |")
+            self.add("")
+        cpu = [(base, t, res.figures[f"{base}/threads:{t}"].counters)
+               for base in ("BM_PostgresTransitions", "BM_SqliteStoreTransitions",
+                            "BM_PostgresPerCallTransitions")
+               for t in POSTGRES_CALLERS
+               if f"{base}/threads:{t}" in res.figures]
+        if cpu:
+            self.add(
+                "CPU over the timed loop: *this process* is the callers and the store's "
+                "threads (`getrusage`); *machine* is every CPU's busy time (`/proc/stat`), "
+                "PostgreSQL's backends included, and whatever else ran:", "",
+                "| benchmark | callers | cores busy, this process | cores busy, machine | "
+                "user µs / transition | kernel µs / transition |",
+                "|---|---:|---:|---:|---:|---:|")
+            for base, t, c in cpu:
+                machine = c.get("machine_cores_busy")
+                self.add(f"| `{base}` | {t} | {c.get('cpu_cores', 0):.2f} | "
+                         f"{'—' if machine is None else f'{machine:.2f}'} | "
+                         f"{c.get('user_us_per_transition', 0):.1f} | "
+                         f"{c.get('sys_us_per_transition', 0):.1f} |")
+            self.add("")
+        context = res.postgres.context
+        facts = [f"{k.replace('postgres_', '')} `{context[k]}`"
+                 for k in ("postgres_version", "postgres_settings", "postgres_data_filesystem")
+                 if context.get(k)]
+        if facts:
+            self.add("The server: " + "; ".join(facts) + ".", "")
+
     def store(self):
         res = self.res
         if not res.store:
@@ -958,6 +1099,7 @@ def _num(v: float) -> str:
 def chart(res: Results, rows, png: str, title: str) -> str:
     """Draws the PNG with gnuplot. Returns "" on success, else a sentence for the
     page saying why there is no chart."""
+    rows = [r for r in rows if r.in_chart]
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
         return ("The chart was not generated: gnuplot is not installed (`bench/run.sh` "
@@ -1064,6 +1206,8 @@ def build_page(res: Results, args, png_note: str) -> str:
     page.goals(rows)
     page.durable()
     page.fragment("durable.md")
+    page.postgres()
+    page.fragment("postgres.md")
     page.family_sizes()
     page.claim_finish()
     page.fragment("claim-finish.md")
@@ -1082,14 +1226,14 @@ def build_page(res: Results, args, png_note: str) -> str:
 
 def summary(res: Results) -> str:
     """A short table for the terminal."""
-    out = [f"{'#':<2}{'operation':<45} {'engine':<22} goals"]
+    out = [f"{'#':<3}{'operation':<45} {'engine':<22} goals"]
     for row in spec_rows():
         engine = _cell(res, row.engine, row.measure)
         verdicts = "; ".join(
             f"{g.short}: {res.verdict(row, g)}" + (
                 "" if res.verdict(row, g) == NOT_MEASURED else f" ({res.show_measured(row, g)})")
             for g in row.goals)
-        out.append(f"{row.number:<2}{row.operation:<45} {engine:<22} {verdicts}")
+        out.append(f"{row.number:<3}{row.operation:<45} {engine:<22} {verdicts}")
     return "\n".join(out)
 
 
@@ -1098,6 +1242,7 @@ def main(argv=None) -> int:
     p.add_argument("--engine", help="cascade_bench's JSON")
     p.add_argument("--durability", help="cascade_durability_bench's JSON")
     p.add_argument("--store", help="cascade_store_bench's JSON")
+    p.add_argument("--postgres", help="cascade_postgres_bench's JSON")
     p.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.md"))
     p.add_argument("--png", help="the chart (default: --out with .png)")
     p.add_argument("--fragments", default=os.path.join(REPO, "bench", "report"))
@@ -1111,7 +1256,7 @@ def main(argv=None) -> int:
     args.png = args.png or os.path.splitext(args.out)[0] + ".png"
 
     res = Results(engine=load(args.engine), durability=load(args.durability),
-                  store=load(args.store))
+                  store=load(args.store), postgres=load(args.postgres))
     if args.no_chart:
         png_note = "The chart was not generated (`--no-chart`)."
     else:

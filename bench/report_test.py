@@ -106,10 +106,39 @@ def durability_json(full8=60e3, sqlite8=5e3, per_call8=None):
     return document(b)
 
 
-def results(engine=None, durability=None):
+def postgres_json(pg8=4e3, pg64=20e3, sqlite8=6e3, sqlite64=25e3, per_call8=2e3,
+                  per_call64=4e3, floor_us=500.0, observed=True):
+    """cascade_postgres_bench's aggregates (3 repetitions)."""
+    b = []
+    for base, rates in (("BM_PostgresTransitions", (pg8, pg64)),
+                        ("BM_SqliteStoreTransitions", (sqlite8, sqlite64)),
+                        ("BM_PostgresPerCallTransitions", (per_call8, per_call64))):
+        for t, rate in zip((8, 64), rates):
+            if rate is not None:
+                b += aggregates(f"{base}/min_time:1.000/real_time/threads:{t}",
+                                1e6 * 2 * t / rate, "us", items=rate, reps=3, threads=t,
+                                counters={"cpu_cores": 0.25, "machine_cores_busy": 1.5,
+                                          "user_us_per_transition": 10.0,
+                                          "sys_us_per_transition": 12.0})
+    if observed and pg64 is not None:
+        b += aggregates("BM_PostgresTransitionsObserved/min_time:1.000/real_time/threads:64",
+                        1e6 * 2 * 64 / pg64, "us", items=pg64, reps=3, threads=64,
+                        counters={"groups_per_commit": 60.0, "commits_per_second": 300.0,
+                                  "commit_interval_us": 3000.0})
+    if floor_us is not None:
+        b += aggregates("BM_PostgresFloorCommit/min_time:1.000/real_time", floor_us, "us",
+                        items=1e6 / floor_us, reps=3)
+    doc = document(b)
+    doc["context"].update(postgres_version="PostgreSQL 15.99 (test)",
+                          postgres_settings="synchronous_commit=on, fsync=on")
+    return doc
+
+
+def results(engine=None, durability=None, postgres=None):
     return report.Results(
         engine=report.parse(engine, "engine.json") if engine else None,
-        durability=report.parse(durability, "durability.json") if durability else None)
+        durability=report.parse(durability, "durability.json") if durability else None,
+        postgres=report.parse(postgres, "postgres.json") if postgres else None)
 
 
 def row(number, operation_prefix=""):
@@ -229,6 +258,26 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual(name, "BM_PerCallTransitions/sync:2/threads:8")
         self.assertEqual(verdicts(res, row("9")), ["met", "met"])
 
+    def test_postgres_store_at_64_callers(self):
+        r = row("11")
+        met = results(postgres=postgres_json(pg64=20e3))
+        missed = results(postgres=postgres_json(pg64=4.5e3))
+        self.assertEqual(r.engine, "BM_PostgresTransitions/threads:64")
+        self.assertEqual(verdicts(met, r), ["met"])
+        self.assertEqual(verdicts(missed, r), ["MISSED"])
+        self.assertAlmostEqual(met.measured(r, r.goals[0]), 20e3)
+        # The bound: 64 callers over one 500 us commit.
+        self.assertAlmostEqual(met.value(report.postgres_bound(64), "rate"), 128e3)
+        self.assertAlmostEqual(met.value(report.postgres_bound(8), "rate"), 16e3)
+        # The WAL column is the engine on SQLite: 20k / 25k.
+        self.assertAlmostEqual(met.cost_ratio(r.wal, r.engine, "rate"), 0.8)
+        # Only the 8-caller figure: the 64-caller goal is not measured.
+        self.assertEqual(verdicts(results(postgres=postgres_json(pg64=None)), r),
+                         [report.NOT_MEASURED])
+        # Not a speed-up over SQLite: kept off the chart's speed-up panel.
+        self.assertFalse(r.in_chart)
+        self.assertTrue(all(x.in_chart for x in report.spec_rows() if x.number != "11"))
+
     def test_missing_benchmarks_are_not_measured(self):
         res = results()
         for r in report.spec_rows():
@@ -241,11 +290,12 @@ CONTRACT_ROWS = [
     "cancel 1000 leaf ids", "cancel 1000 ids, families of 1+10", "submit batch of 1000",
     "get by id", "batch aggregate read", "claim + finish cycle", "list, state filter, limit 50",
     "resident memory", "durable (WAL, synchronous), 8 submitters",
+    "PostgreSQL store (§17), 64 callers",
 ]
 
 
 class PageTest(unittest.TestCase):
-    def page(self, engine=None, durability=None, fragments=None):
+    def page(self, engine=None, durability=None, fragments=None, postgres=None):
         with tempfile.TemporaryDirectory() as tmp:
             for name, text in (fragments or {}).items():
                 with open(os.path.join(tmp, name), "w") as f:
@@ -254,16 +304,17 @@ class PageTest(unittest.TestCase):
                 fragments=tmp, build_dir=os.path.join(tmp, "no-build"), command="bench/run.sh",
                 ran=["build-bench/bench/cascade_bench --flags"], load_avg="0.10 0.20 0.30",
                 out=os.path.join(tmp, "benchmarks.md"), png=os.path.join(tmp, "benchmarks.png"))
-            return report.build_page(results(engine, durability), args, "no chart (test)")
+            return report.build_page(results(engine, durability, postgres), args,
+                                     "no chart (test)")
 
     def spec_table(self, text):
         start = text.index("| # | operation |")
         return text[start:text.index("\n\n", start)].split("\n")[2:]
 
     def test_every_spec_row_is_on_the_page_with_its_ratio(self):
-        text = self.page(engine_json(), durability_json())
+        text = self.page(engine_json(), durability_json(), postgres=postgres_json())
         table = self.spec_table(text)
-        self.assertEqual(len(table), 10)   # 9 rows, claim + finish twice
+        self.assertEqual(len(table), 11)   # 10 rows, claim + finish twice
         for words in CONTRACT_ROWS:
             self.assertTrue(any(f"| {words}" in line for line in table), words)
         cancel = next(line for line in table if "| cancel 1000 leaf ids |" in line)
@@ -273,16 +324,56 @@ class PageTest(unittest.TestCase):
         durable = next(line for line in table if "| durable" in line)
         self.assertIn("12.0×", durable)
         self.assertIn("≤ 80.0 k/s", durable)
+        postgres = next(line for line in table if "| PostgreSQL store" in line)
+        self.assertTrue(postgres.startswith("| 11 |"), postgres)
+        self.assertIn("| 20.0 k/s (5 %) |", postgres)
+        self.assertIn("≤ 128.0 k/s (64 ÷ commit 500.0 µs)", postgres)
+        self.assertIn("| 25.0 k/s (5 %) |", postgres)   # the engine on SQLite
+        self.assertIn("| 0.80× |", postgres)
+        self.assertIn("≥ 5k/s: met", postgres)
         self.assertNotIn("None", text)
         self.assertNotIn("nan", text.lower().replace("nanosec", ""))
 
     def test_an_empty_run_still_makes_a_page(self):
         text = self.page()
         table = self.spec_table(text)
-        self.assertEqual(len(table), 10)
+        self.assertEqual(len(table), 11)
         for line in table:
             self.assertIn(report.NOT_MEASURED, line)
-        self.assertIn("In all: 0 met, 0 MISSED, 15 not measured.", text)
+        self.assertIn("In all: 0 met, 0 MISSED, 16 not measured.", text)
+        self.assertIn("Not measured: `cascade_postgres_bench` was not in the run", text)
+
+    def test_postgres_section(self):
+        text = self.page(postgres=postgres_json(pg8=4e3, pg64=20e3, sqlite8=8e3, sqlite64=25e3,
+                                                per_call8=2e3, per_call64=4e3, floor_us=500.0),
+                         fragments={"postgres.md": "POSTGRES PROSE\n"})
+        start = text.index("## The PostgreSQL store")
+        section = text[start:text.index("\n## ", start + 1)]
+        lines = section.split("\n")
+        eight = next(line for line in lines if line.startswith("| 8 |"))
+        sixty_four = next(line for line in lines if line.startswith("| 64 |") and "k/s" in line
+                          and "0.80×" in line)
+        # PostgreSQL / SQLite, PostgreSQL / per call, the commit bound.
+        self.assertIn("| 0.50× | 2.00× | ≤ 16.0 k/s |", eight)
+        self.assertIn("| 0.80× | 5.00× | ≤ 128.0 k/s |", sixty_four)
+        self.assertIn("≥ 5k acknowledged transitions/s with 64 callers on a local PostgreSQL: "
+                      "met (measured 20.0 k/s)", section)
+        self.assertIn("500.0 µs (5 %) a commit", section)
+        observed = next(line for line in lines if line.startswith("| 64 | 20.0 k/s | 60.00 |"))
+        self.assertIn("| 300 | 3.00 ms | 20.0 k/s |", observed)   # 60 groups / 3 ms
+        self.assertIn("| `BM_PostgresPerCallTransitions` | 64 | 0.25 | 1.50 | 10.0 | 12.0 |",
+                      section)
+        self.assertIn("PostgreSQL 15.99 (test)", section)
+        self.assertIn("POSTGRES PROSE", text)
+        self.assertLess(start, text.index("POSTGRES PROSE"))
+        self.assertIn("### `cascade_postgres_bench`", text)   # every benchmark, listed
+
+    def test_postgres_section_when_missed(self):
+        text = self.page(postgres=postgres_json(pg64=3e3, observed=False, floor_us=None))
+        self.assertIn("with 64 callers on a local PostgreSQL: **MISSED** (measured 3,000/s)",
+                      text)
+        self.assertNotIn("groups / commit", text.split("## The PostgreSQL store")[1]
+                         .split("\n## ")[0])
 
     def test_header_run_facts_fragments_and_family_table(self):
         text = self.page(engine_json(), durability_json(),

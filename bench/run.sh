@@ -3,7 +3,7 @@
 # chart, docs/benchmarks.png:
 #   1. installs what is missing (scripts/deps.sh, and gnuplot-nox for the
 #      chart; without gnuplot the page is written with no chart);
-#   2. builds Release in build-bench/;
+#   2. builds Release in build-bench/ (CASCADE_BENCH_BUILD_DIR);
 #   3. runs the programs with JSON output:
 #        cascade_bench             5 repetitions in a random interleaving (the
 #                                  repetitions of all its benchmarks shuffled, so
@@ -16,6 +16,11 @@
 #        cascade_event_stream_bench  once (its benchmarks fix their own
 #                                  iterations and pair each with its baseline;
 #                                  about 30 s, 1,000 loopback connections);
+#        cascade_postgres_bench    3 repetitions in a random interleaving,
+#                                  against a throwaway PostgreSQL cluster
+#                                  that this script starts in the build
+#                                  directory (scripts/pg_cluster.sh) and
+#                                  stops on exit (about 1.5 minutes);
 #   4. bench/report.py writes the page from the JSON (all of it: the prose
 #      comes from bench/report/*.md) and prints a summary of the §12 rows.
 #      It does not read cascade_event_stream_bench's JSON yet: those figures
@@ -30,20 +35,27 @@
 #       bench/run.sh --benchmark_filter='Cancel|Floor' --benchmark_repetitions=1
 # Environment:
 #   CASCADE_BENCH_PROGRAMS          which programs to run, of "engine durability
-#                                   store events" (default: "engine durability
-#                                   events"); the page shows "not measured" for
-#                                   the rest
+#                                   store events postgres" (default: "engine
+#                                   durability events postgres"); the page
+#                                   shows "not measured" for the rest
 #   CASCADE_DURABILITY_BENCH_FLAGS  extra flags for cascade_durability_bench
 #                                   (word-split; e.g. "--benchmark_filter=
 #                                   Durable|PerCall|Floor")
 #   CASCADE_STORE_BENCH_FLAGS       extra flags for cascade_store_bench
 #   CASCADE_EVENTS_BENCH_FLAGS      extra flags for cascade_event_stream_bench
+#   CASCADE_POSTGRES_BENCH_FLAGS    extra flags for cascade_postgres_bench
 #   CASCADE_BENCH_JSON              default build-bench/cascade_bench.json
 #   CASCADE_DURABILITY_BENCH_JSON   default
 #                                   build-bench/cascade_durability_bench.json
 #   CASCADE_STORE_BENCH_JSON        default build-bench/cascade_store_bench.json
 #   CASCADE_EVENTS_BENCH_JSON       default
 #                                   build-bench/cascade_event_stream_bench.json
+#   CASCADE_POSTGRES_BENCH_JSON     default
+#                                   build-bench/cascade_postgres_bench.json
+#   CASCADE_BENCH_PG_URL            a PostgreSQL server for cascade_postgres_bench
+#                                   (a role that may create databases) instead
+#                                   of the throwaway cluster
+#   CASCADE_BENCH_BUILD_DIR         the build directory (default build-bench)
 #   CASCADE_BENCH_PAGE              the page to write (default
 #                                   docs/benchmarks.md); the chart goes beside
 #                                   it, with .png for .md
@@ -57,24 +69,29 @@ cd "$(dirname "$0")/.."
 # The command as given, with the knobs that were set, for the page.
 command_line=""
 for knob in CASCADE_BENCH_PROGRAMS CASCADE_DURABILITY_BENCH_FLAGS CASCADE_STORE_BENCH_FLAGS \
-            CASCADE_EVENTS_BENCH_FLAGS CASCADE_BENCH_JSON CASCADE_DURABILITY_BENCH_JSON \
-            CASCADE_STORE_BENCH_JSON CASCADE_EVENTS_BENCH_JSON CASCADE_BENCH_PAGE \
-            CASCADE_BENCH_DIR; do
+            CASCADE_EVENTS_BENCH_FLAGS CASCADE_POSTGRES_BENCH_FLAGS CASCADE_BENCH_JSON \
+            CASCADE_DURABILITY_BENCH_JSON CASCADE_STORE_BENCH_JSON CASCADE_EVENTS_BENCH_JSON \
+            CASCADE_POSTGRES_BENCH_JSON CASCADE_BENCH_PAGE CASCADE_BENCH_DIR \
+            CASCADE_BENCH_BUILD_DIR; do
   if [[ -n "${!knob:-}" ]]; then command_line+="$knob=$(printf %q "${!knob}") "; fi
 done
+# Its password, if any, stays off the page.
+if [[ -n "${CASCADE_BENCH_PG_URL:-}" ]]; then command_line+="CASCADE_BENCH_PG_URL=... "; fi
 command_line+="bench/run.sh"
 if (($#)); then command_line+=$(printf ' %q' "$@"); fi
 
-build_dir=build-bench
+build_dir=${CASCADE_BENCH_BUILD_DIR:-build-bench}
 engine_out=${CASCADE_BENCH_JSON:-$build_dir/cascade_bench.json}
 durability_out=${CASCADE_DURABILITY_BENCH_JSON:-$build_dir/cascade_durability_bench.json}
 store_out=${CASCADE_STORE_BENCH_JSON:-$build_dir/cascade_store_bench.json}
 events_out=${CASCADE_EVENTS_BENCH_JSON:-$build_dir/cascade_event_stream_bench.json}
+postgres_out=${CASCADE_POSTGRES_BENCH_JSON:-$build_dir/cascade_postgres_bench.json}
 page=${CASCADE_BENCH_PAGE:-docs/benchmarks.md}
-programs=" ${CASCADE_BENCH_PROGRAMS:-engine durability events} "
+programs=" ${CASCADE_BENCH_PROGRAMS:-engine durability events postgres} "
 read -r -a durability_flags <<<"${CASCADE_DURABILITY_BENCH_FLAGS:-}"
 read -r -a store_flags <<<"${CASCADE_STORE_BENCH_FLAGS:-}"
 read -r -a events_flags <<<"${CASCADE_EVENTS_BENCH_FLAGS:-}"
+read -r -a postgres_flags <<<"${CASCADE_POSTGRES_BENCH_FLAGS:-}"
 wants() { [[ "$programs" == *" $1 "* ]]; }
 
 source scripts/deps.sh
@@ -122,6 +139,21 @@ if wants events; then
   # Its report_args entry is the command line only: report.py has no reader
   # for this JSON yet.
   run_program cascade_event_stream_bench "$events_out" "${events_flags[@]}"
+fi
+if wants postgres; then
+  if [[ -z "${CASCADE_BENCH_PG_URL:-}" ]]; then
+    # A cluster of its own, in the build directory (the disk the other
+    # durable benchmarks are told about is CASCADE_BENCH_DIR's; the program
+    # names the file system of PostgreSQL's data directory).
+    pg_dir="$(realpath "$build_dir")/pg-cluster"
+    trap 'scripts/pg_cluster.sh stop "$pg_dir"' EXIT
+    CASCADE_BENCH_PG_URL=$(scripts/pg_cluster.sh start "$pg_dir")
+    export CASCADE_BENCH_PG_URL
+  fi
+  run_program cascade_postgres_bench "$postgres_out" \
+    --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true \
+    --benchmark_report_aggregates_only=true "${postgres_flags[@]}"
+  report_args+=(--postgres "$postgres_out")
 fi
 
 python3 bench/report.py "${report_args[@]}" --out "$page" --build-dir "$build_dir" \
