@@ -976,8 +976,10 @@ class Page:
                          f"{c.get('sys_us_per_transition', 0):.1f} |")
             self.add("")
         context = res.postgres.context
-        facts = [f"{k.replace('postgres_', '')} `{context[k]}`"
-                 for k in ("postgres_version", "postgres_settings", "postgres_data_filesystem")
+        facts = [f"{words} `{context[k]}`"
+                 for k, words in (("postgres_version", "version"),
+                                  ("postgres_settings", "settings"),
+                                  ("postgres_data_filesystem", "data directory on"))
                  if context.get(k)]
         if facts:
             self.add("The server: " + "; ".join(facts) + ".", "")
