@@ -142,9 +142,10 @@ Response EngineHost::Handle(const Request& request) {
   std::shared_ptr<Serving> serving = serving_.load();
   if (serving != nullptr && high_availability_) {
     std::optional<LeaderStatus> leader = serving->engine->Leader();
-    if (!leader.has_value() || !leader->leader) serving = nullptr;
+    // Lost, and the thread has not stepped down yet: a standby already.
+    if (!leader.has_value() || !leader->leader) return NotLeading(request, /*just_lost=*/true);
   }
-  if (serving == nullptr) return NotLeading(request);
+  if (serving == nullptr) return NotLeading(request, /*just_lost=*/false);
   Response response = serving->api->Handle(request);
   if (high_availability_ && PathOf(request.target) == "/api/v2/metrics" && response.status == 200) {
     response.body += LeaderMetrics(serving);
@@ -152,10 +153,10 @@ Response EngineHost::Handle(const Request& request) {
   return response;
 }
 
-Response EngineHost::NotLeading(const Request& request) const {
+Response EngineHost::NotLeading(const Request& request, bool just_lost) const {
   const std::string_view path = PathOf(request.target);
-  std::string reason;
-  {
+  std::string reason = "lost the leader lease; stepping down";
+  if (!just_lost) {
     internal::MutexLock lock(&mu_);
     reason = standby_reason_;
   }

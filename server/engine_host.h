@@ -104,8 +104,9 @@ class EngineHost {
   void StepDown(std::shared_ptr<Serving> serving, const std::string& why);
   // The thread of a high-availability host: standby polls, leader watches.
   void Run();
-  // A standby's (or a lost leader's) answer.
-  Response NotLeading(const Request& request) const;
+  // A standby's answer; `just_lost` when this server led until a moment
+  // ago and its thread has not stepped down yet.
+  Response NotLeading(const Request& request, bool just_lost) const;
   // The lines about the lease that GET /api/v2/metrics carries here.
   std::string LeaderMetrics(const std::shared_ptr<Serving>& serving) const;
   // Remembers why an attempt to lead failed (health shows it) and logs it.

@@ -83,8 +83,9 @@ Usage: cascade-server [flags]
                             that fall behind, 1-1048576 (default 32768)
   --max-event-streams N     event streams open at once, 1-100000 (default 4096)
   --leader-lease SECONDS    with a postgresql:// URL: how long the leader's lease holds after
-                            a renewal, 1-300 (default 10); a standby takes over once it lapses
-  --leader-renew SECONDS    how often the leader renews it, less than the lease (default 2)
+                            a renewal, 0.1-300 (default 10); a standby takes over once it lapses
+  --leader-renew SECONDS    how often the leader renews it, 0.1-300 and less than the lease
+                            (default 2)
   --standby-poll SECONDS    how often a standby tries to take over, 0.05-60 (default 1)
   --node-name NAME          the name the leader row shows (default: host name and pid)
   --help                    this text
