@@ -113,6 +113,27 @@ TEST(PostgresLeaseTest, AStandbyTakesOverWhenTheLeasesRenewalsStop) {
   EXPECT_EQ(Rows(db, "jobs"), "");
 }
 
+TEST(PostgresLeaseTest, ConnectionsCutWhileIdleAreMadeAgainAndTheLeaseIsKept) {
+  TestDatabase db;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenPostgresStore(db.url(), Short("leader"));
+  ASSERT_THAT(store.status(), IsOk());
+  ASSERT_THAT((*store)->Commit({Change::Put(Table::kJobs, "a", "1")}), IsOk());
+  // As a PostgreSQL restart (or a failover to another host of the URL) does
+  // to every connection.
+  EXPECT_EQ(db.Query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                     " WHERE application_name = 'cascade'"),
+            "2");
+  // The commit's BEGIN finds its connection gone: nothing of it reached the
+  // server, so it is carried on a new one, under the same fence.
+  ASSERT_THAT((*store)->Commit({Change::Put(Table::kJobs, "b", "2")}), IsOk());
+  // The renewals go on too: still the leader several leases later.
+  absl::SleepFor(absl::Milliseconds(3500));
+  EXPECT_TRUE((*store)->Lease()->held);
+  ASSERT_THAT((*store)->Commit({Change::Put(Table::kJobs, "c", "3")}), IsOk());
+  EXPECT_EQ(Rows(db, "jobs"), "a=1,b=2,c=3");
+  EXPECT_EQ(db.Query("SELECT epoch FROM cascade.leader"), "1");
+}
+
 // The fence itself, without the old store's own clock to save it: the old
 // store's commit is held at the start of its transaction while its lease
 // lapses and another store takes over and commits; then it goes on. The

@@ -173,9 +173,24 @@ absl::StatusOr<Conn> Connect(const std::string& url, const std::string& redacted
                              const PostgresStoreOptions& options) {
   const std::string timeout =
       absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options.connect_timeout)));
-  // Later keywords override earlier ones, and `dbname` is expanded as the URL.
-  const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), "cascade", url.c_str(), nullptr};
+  // TCP keepalives, and tcp_user_timeout (a lease), so that a connection
+  // to a host that vanished (a partition, a machine gone) fails within about
+  // a lease rather than hanging a commit for the kernel's many minutes.
+  const std::string user_timeout =
+      absl::StrCat(std::max<int64_t>(1000, absl::ToInt64Milliseconds(options.lease)));
+  // Later keywords override earlier ones, and `dbname` is expanded as the
+  // URL: what the URL sets wins.
+  const char* keywords[] = {"connect_timeout",
+                            "application_name",
+                            "keepalives",
+                            "keepalives_idle",
+                            "keepalives_interval",
+                            "keepalives_count",
+                            "tcp_user_timeout",
+                            "dbname",
+                            nullptr};
+  const char* values[] = {timeout.c_str(),      "cascade",   "1",    "5", "2", "3",
+                          user_timeout.c_str(), url.c_str(), nullptr};
   Conn conn(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (conn == nullptr) return absl::ResourceExhaustedError("libpq: out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
@@ -196,6 +211,18 @@ absl::StatusOr<Conn> Connect(const std::string& url, const std::string& redacted
 
 // "10.000000": seconds for make_interval.
 std::string Seconds(absl::Duration d) { return absl::StrFormat("%.6f", absl::ToDoubleSeconds(d)); }
+
+// The commit connection's session settings, after every (re)connection.
+// A commit that PostgreSQL sees idle in its transaction for half a lease
+// (its process paused, say) is ended by PostgreSQL, so that its row lock on
+// the leader row cannot hold a takeover back past the lease.
+absl::Status ConfigureWriter(PGconn* conn, const PostgresStoreOptions& options) {
+  const int64_t idle_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(options.lease / 2));
+  return Exec(conn,
+              absl::StrCat("SET synchronous_commit TO ", options.synchronous_commit ? "on" : "off",
+                           "; SET idle_in_transaction_session_timeout = ", idle_ms))
+      .status();
+}
 
 // ---- Schema -----------------------------------------------------------------------
 
@@ -378,6 +405,7 @@ class PostgresStore final : public Store {
       // store leads no more either way). The epoch in the condition makes
       // it a no-op once another store has taken over.
       lost_.store(true, std::memory_order_release);
+      if (PQstatus(writer_conn_.get()) != CONNECTION_OK) PQreset(writer_conn_.get());
       if (PQstatus(writer_conn_.get()) == CONNECTION_OK) {
         if (PQtransactionStatus(writer_conn_.get()) != PQTRANS_IDLE) {
           Exec(writer_conn_.get(), "ROLLBACK").IgnoreError();
@@ -462,7 +490,19 @@ class PostgresStore final : public Store {
         }
       }
     }
-    CASCADE_RETURN_IF_ERROR(Exec(conn, "BEGIN").status());
+    absl::Status begun = Exec(conn, "BEGIN").status();
+    if (!begun.ok() && PQstatus(conn) == CONNECTION_BAD) {
+      // The connection broke while idle (PostgreSQL restarted, or failed
+      // over to another host the URL names): nothing of this commit reached
+      // a server, so a new connection may carry it. The fence, inside the
+      // transaction, still decides whether it commits.
+      PQreset(conn);
+      if (PQstatus(conn) == CONNECTION_OK) {
+        begun = ConfigureWriter(conn, options_);
+        if (begun.ok()) begun = Exec(conn, "BEGIN").status();
+      }
+    }
+    CASCADE_RETURN_IF_ERROR(begun);
     absl::Status status = FencedWrites(conn, finals);
     if (status.ok()) status = Exec(conn, "COMMIT").status();
     if (!status.ok() && PQtransactionStatus(conn) != PQTRANS_IDLE) {
@@ -656,15 +696,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
   const std::string redacted = RedactPostgresUrl(url);
 
   CASCADE_ASSIGN_OR_RETURN(Conn writer, Connect(url, redacted, options));
-  // A commit that PostgreSQL sees idle in its transaction for half a lease
-  // (its process paused, say) is ended by PostgreSQL, so that its row lock
-  // on the leader row cannot hold a takeover back past the lease.
-  const int64_t idle_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(options.lease / 2));
-  CASCADE_RETURN_IF_ERROR(
-      Exec(writer.get(),
-           absl::StrCat("SET synchronous_commit TO ", options.synchronous_commit ? "on" : "off",
-                        "; SET idle_in_transaction_session_timeout = ", idle_ms))
-          .status());
+  CASCADE_RETURN_IF_ERROR(ConfigureWriter(writer.get(), options));
   CASCADE_RETURN_IF_ERROR(EnsureSchema(writer.get(), redacted));
 
   const SteadyClock::time_point start = SteadyClock::now();
