@@ -130,8 +130,9 @@ void EngineHost::Run() {
     }
     absl::Status attempt = TryLead();
     if (attempt.ok()) {
+      const size_t jobs = serving_.load()->engine->JobCount();
       Log(absl::StrCat("cascade-server: took over as leader (epoch ", last_epoch_.load(), ", ",
-                       serving_.load()->engine->JobCount(), " jobs restored)"));
+                       jobs, jobs == 1 ? " job" : " jobs", " restored)"));
       continue;
     }
     LogStandby(attempt);

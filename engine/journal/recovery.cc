@@ -450,7 +450,8 @@ absl::Status Recover(Store& store, const RecoveryTargets& into,
     Delivery delivery;
     delivery.id = r.Text("id");
     std::optional<JobId> job_id = r.Id("job");
-    std::optional<uint32_t> slot = job_id ? model.FindAny(*job_id) : std::nullopt;
+    std::optional<uint32_t> slot;
+    if (job_id) slot = model.FindAny(*job_id);
     if (r.ok() && !slot) r.Fail("\"job\" names no job");
     if (r.ok() && !(model.job(*slot).extras && model.job(*slot).extras->webhook)) {
       r.Fail("the job has no webhook");

@@ -322,6 +322,7 @@ uint32_t JobModel::Restore(RestoredJob r) {
   ids_.Observe(job.id);
   Reindex(slot, std::nullopt, r.state, /*was_claimable=*/false);
   Tell({.slot = slot,
+        .from = std::nullopt,  // restored: as created, in its state
         .to = r.state,
         .now_ms = job.timeline.updated_ms,
         .cause = job.timeline.cause,
