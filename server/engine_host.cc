@@ -64,12 +64,23 @@ void EngineHost::Stop() {
   }
   cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
-  serving_.store(nullptr);  // the last reference: Serving's destructor runs here
+  Publish(nullptr).reset();  // the last reference: Serving's destructor runs here
+}
+
+std::shared_ptr<EngineHost::Serving> EngineHost::Current() const {
+  internal::MutexLock lock(&serving_mu_);
+  return serving_;
+}
+
+std::shared_ptr<EngineHost::Serving> EngineHost::Publish(std::shared_ptr<Serving> next) {
+  internal::MutexLock lock(&serving_mu_);
+  serving_.swap(next);
+  return next;
 }
 
 std::string EngineHost::role() const {
   if (!high_availability_) return "single";
-  std::shared_ptr<Serving> serving = serving_.load();
+  std::shared_ptr<Serving> serving = Current();
   if (serving == nullptr) return "standby";
   std::optional<LeaderStatus> leader = serving->engine->Leader();
   return leader.has_value() && leader->leader ? "leader" : "standby";
@@ -90,12 +101,12 @@ absl::Status EngineHost::TryLead() {
     last_epoch_.store(leader->epoch);
     takeovers_.fetch_add(1);
   }
-  serving_.store(std::move(serving));
+  Publish(std::move(serving));
   return absl::OkStatus();
 }
 
 void EngineHost::StepDown(std::shared_ptr<Serving> serving, const std::string& why) {
-  serving_.store(nullptr);  // new requests get the standby's answer
+  Publish(nullptr);  // new requests get the standby's answer; `serving` keeps it alive
   {
     internal::MutexLock lock(&mu_);
     standby_reason_ = why;
@@ -110,7 +121,7 @@ void EngineHost::StepDown(std::shared_ptr<Serving> serving, const std::string& w
 
 void EngineHost::Run() {
   for (;;) {
-    std::shared_ptr<Serving> serving = serving_.load();
+    std::shared_ptr<Serving> serving = Current();
     {
       internal::MutexLock lock(&mu_);
       cv_.WaitFor(
@@ -130,7 +141,7 @@ void EngineHost::Run() {
     }
     absl::Status attempt = TryLead();
     if (attempt.ok()) {
-      const size_t jobs = serving_.load()->engine->JobCount();
+      const size_t jobs = Current()->engine->JobCount();
       Log(absl::StrCat("cascade-server: took over as leader (epoch ", last_epoch_.load(), ", ",
                        jobs, jobs == 1 ? " job" : " jobs", " restored)"));
       continue;
@@ -140,7 +151,7 @@ void EngineHost::Run() {
 }
 
 Response EngineHost::Handle(const Request& request) {
-  std::shared_ptr<Serving> serving = serving_.load();
+  std::shared_ptr<Serving> serving = Current();
   if (serving != nullptr && high_availability_) {
     std::optional<LeaderStatus> leader = serving->engine->Leader();
     // Lost, and the thread has not stepped down yet: a standby already.

@@ -116,9 +116,15 @@ class EngineHost {
 
   const EngineHostOptions options_;
   const bool high_availability_;
-  // Null while this server does not serve. Requests load it; the thread
-  // stores it.
-  std::atomic<std::shared_ptr<Serving>> serving_;
+  // What serves now (null while this server does not serve), read by every
+  // request, replaced by the thread. A mutex rather than
+  // std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a lock
+  // bit ThreadSanitizer cannot see.
+  std::shared_ptr<Serving> Current() const;
+  // Makes `next` what serves and returns what served before.
+  std::shared_ptr<Serving> Publish(std::shared_ptr<Serving> next);
+  mutable internal::Mutex serving_mu_;  // a leaf
+  std::shared_ptr<Serving> serving_ ABSL_GUARDED_BY(serving_mu_);
   std::atomic<uint64_t> last_epoch_{0};
   std::atomic<uint64_t> takeovers_{0};
 
