@@ -9,8 +9,8 @@
 //  - KillNine...: ten times (CASCADE_HA_CYCLES=N: N times), at a seeded
 //    random moment under load, the leader is killed; with the default lease
 //    (10 s, renewed every 2 s, a standby polling every second) the other
-//    server must answer a POST
-//    within 15 s, and every change any server acknowledged must be on it.
+//    server must answer a POST within 15 s, and every change any server
+//    acknowledged must be on it.
 //    The killed one comes back as a standby and is the next one killed.
 //  - APausedLeader...: three times, the leader is paused (SIGSTOP) for
 //    longer than its 3 s lease while the standby takes over and serves.
