@@ -82,6 +82,8 @@ Usage: cascade-server [flags]
   --events-window N         events GET /api/v2/events keeps for Last-Event-ID and for clients
                             that fall behind, 1-1048576 (default 32768)
   --max-event-streams N     event streams open at once, 1-100000 (default 4096)
+  --retention SECONDS       purge job families whose every job ended longer ago than this,
+                            60-315360000 (default: keep everything)
   --leader-lease SECONDS    with a postgresql:// URL: how long the leader's lease holds after
                             a renewal, 0.1-300 (default 10); a standby takes over once it lapses
   --leader-renew SECONDS    how often the leader renews it, 0.1-300 and less than the lease
@@ -206,6 +208,10 @@ absl::StatusOr<ServerFlags> ParseFlags(const std::vector<std::string>& args) {
       absl::StatusOr<double> s = Number(flag, *v, 1, 604800);
       if (!s.ok()) return s.status();
       flags.v1_lease = absl::Milliseconds(std::llround(*s * 1000));
+    } else if (flag == "--retention") {
+      absl::StatusOr<double> s = Number(flag, *v, 60, 315360000);  // a minute to ten years
+      if (!s.ok()) return s.status();
+      flags.retention = absl::Milliseconds(std::llround(*s * 1000));
     } else if (flag == "--leader-lease" || flag == "--leader-renew" || flag == "--standby-poll") {
       absl::StatusOr<double> s =
           flag == "--standby-poll" ? Number(flag, *v, 0.05, 60) : Number(flag, *v, 0.1, 300);
@@ -242,6 +248,7 @@ Options EngineOptions(const ServerFlags& flags) {
   options.webhooks.timeout = flags.webhook_timeout;
   options.webhooks.signing_secret = flags.webhook_secret;
   if (flags.data != ":memory:") options.durability.data_dir = flags.data;
+  if (flags.retention) options.durability.retention = *flags.retention;
   options.durability.leader_lease = flags.leader_lease;
   options.durability.leader_renew = flags.leader_renew;
   options.durability.node_name = flags.node_name;

@@ -41,6 +41,9 @@ struct ServerFlags {
   absl::Duration v1_lease = absl::Hours(4);                     // --v1-lease-seconds N
   int events_window = 1 << 15;                                  // --events-window N
   int max_event_streams = 4096;                                 // --max-event-streams N
+  // Terminal families purged once every job of theirs ended this long ago
+  // (contract §10); nullopt keeps everything.
+  std::optional<absl::Duration> retention;  // --retention SECONDS
   // With --data postgresql://... (contract §17, docs/high-availability.md).
   absl::Duration leader_lease = absl::Seconds(10);  // --leader-lease SECONDS
   absl::Duration leader_renew = absl::Seconds(2);   // --leader-renew SECONDS

@@ -43,6 +43,15 @@ TEST(FlagsTest, DefaultsAreSpecs) {
   EXPECT_EQ(flags->leader_renew, absl::Seconds(2));
   EXPECT_EQ(flags->standby_poll, absl::Seconds(1));
   EXPECT_EQ(flags->node_name, "");
+  // Contract §10: retention is off unless asked for.
+  EXPECT_EQ(flags->retention, std::nullopt);
+  EXPECT_EQ(EngineOptions(*flags).durability.retention, absl::InfiniteDuration());
+}
+
+TEST(FlagsTest, RetentionReachesTheEngine) {
+  absl::StatusOr<ServerFlags> flags = ParseFlags({"--retention", "2592000"});
+  ASSERT_THAT(flags, IsOk());
+  EXPECT_EQ(EngineOptions(*flags).durability.retention, absl::Hours(24 * 30));
 }
 
 TEST(FlagsTest, TheLeaderFlagsReachTheEngine) {
@@ -235,6 +244,8 @@ TEST(FlagsTest, BadFlagsNameTheFlag) {
            {"--v1-lease-seconds", "0"},
            {"--v1-lease-seconds", "604801"},
            {"--v1-lease-seconds", "long"},
+           {"--retention", "59"},
+           {"--retention", "forever"},
            {"--leader-lease", "0"},
            {"--leader-lease", "301"},
            {"--leader-renew", "0.01"},
