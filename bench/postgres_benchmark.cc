@@ -162,7 +162,7 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 Conn Connect(const std::string& url) {
   Conn conn(PQconnectdb(url.c_str()));
   if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
-    DiePg(absl::StrCat("connecting to ", internal::RedactPostgresUrl(url)),
+    DiePg(absl::StrCat("connecting to ", RedactPostgresUrl(url)),
           conn != nullptr ? PQerrorMessage(conn.get()) : "out of memory");
   }
   return conn;
@@ -608,14 +608,14 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
-  if (!cascade::internal::IsPostgresUrl(url)) {
+  if (!cascade::IsPostgresUrl(url)) {
     std::fprintf(stderr,
                  "cascade_postgres_bench: CASCADE_BENCH_PG_URL is not a postgresql:// URL: %s\n",
-                 cascade::internal::RedactPostgresUrl(url).c_str());
+                 cascade::RedactPostgresUrl(url).c_str());
     return 2;
   }
   PGconn* admin = cascade::Admin();  // dies with libpq's message if unreachable
-  benchmark::AddCustomContext("postgres_url", cascade::internal::RedactPostgresUrl(url));
+  benchmark::AddCustomContext("postgres_url", cascade::RedactPostgresUrl(url));
   benchmark::AddCustomContext("postgres_version", cascade::QueryOne(admin, "SELECT version()"));
   std::string settings;
   for (const char* name : {"synchronous_commit", "fsync", "wal_sync_method", "commit_delay",

@@ -69,7 +69,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Options& options) {
   }
   if (!bad.empty()) return InvalidArgumentWithViolations("invalid options", bad);
   std::unique_ptr<internal::Store> store;
-  if (internal::IsPostgresUrl(durability.data_dir)) {
+  if (IsPostgresUrl(durability.data_dir)) {
     internal::PostgresStoreOptions store_options;
     store_options.synchronous_commit = durability.sync == DurabilityOptions::Sync::kFull;
     store_options.lease = durability.leader_lease;

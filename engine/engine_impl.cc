@@ -811,12 +811,5 @@ absl::Status EngineImpl::ReplayDeadLetter(std::string_view team, std::string_vie
 
 OutboxCounts EngineImpl::GetOutboxCounts() const { return outbox_.counts(); }
 
-std::optional<LeaderStatus> EngineImpl::Leader() const {
-  if (!journal_.journaling()) return std::nullopt;
-  std::optional<StoreLease> lease = journal_.store()->Lease();
-  if (!lease.has_value()) return std::nullopt;
-  return LeaderStatus{lease->epoch, lease->held, lease->age, std::move(lease->holder)};
-}
-
 }  // namespace internal
 }  // namespace cascade

@@ -125,7 +125,9 @@ class EngineImpl final : public Engine {
   absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(std::string_view team) const override;
   absl::Status ReplayDeadLetter(std::string_view team, std::string_view delivery_id) override;
   OutboxCounts GetOutboxCounts() const override;
-  std::optional<LeaderStatus> Leader() const override;
+  std::optional<LeaderStatus> Leader() const override {
+    return journal_.journaling() ? journal_.store()->Lease() : std::nullopt;
+  }
 
  private:
   // Holds mu_ exclusively for its scope; every call that changes state runs

@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "boost/json.hpp"
-#include "engine/store/postgres_store.h"
 #include "server/responses.h"
 
 namespace cascade::server {
@@ -40,7 +39,7 @@ EngineHost::Serving::~Serving() {
 
 EngineHost::EngineHost(EngineHostOptions options)
     : options_(std::move(options)),
-      high_availability_(internal::IsPostgresUrl(options_.engine.durability.data_dir)) {}
+      high_availability_(IsPostgresUrl(options_.engine.durability.data_dir)) {}
 
 EngineHost::~EngineHost() { Stop(); }
 
@@ -64,7 +63,8 @@ void EngineHost::Stop() {
   }
   cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
-  Publish(nullptr).reset();  // the last reference: Serving's destructor runs here
+  single_.reset();           // the last reference: Serving's destructor runs here,
+  Publish(nullptr).reset();  // or here
 }
 
 std::shared_ptr<EngineHost::Serving> EngineHost::Current() const {
@@ -101,7 +101,11 @@ absl::Status EngineHost::TryLead() {
     last_epoch_.store(leader->epoch);
     takeovers_.fetch_add(1);
   }
-  Publish(std::move(serving));
+  if (high_availability_) {
+    Publish(std::move(serving));
+  } else {
+    single_ = std::move(serving);  // before any request, for good
+  }
   return absl::OkStatus();
 }
 
@@ -151,15 +155,20 @@ void EngineHost::Run() {
 }
 
 Response EngineHost::Handle(const Request& request) {
+  // Without a URL nothing changes after Start: no lock on this path.
+  if (!high_availability_) {
+    if (single_ == nullptr) return Error(absl::UnavailableError("the engine did not start"));
+    return single_->api->Handle(request);
+  }
   std::shared_ptr<Serving> serving = Current();
-  if (serving != nullptr && high_availability_) {
+  if (serving != nullptr) {
     std::optional<LeaderStatus> leader = serving->engine->Leader();
     // Lost, and the thread has not stepped down yet: a standby already.
     if (!leader.has_value() || !leader->leader) return NotLeading(request, /*just_lost=*/true);
   }
   if (serving == nullptr) return NotLeading(request, /*just_lost=*/false);
   Response response = serving->api->Handle(request);
-  if (high_availability_ && PathOf(request.target) == "/api/v2/metrics" && response.status == 200) {
+  if (PathOf(request.target) == "/api/v2/metrics" && response.status == 200) {
     response.body += LeaderMetrics(serving);
   }
   return response;

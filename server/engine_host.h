@@ -116,8 +116,8 @@ class EngineHost {
 
   const EngineHostOptions options_;
   const bool high_availability_;
-  // What serves now (null while this server does not serve), read by every
-  // request, replaced by the thread. A mutex rather than
+  // With a URL: what serves now (null while this server does not serve),
+  // read by every request, replaced by the thread. A mutex rather than
   // std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a lock
   // bit ThreadSanitizer cannot see.
   std::shared_ptr<Serving> Current() const;
@@ -125,6 +125,9 @@ class EngineHost {
   std::shared_ptr<Serving> Publish(std::shared_ptr<Serving> next);
   mutable internal::Mutex serving_mu_;  // a leaf
   std::shared_ptr<Serving> serving_ ABSL_GUARDED_BY(serving_mu_);
+  // Without a URL: what serves, set by Start before any request and kept
+  // until Stop, so requests read it without a lock.
+  std::shared_ptr<Serving> single_;
   std::atomic<uint64_t> last_epoch_{0};
   std::atomic<uint64_t> takeovers_{0};
 

@@ -20,7 +20,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "cascade/cascade.h"
-#include "engine/store/postgres_store.h"
 #include "server/engine_host.h"
 #include "server/flags.h"
 #include "server/http_server.h"
@@ -48,7 +47,7 @@ void PrintWelcome(const ServerFlags& flags, const std::string& role, uint16_t po
             << "  dashboard: " << root << "/  (sign in with a client token)\n"
             << "  data: "
             << (flags.data == ":memory:" ? "in memory (nothing is kept)"
-                                         : internal::RedactPostgresUrl(flags.data))
+                                         : RedactPostgresUrl(flags.data))
             << "\n";
   if (role == "leader") {
     std::cout << "  role: leader (it holds the database's leader lease)\n";

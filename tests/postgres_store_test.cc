@@ -63,9 +63,9 @@ TEST(PostgresLeaseTest, OneStoreLeadsAndASecondOpenIsAStandbyUntilTheFirstCloses
   TestDatabase db;
   absl::StatusOr<std::unique_ptr<Store>> first = OpenPostgresStore(db.url(), Short("first"));
   ASSERT_THAT(first.status(), IsOk());
-  std::optional<StoreLease> lease = (*first)->Lease();
+  std::optional<LeaderStatus> lease = (*first)->Lease();
   ASSERT_TRUE(lease.has_value());
-  EXPECT_TRUE(lease->held);
+  EXPECT_TRUE(lease->leader);
   EXPECT_EQ(lease->epoch, 1u);
   EXPECT_EQ(lease->holder, "first");
   ASSERT_THAT((*first)->Commit({Change::Put(Table::kJobs, "a", "1")}), IsOk());
@@ -75,7 +75,7 @@ TEST(PostgresLeaseTest, OneStoreLeadsAndASecondOpenIsAStandbyUntilTheFirstCloses
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("held by \"first\" (epoch 1)")));
   // The renewal keeps it: still refused after several lease lengths.
   absl::SleepFor(absl::Milliseconds(3500));
-  EXPECT_TRUE((*first)->Lease()->held);
+  EXPECT_TRUE((*first)->Lease()->leader);
   EXPECT_THAT(OpenPostgresStore(db.url(), Short("second")).status(),
               StatusIs(absl::StatusCode::kUnavailable));
   ASSERT_THAT((*first)->Commit({Change::Put(Table::kJobs, "b", "2")}), IsOk());
@@ -83,7 +83,7 @@ TEST(PostgresLeaseTest, OneStoreLeadsAndASecondOpenIsAStandbyUntilTheFirstCloses
   // Close gives the lease up: the next open takes it at once, with the
   // next epoch, and reads what the first committed.
   ASSERT_THAT((*first)->Close(), IsOk());
-  EXPECT_FALSE((*first)->Lease()->held);
+  EXPECT_FALSE((*first)->Lease()->leader);
   second = OpenPostgresStore(db.url(), Short("second"));
   ASSERT_THAT(second.status(), IsOk());
   EXPECT_EQ((*second)->Lease()->epoch, 2u);
@@ -107,7 +107,7 @@ TEST(PostgresLeaseTest, AStandbyTakesOverWhenTheLeasesRenewalsStop) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(1000));
   EXPECT_EQ((*next)->Lease()->epoch, 2u);
   // The old store knows by its own clock that it no longer leads.
-  EXPECT_FALSE((*old)->Lease()->held);
+  EXPECT_FALSE((*old)->Lease()->leader);
   EXPECT_THAT((*old)->Commit({Change::Put(Table::kJobs, "x", "old")}),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("lost the leader lease")));
   EXPECT_EQ(Rows(db, "jobs"), "");
@@ -128,7 +128,7 @@ TEST(PostgresLeaseTest, ConnectionsCutWhileIdleAreMadeAgainAndTheLeaseIsKept) {
   ASSERT_THAT((*store)->Commit({Change::Put(Table::kJobs, "b", "2")}), IsOk());
   // The renewals go on too: still the leader several leases later.
   absl::SleepFor(absl::Milliseconds(3500));
-  EXPECT_TRUE((*store)->Lease()->held);
+  EXPECT_TRUE((*store)->Lease()->leader);
   ASSERT_THAT((*store)->Commit({Change::Put(Table::kJobs, "c", "3")}), IsOk());
   EXPECT_EQ(Rows(db, "jobs"), "a=1,b=2,c=3");
   EXPECT_EQ(db.Query("SELECT epoch FROM cascade.leader"), "1");

@@ -425,12 +425,12 @@ class PostgresStore final : public Store {
 
   StoreStats GetStats() const override { return committer_.stats(); }
 
-  std::optional<StoreLease> Lease() const override {
-    StoreLease lease;
+  std::optional<LeaderStatus> Lease() const override {
+    LeaderStatus lease;
     lease.epoch = epoch_;
     lease.holder = options_.holder;
-    lease.age = absl::FromChrono(SteadyClock::now() - RenewedAt());
-    lease.held = !lost_.load(std::memory_order_acquire) && lease.age < options_.lease;
+    lease.lease_age = absl::FromChrono(SteadyClock::now() - RenewedAt());
+    lease.leader = !lost_.load(std::memory_order_acquire) && lease.lease_age < options_.lease;
     return lease;
   }
 
@@ -643,39 +643,6 @@ class PostgresStore final : public Store {
 };
 
 }  // namespace
-
-bool IsPostgresUrl(std::string_view location) {
-  return absl::StartsWith(Sv(location), "postgresql://") ||
-         absl::StartsWith(Sv(location), "postgres://");
-}
-
-std::string RedactPostgresUrl(std::string_view url) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  const size_t start = scheme + 3;
-  const size_t end = std::min(url.find_first_of("/?", start), url.size());
-  std::string out(url);
-  // The query's password=... (libpq takes parameters there too).
-  if (const size_t query = url.find('?', start); query != std::string_view::npos) {
-    size_t at = query + 1;
-    while (at < out.size()) {
-      const size_t amp = std::min(out.find('&', at), out.size());
-      if (absl::StartsWith(Sv(std::string_view(out).substr(at, amp - at)), "password=")) {
-        out.replace(at, amp - at, "password=****");
-        at += std::string_view("password=****").size() + 1;
-      } else {
-        at = amp + 1;
-      }
-    }
-  }
-  // The userinfo's password: user:password@host.
-  const std::string_view authority = url.substr(start, end - start);
-  const size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return out;
-  const size_t colon = authority.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return out;
-  return absl::StrCat(out.substr(0, start + colon + 1), "****", out.substr(start + at));
-}
 
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
                                                          const PostgresStoreOptions& given,

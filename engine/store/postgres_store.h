@@ -55,16 +55,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cascade/options.h"
 #include "engine/store/store.h"
 
 namespace cascade::internal {
 
-// True if `location` is a PostgreSQL connection URL (postgresql:// or
-// postgres://) rather than a data directory.
-bool IsPostgresUrl(std::string_view location);
-
-// `url` with its password (if any) replaced by "****", for messages and logs.
-std::string RedactPostgresUrl(std::string_view url);
+// IsPostgresUrl and RedactPostgresUrl, which tell a URL from a directory and
+// show it without its password, are public: cascade/options.h.
 
 struct PostgresStoreOptions {
   // PostgreSQL's synchronous_commit for the store's commits. true ("on"):

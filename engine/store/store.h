@@ -42,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cascade/options.h"
 
 namespace cascade::internal {
 
@@ -100,20 +101,6 @@ struct StoreStats {
   uint64_t bytes_committed = 0;  // keys and values
 };
 
-// The leader lease of a store that has one (the PostgreSQL store, contract
-// §17).
-struct StoreLease {
-  // One more at each takeover; the store's commits check it.
-  uint64_t epoch = 0;
-  // False once the lease is lost (or given up by Close): the store commits
-  // nothing more.
-  bool held = false;
-  // Who holds it, as the leader row names this store.
-  std::string holder;
-  // Since the start of the last renewal the database accepted.
-  absl::Duration age;
-};
-
 class Store {
  public:
   virtual ~Store() = default;
@@ -165,8 +152,10 @@ class Store {
 
   virtual StoreStats GetStats() const = 0;
 
-  // The store's leader lease; nullopt for a store without one (SQLite).
-  virtual std::optional<StoreLease> Lease() const { return std::nullopt; }
+  // The store's leader lease (contract §17); nullopt for a store without
+  // one (SQLite). `leader` is false once the lease is lost or given up by
+  // Close: the store commits nothing more.
+  virtual std::optional<LeaderStatus> Lease() const { return std::nullopt; }
 };
 
 }  // namespace cascade::internal

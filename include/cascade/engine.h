@@ -128,19 +128,6 @@ struct HeartbeatResult {
   bool cancel_requested = false;
 };
 
-// The leader lease of an engine on PostgreSQL (DurabilityOptions::data_dir,
-// contract §17).
-struct LeaderStatus {
-  // One more at each takeover.
-  uint64_t epoch = 0;
-  // False once the lease is lost: the engine changes nothing more.
-  bool leader = false;
-  // Since the start of the last renewal the database accepted.
-  absl::Duration lease_age;
-  // The name the lease shows (DurabilityOptions::node_name).
-  std::string holder;
-};
-
 class Engine {
  public:
   // Makes an engine: in memory, or, with `options.durability.data_dir`, one

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/time/time.h"
 #include "cascade/clock.h"
@@ -78,6 +79,27 @@ struct DurabilityOptions {
   absl::Duration leader_lease = absl::Seconds(10);
   absl::Duration leader_renew = absl::Seconds(2);
   std::string node_name;
+};
+
+// True if `data_dir` (DurabilityOptions::data_dir) is a PostgreSQL URL
+// (postgresql:// or postgres://) rather than a directory.
+bool IsPostgresUrl(std::string_view data_dir);
+
+// `data_dir` as it may be shown in logs and messages: a URL's password (in
+// user:password@ or in ?password=) replaced by "****"; a directory as it is.
+std::string RedactPostgresUrl(std::string_view data_dir);
+
+// The leader lease of an engine on PostgreSQL (DurabilityOptions::data_dir,
+// contract §17).
+struct LeaderStatus {
+  // One more at each takeover.
+  uint64_t epoch = 0;
+  // False once the lease is lost: the engine changes nothing more.
+  bool leader = false;
+  // Since the start of the last renewal the database accepted.
+  absl::Duration lease_age;
+  // The name the lease shows (DurabilityOptions::node_name).
+  std::string holder;
 };
 
 struct Options {
