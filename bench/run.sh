@@ -21,6 +21,14 @@
 #                                  that this script starts in the build
 #                                  directory (scripts/pg_cluster.sh) and
 #                                  stops on exit (about 1.5 minutes);
+#        bench/http_benchmark.py   cascade-server over HTTP (in memory and
+#                                  with a data directory) beside the HTTP
+#                                  floor (cascade_http_floor) and
+#                                  nexrender-server (npm ci of
+#                                  bench/nexrender_peer into the build
+#                                  directory), all loaded by wrk: 2 runs of
+#                                  10 s per server and call, interleaved
+#                                  (about 3 minutes);
 #   4. bench/report.py writes the page from the JSON (all of it: the prose
 #      comes from bench/report/*.md) and prints a summary of the §12 rows.
 #      It does not read cascade_event_stream_bench's JSON yet: those figures
@@ -35,15 +43,18 @@
 #       bench/run.sh --benchmark_filter='Cancel|Floor' --benchmark_repetitions=1
 # Environment:
 #   CASCADE_BENCH_PROGRAMS          which programs to run, of "engine durability
-#                                   store events postgres" (default: "engine
-#                                   durability events postgres"); the page
-#                                   shows "not measured" for the rest
+#                                   store events postgres http" (default:
+#                                   "engine durability events postgres
+#                                   http"); the page shows "not measured" for
+#                                   the rest
 #   CASCADE_DURABILITY_BENCH_FLAGS  extra flags for cascade_durability_bench
 #                                   (word-split; e.g. "--benchmark_filter=
 #                                   Durable|PerCall|Floor")
 #   CASCADE_STORE_BENCH_FLAGS       extra flags for cascade_store_bench
 #   CASCADE_EVENTS_BENCH_FLAGS      extra flags for cascade_event_stream_bench
 #   CASCADE_POSTGRES_BENCH_FLAGS    extra flags for cascade_postgres_bench
+#   CASCADE_HTTP_BENCH_FLAGS        extra flags for bench/http_benchmark.py
+#                                   (e.g. "--seconds 5 --runs 1")
 #   CASCADE_BENCH_JSON              default build-bench/cascade_bench.json
 #   CASCADE_DURABILITY_BENCH_JSON   default
 #                                   build-bench/cascade_durability_bench.json
@@ -52,6 +63,7 @@
 #                                   build-bench/cascade_event_stream_bench.json
 #   CASCADE_POSTGRES_BENCH_JSON     default
 #                                   build-bench/cascade_postgres_bench.json
+#   CASCADE_HTTP_BENCH_JSON         default build-bench/cascade_http_bench.json
 #   CASCADE_BENCH_PG_URL            a PostgreSQL server for cascade_postgres_bench
 #                                   (a role that may create databases) instead
 #                                   of the throwaway cluster
@@ -59,20 +71,20 @@
 #   CASCADE_BENCH_PAGE              the page to write (default
 #                                   docs/benchmarks.md); the chart goes beside
 #                                   it, with .png for .md
-#   CASCADE_BENCH_DIR               where the durable benchmarks put their
-#                                   databases (default: the system temp
-#                                   directory); use the disk you care about,
-#                                   not tmpfs
+#   CASCADE_BENCH_DIR               where the durable benchmarks and
+#                                   cascade-server's data directory go
+#                                   (default: the system temp directory); use
+#                                   the disk you care about, not tmpfs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The command as given, with the knobs that were set, for the page.
 command_line=""
 for knob in CASCADE_BENCH_PROGRAMS CASCADE_DURABILITY_BENCH_FLAGS CASCADE_STORE_BENCH_FLAGS \
-            CASCADE_EVENTS_BENCH_FLAGS CASCADE_POSTGRES_BENCH_FLAGS CASCADE_BENCH_JSON \
-            CASCADE_DURABILITY_BENCH_JSON CASCADE_STORE_BENCH_JSON CASCADE_EVENTS_BENCH_JSON \
-            CASCADE_POSTGRES_BENCH_JSON CASCADE_BENCH_PAGE CASCADE_BENCH_DIR \
-            CASCADE_BENCH_BUILD_DIR; do
+            CASCADE_EVENTS_BENCH_FLAGS CASCADE_POSTGRES_BENCH_FLAGS CASCADE_HTTP_BENCH_FLAGS \
+            CASCADE_BENCH_JSON CASCADE_DURABILITY_BENCH_JSON CASCADE_STORE_BENCH_JSON \
+            CASCADE_EVENTS_BENCH_JSON CASCADE_POSTGRES_BENCH_JSON CASCADE_HTTP_BENCH_JSON \
+            CASCADE_BENCH_PAGE CASCADE_BENCH_DIR CASCADE_BENCH_BUILD_DIR; do
   if [[ -n "${!knob:-}" ]]; then command_line+="$knob=$(printf %q "${!knob}") "; fi
 done
 # Its password, if any, stays off the page.
@@ -86,17 +98,23 @@ durability_out=${CASCADE_DURABILITY_BENCH_JSON:-$build_dir/cascade_durability_be
 store_out=${CASCADE_STORE_BENCH_JSON:-$build_dir/cascade_store_bench.json}
 events_out=${CASCADE_EVENTS_BENCH_JSON:-$build_dir/cascade_event_stream_bench.json}
 postgres_out=${CASCADE_POSTGRES_BENCH_JSON:-$build_dir/cascade_postgres_bench.json}
+http_out=${CASCADE_HTTP_BENCH_JSON:-$build_dir/cascade_http_bench.json}
 page=${CASCADE_BENCH_PAGE:-docs/benchmarks.md}
-programs=" ${CASCADE_BENCH_PROGRAMS:-engine durability events postgres} "
+programs=" ${CASCADE_BENCH_PROGRAMS:-engine durability events postgres http} "
 read -r -a durability_flags <<<"${CASCADE_DURABILITY_BENCH_FLAGS:-}"
 read -r -a store_flags <<<"${CASCADE_STORE_BENCH_FLAGS:-}"
 read -r -a events_flags <<<"${CASCADE_EVENTS_BENCH_FLAGS:-}"
 read -r -a postgres_flags <<<"${CASCADE_POSTGRES_BENCH_FLAGS:-}"
+read -r -a http_flags <<<"${CASCADE_HTTP_BENCH_FLAGS:-}"
 wants() { [[ "$programs" == *" $1 "* ]]; }
 
 source scripts/deps.sh
 cascade_install_missing gnuplot-nox ||
   echo "bench/run.sh: gnuplot-nox could not be installed; the page will have no chart" >&2
+if wants http; then
+  cascade_install_missing wrk ||
+    echo "bench/run.sh: wrk could not be installed; the HTTP benchmark will fail" >&2
+fi
 
 scripts/build.sh "$build_dir" -DCASCADE_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release
 # After the build, which loads the machine itself: what else is running.
@@ -154,6 +172,17 @@ if wants postgres; then
     --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true \
     --benchmark_report_aggregates_only=true "${postgres_flags[@]}"
   report_args+=(--postgres "$postgres_out")
+fi
+if wants http; then
+  cmd=(python3 bench/http_benchmark.py --build-dir "$build_dir" --out "$http_out"
+       "${http_flags[@]}")
+  echo "+ ${cmd[*]}"
+  # A failed run (a server that would not start, non-2xx answers) still
+  # writes its JSON, with what it measured: the page shows the rest as not
+  # measured or as errors.
+  "${cmd[@]}" || echo "bench/run.sh: the HTTP benchmark reported a failure (above)" >&2
+  line=$(printf '%q ' "${cmd[@]}")
+  report_args+=(--ran "${line% }" --http "$http_out")
 fi
 
 python3 bench/report.py "${report_args[@]}" --out "$page" --build-dir "$build_dir" \
