@@ -86,11 +86,26 @@ struct HttpServerOptions {
   // std::thread::hardware_concurrency(), and at least 2.
   // Default: 0. REQUIRES: >= 0.
   //
-  // PERFORMANCE: the handler runs on these threads, so at most `threads`
-  // requests are handled at once, and while all of them are in the handler
-  // no other connection makes progress (none is lost: they wait). A handler
-  // that blocks for long (on a disk sync, say) wants more threads.
+  // PERFORMANCE: the handler runs on these threads (but see may_wait), so at
+  // most `threads` requests are handled at once, and while all of them are in
+  // the handler no other connection makes progress (none is lost: they
+  // wait). More threads than cores cost every request: threads that sleep
+  // on one io_context are woken for its work, a context switch each.
   int threads = 0;
+
+  // Requests whose handler may wait for long (on a disk sync, say): when
+  // set, and waiting_threads > 0, the handler of each request it picks runs
+  // on a pool of waiting_threads threads of its own, and the I/O threads go
+  // on with other connections meanwhile; the response is written once the
+  // handler returns. Called on the I/O threads, before the handler: it must
+  // be cheap and thread-safe. Default: unset (the I/O threads run every
+  // handler).
+  std::function<bool(const Request&)> may_wait;
+
+  // The threads of that pool: at most this many picked requests are handled
+  // at once; the others wait their turn. Default: 0 (no pool).
+  // REQUIRES: >= 0.
+  int waiting_threads = 0;
 
   // The largest request body accepted, in bytes. A request whose
   // Content-Length is larger gets 413 before its body is read; a chunked body
@@ -169,8 +184,9 @@ class HttpServer {
   //    handling, dropping any request that was only partly received;
   // 3. lets the handlers that are running return and their responses be
   //    written (with `Connection: close`), for at most options.stop_timeout;
-  //    then closes the connections that are left;
-  // 4. joins the threads.
+  //    then closes the connections that are left (a request that has not
+  //    reached the waiting pool's threads by then is dropped unhandled);
+  // 4. joins the threads, the waiting pool's once its handlers returned.
   // A handler cannot be interrupted: Stop() returns only after every running
   // handler has returned, however long that takes. Idempotent; concurrent
   // calls all return once the server is down.

@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -68,24 +69,71 @@ absl::Status BadField(std::string_view field, std::string message) {
 
 bool MatchPath(std::string_view pattern, std::string_view path,
                std::vector<std::string_view>& ids) {
+  // One pass over both, segment by segment, so that a route is given up at
+  // its first differing character: FindRoute tries every route on every
+  // request, and splitting each pattern and the path at every '/' first made
+  // routing a tenth of the CPU time of a GET /jobs/{id}.
+  constexpr std::string_view kId = "{id}";
   ids.clear();
+  size_t i = 0, j = 0;  // the starts of the current segments of pattern, path
   while (true) {
-    const size_t p = pattern.find('/');
-    const size_t q = path.find('/');
-    const std::string_view want = pattern.substr(0, p);
-    const std::string_view got = path.substr(0, q);
-    if (want == "{id}") {
-      if (got.empty()) return false;
-      ids.push_back(got);
-    } else if (want != got) {
-      return false;
+    const bool id_segment = pattern.compare(i, kId.size(), kId) == 0 &&
+                            (i + kId.size() == pattern.size() || pattern[i + kId.size()] == '/');
+    if (id_segment) {
+      const size_t end = std::min(path.find('/', j), path.size());
+      if (end == j) return false;  // an empty segment is no id
+      ids.push_back(path.substr(j, end - j));
+      i += kId.size();
+      j = end;
+    } else {
+      for (; i < pattern.size() && pattern[i] != '/'; ++i, ++j) {
+        if (j == path.size() || path[j] != pattern[i]) return false;
+      }
+      if (j < path.size() && path[j] != '/') return false;  // the path's segment is longer
     }
-    if (p == std::string_view::npos || q == std::string_view::npos) {
-      return p == std::string_view::npos && q == std::string_view::npos;
-    }
-    pattern.remove_prefix(p + 1);
-    path.remove_prefix(q + 1);
+    // Both at the end of a segment: the end of the text, or a '/'.
+    if (i == pattern.size() || j == path.size()) return i == pattern.size() && j == path.size();
+    ++i;
+    ++j;
   }
+}
+
+PathSegments::PathSegments(std::string_view path) : path_(path) {
+  size_t start = 0;
+  while (true) {
+    const size_t end = std::min(path.find('/', start), path.size());
+    if (count_ < kMaxSegments) segments_[count_] = path.substr(start, end - start);
+    ++count_;
+    if (end == path.size()) break;
+    start = end + 1;
+  }
+}
+
+bool MatchPath(std::string_view pattern, const PathSegments& path,
+               std::vector<std::string_view>& ids) {
+  if (!path.split()) return MatchPath(pattern, path.path(), ids);
+  constexpr std::string_view kId = "{id}";
+  ids.clear();
+  size_t i = 0;  // the start of the pattern's current segment
+  for (size_t k = 0; k < path.size(); ++k) {
+    const std::string_view got = path[k];
+    if (pattern.size() - i >= kId.size() && pattern[i] == '{' &&
+        pattern.substr(i, kId.size()) == kId &&
+        (i + kId.size() == pattern.size() || pattern[i + kId.size()] == '/')) {
+      if (got.empty()) return false;  // an empty segment is no id
+      ids.push_back(got);
+      i += kId.size();
+    } else {
+      size_t c = 0;
+      for (; i < pattern.size() && pattern[i] != '/'; ++i, ++c) {
+        if (c == got.size() || got[c] != pattern[i]) return false;
+      }
+      if (c != got.size()) return false;
+    }
+    if (i == pattern.size()) return k + 1 == path.size();  // the pattern ends here
+    ++i;                                                   // past its '/'
+  }
+  return false;  // the path ended first
 }
 
 Response MethodNotAllowed(std::string_view method, const std::vector<std::string>& allowed) {

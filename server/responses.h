@@ -43,6 +43,32 @@ absl::Status BadField(std::string_view field, std::string message);
 // nothing once `ids` has room.
 bool MatchPath(std::string_view pattern, std::string_view path, std::vector<std::string_view>& ids);
 
+// A path split at every '/' ("/jobs/x" is "", "jobs", "x"), once for all
+// the patterns FindRoute tries. Up to kMaxSegments segments; a longer path
+// is matched by MatchPath instead.
+class PathSegments {
+ public:
+  static constexpr size_t kMaxSegments = 8;
+
+  explicit PathSegments(std::string_view path);
+
+  std::string_view path() const { return path_; }
+  // Whether the path has at most kMaxSegments segments (then all are here).
+  bool split() const { return count_ <= kMaxSegments; }
+  size_t size() const { return count_; }
+  std::string_view operator[](size_t i) const { return segments_[i]; }
+
+ private:
+  std::string_view path_;
+  size_t count_ = 0;
+  std::string_view segments_[kMaxSegments];
+};
+
+// MatchPath(pattern, path.path(), ids), faster: a pattern is given up at its
+// first segment that differs, without reading the rest of the path.
+bool MatchPath(std::string_view pattern, const PathSegments& path,
+               std::vector<std::string_view>& ids);
+
 // The route of `routes` (each with `method` and `pattern` members) that
 // `method` and `path` take, as OpenAPI matches paths: of the patterns the
 // path matches, only those with the fewest {id} segments count, so a
@@ -59,9 +85,10 @@ RouteLookup<Route> FindRoute(const Route (&routes)[N], std::string_view method,
                              std::string_view path) {
   RouteLookup<Route> found;
   found.ids.reserve(2);
+  const PathSegments segments(path);
   size_t fewest_ids = SIZE_MAX;
   for (const Route& r : routes) {
-    if (!MatchPath(r.pattern, path, found.ids) || found.ids.size() > fewest_ids) continue;
+    if (!MatchPath(r.pattern, segments, found.ids) || found.ids.size() > fewest_ids) continue;
     if (found.ids.size() < fewest_ids) {  // more concrete than what matched so far
       fewest_ids = found.ids.size();
       found.route = nullptr;
@@ -73,7 +100,7 @@ RouteLookup<Route> FindRoute(const Route (&routes)[N], std::string_view method,
       found.route = &r;
     }
   }
-  if (found.route != nullptr) MatchPath(found.route->pattern, path, found.ids);
+  if (found.route != nullptr) MatchPath(found.route->pattern, segments, found.ids);
   return found;
 }
 

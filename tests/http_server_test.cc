@@ -3,7 +3,8 @@
 // HttpServer (server/http_server.h) over loopback: what reaches the handler,
 // what goes back on the wire, persistent and pipelined connections, the
 // answers the server gives itself (400, 413, 431, 500), timeouts, limits,
-// concurrent clients, the graceful Stop, and Start's errors.
+// concurrent clients, the graceful Stop, the pool that runs the handlers
+// of requests that may wait, and Start's errors.
 //
 // The client is a plain POSIX socket: the test writes exact bytes (malformed
 // ones too) and parses what comes back with Beast's response parser, so the
@@ -28,6 +29,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -980,6 +982,161 @@ TEST(HttpServerTest, DestructorStopsTheServer) {
   EXPECT_FALSE(after.connected());
 }
 
+// ---- The waiting pool (HttpServerOptions::may_wait) ----------------------------
+
+// A handler that blocks the requests to /slow until Release(), counting the
+// calls by target.
+class Gate {
+ public:
+  Handler handler() {
+    return [this](const Request& request) {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++calls_[request.target];
+      if (request.target == "/slow") {
+        ++waiting_;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return released_; });
+      }
+      return Echo(request);
+    };
+  }
+  // Waits until `n` requests are held; false after kPatience.
+  bool WaitForHeld(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, absl::ToChronoNanoseconds(kPatience), [&] { return waiting_ >= n; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  int calls(const std::string& target) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_[target];
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int waiting_ = 0;
+  bool released_ = false;
+  std::map<std::string, int> calls_;
+};
+
+HttpServerOptions WaitingOptions(int io_threads, int waiting_threads) {
+  HttpServerOptions options = TestOptions();
+  options.threads = io_threads;
+  options.waiting_threads = waiting_threads;
+  options.may_wait = [](const Request& request) { return request.method == "POST"; };
+  return options;
+}
+
+TEST(HttpServerWaitingTest, WaitingHandlersDoNotHoldTheIoThreads) {
+  Gate gate;
+  // One I/O thread: a POST held in its handler there would stall the GET.
+  CASCADE_ASSERT_OK_AND_ASSIGN(auto server,
+                               HttpServer::Start(WaitingOptions(1, 2), gate.handler()));
+  Client slow(server->port());
+  ASSERT_TRUE(slow.Send(Post("/slow", "held")));
+  ASSERT_TRUE(gate.WaitForHeld(1));
+
+  Client fast(server->port());
+  ASSERT_TRUE(fast.Send(Get("/fast")));
+  std::optional<WireResponse> answer = fast.Read();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->body, "GET /fast\n");
+
+  gate.Release();
+  answer = slow.Read();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(answer->body, "POST /slow\nheld");
+  // The connection goes on as before.
+  ASSERT_TRUE(slow.Send(Post("/again", "x")));
+  answer = slow.Read();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->body, "POST /again\nx");
+}
+
+TEST(HttpServerWaitingTest, ThrowingWaitingHandlerGets500) {
+  auto handler = [](const Request& request) -> Response {
+    if (request.target == "/throw") throw std::runtime_error("boom");
+    return Echo(request);
+  };
+  CASCADE_ASSERT_OK_AND_ASSIGN(auto server, HttpServer::Start(WaitingOptions(1, 1), handler));
+  Client client(server->port());
+  ASSERT_TRUE(client.Send(Post("/throw", "")));
+  std::optional<WireResponse> answer = client.Read();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 500);
+  EXPECT_EQ(ParseError(*answer).error_code, "internal");
+  ASSERT_TRUE(client.Send(Post("/ok", "y")));
+  answer = client.Read();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->body, "POST /ok\ny");
+}
+
+TEST(HttpServerWaitingTest, StopLetsTheWaitingHandlerAnswer) {
+  Gate gate;
+  CASCADE_ASSERT_OK_AND_ASSIGN(auto server,
+                               HttpServer::Start(WaitingOptions(2, 2), gate.handler()));
+  Client idle(server->port());
+  ASSERT_TRUE(idle.Send(Get("/warm-up")));
+  ASSERT_TRUE(idle.Read().has_value());
+  auto slow = std::make_unique<Client>(server->port());
+  ASSERT_TRUE(slow->Send(Post("/slow", "")));
+  ASSERT_TRUE(gate.WaitForHeld(1));
+
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server->Stop();
+    stopped = true;
+  });
+  EXPECT_TRUE(idle.ClosedByServer());
+  EXPECT_FALSE(stopped.load());
+  gate.Release();
+  const std::optional<WireResponse> answer = slow->Read();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(answer->Header("connection"), "close");
+  EXPECT_TRUE(slow->ClosedByServer());
+  slow.reset();
+  stopper.join();
+  EXPECT_TRUE(stopped.load());
+}
+
+TEST(HttpServerWaitingTest, RequestStillQueuedWhenStopGivesUpIsNeverHandled) {
+  Gate gate;
+  HttpServerOptions options = WaitingOptions(1, 1);
+  options.stop_timeout = absl::Milliseconds(200);
+  std::atomic<bool> queued_read{false};
+  options.may_wait = [&queued_read](const Request& request) {
+    if (request.target == "/queued") queued_read = true;
+    return true;
+  };
+  CASCADE_ASSERT_OK_AND_ASSIGN(auto server, HttpServer::Start(options, gate.handler()));
+  Client slow(server->port());
+  ASSERT_TRUE(slow.Send(Post("/slow", "")));
+  ASSERT_TRUE(gate.WaitForHeld(1));
+  // The pool's one thread is held: this one queues behind it (handed over
+  // right after may_wait picked it, before Stop can reach its connection).
+  Client queued(server->port());
+  ASSERT_TRUE(queued.Send(Post("/queued", "")));
+  const absl::Time give_up = absl::Now() + kPatience;
+  while (!queued_read.load() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_TRUE(queued_read.load());
+
+  std::thread stopper([&] { server->Stop(); });
+  // After stop_timeout Stop closes both connections, then waits for the
+  // held handler.
+  EXPECT_TRUE(queued.ClosedByServer());
+  EXPECT_TRUE(slow.ClosedByServer());
+  gate.Release();
+  stopper.join();
+  EXPECT_EQ(gate.calls("/slow"), 1);
+  EXPECT_EQ(gate.calls("/queued"), 0);
+}
+
 // ---- Start --------------------------------------------------------------------
 
 TEST(HttpServerTest, StartOnAPortInUseFails) {
@@ -1030,6 +1187,10 @@ TEST(HttpServerTest, StartRejectsBadOptions) {
   add("idle_timeout", [](Case& c) { c.options.idle_timeout = -absl::Seconds(1); });
   add("stop_timeout", [](Case& c) { c.options.stop_timeout = -absl::Seconds(1); });
   add("max_connections", [](Case& c) { c.options.max_connections = 0; });
+  add("waiting_threads", [](Case& c) {
+    c.options.waiting_threads = -1;
+    c.options.may_wait = [](const Request&) { return true; };
+  });
   for (Case& c : cases) {
     EXPECT_THAT(HttpServer::Start(c.options, std::move(c.handler)),
                 StatusIs(absl::StatusCode::kInvalidArgument))
