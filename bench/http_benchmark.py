@@ -170,11 +170,13 @@ def machine_busy_seconds() -> float:
     return (sum(values) - values[3] - values[4]) / CLK_TCK
 
 
-def cascade_threads(data: str) -> int:
+def cascade_threads(data: str) -> str:
     """The HTTP threads cascade-server runs (server/main.cc, server/http_server.h):
-    max(32, 8 x cores) with a data directory, else the cores, at least 2."""
+    I/O threads, one per core and at least 2; with a data directory, also a
+    pool of max(32, 8 x cores) for the requests that may wait for a commit."""
     cores = os.cpu_count() or 1
-    return max(32, 8 * cores) if data != ":memory:" else max(2, cores)
+    io = max(2, cores)
+    return f"{io}" if data == ":memory:" else f"{io} + {max(32, 8 * cores)} waiting"
 
 
 def start_cascade(name: str, build: str, data: str) -> Server:
@@ -237,7 +239,7 @@ def start_nexrender(node_modules: str, jobs: int) -> Server:
                     stdout=subprocess.DEVNULL)
     server.prefix = "/api/v1"
     server.headers = {"nexrender-secret": NEXRENDER_SECRET}
-    server.threads = 1  # Node: one thread runs JavaScript
+    server.threads = "1"  # Node: one thread runs JavaScript
     with open(ids_file) as f:
         server.ids = f.read().split()
     if len(server.ids) != jobs:
@@ -440,8 +442,9 @@ def main(argv=None) -> int:
             if code != 201:
                 raise Failure(f"memory: POST /jobs answered {code}: {posted[:200]!r}")
             context.update(get_body_bytes=len(got), post_body_bytes=len(posted))
+            # cascade-server's I/O threads (in memory, all it has).
             floor = Server("floor", [os.path.join(build, "bench", "cascade_http_floor"),
-                                     "--threads", str(memory.threads), "--get-bytes",
+                                     "--threads", memory.threads, "--get-bytes",
                                      str(len(got)), "--post-bytes", str(len(posted))],
                            listen_re=r"listening on 127\.0\.0\.1:(\d+)")
             floor.prefix, floor.headers, floor.ids = "/api/v2", dict(memory.headers), memory.ids

@@ -374,7 +374,7 @@ class VerdictTest(unittest.TestCase):
         self.assertAlmostEqual(res.measured(get_mem, get_mem.goals[0]), 0.75)
         self.assertEqual(verdicts(res, get_mem), ["met"])
         self.assertEqual(verdicts(res, post_mem), ["MISSED"])
-        self.assertEqual(res.show_measured(post_mem, post_mem.goals[0]), "65 %")
+        self.assertEqual(res.show_measured(post_mem, post_mem.goals[0]), "65.0 %")
         # With a data directory against nexrender-server: 12.5x >= 10x; 120x >= 100x.
         self.assertAlmostEqual(res.measured(get_full, get_full.goals[0]), 12.5)
         self.assertEqual(verdicts(res, get_full), ["met"])
@@ -516,9 +516,9 @@ class PageTest(unittest.TestCase):
         self.assertIn("| 500.0 k calls/s | 2.0 µs a call |", sqlite)
         self.assertIn("| 200.0 k jobs/s | 5.0 µs a job |", sqlite)
         ratios = next(line for line in lines if line.startswith("| GET /jobs/{id} |"))
-        self.assertEqual(ratios, "| GET /jobs/{id} | 75 % | 50 % | 18.8× | 12.5× |")
+        self.assertEqual(ratios, "| GET /jobs/{id} | 75.0 % | 50.0 % | 18.8× | 12.5× |")
         self.assertIn("HTTP POST /jobs, in memory: ≥ 70 % of the HTTP floor (a minimal "
-                      "Boost.Beast server answering a fixed body): **MISSED** (measured 65 %)",
+                      "Boost.Beast server answering a fixed body): **MISSED** (measured 65.0 %)",
                       section)
         self.assertIn("wrk 4.1.0, 2 threads, 32 connections; 10,000 resident jobs in each "
                       "server", section)
