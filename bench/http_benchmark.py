@@ -482,7 +482,9 @@ def main(argv=None) -> int:
                 e = entry(f"{bench}/server:{name}", i, len(rs), r)
                 status |= 1 if e.get("error_occurred") else 0
                 benchmarks.append(e)
-    except Failure as e:
+    except (Failure, OSError, ValueError) as e:
+        # A server that died mid-run, or answered what is not JSON: what was
+        # measured before is still written.
         log(str(e))
         status = 1
     finally:
