@@ -21,11 +21,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -668,6 +670,213 @@ TEST(SqliteStoreTest, CreatesTheDataDirectoryWithItsParents) {
   ASSERT_THAT(store->Commit({Change::Put(Table::kJobs, "k", "v")}), IsOk());
   EXPECT_THAT(store->Close(), IsOk());
   EXPECT_TRUE(fs::is_regular_file(dir.path() + "/a/b/data/cascade.db"));
+}
+
+// ---- Sync::kFull: the log's sync, apart from the commit ----------------------------
+
+// A gate for before_sync: the first `pass` syncs go through, the next one
+// waits at the gate until Open (then it and the rest go through), and the
+// sync numbered `fail_at` (1-based; 0: none) fails as a disk error would.
+class SyncGate {
+ public:
+  explicit SyncGate(int pass, int fail_at = 0) : pass_(pass), fail_at_(fail_at) {}
+  std::function<absl::Status()> Hook() {
+    return [this]() -> absl::Status {
+      std::unique_lock<std::mutex> lock(mu_);
+      const int n = ++arrived_;
+      cv_.notify_all();
+      if (n == fail_at_) return absl::DataLossError("fdatasync: Input/output error");
+      if (n > pass_) cv_.wait(lock, [this] { return open_; });
+      return absl::OkStatus();
+    };
+  }
+  void WaitArrived(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return arrived_ >= n; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const int pass_;
+  const int fail_at_;
+  int arrived_ = 0;
+  bool open_ = false;
+};
+
+void WaitCommitted(Store& store, uint64_t n) {
+  while (store.GetStats().groups_committed < n) std::this_thread::yield();
+}
+
+std::unique_ptr<Store> OpenWithSeams(const std::string& dir, SqliteStoreOptions::Sync sync,
+                                     const SqliteStoreSeams& seams) {
+  SqliteStoreOptions options;
+  options.synchronous = sync;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(dir, options, seams);
+  if (!store.ok()) {
+    ADD_FAILURE() << store.status();
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+TEST(SqliteStoreTest, UnderFullAGroupIsAcknowledgedOnlyOnceASyncOfTheLogCoversIt) {
+  TempDir dir;
+  SyncGate gate(/*pass=*/0);
+  SqliteStoreSeams seams;
+  seams.before_sync = gate.Hook();
+  std::unique_ptr<Store> opened = OpenWithSeams(dir.path(), SqliteStoreOptions::Sync::kFull, seams);
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
+  absl::StatusOr<uint64_t> ticket = store.Append({Change::Put(Table::kJobs, "k", "v")});
+  ASSERT_THAT(ticket, IsOk());
+  std::promise<absl::Status> answered;
+  std::thread waiter([&] { answered.set_value(store.WaitDurable(*ticket)); });
+  std::future<absl::Status> answer = answered.get_future();
+  // The group is committed (in the log, and readable), and its sync has
+  // begun, but it is not acknowledged until the sync returns.
+  WaitCommitted(store, 1);
+  gate.WaitArrived(1);
+  EXPECT_EQ(LoadTable(store, Table::kJobs), (Rows{{"k", "v"}}));
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "acknowledged before the log was synced";
+  EXPECT_EQ(store.GetStats().groups_durable, 0u);
+  gate.Open();
+  EXPECT_THAT(answer.get(), IsOk());
+  waiter.join();
+  const StoreStats stats = store.GetStats();
+  EXPECT_EQ(stats.groups_durable, 1u);
+  EXPECT_EQ(stats.syncs, 1u);
+  EXPECT_THAT(store.Close(), IsOk());
+}
+
+TEST(SqliteStoreTest, UnderNormalACommitIsAcknowledgedWithoutASyncOfItsOwn) {
+  TempDir dir;
+  SyncGate gate(/*pass=*/0);  // would block every sync, if there were one
+  SqliteStoreSeams seams;
+  seams.before_sync = gate.Hook();
+  std::unique_ptr<Store> store =
+      OpenWithSeams(dir.path(), SqliteStoreOptions::Sync::kNormal, seams);
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Commit({Change::Put(Table::kJobs, "k", "v")}), IsOk());
+  EXPECT_EQ(store->GetStats().syncs, 0u);
+  EXPECT_THAT(store->Close(), IsOk());
+}
+
+TEST(SqliteStoreTest, UnderFullTheCallersWhoCommittedDuringASyncShareTheNext) {
+  TempDir dir;
+  SyncGate gate(/*pass=*/0);
+  SqliteStoreSeams seams;
+  seams.before_sync = gate.Hook();
+  std::unique_ptr<Store> opened = OpenWithSeams(dir.path(), SqliteStoreOptions::Sync::kFull, seams);
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
+  // The first sync (of group 1) waits at the gate; 8 callers commit
+  // meanwhile, and one sync covers them all.
+  ASSERT_THAT(store.Append({Change::Put(Table::kJobs, "first", "")}), IsOk());
+  gate.WaitArrived(1);
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t) {
+    callers.emplace_back([&, t] {
+      if (store.Commit({Change::Put(Table::kJobs, absl::StrCat("caller-", t), "v")}).ok()) ++ok;
+    });
+  }
+  WaitCommitted(store, 9);
+  gate.Open();
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  const StoreStats stats = store.GetStats();
+  EXPECT_EQ(stats.syncs, 2u) << "8 callers, one sync";
+  EXPECT_EQ(stats.groups_durable, 9u);
+  EXPECT_THAT(store.Close(), IsOk());
+}
+
+TEST(SqliteStoreTest, AFailedSyncFailsEveryGroupNotYetDurableAndTheStore) {
+  TempDir dir;
+  SyncGate gate(/*pass=*/1000, /*fail_at=*/2);
+  SqliteStoreSeams seams;
+  seams.before_sync = gate.Hook();
+  std::unique_ptr<Store> opened = OpenWithSeams(dir.path(), SqliteStoreOptions::Sync::kFull, seams);
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
+  ASSERT_THAT(store.Commit({Change::Put(Table::kJobs, "synced", "v")}), IsOk());
+  absl::StatusOr<uint64_t> lost = store.Append({Change::Put(Table::kJobs, "unsynced", "v")});
+  ASSERT_THAT(lost, IsOk());
+  EXPECT_THAT(store.WaitDurable(*lost),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(absl::StrCat(dir.db(), ": sync of groups 2..2 failed")),
+                             HasSubstr("Input/output error"))));
+  EXPECT_THAT(store.WaitDurable(1), IsOk()) << "synced before the failure";
+  EXPECT_THAT(store.Append({Change::Put(Table::kJobs, "later", "v")}),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(store.Close(), StatusIs(absl::StatusCode::kDataLoss));
+  // What was acknowledged is there; what was not may be (it reached the log,
+  // and the process did not die), but nothing after the failure was written.
+  std::unique_ptr<Store> reopened = OpenOrDie(dir.path());
+  ASSERT_NE(reopened, nullptr);
+  Rows rows = LoadTable(*reopened, Table::kJobs);
+  EXPECT_EQ(rows.count("synced"), 1u);
+  EXPECT_EQ(rows.count("later"), 0u);
+}
+
+// ---- Checkpoints, beside the writer ---------------------------------------------------
+
+TEST(SqliteStoreTest, CommitsGoOnWhileTheCheckpointThreadCopiesAndTheLogStartsOver) {
+  TempDir dir;
+  constexpr int kCheckpointPages = 64;
+  CommitGate gate;  // holds the first checkpoint
+  SqliteStoreSeams seams;
+  seams.before_checkpoint = gate.Hook();
+  seams.checkpoint_pages = kCheckpointPages;
+  std::unique_ptr<Store> opened =
+      OpenWithSeams(dir.path(), SqliteStoreOptions::Sync::kNormal, seams);
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
+  // One page-sized row a group, over 64 keys, so the database stays small
+  // and the log grows by a page or two a commit.
+  int next = 0;
+  auto commit_one = [&] {
+    const std::string key = absl::StrCat("k", next % 64);
+    return store.Commit({Change::Put(Table::kJobs, key, std::string(3000, 'a' + next++ % 26))});
+  };
+  // Past the threshold the writer asks for a checkpoint; while the checkpoint
+  // thread is held, commits go on (a checkpoint on the writer would hold them
+  // too: the test would then time out here).
+  std::future<bool> written = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 3 * kCheckpointPages; ++i) {
+      if (!commit_one().ok()) return false;
+    }
+    return true;
+  });
+  gate.WaitArrived(1);
+  ASSERT_EQ(written.wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "commits stopped while the checkpoint thread was held";
+  ASSERT_TRUE(written.get());
+  EXPECT_EQ(store.GetStats().checkpoints, 0u);
+  gate.Open();
+  // The log starts over once a checkpoint has copied it whole: it then holds
+  // fewer pages than the commits wrote into it.
+  const std::string wal = dir.db() + "-wal";
+  auto log_pages_on_disk = [&] { return fs::file_size(wal) / (4096 + 24); };
+  int commits = 0;
+  while (log_pages_on_disk() >= store.GetStats().log_pages && commits < 20'000) {
+    ASSERT_THAT(commit_one(), IsOk());
+    ++commits;
+  }
+  const StoreStats stats = store.GetStats();
+  EXPECT_LT(log_pages_on_disk(), stats.log_pages) << "the log never started over";
+  EXPECT_GE(stats.checkpoints, 1u);
+  EXPECT_THAT(store.Close(), IsOk());
+  EXPECT_FALSE(fs::exists(wal)) << "a clean close still checkpoints and removes the log";
+  std::unique_ptr<Store> reopened = OpenOrDie(dir.path());
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(LoadTable(*reopened, Table::kJobs).size(), 64u);
 }
 
 // ---- The directory lock ------------------------------------------------------------

@@ -338,7 +338,13 @@ class PostgresStore final : public Store {
         committer_(
             redacted_, options.max_commit_bytes,
             [this](const std::vector<GroupCommitter::Group>& batch) { return Commit(batch); },
-            seams.before_commit),
+            // A commit is durable when it returns (synchronous_commit), so
+            // there is no sync step.
+            [&seams] {
+              GroupCommitter::Hooks hooks;
+              hooks.before_commit = seams.before_commit;
+              return hooks;
+            }()),
         renewal_([this] { RenewLoop(); }) {}
 
   ~PostgresStore() override { Close().IgnoreError(); }

@@ -52,14 +52,22 @@ constexpr size_t kMaxCheckLines = 5;
 // The WAL is truncated back to this size after a checkpoint if a burst grew
 // it beyond.
 constexpr int64_t kJournalSizeLimit = int64_t{64} << 20;
-// SQLite checkpoints (copies the log into the database file, and under
-// synchronous NORMAL syncs both) when a commit leaves the log this many pages
-// long (4 KiB each, so ~40 MB). SQLite's default is 1000. A checkpoint copies
-// each page once however often the log holds it, and the engine rewrites the
-// same hot job rows again and again, so a longer log means fewer page copies
-// and fewer syncs per group; the price is a log of up to ~40 MB and a longer
-// recovery (reading it) at the next open after a crash.
+// The store checkpoints (copies the log into the database file and syncs
+// both) once a commit leaves the log this many pages long (4 KiB each, so
+// ~40 MB). SQLite's default is 1000. A checkpoint copies each page once
+// however often the log holds it, and the engine rewrites the same hot job
+// rows again and again, so a longer log means fewer page copies and fewer
+// syncs per group; the price is a log of up to ~40 MB and a longer recovery
+// (reading it) at the next open after a crash.
 constexpr int kCheckpointPages = 10'000;
+// The checkpoint thread copies the log in passes until fewer than this many
+// frames are left to copy; the writer copies those (see SqliteStore).
+constexpr int kResidualFrames = 256;
+// At most this many passes a checkpoint, however fast the log grows.
+constexpr int kMaxCheckpointPasses = 4;
+// The checkpoint connection's page cache (a checkpoint reads the log's frames
+// directly, not through it).
+constexpr int kCheckpointCacheKib = 1024;
 // The connection's page cache: 32 MiB, allocated as used (SQLite's default is
 // 2 MiB). A commit reads every B-tree page it changes; pages found here cost
 // no read from the OS.
@@ -544,10 +552,14 @@ absl::Status CheckTablesExist(sqlite3* db, const std::string& path) {
   return absl::OkStatus();
 }
 
-const char* SyncPragma(SqliteStoreOptions::Sync sync) {
+// The connections' own setting. Under kFull the store syncs the log itself
+// after commits (`own_sync`, SqliteStore::SyncLog), so SQLite syncs as under
+// NORMAL: the log's header when it starts over, and both files around a
+// checkpoint.
+const char* SyncPragma(SqliteStoreOptions::Sync sync, bool own_sync = true) {
   switch (sync) {
     case SqliteStoreOptions::Sync::kFull:
-      return "PRAGMA synchronous = FULL";
+      return own_sync ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL";
     case SqliteStoreOptions::Sync::kNormal:
       return "PRAGMA synchronous = NORMAL";
     case SqliteStoreOptions::Sync::kOff:
@@ -589,14 +601,31 @@ absl::StatusOr<Statements> PrepareStatements(sqlite3* db) {
 // ---- The store ----------------------------------------------------------------
 
 // The group commit is GroupCommitter's (group_commit.h); the store gives it
-// the transaction (CommitBatch) and keeps the connection.
+// the transaction (CommitBatch), under Sync::kFull the sync of the log
+// (SyncLog), and keeps the connection.
+//
+// Checkpoints run beside the writer, not on it. SQLite's own (PRAGMA
+// wal_autocheckpoint) runs inside the COMMIT that crossed the threshold: the
+// writer copies the log into the database file and syncs both, and every
+// caller waits meanwhile (a quarter of the time under NORMAL, measured). Here
+// the WAL hook only notes the log's length; past kCheckpointPages the writer
+// asks the checkpoint thread, which copies the log on a connection of its
+// own while commits go on (SQLite's PASSIVE mode: it waits for no writer).
+// The log can start over only once every frame in it has been copied, which
+// a checkpoint racing the writer never achieves; so the last step (the few
+// frames committed during the copy) is the writer's, between two commits,
+// and the commit after it starts the log over.
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, DirectoryLock lock, Db db, Statements statements,
-              const SqliteStoreOptions& options, std::function<void()> before_commit)
+  SqliteStore(std::string path, DirectoryLock lock, Db db, Statements statements, Db checkpoint_db,
+              int wal_fd, const SqliteStoreOptions& options, const SqliteStoreSeams& seams)
       : path_(path),
+        checkpoint_pages_(seams.checkpoint_pages > 0 ? seams.checkpoint_pages : kCheckpointPages),
         db_(std::move(db)),
         stmts_(std::move(statements)),
+        checkpoint_db_(std::move(checkpoint_db)),
+        wal_fd_(wal_fd),
+        seams_(seams),
         lock_(std::move(lock)),
         committer_(
             std::move(path), options.max_commit_bytes,
@@ -604,7 +633,16 @@ class SqliteStore final : public Store {
               MutexLock db_lock(&db_mu_);
               return CommitBatch(batch);
             },
-            std::move(before_commit)) {}
+            Hooks(seams)) {
+    {
+      MutexLock db_lock(&db_mu_);
+      next_checkpoint_at_ = checkpoint_pages_;
+      // Replaces SQLite's automatic checkpoint (sqlite3_wal_hook and
+      // wal_autocheckpoint override each other).
+      sqlite3_wal_hook(db_.get(), &SqliteStore::OnWalCommit, this);
+    }
+    checkpointer_ = std::thread([this] { CheckpointLoop(); });
+  }
 
   ~SqliteStore() override { Close().IgnoreError(); }
 
@@ -651,7 +689,16 @@ class SqliteStore final : public Store {
   absl::Status Close() override {
     MutexLock close_lock(&close_mu_);
     if (closed_) return close_status_;
-    absl::Status status = committer_.Stop();  // it commits what is queued first
+    absl::Status status = committer_.Stop();  // it commits and syncs what is queued first
+    {
+      MutexLock lock(&checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.SignalAll();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    // Not the last connection (db_ is open), so it neither checkpoints nor
+    // removes the log.
+    checkpoint_db_.reset();
     {
       MutexLock db_lock(&db_mu_);
       stmts_ = Statements();  // finalizes them: sqlite3_close needs that
@@ -664,15 +711,60 @@ class SqliteStore final : public Store {
         sqlite3_close_v2(raw);
       }
     }
+    // SQLite holds no lock on the log file (its locks are on cascade.db and
+    // cascade.db-shm), so closing this descriptor releases none of them.
+    if (wal_fd_ >= 0) close(wal_fd_);
     lock_.Release();
     closed_ = true;
     close_status_ = status;
     return status;
   }
 
-  StoreStats GetStats() const override { return committer_.stats(); }
+  StoreStats GetStats() const override {
+    StoreStats stats = committer_.stats();
+    {
+      MutexLock db_lock(&db_mu_);
+      stats.log_pages = log_pages_;
+    }
+    MutexLock lock(&checkpoint_mu_);
+    stats.checkpoints = checkpoints_;
+    stats.checkpoint_ns = checkpoint_ns_;
+    stats.writer_checkpoint_ns = writer_checkpoint_ns_;
+    return stats;
+  }
 
  private:
+  enum class CheckpointState {
+    kIdle,       // nothing asked
+    kRequested,  // the checkpoint thread is copying the log
+    kCopied,     // it has; the writer copies the rest after its next commit
+  };
+
+  GroupCommitter::Hooks Hooks(const SqliteStoreSeams& seams) {
+    GroupCommitter::Hooks hooks;
+    if (wal_fd_ >= 0) hooks.sync = [this] { return SyncLog(); };  // kFull, own_sync
+    hooks.after_commit = [this] {
+      if (seams_.after_commit) seams_.after_commit();
+      AfterCommit();
+    };
+    hooks.before_commit = seams.before_commit;
+    hooks.before_sync = seams.before_sync;
+    hooks.after_sync = seams.after_sync;
+    return hooks;
+  }
+
+  // Sync::kFull's sync (the syncer thread): the log's bytes written by every
+  // COMMIT that returned before this call are on the disk when it returns.
+  // The log is the only file a commit writes (the database file changes
+  // only at checkpoints, which sync it), and its directory entry was synced
+  // by SQLite when it wrote the log's first header.
+  absl::Status SyncLog() {
+    if (fdatasync(wal_fd_) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("fdatasync of ", path_, "-wal"));
+    }
+    return absl::OkStatus();
+  }
+
   // One transaction with every change of `batch`, in order.
   absl::Status CommitBatch(const std::vector<GroupCommitter::Group>& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) {
@@ -702,21 +794,132 @@ class SqliteStore final : public Store {
     return status;
   }
 
+  // SQLite's WAL hook: runs inside each COMMIT (the writer, db_mu_ held)
+  // once the transaction is in the log, with the log's length in frames.
+  static int OnWalCommit(void* self, sqlite3* /*db*/, const char* /*name*/,
+                         int frames) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    SqliteStore& store = *static_cast<SqliteStore*>(self);
+    // Fewer frames than last time: the log started over.
+    if (frames < store.wal_frames_) {
+      store.next_checkpoint_at_ = store.checkpoint_pages_;
+      store.log_pages_ += static_cast<uint64_t>(frames);
+    } else {
+      store.log_pages_ += static_cast<uint64_t>(frames - store.wal_frames_);
+    }
+    store.wal_frames_ = frames;
+    return SQLITE_OK;
+  }
+
+  // The writer, after each commit has been handed on: asks for a checkpoint
+  // once the log is long enough, and copies its last frames when the
+  // checkpoint thread has copied the rest.
+  void AfterCommit() {
+    {
+      MutexLock db_lock(&db_mu_);
+      if (wal_frames_ < next_checkpoint_at_) return;
+    }
+    {
+      MutexLock lock(&checkpoint_mu_);
+      if (checkpoint_state_ == CheckpointState::kIdle) {
+        checkpoint_state_ = CheckpointState::kRequested;
+        checkpoint_cv_.Signal();
+        return;
+      }
+      if (checkpoint_state_ == CheckpointState::kRequested) return;
+    }
+    // kCopied: only what was committed during the copy is left. Copied here,
+    // between two commits, no frame is added meanwhile, so the log is then
+    // copied whole and the next commit starts it over (unless a reader of the
+    // file still uses an old snapshot: then the log goes on growing, and the
+    // next checkpoint comes a quarter of the threshold later).
+    const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    {
+      MutexLock db_lock(&db_mu_);
+      // Errors are SQLite's automatic checkpoint's too: nothing is lost (the
+      // log still holds every frame), and a real disk error fails the next
+      // commit.
+      sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      next_checkpoint_at_ = wal_frames_ + checkpoint_pages_ / 4;
+    }
+    const uint64_t nanos =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now() - start)
+                                  .count());
+    MutexLock lock(&checkpoint_mu_);
+    checkpoint_state_ = CheckpointState::kIdle;
+    writer_checkpoint_ns_ += nanos;
+  }
+
+  // The checkpoint thread: copies the log into the database file on its own
+  // connection, in passes, until little is left (then kCopied), whenever the
+  // writer asks; until Close.
+  void CheckpointLoop() {
+    for (;;) {
+      {
+        MutexLock lock(&checkpoint_mu_);
+        while (checkpoint_state_ != CheckpointState::kRequested && !checkpoint_stop_) {
+          checkpoint_cv_.Wait(&checkpoint_mu_);
+        }
+        if (checkpoint_stop_) return;
+      }
+      if (seams_.before_checkpoint) seams_.before_checkpoint();
+      const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+      for (int pass = 0; pass < kMaxCheckpointPasses; ++pass) {
+        int log_frames = 0;
+        int copied = 0;
+        const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), "main",
+                                                 SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+        if (rc != SQLITE_OK || log_frames - copied <= kResidualFrames) break;
+      }
+      const uint64_t nanos =
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count());
+      MutexLock lock(&checkpoint_mu_);
+      checkpoint_state_ = CheckpointState::kCopied;
+      checkpoints_ += 1;
+      checkpoint_ns_ += nanos;
+    }
+  }
+
   const std::string path_;
+  const int checkpoint_pages_;
 
   // The connection and its statements: the writer's commits, Load, Close.
-  Mutex db_mu_;
+  mutable Mutex db_mu_;
   Db db_ ABSL_GUARDED_BY(db_mu_);
   Statements stmts_ ABSL_GUARDED_BY(db_mu_);
+  // The log's length after the last commit (OnWalCommit), and the length at
+  // which the writer asks for the next checkpoint.
+  int wal_frames_ ABSL_GUARDED_BY(db_mu_) = 0;
+  int next_checkpoint_at_ ABSL_GUARDED_BY(db_mu_) = 0;
+  uint64_t log_pages_ ABSL_GUARDED_BY(db_mu_) = 0;  // StoreStats::log_pages
 
-  // Lock order: close_mu_, then the committer's or db_mu_ (Close holds
-  // close_mu_ throughout and takes the others one at a time). The committer
-  // holds none of its locks while it calls CommitBatch.
-  Mutex close_mu_ ABSL_ACQUIRED_BEFORE(db_mu_);
+  // The checkpoint thread's connection (its own until Close joins it).
+  Db checkpoint_db_;
+  // cascade.db-wal, for SyncLog (the syncer thread's; closed by Close).
+  const int wal_fd_;
+  const SqliteStoreSeams seams_;
+
+  mutable Mutex checkpoint_mu_;
+  CondVar checkpoint_cv_;
+  CheckpointState checkpoint_state_ ABSL_GUARDED_BY(checkpoint_mu_) = CheckpointState::kIdle;
+  bool checkpoint_stop_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  uint64_t checkpoints_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+  uint64_t checkpoint_ns_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+  uint64_t writer_checkpoint_ns_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+
+  // Lock order: close_mu_, then the committer's, checkpoint_mu_ or db_mu_
+  // (Close holds close_mu_ throughout and takes the others one at a time).
+  // The committer holds none of its locks while it calls CommitBatch,
+  // SyncLog or AfterCommit; AfterCommit takes db_mu_ and checkpoint_mu_ one
+  // at a time.
+  Mutex close_mu_ ABSL_ACQUIRED_BEFORE(db_mu_, checkpoint_mu_);
   bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
   absl::Status close_status_ ABSL_GUARDED_BY(close_mu_);
   DirectoryLock lock_ ABSL_GUARDED_BY(close_mu_);  // released by Close
-  GroupCommitter committer_;                       // last: its thread starts once the rest exists
+  std::thread checkpointer_;                       // started by the constructor
+  GroupCommitter committer_;                       // last: its threads start once the rest exists
 };
 
 }  // namespace
@@ -803,18 +1006,49 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& data_d
   if (mode.size() != 1 || mode[0] != "wal") {
     return absl::InternalError(absl::StrCat(path, ": could not switch to WAL mode"));
   }
-  CASCADE_RETURN_IF_ERROR(SqliteExec(db.get(), SyncPragma(options.synchronous)));
+  // Under kFull the store syncs the log itself (SqliteStore::SyncLog), which
+  // writes the same bytes as SQLite's FULL only where SQLite would not pad a
+  // commit's last frame to the end of its sector: on a file system that
+  // declares power-safe overwrite (SQLite's default on Unix). Elsewhere
+  // SQLite's FULL syncs inside COMMIT.
+  bool own_sync = false;
+  if (options.synchronous == SqliteStoreOptions::Sync::kFull) {
+    sqlite3_file* file = nullptr;
+    own_sync =
+        sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK &&
+        file != nullptr && file->pMethods != nullptr &&
+        (file->pMethods->xDeviceCharacteristics(file) & SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0;
+  }
+  CASCADE_RETURN_IF_ERROR(SqliteExec(db.get(), SyncPragma(options.synchronous, own_sync)));
   CASCADE_RETURN_IF_ERROR(
       SqliteExec(db.get(), absl::StrCat("PRAGMA journal_size_limit = ", kJournalSizeLimit,
-                                        "; PRAGMA wal_autocheckpoint = ", kCheckpointPages,
                                         "; PRAGMA cache_size = -", kCacheKib)));
   CASCADE_RETURN_IF_ERROR(Migrate(db.get(), path, version, seams.migrations));
   CASCADE_RETURN_IF_ERROR(CheckTablesExist(db.get(), path));
   CASCADE_ASSIGN_OR_RETURN(Statements statements, PrepareStatements(db.get()));
   if (seams.on_open) CASCADE_RETURN_IF_ERROR(seams.on_open(db.get()));
 
+  // The checkpoint thread's connection. Its checkpoints sync as the writer's
+  // connection would; it never checkpoints at close (the writer's, closed
+  // last, does).
+  CASCADE_ASSIGN_OR_RETURN(Db checkpoint_db,
+                           OpenConnection(path, SQLITE_OPEN_READWRITE, options.busy_timeout_ms));
+  sqlite3_db_config(checkpoint_db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  CASCADE_RETURN_IF_ERROR(
+      SqliteExec(checkpoint_db.get(), SyncPragma(options.synchronous, own_sync)));
+  CASCADE_RETURN_IF_ERROR(
+      SqliteExec(checkpoint_db.get(), absl::StrCat("PRAGMA cache_size = -", kCheckpointCacheKib)));
+
+  // The log, for Sync::kFull's own sync. The connection made it when it
+  // first read the file in WAL mode (above); SQLite removes it only when the
+  // last connection closes.
+  int wal_fd = -1;
+  if (own_sync) {
+    wal_fd = open((path + "-wal").c_str(), O_RDWR | O_CLOEXEC);
+    if (wal_fd < 0) return ErrnoStatus(errno, absl::StrCat("opening ", path, "-wal to sync it"));
+  }
   return std::make_unique<SqliteStore>(path, std::move(lock), std::move(db), std::move(statements),
-                                       options, seams.before_commit);
+                                       std::move(checkpoint_db), wal_fd, options, seams);
 }
 
 }  // namespace cascade::internal

@@ -3,8 +3,10 @@
 // The SQLite Store: one database file, <data_dir>/cascade.db, in WAL mode,
 // written by one thread that commits whatever groups are queued in one
 // transaction (group commit): callers that wait at the same time share one
-// commit (and, under Sync::kFull, one fsync). docs/durability.md describes
-// the file, the guarantees and how to back it up and restore it.
+// commit (and, under Sync::kFull, one fsync, which a thread of its own runs
+// while the next transactions are written). A third thread checkpoints the
+// log into the database file beside the writer. docs/durability.md describes
+// the file, the guarantees, the threads and how to back it up and restore it.
 //
 //   <data_dir>/LOCK            flock()ed while a store has the directory open
 //   <data_dir>/cascade.db      the database: tables jobs, edges, batches,
@@ -62,15 +64,22 @@ struct SqliteStoreOptions {
   // settings differ in what survives the operating system: a kernel crash,
   // a power loss, a hard reset.
   enum class Sync {
-    // FULL: the log is fsync()ed at every commit, before WaitDurable returns.
-    // An acknowledged group survives process death, OS crash and power loss,
-    // as far as the disk honours fsync (a drive or a virtual disk that lies
+    // FULL: the log is synced (fdatasync) before WaitDurable returns. An
+    // acknowledged group survives process death, OS crash and power loss, as
+    // far as the disk honours fsync (a drive or a virtual disk that lies
     // about flushing its cache breaks every database's promise, not only
-    // this one). Costs one fsync per commit (group commit shares it among
-    // concurrent callers).
+    // this one). One sync covers every commit written before it began, and
+    // group commit shares it among concurrent callers. The store syncs the
+    // log itself, on a thread of its own, rather than through SQLite's
+    // PRAGMA synchronous = FULL (which syncs inside COMMIT, on the writer
+    // thread): the connection runs with NORMAL, and the next transactions are
+    // written while a sync is under way. The file's bytes and syncs are
+    // otherwise SQLite's FULL ones (NORMAL syncs the log's header when it
+    // starts over, and both files around each checkpoint, exactly as FULL
+    // does); docs/durability.md has the argument.
     kFull,
     // NORMAL: the log is fsync()ed only around checkpoints (when SQLite
-    // copies the log into the database file: here when the log reaches
+    // copies the log into the database file: here once the log reaches
     // 10,000 pages, ~40 MB), not at commits. An acknowledged group survives
     // process death; an OS crash or power loss may roll back the last groups
     // acknowledged before it (those since the last checkpoint's sync),
@@ -162,6 +171,21 @@ struct SqliteStoreSeams {
   // Runs on the writer thread before each commit, with no lock held (a test
   // blocks it to make groups pile up).
   std::function<void()> before_commit;
+  // Runs on the writer thread after each successful commit, with no lock held
+  // (a benchmark reads the thread's CPU time around commits).
+  std::function<void()> after_commit;
+  // Sync::kFull only: runs on the store's sync thread before each sync of the
+  // log, with no lock held; a non-OK status fails that sync as a disk error
+  // would (a test blocks it, or makes it fail). after_sync runs there once a
+  // sync's groups are acknowledged (a benchmark times the wake-ups).
+  std::function<absl::Status()> before_sync;
+  std::function<void()> after_sync;
+  // Runs on the store's checkpoint thread before each checkpoint it starts
+  // (a test blocks it to show that commits go on meanwhile).
+  std::function<void()> before_checkpoint;
+  // The log's length, in pages, that starts a checkpoint; 0: the store's
+  // (10,000). A test lowers it to see the log start over.
+  int checkpoint_pages = 0;
 };
 
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& data_dir,

@@ -99,6 +99,25 @@ struct StoreStats {
   // commit carried on average: the sharing that group commit buys.
   uint64_t commits = 0;
   uint64_t bytes_committed = 0;  // keys and values
+  // Groups whose WaitDurable returns OK (a prefix of the committed ones).
+  uint64_t groups_durable = 0;
+  // Syncs that made commits durable after they were written (SQLite under
+  // kFull: one fdatasync of its log covers every commit made before it
+  // began). groups_durable / syncs is then the sharing that counts: callers
+  // per fsync. 0 where a commit is durable when it returns.
+  uint64_t syncs = 0;
+  // Wall time spent in commits (the transactions) and in syncs.
+  uint64_t commit_ns = 0;
+  uint64_t sync_ns = 0;
+  // SQLite: checkpoints (the log copied into the database file) run by the
+  // store's checkpoint thread, and the wall time the writer thread spent in
+  // the last step of each (the few frames committed during the first, so
+  // that the log can start over), when it commits nothing.
+  uint64_t checkpoints = 0;
+  uint64_t checkpoint_ns = 0;
+  uint64_t writer_checkpoint_ns = 0;
+  // SQLite: pages (log frames) the commits wrote.
+  uint64_t log_pages = 0;
 };
 
 class Store {
@@ -123,7 +142,9 @@ class Store {
   // SqliteStoreOptions::Sync), then returns OK. If a commit failed first,
   // returns its error, for that group and every later one: no group after a
   // failed one is ever committed, and the store takes no more groups. A
-  // ticket committed before the failure still returns OK.
+  // ticket made durable before the failure still returns OK (under SQLite's
+  // Sync::kFull, a group committed but not yet synced when the failure came
+  // may get the error: it had not been acknowledged).
   // InvalidArgument for a ticket Append never returned.
   [[nodiscard]] virtual absl::Status WaitDurable(uint64_t ticket) = 0;
 
