@@ -21,7 +21,9 @@
 //   BM_GroupCommit/sync:S/real_time/threads:T
 //       T threads, each: store->Append({one job row}); store->WaitDurable().
 //       Concurrent callers share commits; the `groups_per_commit` counter is
-//       how many groups a commit carried on average.
+//       how many groups a commit carried on average, and under FULL
+//       `groups_per_sync` how many a sync of the log acknowledged (the store
+//       syncs on a thread of its own, one sync for every commit before it).
 //   BM_PerCallCommit/sync:S/real_time/threads:T
 //       The naive store: one connection behind a std::mutex, one prepared
 //       upsert per call in autocommit mode, i.e. one transaction (and, under
@@ -154,6 +156,12 @@ void BM_GroupCommit(benchmark::State& state) {
     const uint64_t groups = after.groups_committed - before.groups_committed;
     state.counters["groups_per_commit"] =
         commits == 0 ? 0.0 : static_cast<double>(groups) / static_cast<double>(commits);
+    const uint64_t syncs = after.syncs - before.syncs;
+    if (syncs > 0) {
+      state.counters["groups_per_sync"] =
+          static_cast<double>(after.groups_durable - before.groups_durable) /
+          static_cast<double>(syncs);
+    }
     Check(group_run->store->Close(), "Close");
     std::error_code ec;
     fs::remove_all(group_run->dir, ec);
