@@ -190,7 +190,7 @@ CreatedJob EngineImpl::Created(uint32_t slot, const BatchRecord* batch) const {
   CreatedJob created;
   created.id = job.id;
   created.state = job.state();
-  created.output_url = OutputUrl(model_, job, batch);
+  created.output_url = PlannedOutputUrl(model_, job, batch);
   if (job.vertex != kNoVertex) {
     model_.graph().ForEachPrerequisite(job.vertex, [&](uint32_t p) {
       mu_.AssertReaderHeld();  // the analysis checks a lambda on its own
@@ -618,9 +618,10 @@ absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
   const Lease lease = leases_.Grant(slot, now_ms, lease_ms, model_.job(slot).timeout_ms, worker);
   ClaimedJob claimed;
   ViewInto(model_, slot, claimed.job);
-  claimed.lease = {LeaseTokenText(lease.token), absl::FromUnixMillis(lease.expires_ms)};
   if (const JobRecord& job = model_.job(slot); job.extras) claimed.payload = job.extras->payload;
   CASCADE_RETURN_IF_ERROR(section.Commit());
+  // The token's text is the lease's number written out: made after the lock.
+  claimed.lease = {LeaseTokenText(lease.token), absl::FromUnixMillis(lease.expires_ms)};
   return claimed;
 }
 

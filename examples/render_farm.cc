@@ -27,7 +27,7 @@ void Print(const std::string& what) { std::cout << what << "\n"; }
 
 std::string Describe(const cascade::Job& job) {
   return absl::StrFormat("  %s  %-18s %s", job.id.ToString(), cascade::StateName(job.state),
-                         job.stats.error.value_or(""));
+                         job.stats.error ? job.stats.error->str() : "");
 }
 
 void PrintCounts(cascade::Engine& engine, cascade::BatchId batch) {
@@ -80,7 +80,7 @@ int main() {
   auto family = engine.Submit(kTeam, edit);
   Print("Submitted a family (parent waits for its children):");
   Print(absl::StrFormat("  parent %s %s -> %s", family->id.ToString(),
-                        cascade::StateName(family->state), family->output_url));
+                        cascade::StateName(family->state), family->output_url.str()));
   for (const auto& c : family->children) {
     Print(absl::StrFormat("  child  %s %s", c.id.ToString(), cascade::StateName(c.state)));
   }

@@ -56,8 +56,8 @@ std::string Describe(const Job& j) {
                       " progress=", j.progress, " created=", Time(j.stats.created_at),
                       " updated=", Time(j.stats.updated_at), " started=", Time(j.stats.started_at),
                       " finished=", Time(j.stats.finished_at), " errorAt=", Time(j.stats.error_at),
-                      " error=", j.stats.error.value_or("null"), " output=", j.output_url,
-                      " attempts=", j.attempts);
+                      " error=", j.stats.error.value_or("null").str(),
+                      " output=", j.output_url.str(), " attempts=", j.attempts);
 }
 
 std::string Describe(const absl::StatusOr<Job>& job) {

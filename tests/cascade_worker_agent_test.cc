@@ -294,8 +294,8 @@ TEST_F(WorkerTest, AFailingCommandFailsTheJobWithItsExitStatusAndStderrAndIsRetr
   const Job job = Get(id);
   EXPECT_EQ(job.attempts, 2);  // retry: true, so the second attempt ran too
   ASSERT_TRUE(job.stats.error.has_value());
-  EXPECT_THAT(*job.stats.error, HasSubstr("exit status 3"));
-  EXPECT_THAT(*job.stats.error, HasSubstr("bad input"));
+  EXPECT_THAT(job.stats.error->str(), HasSubstr("exit status 3"));
+  EXPECT_THAT(job.stats.error->str(), HasSubstr("bad input"));
 }
 
 TEST_F(WorkerTest, AFinalExitCodeFailsWithoutRetry) {
@@ -313,7 +313,7 @@ TEST_F(WorkerTest, AnUnfillablePlaceholderFailsWithoutRetry) {
   ASSERT_TRUE(WaitForState(id, JobState::kError));
   const Job job = Get(id);
   EXPECT_EQ(job.attempts, 1);
-  EXPECT_THAT(job.stats.error.value_or(""), HasSubstr("{settings.codec}"));
+  EXPECT_THAT(job.stats.error.value_or("").str(), HasSubstr("{settings.codec}"));
 }
 
 TEST_F(WorkerTest, ATemplateWithoutACommandFailsNamingIt) {
@@ -321,7 +321,7 @@ TEST_F(WorkerTest, ATemplateWithoutACommandFailsNamingIt) {
   StartAgent(Config(R"({"argv": ["true"]})"));
   const JobId id = SubmitLeaf(kUnknown, R"(, "maxAttempts": 1)");
   ASSERT_TRUE(WaitForState(id, JobState::kError));
-  EXPECT_THAT(Get(id).stats.error.value_or(""),
+  EXPECT_THAT(Get(id).stats.error.value_or("").str(),
               HasSubstr(absl::StrCat("has no command for template ", kUnknown)));
 }
 
@@ -385,7 +385,7 @@ TEST_F(WorkerTest, ATimeLimitStopsTheCommand) {
       R"({"argv": ["sh", "-c", "echo $$ > \"$1\"; exec sleep 30", "sh", ")", pid_file, R"("]})")));
   const JobId id = SubmitLeaf(kRender, R"(, "timeoutSeconds": 1, "maxAttempts": 1)");
   ASSERT_TRUE(WaitForState(id, JobState::kError));
-  EXPECT_THAT(Get(id).stats.error.value_or(""), HasSubstr("timed out"));
+  EXPECT_THAT(Get(id).stats.error.value_or("").str(), HasSubstr("timed out"));
   const pid_t pid = PidIn(pid_file);
   EXPECT_TRUE(Eventually([&] { return !Alive(pid); }));
   EXPECT_TRUE(Eventually([&] { return absl::StrContains(AgentLog(), "asks to stop"); }));

@@ -41,7 +41,7 @@ TEST(DemoWorkersTest, TheyRenderEveryJobAndFinishWithAnOutputUrl) {
     auto job = (*engine)->Get("default", id);
     ASSERT_THAT(job, IsOk());
     EXPECT_EQ(job->state, JobState::kFinished);
-    EXPECT_THAT(job->output_url, HasSubstr(id.ToString()));
+    EXPECT_THAT(job->output_url.str(), HasSubstr(id.ToString()));
   }
 }
 

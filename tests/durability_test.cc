@@ -220,7 +220,8 @@ TEST_F(DurabilityTest, CountersRebuiltAtOpenDriveTheCascadeRules) {
   job = engine->Get("team-a", shared);
   ASSERT_THAT(job, IsOk());
   EXPECT_EQ(job->state, JobState::kCancelled);
-  EXPECT_THAT(job->stats.error, ::testing::Optional(HasSubstr(waiting.ToString())));
+  ASSERT_TRUE(job->stats.error.has_value());
+  EXPECT_THAT(job->stats.error->str(), HasSubstr(waiting.ToString()));
 }
 
 TEST_F(DurabilityTest, ALeaseThatRanOutWhileClosedEndsAtOpen) {

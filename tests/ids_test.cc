@@ -7,6 +7,8 @@
 #include "cascade/ids.h"
 
 #include <cstdint>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -358,6 +360,53 @@ TEST(TimestampTest, FormatThenParseRoundTrips) {
     ASSERT_THAT(parsed, IsOk());
     EXPECT_EQ(*parsed, t);
   }
+}
+
+// ---- Texts made when read (cascade/job.h) -------------------------------------
+
+TEST(OutputUrlTest, PlannedExpandsIdTeamAndBatchWhenRead) {
+  const JobId id = JobId::Parse("01HZX3C5Y5V7E8W3J6T9Q2M1NB").value();
+  const BatchId batch = BatchId::Parse("01HZX3C5Y5V7E8W3J6T9Q2M1NC").value();
+  const std::string pattern = "s3://renders/{team}/{batch}/{id}.mp4";
+  OutputUrl url = OutputUrl::Planned(pattern, id, "studio", batch);
+  EXPECT_FALSE(url.empty());
+  EXPECT_EQ(url.str(),
+            "s3://renders/studio/01HZX3C5Y5V7E8W3J6T9Q2M1NC/01HZX3C5Y5V7E8W3J6T9Q2M1NB.mp4");
+  EXPECT_EQ(url, "s3://renders/studio/01HZX3C5Y5V7E8W3J6T9Q2M1NC/01HZX3C5Y5V7E8W3J6T9Q2M1NB.mp4");
+  // Without a batch {batch} is empty; an owned pattern outlives its source.
+  std::string own = "file:///out/{id}-{batch}.mov";
+  OutputUrl owned = OutputUrl::PlannedOwned(own, id, "studio", std::nullopt);
+  own.assign("changed");
+  EXPECT_EQ(owned.str(), "file:///out/01HZX3C5Y5V7E8W3J6T9Q2M1NB-.mov");
+  std::string appended = "url=";
+  owned.AppendTo(appended);
+  EXPECT_EQ(appended, "url=file:///out/01HZX3C5Y5V7E8W3J6T9Q2M1NB-.mov");
+}
+
+TEST(OutputUrlTest, AStringIsKeptAsItIs) {
+  OutputUrl url = std::string("https://cdn.example.com/{id}.mp4");
+  EXPECT_EQ(url.str(), "https://cdn.example.com/{id}.mp4");  // not a pattern: literal
+  EXPECT_TRUE(OutputUrl().empty());
+  EXPECT_FALSE(url.empty());
+  std::ostringstream printed;
+  printed << url;
+  EXPECT_EQ(printed.str(), "https://cdn.example.com/{id}.mp4");
+}
+
+TEST(ErrorTextTest, EachKindReadsAsItsText) {
+  const JobId id = JobId::Parse("01HZX3C5Y5V7E8W3J6T9Q2M1NB").value();
+  EXPECT_EQ(ErrorText::Static("Cancelled via API").str(), "Cancelled via API");
+  EXPECT_EQ(ErrorText::NamingJob("prerequisite ", id, " failed").str(),
+            "prerequisite 01HZX3C5Y5V7E8W3J6T9Q2M1NB failed");
+  EXPECT_EQ(ErrorText::WithNumber("lease expired after ", 3, " attempts").str(),
+            "lease expired after 3 attempts");
+  EXPECT_EQ(ErrorText::WithNumber("timed out after ", 0.25, " s").str(), "timed out after 0.25 s");
+  EXPECT_EQ(ErrorText("render crashed"), "render crashed");
+  EXPECT_EQ(ErrorText("a"), ErrorText::Static("a"));
+  EXPECT_FALSE(ErrorText("a") == "b");
+  std::string out = "error: ";
+  ErrorText::NamingJob("Cancelled: cascade from ", id, "").AppendTo(out);
+  EXPECT_EQ(out, "error: Cancelled: cascade from 01HZX3C5Y5V7E8W3J6T9Q2M1NB");
 }
 
 }  // namespace

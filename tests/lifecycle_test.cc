@@ -96,8 +96,8 @@ std::string Describe(const Job& j) {
       " started=", Time(j.stats.started_at), " finished=", Time(j.stats.finished_at),
       " errorAt=", Time(j.stats.error_at),
       " duration=", j.stats.render_duration ? absl::StrCat(*j.stats.render_duration) : "null",
-      " error=", j.stats.error.value_or("null"), " output=", j.output_url, " attempts=", j.attempts,
-      " cancelRequested=", j.cancel_requested);
+      " error=", j.stats.error.value_or("null").str(), " output=", j.output_url.str(),
+      " attempts=", j.attempts, " cancelRequested=", j.cancel_requested);
 }
 
 std::string Describe(const absl::StatusOr<Job>& job) {
@@ -138,7 +138,8 @@ class LifecycleTest : public ::testing::Test {
   std::optional<std::string> ErrorOf(JobId id) const {
     absl::StatusOr<Job> job = engine_->Get(kTeam, id);
     if (!job.ok()) return "Get failed: " + job.status().ToString();
-    return job->stats.error;
+    if (!job->stats.error) return std::nullopt;
+    return job->stats.error->str();
   }
 
   std::vector<std::string> Snapshot(const std::vector<JobId>& ids) const {

@@ -1302,7 +1302,8 @@ class Sequence {
       // Which of several acceptable texts the engine shows is its recorded
       // cause, which a Retry follows: the model takes it.
       if (job.error_options.size() > 1) {
-        absl::Status pinned = model_.PinError(job.job.id, got->stats.error.value_or("(null)"));
+        absl::Status pinned = model_.PinError(
+            job.job.id, got->stats.error ? got->stats.error->str() : std::string("(null)"));
         if (!pinned.ok()) return std::string(pinned.message());
         ++coverage_.pinned;
       }

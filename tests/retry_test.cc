@@ -440,7 +440,7 @@ std::string Describe(const Job& j) {
   return absl::StrCat(
       std::string(StateName(j.state)), " attempts ", j.attempts, "/", j.max_attempts, " retryAt ",
       j.retry_at ? absl::FormatTime(*j.retry_at) : "none", " suspended ", j.suspended, " error ",
-      j.stats.error.value_or("none"), " updated ", absl::FormatTime(j.stats.updated_at));
+      j.stats.error.value_or("none").str(), " updated ", absl::FormatTime(j.stats.updated_at));
 }
 
 TEST(RetryDurabilityTest, WaitsHoldsAndTimeLimitsSurviveAReopen) {

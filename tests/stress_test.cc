@@ -1651,7 +1651,7 @@ TEST(StressTest, ConcurrentClientsAndWorkersKeepEveryInvariant) {
     }
     EXPECT_LE(job.attempts, job.max_attempts) << name;
     EXPECT_GE(job.max_attempts, 1) << name;
-    const std::string error = job.stats.error.value_or("");
+    const std::string error = job.stats.error ? job.stats.error->str() : "";
     // The job a text names as the cause of an end: the revive fixpoint
     // brings every job back with the one it names, so that one has not been
     // revived (and is still ended so).

@@ -441,7 +441,7 @@ TEST_F(WireTest, CreationResponseHasChildrenOnlyForParents) {
   EXPECT_THAT(l, ConformsTo("JobCreationResponse"));
   EXPECT_EQ(l.size(), 3u);
   EXPECT_EQ(l.at("status"), "queued");
-  EXPECT_EQ(l.at("outputUrl"), json::value(leaf.output_url));
+  EXPECT_EQ(l.at("outputUrl"), json::value(leaf.output_url.str()));
   EXPECT_FALSE(l.contains("children"));
 
   JobSpec family = LeafSpec("edit");
@@ -533,7 +533,7 @@ TEST_F(WireTest, BatchStatusResponseCountsAndShowsStatsOfEndedJobs) {
   EXPECT_EQ(jobs[2].at("status"), "queued");
   EXPECT_FALSE(jobs[2].as_object().contains("stats"));
   EXPECT_EQ(jobs[2].at("index"), 2);
-  EXPECT_EQ(jobs[2].at("outputUrl"), json::value(view.jobs[2].job.output_url));
+  EXPECT_EQ(jobs[2].at("outputUrl"), json::value(view.jobs[2].job.output_url.str()));
 
   ASSERT_THAT(engine().Cancel(kTeam, view.jobs[2].job.id), IsOk());
   CASCADE_ASSERT_OK_AND_ASSIGN(BatchView ended, engine().GetBatch(kTeam, batch.batch_id));

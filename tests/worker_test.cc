@@ -85,8 +85,8 @@ std::string Describe(const Job& j) {
       " updated=", Time(j.stats.updated_at), " started=", Time(j.stats.started_at),
       " finished=", Time(j.stats.finished_at), " errorAt=", Time(j.stats.error_at),
       " duration=", j.stats.render_duration ? absl::StrCat(*j.stats.render_duration) : "null",
-      " error=", j.stats.error.value_or("null"), " output=", j.output_url, " attempts=", j.attempts,
-      " cancelRequested=", j.cancel_requested);
+      " error=", j.stats.error.value_or("null").str(), " output=", j.output_url.str(),
+      " attempts=", j.attempts, " cancelRequested=", j.cancel_requested);
 }
 
 std::string Describe(const absl::StatusOr<Job>& job) {
@@ -223,7 +223,8 @@ class WorkerTest : public EngineTest {
   std::optional<std::string> ErrorOf(JobId id) const {
     absl::StatusOr<Job> job = Get(id);
     if (!job.ok()) return "Get failed: " + job.status().ToString();
-    return job->stats.error;
+    if (!job->stats.error) return std::nullopt;
+    return job->stats.error->str();
   }
 
   // Submits a job tagged "subject" and brings it to `state`.

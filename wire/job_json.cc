@@ -543,7 +543,7 @@ json::object StatsToJson(const JobStats& stats) {
     o["renderDuration"] = nullptr;
   }
   if (stats.error.has_value()) {
-    o["error"] = Str(*stats.error);
+    o["error"] = Str(stats.error->str());
   } else {
     o["error"] = nullptr;
   }
@@ -555,7 +555,7 @@ json::object CreatedToJson(const CreatedJob& created) {
   json::object o;
   o["id"] = IdString(created.id);
   o["status"] = Str(StateName(created.state));
-  o["outputUrl"] = Str(created.output_url);
+  o["outputUrl"] = Str(created.output_url.str());
   if (!created.children.empty()) {
     json::array children;
     children.reserve(created.children.size());
@@ -588,7 +588,7 @@ json::object JobToJson(const Job& job, JobView view) {
   if (job.output_url.empty()) {
     o["outputUrl"] = nullptr;
   } else {
-    o["outputUrl"] = Str(job.output_url);
+    o["outputUrl"] = Str(job.output_url.str());
   }
   // Extensions.
   o["team"] = Str(job.team);
@@ -679,7 +679,7 @@ json::object BatchStatusResponseToJson(const BatchView& view) {
     j["index"] = entry.index;
     j["id"] = IdString(entry.job.id);
     j["status"] = Str(StateName(entry.job.state));
-    j["outputUrl"] = Str(entry.job.output_url);
+    j["outputUrl"] = Str(entry.job.output_url.str());
     if (IsTerminal(entry.job.state)) j["stats"] = StatsToJson(entry.job.stats);
     jobs.emplace_back(std::move(j));
   }

@@ -361,14 +361,14 @@ json::object V1JobToJson(const Job& job, std::string_view payload, std::string_v
   out["tags"] = Str(tags);
   out["priority"] = job.priority;
   out["renderProgress"] = job.progress;
-  out["error"] = job.stats.error ? json::value(Str(*job.stats.error)) : json::value(nullptr);
+  out["error"] = job.stats.error ? json::value(Str(job.stats.error->str())) : json::value(nullptr);
   out["createdAt"] = Str(Time(job.stats.created_at));
   out["updatedAt"] = Str(Time(job.stats.updated_at));
   out["startedAt"] = Time(job.stats.started_at);
   out["finishedAt"] = Time(job.stats.finished_at);
   out["errorAt"] = Time(job.stats.error_at);
   out["executor"] = executor.empty() ? json::value(nullptr) : json::value(Str(executor));
-  out["outputUrl"] = Str(job.output_url);
+  out["outputUrl"] = Str(job.output_url.str());
   return out;
 }
 

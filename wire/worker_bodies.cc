@@ -227,7 +227,7 @@ json::object ClaimResponseToJson(const ClaimedJob& claimed, absl::Span<const Job
         {"id", json::string(child.id.ToString())},
         {"status", json::string(StateName(child.state))},
         {"outputUrl", child.output_url.empty() ? json::value(nullptr)
-                                               : json::value(json::string(child.output_url))},
+                                               : json::value(json::string(child.output_url.str()))},
         {"layerName", i < layer_names.size() ? layer_names[i] : json::value(nullptr)}});
   }
   out["payload"] = payload.ok() ? std::move(*payload) : json::value(json::string(claimed.payload));

@@ -1,14 +1,17 @@
 // Copyright 2026 The Cascade Authors.
 //
-// State names and timestamp text.
+// State names, timestamp text, and the texts made when read (OutputUrl,
+// ErrorText).
 
 #include "cascade/job.h"
 
 #include <array>
+#include <ostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/util/strings.h"
+#include "engine/util/url_template.h"
 
 namespace cascade {
 namespace {
@@ -17,6 +20,100 @@ constexpr std::array<std::string_view, kNumJobStates> kStateNames = {
     "queued", "pending", "render:dorender", "finished", "error", "manually_cancelled"};
 
 }  // namespace
+
+// ---- OutputUrl --------------------------------------------------------------
+
+OutputUrl OutputUrl::Planned(std::string_view pattern, const JobId& id, std::string_view team,
+                             const std::optional<BatchId>& batch) {
+  OutputUrl url;
+  url.pattern_ = pattern;
+  url.team_ = team;
+  url.id_ = id;
+  url.batch_ = batch;
+  url.planned_ = true;
+  return url;
+}
+
+OutputUrl OutputUrl::PlannedOwned(std::string pattern, const JobId& id, std::string_view team,
+                                  const std::optional<BatchId>& batch) {
+  OutputUrl url = Planned({}, id, team, batch);
+  url.text_ = std::move(pattern);
+  return url;
+}
+
+std::string OutputUrl::str() const {
+  if (!planned_) return text_;
+  const internal::UrlTemplate pattern(text_.empty() ? pattern_ : std::string_view(text_));
+  return pattern.Expand(id_, team_, batch_ ? &*batch_ : nullptr);
+}
+
+void OutputUrl::AppendTo(std::string& out) const {
+  if (!planned_) {
+    out += text_;
+  } else {
+    out += str();
+  }
+}
+
+std::ostream& operator<<(std::ostream& os, const OutputUrl& url) { return os << url.str(); }
+
+// ---- ErrorText --------------------------------------------------------------
+
+ErrorText ErrorText::NamingJob(std::string_view prefix, const JobId& id, std::string_view suffix) {
+  ErrorText text;
+  text.kind_ = Kind::kJob;
+  text.prefix_ = prefix;
+  text.id_ = id;
+  text.suffix_ = suffix;
+  return text;
+}
+
+ErrorText ErrorText::WithNumber(std::string_view prefix, double number, std::string_view suffix) {
+  ErrorText text;
+  text.kind_ = Kind::kNumber;
+  text.prefix_ = prefix;
+  text.number_ = number;
+  text.suffix_ = suffix;
+  return text;
+}
+
+ErrorText ErrorText::Static(std::string_view literal) {
+  ErrorText text;
+  text.kind_ = Kind::kStatic;
+  text.prefix_ = literal;
+  return text;
+}
+
+void ErrorText::AppendTo(std::string& out) const {
+  switch (kind_) {
+    case Kind::kOwned:
+      out += owned_;
+      return;
+    case Kind::kStatic:
+      out += prefix_;
+      return;
+    case Kind::kJob: {
+      out += prefix_;
+      const size_t at = out.size();
+      out.resize(at + Ulid::kTextSize);
+      id_.AppendTo(out.data() + at);
+      out += suffix_;
+      return;
+    }
+    case Kind::kNumber:
+      absl::StrAppend(&out, internal::Sv(prefix_), number_, internal::Sv(suffix_));
+      return;
+  }
+}
+
+std::string ErrorText::str() const {
+  if (kind_ == Kind::kOwned) return owned_;
+  std::string out;
+  AppendTo(out);
+  return out;
+}
+
+std::ostream& operator<<(std::ostream& os, const ErrorText& text) { return os << text.str(); }
 
 std::string_view StateName(JobState state) {
   auto i = static_cast<size_t>(state);

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "engine/util/check.h"
+#include "engine/util/stable_text.h"
 
 namespace cascade::internal {
 namespace {
@@ -20,7 +21,7 @@ absl::Span<const TagNo> TagsOf(const JobRecord& job) {
 
 JobModel::JobModel(const std::string& output_url_template, const JobDefaults& defaults,
                    std::optional<uint64_t> seed)
-    : output_url_template_(output_url_template),
+    : output_url_pattern_(StableText(output_url_template)),
       defaults_(defaults),
       ids_(seed ? IdGenerator(*seed) : IdGenerator()) {}
 
@@ -81,7 +82,10 @@ void JobModel::AddListener(ModelListener* listener, uint8_t hooks) {
 
 TeamNo JobModel::InternTeam(std::string_view team) {
   const TeamNo id = teams_.Intern(team);
-  if (Raw(id) == team_index_.size()) team_index_.push_back(std::make_unique<TeamIndex>());
+  if (Raw(id) == team_index_.size()) {
+    team_index_.push_back(std::make_unique<TeamIndex>());
+    team_texts_.push_back(StableText(team));
+  }
   return id;
 }
 

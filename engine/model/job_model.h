@@ -41,7 +41,6 @@
 #include "engine/model/interner.h"
 #include "engine/table/job_table.h"
 #include "engine/util/huge_pages.h"
-#include "engine/util/url_template.h"
 
 namespace cascade::internal {
 
@@ -169,7 +168,10 @@ class JobModel {
   const ClaimQueues& queues() const { return queues_; }
   const BatchDirectory& batches() const { return batches_; }
   BatchDirectory& batches() { return batches_; }  // lock-free readers' Find
-  const UrlTemplate& output_url_template() const { return output_url_template_; }
+  // Options::output_url_template and a team's name, kept for the life of the
+  // process (util/stable_text.h): answers point at them (cascade::OutputUrl).
+  std::string_view output_url_pattern() const { return output_url_pattern_; }
+  std::string_view team_text(TeamNo team) const { return team_texts_[Raw(team)]; }
   const JobDefaults& defaults() const { return defaults_; }
   // The graph vertex of `slot`, or kNoVertex when it has no edge.
   Vertex vertex(uint32_t slot) const { return table_[slot].vertex; }
@@ -241,7 +243,7 @@ class JobModel {
   void SetExtras(JobRecord& job, std::string output_url, std::string error, std::string payload,
                  const std::vector<std::string>& tags, std::unique_ptr<WebhookSpec> webhook);
 
-  const UrlTemplate output_url_template_;
+  const std::string_view output_url_pattern_;
   const JobDefaults defaults_;
   IdGenerator ids_;
   JobTable table_;
@@ -255,6 +257,7 @@ class JobModel {
   Interner<TemplateNo> templates_;
   Interner<TagNo> tags_;
   std::vector<std::unique_ptr<TeamIndex>> team_index_;
+  std::vector<std::string_view> team_texts_;  // by TeamNo, StableText
   ClaimQueues queues_;
   BatchDirectory batches_;
   int64_t last_created_ms_ = 0;

@@ -16,57 +16,55 @@ std::optional<absl::Time> OptionalTime(int64_t ms) {
   return absl::FromUnixMillis(ms);
 }
 
-// `prefix` + the id's text + `suffix`, in one allocation.
-std::string WithId(std::string_view prefix, const Ulid& id, std::string_view suffix) {
-  std::string text(prefix.size() + Ulid::kTextSize + suffix.size(), '\0');
-  char* at = std::copy(prefix.begin(), prefix.end(), text.data());
-  id.AppendTo(at);
-  std::copy(suffix.begin(), suffix.end(), at + Ulid::kTextSize);
-  return text;
-}
-
 }  // namespace
 
-std::string OutputUrl(const JobModel& model, const JobRecord& job,
-                      const BatchRecord* batch_record) {
-  const BatchId* batch = batch_record != nullptr     ? &batch_record->id()
-                         : job.batch != kNo<BatchNo> ? &model.batches().id_of(job.batch)
-                                                     : nullptr;
-  const std::string_view team = model.teams().name(job.team);
-  if (job.extras && !job.extras->output_url.empty()) {
-    return UrlTemplate(job.extras->output_url).Expand(job.id, team, batch);
+cascade::OutputUrl PlannedOutputUrl(const JobModel& model, const JobRecord& job,
+                                    const BatchRecord* batch_record) {
+  std::optional<BatchId> batch;
+  if (batch_record != nullptr) {
+    batch = batch_record->id();
+  } else if (job.batch != kNo<BatchNo>) {
+    batch = model.batches().id_of(job.batch);
   }
-  return model.output_url_template().Expand(job.id, team, batch);
+  const std::string_view team = model.team_text(job.team);
+  if (job.extras && !job.extras->output_url.empty()) {
+    // The job's own pattern may change (Finish reports one): copied.
+    return cascade::OutputUrl::PlannedOwned(job.extras->output_url, job.id, team, batch);
+  }
+  return cascade::OutputUrl::Planned(model.output_url_pattern(), job.id, team, batch);
 }
 
-std::string ErrorText(const JobModel& model, const JobRecord& job) {
+std::optional<cascade::ErrorText> JobErrorText(const JobModel& model, const JobRecord& job) {
   // An ended job's reason; a job retried after a failed attempt shows that
   // attempt's until it ends (contract §14).
-  if (job.state() == JobState::kFinished) return "";
+  if (job.state() == JobState::kFinished) return std::nullopt;
   const JobTimeline& t = job.timeline;
   switch (t.cause) {
     case TransitionCause::kFailed:
-      return job.extras ? job.extras->error : "";
+      if (!job.extras || job.extras->error.empty()) return std::nullopt;
+      return cascade::ErrorText(job.extras->error);
     case TransitionCause::kCancelled:
     case TransitionCause::kAbortAcknowledged:
     case TransitionCause::kAbortGraceExpired:
-      return "Cancelled via API";
+      return cascade::ErrorText::Static("Cancelled via API");
     case TransitionCause::kCascade:
-      return WithId("Cancelled: cascade from ", model.job(t.cause_slot).id, "");
+      return cascade::ErrorText::NamingJob("Cancelled: cascade from ", model.job(t.cause_slot).id,
+                                           "");
     case TransitionCause::kPrerequisiteFailed:
-      return WithId("prerequisite ", model.job(t.cause_slot).id, " failed");
+      return cascade::ErrorText::NamingJob("prerequisite ", model.job(t.cause_slot).id, " failed");
     case TransitionCause::kDependentsFailed:
-      return WithId("dependent ", model.job(t.cause_slot).id, " failed");
+      return cascade::ErrorText::NamingJob("dependent ", model.job(t.cause_slot).id, " failed");
     case TransitionCause::kLeaseExpired:
     case TransitionCause::kReleased:
       // The attempts made when the lease ended (a job rendering again is on
       // the next one).
-      return absl::StrCat("lease expired after ",
-                          t.attempts - (job.state() == JobState::kRendering ? 1 : 0), " attempts");
+      return cascade::ErrorText::WithNumber(
+          "lease expired after ", t.attempts - (job.state() == JobState::kRendering ? 1 : 0),
+          " attempts");
     case TransitionCause::kTimedOut:
-      return absl::StrCat("timed out after ", job.timeout_ms / 1000.0, " s");
+      return cascade::ErrorText::WithNumber("timed out after ", job.timeout_ms / 1000.0, " s");
     default:
-      return "";
+      return std::nullopt;
   }
 }
 
@@ -92,8 +90,8 @@ void ViewInto(const JobModel& model, uint32_t slot, Job& job) {
   if (r.timeline.finished_ms != kUnsetMillis && r.timeline.started_ms != kUnsetMillis) {
     job.stats.render_duration = (r.timeline.finished_ms - r.timeline.started_ms) / 1000.0;
   }
-  if (std::string error = ErrorText(model, r); !error.empty()) job.stats.error = std::move(error);
-  job.output_url = OutputUrl(model, r);
+  job.stats.error = JobErrorText(model, r);
+  job.output_url = PlannedOutputUrl(model, r);
   if (r.extras && !r.extras->tags.empty()) {
     // By name: the interned order depends on history (a reopen, a purge).
     for (TagNo t : r.extras->tags) job.tags.push_back(model.tags().name(t));

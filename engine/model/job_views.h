@@ -8,6 +8,7 @@
 #define CASCADE_ENGINE_MODEL_JOB_VIEWS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,13 +23,13 @@ Job View(const JobModel& model, uint32_t slot);
 // The views of `slots` in slot (= id) order, their records prefetched ahead.
 std::vector<Job> Views(const JobModel& model, std::vector<uint32_t> slots);
 
-// The job's planned output URL. `batch`: the job's batch while it is being
-// created (not yet published); null to look it up.
-std::string OutputUrl(const JobModel& model, const JobRecord& job,
-                      const BatchRecord* batch = nullptr);
+// The job's planned output URL, expanded when read. `batch`: the job's batch
+// while it is being created (not yet published); null to look it up.
+cascade::OutputUrl PlannedOutputUrl(const JobModel& model, const JobRecord& job,
+                                    const BatchRecord* batch = nullptr);
 // stats.error of a job that ended in error or was cancelled, or of one
-// whose last attempt failed and that will be retried; "" otherwise.
-std::string ErrorText(const JobModel& model, const JobRecord& job);
+// whose last attempt failed and that will be retried; none otherwise.
+std::optional<cascade::ErrorText> JobErrorText(const JobModel& model, const JobRecord& job);
 
 }  // namespace cascade::internal
 

@@ -33,7 +33,7 @@ namespace cascade {
 struct CreatedJob {
   JobId id;
   JobState state = JobState::kQueued;
-  std::string output_url;
+  OutputUrl output_url;  // made when read (cascade/job.h)
   std::vector<CreatedJob> children;
 };
 

@@ -21,9 +21,11 @@
 #define CASCADE_JOB_H_
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -112,6 +114,85 @@ struct JobSpec {
   std::optional<absl::Duration> timeout;
 };
 
+// ---- Text made when it is read -------------------------------------------------
+//
+// A job's output URL and error text are made from a few facts (a pattern, an
+// id, a cause) only when someone reads them, most often the serializer: an
+// answer of the engine (Get, Submit, CancelMany, ...) carries the facts and
+// allocates nothing for them. Both compare and print as their text.
+//
+// A text the engine made points at its output URL template and team name,
+// which the engine keeps for the whole process (one copy per distinct text),
+// so an answer stays readable after the engine that made it is destroyed.
+
+// A job's output URL: a URL as it is, or a pattern with `{id}`, `{team}` and
+// `{batch}` expanded when read.
+class OutputUrl {
+ public:
+  OutputUrl() = default;
+  // A URL as it is (already expanded).
+  OutputUrl(std::string url) : text_(std::move(url)) {}  // NOLINT: implicit, as a string
+  OutputUrl(const char* url) : text_(url) {}             // NOLINT
+  // `pattern` expanded for this job when read. `pattern` and `team` must
+  // outlive the value (the engine passes texts it keeps for the process).
+  static OutputUrl Planned(std::string_view pattern, const JobId& id, std::string_view team,
+                           const std::optional<BatchId>& batch);
+  // The same with a pattern of the job's own, copied.
+  static OutputUrl PlannedOwned(std::string pattern, const JobId& id, std::string_view team,
+                                const std::optional<BatchId>& batch);
+
+  bool empty() const { return !planned_ && text_.empty(); }
+  std::string str() const;
+  void AppendTo(std::string& out) const;
+
+  friend bool operator==(const OutputUrl& a, const OutputUrl& b) { return a.str() == b.str(); }
+  friend bool operator==(const OutputUrl& a, std::string_view b) { return a.str() == b; }
+  friend bool operator==(const OutputUrl& a, const std::string& b) { return a.str() == b; }
+  friend bool operator==(const OutputUrl& a, const char* b) { return a.str() == b; }
+  friend std::ostream& operator<<(std::ostream& os, const OutputUrl& url);
+
+ private:
+  std::string text_;          // the URL, or an owned pattern when planned_
+  std::string_view pattern_;  // a pattern not owned (planned_ and text_ empty)
+  std::string_view team_;
+  JobId id_;
+  std::optional<BatchId> batch_;
+  bool planned_ = false;
+};
+
+// stats.error: a text as it is, or a fixed text naming a job or a number,
+// written when read ("Cancelled: cascade from 01J...", "lease expired after 3
+// attempts").
+class ErrorText {
+ public:
+  ErrorText() = default;
+  ErrorText(std::string text) : owned_(std::move(text)) {}  // NOLINT: implicit, as a string
+  ErrorText(const char* text) : owned_(text) {}             // NOLINT
+  // `prefix` + `id` + `suffix`; both texts must have static storage.
+  static ErrorText NamingJob(std::string_view prefix, const JobId& id, std::string_view suffix);
+  // `prefix` + `number` (absl::StrCat's format) + `suffix`, static texts.
+  static ErrorText WithNumber(std::string_view prefix, double number, std::string_view suffix);
+  // A text with static storage, not copied.
+  static ErrorText Static(std::string_view text);
+
+  std::string str() const;
+  void AppendTo(std::string& out) const;
+
+  friend bool operator==(const ErrorText& a, const ErrorText& b) { return a.str() == b.str(); }
+  friend bool operator==(const ErrorText& a, std::string_view b) { return a.str() == b; }
+  friend bool operator==(const ErrorText& a, const std::string& b) { return a.str() == b; }
+  friend bool operator==(const ErrorText& a, const char* b) { return a.str() == b; }
+  friend std::ostream& operator<<(std::ostream& os, const ErrorText& text);
+
+ private:
+  enum class Kind : uint8_t { kOwned, kStatic, kJob, kNumber };
+  Kind kind_ = Kind::kOwned;
+  std::string owned_;
+  std::string_view prefix_, suffix_;
+  JobId id_;
+  double number_ = 0;
+};
+
 // `Job.stats`.
 struct JobStats {
   absl::Time created_at;
@@ -121,7 +202,7 @@ struct JobStats {
   std::optional<absl::Time> error_at;
   int total_assets = 0;
   std::optional<double> render_duration;  // seconds
-  std::optional<std::string> error;
+  std::optional<ErrorText> error;
 };
 
 // A consistent snapshot of one job, as the engine returns it.
@@ -132,7 +213,7 @@ struct Job {
   JobState state = JobState::kQueued;
   double progress = 0.0;  // 0.0-100.0
   JobStats stats;
-  std::string output_url;
+  OutputUrl output_url;
   // Extensions.
   std::vector<std::string> tags;  // sorted by name, no repeats
   int32_t priority = 0;

@@ -163,6 +163,8 @@ std::string Fmt(JobState s) { return std::string(WireName(s)); }
 std::string Fmt(PrerequisiteFailurePolicy p) {
   return p == PrerequisiteFailurePolicy::kIgnore ? "ignore" : "fail";
 }
+std::string Fmt(const ErrorText& t) { return Fmt(t.str()); }
+std::string Fmt(const OutputUrl& u) { return Fmt(u.str()); }
 std::string Fmt(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
