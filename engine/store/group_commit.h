@@ -25,9 +25,10 @@
 //
 // Who waits on what: a caller reads one atomic word, durable_ (the last
 // durable ticket, with a bit for "failed"), and sleeps on a futex beside it
-// (durable_seq_); whoever moves durable_ wakes every sleeper with one futex
-// call. No caller takes a lock to wait or to wake, so a commit's waiters do
-// not queue on a mutex after it, and none spins.
+// (durable_seq_); whoever moves durable_ wakes one sleeper, and that one
+// wakes the others, so the writer (or syncer) pays for one wake-up a step
+// however many wait. No caller takes a lock to wait or to wake, so a
+// commit's waiters do not queue on a mutex after it, and none spins.
 //
 // How groups form (the gather): the callers that one commit (or sync)
 // released are running their next operation and will append again a few µs
@@ -165,6 +166,8 @@ class GroupCommitter {
   // asleep, so that a publication with none makes no system call.
   std::atomic<uint32_t> durable_seq_{0};
   std::atomic<uint32_t> sleepers_{0};
+  // Set with the wake-up of one sleeper: the first to see it wakes the rest.
+  std::atomic<bool> pass_on_{false};
   // The last ticket Append returned (also under mu_; read without it by
   // WaitDurable's check).
   std::atomic<uint64_t> last_ticket_{0};
