@@ -220,7 +220,7 @@ Response PostJobs(Engine& engine, const V1Api& v1, const Request& request,
   v1.MarkRunnable(*spec);
   absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
   if (!created.ok()) return Error(created.status());
-  return Json(201, wire::JobCreationResponseToJson(*created));
+  return JsonText(201, wire::JobCreationResponseText(*created));
 }
 
 Response PostJoin(Engine& engine, const V1Api& v1, const Request& request,
@@ -230,7 +230,7 @@ Response PostJoin(Engine& engine, const V1Api& v1, const Request& request,
   v1.MarkRunnable(*spec);
   absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
   if (!created.ok()) return Error(created.status());
-  return Json(201, wire::JobCreationResponseToJson(*created));
+  return JsonText(201, wire::JobCreationResponseText(*created));
 }
 
 Response GetJobs(Engine& engine, std::string_view query, const std::string& team) {
@@ -238,8 +238,8 @@ Response GetJobs(Engine& engine, std::string_view query, const std::string& team
   if (!list.ok()) return Error(list.status());
   absl::StatusOr<std::vector<Job>> jobs = engine.List(team, *list);
   if (!jobs.ok()) return Error(jobs.status());
-  return Json(
-      200, wire::JobsToJson(*jobs, list->minimal ? wire::JobView::kMinimal : wire::JobView::kFull));
+  return JsonText(200, wire::JobsToJsonText(
+                           *jobs, list->minimal ? wire::JobView::kMinimal : wire::JobView::kFull));
 }
 
 Response GetJob(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -252,7 +252,7 @@ Response GetJob(Engine& engine, std::string_view id_text, const std::string& tea
   }
   absl::StatusOr<Job> job = engine.Get(team, *id);
   if (!job.ok()) return Error(job.status());
-  return Json(200, wire::JobToJson(*job));
+  return JsonText(200, wire::JobToJsonText(*job));
 }
 
 Response CancelJob(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -260,7 +260,7 @@ Response CancelJob(Engine& engine, std::string_view id_text, const std::string& 
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<std::vector<Job>> cancelled = engine.Cancel(team, *id);
   if (!cancelled.ok()) return Error(cancelled.status());
-  return Json(200, wire::JobCancellationResponseToJson(*cancelled));
+  return JsonText(200, wire::JobsToJsonText(*cancelled));
 }
 
 Response CancelJobs(Engine& engine, const Request& request, const std::string& team) {
@@ -268,7 +268,7 @@ Response CancelJobs(Engine& engine, const Request& request, const std::string& t
   if (!ids.ok()) return Error(ids.status());
   absl::StatusOr<std::vector<Job>> cancelled = engine.CancelMany(team, *ids);
   if (!cancelled.ok()) return Error(cancelled.status());
-  return Json(200, wire::JobCancellationResponseToJson(*cancelled));
+  return JsonText(200, wire::JobsToJsonText(*cancelled));
 }
 
 Response PostBatches(Engine& engine, const V1Api& v1, const Request& request,
@@ -284,8 +284,8 @@ Response PostBatches(Engine& engine, const V1Api& v1, const Request& request,
   }
   absl::StatusOr<BatchSubmitResult> result = engine.SubmitBatchEntries(team, *entries);
   if (!result.ok()) return Error(result.status());
-  return Json(result->status == BatchSubmitStatus::kError ? 400 : 201,
-              wire::BatchCreationResponseToJson(*result));
+  return JsonText(result->status == BatchSubmitStatus::kError ? 400 : 201,
+                  wire::BatchCreationResponseText(*result));
 }
 
 Response GetBatch(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -293,7 +293,7 @@ Response GetBatch(Engine& engine, std::string_view id_text, const std::string& t
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<BatchView> view = engine.GetBatch(team, *id);
   if (!view.ok()) return Error(view.status());
-  return Json(200, wire::BatchStatusResponseToJson(*view));
+  return JsonText(200, wire::BatchStatusResponseText(*view));
 }
 
 Response CancelBatch(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -301,7 +301,7 @@ Response CancelBatch(Engine& engine, std::string_view id_text, const std::string
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<BatchCancelResult> result = engine.CancelBatch(team, *id);
   if (!result.ok()) return Error(result.status());
-  return Json(200, wire::BatchCancellationResponseToJson(*result));
+  return JsonText(200, wire::BatchCancellationResponseText(*result));
 }
 
 Response AbortJob(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -309,7 +309,7 @@ Response AbortJob(Engine& engine, std::string_view id_text, const std::string& t
   if (!id.ok()) return Error(id.status());
   absl::StatusOr<Job> job = engine.RequestAbort(team, *id);
   if (!job.ok()) return Error(job.status());
-  return Json(200, wire::JobToJson(*job));
+  return JsonText(200, wire::JobToJsonText(*job));
 }
 
 // ---- Retries, holds and priorities (contract §14) ----------------------------------
@@ -320,7 +320,7 @@ Response RetryJob(Engine& engine, std::string_view id_text, const std::string& t
   const JobId ids[] = {*id};
   absl::StatusOr<std::vector<Job>> revived = engine.Retry(team, ids);
   if (!revived.ok()) return Error(revived.status());
-  return Json(200, wire::JobRetryResponseToJson(*revived));
+  return JsonText(200, wire::JobsToJsonText(*revived));
 }
 
 Response RetryJobs(Engine& engine, const Request& request, const std::string& team) {
@@ -328,7 +328,7 @@ Response RetryJobs(Engine& engine, const Request& request, const std::string& te
   if (!ids.ok()) return Error(ids.status());
   absl::StatusOr<std::vector<Job>> revived = engine.Retry(team, *ids);
   if (!revived.ok()) return Error(revived.status());
-  return Json(200, wire::JobRetryResponseToJson(*revived));
+  return JsonText(200, wire::JobsToJsonText(*revived));
 }
 
 // POST /jobs/{id}/suspend (`suspend`) or /resume: the one job.
@@ -340,7 +340,7 @@ Response HoldJob(Engine& engine, std::string_view id_text, const std::string& te
       suspend ? engine.Suspend(team, ids) : engine.Resume(team, ids);
   if (!jobs.ok()) return Error(jobs.status());
   if (jobs->size() != 1) return Error(absl::InternalError("a hold of one job answered no job"));
-  return Json(200, wire::JobToJson(jobs->front()));
+  return JsonText(200, wire::JobToJsonText(jobs->front()));
 }
 
 // POST /batches/{id}/suspend (`suspend`) or /resume.
@@ -351,7 +351,7 @@ Response HoldBatch(Engine& engine, std::string_view id_text, const std::string& 
   absl::StatusOr<std::vector<Job>> changed =
       suspend ? engine.SuspendBatch(team, *id) : engine.ResumeBatch(team, *id);
   if (!changed.ok()) return Error(changed.status());
-  return Json(200, wire::BatchHoldResponseToJson(*id, *changed));
+  return JsonText(200, wire::BatchHoldResponseText(*id, *changed));
 }
 
 Response PatchJob(Engine& engine, const Request& request, std::string_view id_text,
@@ -362,7 +362,7 @@ Response PatchJob(Engine& engine, const Request& request, std::string_view id_te
   if (!update.ok()) return Error(update.status());
   absl::StatusOr<Job> job = engine.SetPriority(team, *id, update->priority);
   if (!job.ok()) return Error(job.status());
-  return Json(200, wire::JobToJson(*job));
+  return JsonText(200, wire::JobToJsonText(*job));
 }
 
 Response JobGraph(Engine& engine, std::string_view id_text, const std::string& team) {
@@ -505,7 +505,7 @@ Response WorkerCall(Engine& engine, const Request& request, std::string_view id_
     job = engine.Release(*id, body->lease);
   }
   if (!job.ok()) return Error(job.status());
-  return Json(200, wire::JobToJson(*job));
+  return JsonText(200, wire::JobToJsonText(*job));
 }
 
 // ---- Routes ------------------------------------------------------------------------

@@ -26,6 +26,13 @@ Response Json(int status, const boost::json::value& body) {
   return r;
 }
 
+Response JsonText(int status, std::string text) {
+  Response r;
+  r.status = status;
+  r.body = std::move(text);
+  return r;
+}
+
 int HttpStatusOf(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:

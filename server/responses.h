@@ -22,6 +22,8 @@ namespace cascade::server {
 
 // `status` with `body` as JSON text (application/json).
 Response Json(int status, const boost::json::value& body);
+// `status` with `text`, JSON a wire writer made (wire/job_json.h's …Text).
+Response JsonText(int status, std::string text);
 
 // The HTTP status of an engine error: InvalidArgument and OutOfRange 400,
 // Unauthenticated 401, PermissionDenied 403, NotFound 404,

@@ -7,7 +7,9 @@
 #include "cascade/ids.h"
 
 #include <cstdint>
+#include <limits>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -296,6 +298,46 @@ TEST(TimestampTest, FormatsIso8601UtcWithMilliseconds) {
   };
   for (const FormatCase& c : kCases) {
     EXPECT_EQ(FormatTimestamp(c.time), c.text);
+  }
+}
+
+// AppendTimestamp writes years 1970-9999 by hand and leaves the rest to
+// absl::FormatTime: both give FormatTime's text, at the edges of the range
+// (leap days, the last millisecond of a year, 9999, the infinities) and at
+// random times between 1900 and 10100.
+TEST(TimestampTest, MatchesAbslFormatTimeEverywhere) {
+  const auto expected = [](absl::Time t) {
+    return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E3SZ", t, absl::UTCTimeZone());
+  };
+  std::vector<absl::Time> times = {
+      absl::UnixEpoch(),
+      absl::UnixEpoch() - absl::Nanoseconds(1),
+      absl::UnixEpoch() - absl::Milliseconds(1500),
+      absl::UnixEpoch() + absl::Nanoseconds(999'999),
+      Utc(2000, 2, 29, 12, 0, 0),
+      Utc(2100, 2, 28, 23, 59, 59) + absl::Microseconds(999'999),
+      Utc(2100, 3, 1),
+      Utc(2024, 12, 31, 23, 59, 59) + absl::Milliseconds(999),
+      Utc(9999, 12, 31, 23, 59, 59) + absl::Milliseconds(999),
+      Utc(10000, 1, 1),
+      Utc(1969, 12, 31, 23, 59, 59) + absl::Milliseconds(5),
+      absl::InfiniteFuture(),
+      absl::InfinitePast(),
+  };
+  std::mt19937_64 rng(20261205);
+  const int64_t lo = absl::ToUnixNanos(Utc(1900, 1, 1));
+  const int64_t hi = absl::ToUnixMillis(Utc(10100, 1, 1));
+  std::uniform_int_distribution<int64_t> nanos(lo, std::numeric_limits<int64_t>::max());
+  std::uniform_int_distribution<int64_t> millis(0, hi);
+  for (int i = 0; i < 20'000; ++i) {
+    times.push_back(absl::FromUnixNanos(nanos(rng)));
+    times.push_back(absl::FromUnixMillis(millis(rng)) + absl::Nanoseconds(rng() % 1'000'000));
+  }
+  for (absl::Time t : times) {
+    ASSERT_EQ(FormatTimestamp(t), expected(t)) << absl::ToUnixNanos(t);
+    std::string appended = "x";
+    AppendTimestamp(t, appended);
+    ASSERT_EQ(appended, "x" + expected(t));
   }
 }
 

@@ -306,7 +306,26 @@ TEST_F(WireTest, UnsetFieldsAreNullAndExtensionsHaveTheirDefaults) {
   EXPECT_EQ(o.at("maxAttempts"), 3) << "the engine's default";
   EXPECT_TRUE(o.at("retryAt").is_null());
   EXPECT_EQ(o.at("suspended"), false);
-  EXPECT_EQ(o.at("progress"), 0.0);
+  EXPECT_EQ(o.at("progress").to_number<double>(), 0.0);  // the number 0, written "0"
+}
+
+// The texts made when read (output URL, error) are written in place and
+// escaped only when they need it: quotes, backslashes, control characters and
+// invalid UTF-8 come out as WriteJson writes them, valid UTF-8 as it is.
+TEST_F(WireTest, MadeTextsAreEscapedLikeAnyString) {
+  Job job = Submitted(JobSpec());
+  job.output_url = "s3://renders/\"q\"\\x/\t\xff/\xc3\xa9.mp4";
+  job.stats.error = ErrorText("bad \"frame\"\n\x01");
+  const std::string text = JobToJsonText(job);
+  EXPECT_THAT(text, HasSubstr(R"("outputUrl":"s3://renders/\"q\"\\x/\t)"
+                              "\xef\xbf\xbd/\xc3\xa9.mp4\""));
+  EXPECT_THAT(text, HasSubstr(R"("error":"bad \"frame\"\n\u0001")"));
+  json::object o = JobToJson(job);
+  EXPECT_EQ(o.at("outputUrl"), "s3://renders/\"q\"\\x/\t\xef\xbf\xbd/\xc3\xa9.mp4");
+  EXPECT_EQ(o.at("stats").at("error"), "bad \"frame\"\n\x01");
+  // A plain one takes the short way and reads back the same.
+  job.output_url = "https://cdn.example.com/a b/c.mp4";
+  EXPECT_THAT(JobToJsonText(job), HasSubstr(R"("outputUrl":"https://cdn.example.com/a b/c.mp4")"));
 }
 
 TEST_F(WireTest, ExtensionsCarryRelationsAndWorkerState) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -509,212 +510,378 @@ absl::StatusOr<JobSpec> JobFromObject(const json::object& o, const std::string& 
 }
 
 // ---- Writers --------------------------------------------------------------------
+//
+// Jobs and creation answers are written straight to text: keys as literals,
+// ids and times formatted in place, strings escaped as WriteJson escapes
+// them, no boost::json value in between (building and freeing the object was
+// a third of a GET /jobs/{id}; docs/benchmarks.md). The object forms
+// (JobToJson, ...) parse this text back, so each shape has one writer.
 
-json::value OptionalTime(const std::optional<absl::Time>& t) {
-  if (!t.has_value()) return nullptr;
-  return json::string(FormatTimestamp(*t));
+// Room a job's text usually needs (~550 bytes with stats), reserved once.
+constexpr size_t kJobJsonSizeHint = 640;
+
+using json_detail::AppendJsonInteger;
+using json_detail::AppendJsonNumber;
+using json_detail::AppendJsonString;
+
+// Whether `text` can go between quotes as it is (what AppendJsonString would
+// copy unchanged, leaving non-ASCII to it).
+bool PlainJsonText(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+  });
 }
 
-json::string IdString(const Ulid& id) {
-  char text[26];
-  id.AppendTo(text);
-  return json::string(json::string_view(text, sizeof(text)));
+// A text that `value.AppendTo` makes (OutputUrl, ErrorText), as a JSON
+// string: made in place, and escaped only when it needs it.
+template <typename Text>
+void AppendMadeText(const Text& value, std::string* out) {
+  const size_t start = out->size();
+  out->push_back('"');
+  value.AppendTo(*out);
+  if (PlainJsonText(std::string_view(*out).substr(start + 1))) {
+    out->push_back('"');
+    return;
+  }
+  const std::string raw = out->substr(start + 1);
+  out->resize(start);
+  AppendJsonString(raw, out);
 }
 
-json::array IdArray(const std::vector<JobId>& ids) {
-  json::array out;
-  out.reserve(ids.size());
-  for (const JobId& id : ids) out.emplace_back(IdString(id));
-  return out;
+void AppendId(const Ulid& id, std::string* out) {
+  char text[28];
+  text[0] = '"';
+  id.AppendTo(text + 1);
+  text[27] = '"';
+  out->append(text, sizeof(text));
 }
 
-json::object StatsToJson(const JobStats& stats) {
-  json::object o;
-  o.reserve(8);
-  o["createdAt"] = Str(FormatTimestamp(stats.created_at));
-  o["updatedAt"] = Str(FormatTimestamp(stats.updated_at));
-  o["startedAt"] = OptionalTime(stats.started_at);
-  o["finishedAt"] = OptionalTime(stats.finished_at);
-  o["errorAt"] = OptionalTime(stats.error_at);
-  o["totalAssets"] = stats.total_assets;
+template <typename Id>
+void AppendOptionalId(const std::optional<Id>& id, std::string* out) {
+  if (id.has_value()) {
+    AppendId(*id, out);
+  } else {
+    out->append("null");
+  }
+}
+
+void AppendIds(const std::vector<JobId>& ids, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendId(ids[i], out);
+  }
+  out->push_back(']');
+}
+
+void AppendTime(absl::Time t, std::string* out) {
+  out->push_back('"');
+  AppendTimestamp(t, *out);
+  out->push_back('"');
+}
+
+void AppendOptionalTime(const std::optional<absl::Time>& t, std::string* out) {
+  if (t.has_value()) {
+    AppendTime(*t, out);
+  } else {
+    out->append("null");
+  }
+}
+
+void AppendStats(const JobStats& stats, std::string* out) {
+  out->append("{\"createdAt\":");
+  AppendTime(stats.created_at, out);
+  out->append(",\"updatedAt\":");
+  AppendTime(stats.updated_at, out);
+  out->append(",\"startedAt\":");
+  AppendOptionalTime(stats.started_at, out);
+  out->append(",\"finishedAt\":");
+  AppendOptionalTime(stats.finished_at, out);
+  out->append(",\"errorAt\":");
+  AppendOptionalTime(stats.error_at, out);
+  out->append(",\"totalAssets\":");
+  AppendJsonInteger(stats.total_assets, out);
+  out->append(",\"renderDuration\":");
   if (stats.render_duration.has_value()) {
-    o["renderDuration"] = *stats.render_duration;
+    AppendJsonNumber(*stats.render_duration, out);
   } else {
-    o["renderDuration"] = nullptr;
+    out->append("null");
   }
+  out->append(",\"error\":");
   if (stats.error.has_value()) {
-    o["error"] = Str(stats.error->str());
+    AppendMadeText(*stats.error, out);
   } else {
-    o["error"] = nullptr;
+    out->append("null");
   }
-  return o;
+  out->push_back('}');
 }
 
-// The `{id, status, outputUrl, children?}` of a created job.
-json::object CreatedToJson(const CreatedJob& created) {
-  json::object o;
-  o["id"] = IdString(created.id);
-  o["status"] = Str(StateName(created.state));
-  o["outputUrl"] = Str(created.output_url.str());
+// The `"id", "status", "outputUrl", "children"?` members of a created job
+// (without braces: a batch entry puts its `index` first).
+void AppendCreatedMembers(const CreatedJob& created, std::string* out) {
+  out->append("\"id\":");
+  AppendId(created.id, out);
+  out->append(",\"status\":");
+  AppendJsonString(StateName(created.state), out);
+  out->append(",\"outputUrl\":");
+  AppendMadeText(created.output_url, out);
   if (!created.children.empty()) {
-    json::array children;
-    children.reserve(created.children.size());
-    for (const CreatedJob& child : created.children) children.emplace_back(CreatedToJson(child));
-    o["children"] = std::move(children);
+    out->append(",\"children\":[");
+    for (size_t i = 0; i < created.children.size(); ++i) {
+      if (i > 0) out->push_back(',');
+      out->push_back('{');
+      AppendCreatedMembers(created.children[i], out);
+      out->push_back('}');
+    }
+    out->push_back(']');
   }
-  return o;
 }
 
 std::string_view PolicyName(PrerequisiteFailurePolicy policy) {
   return policy == PrerequisiteFailurePolicy::kIgnore ? "ignore" : "fail";
 }
 
+// Text this file wrote, as a value: it is always RFC 8259 JSON within the
+// parser's limits, so the parse cannot fail.
+json::value ParseOwn(const std::string& text) {
+  absl::StatusOr<json::value> value = ParseJsonBody(text);
+  assert(value.ok());
+  return value.ok() ? *std::move(value) : json::value();
+}
+
 }  // namespace
 
 // ---- Writing ----------------------------------------------------------------------
 
-json::object JobToJson(const Job& job, JobView view) {
-  json::object o;
-  o.reserve(17);
-  o["id"] = IdString(job.id);
+void AppendJobJson(const Job& job, JobView view, std::string* out) {
+  out->append("{\"id\":");
+  AppendId(job.id, out);
+  out->append(",\"templateId\":");
   if (job.template_id.has_value()) {
-    o["templateId"] = Str(*job.template_id);
+    AppendJsonString(*job.template_id, out);
   } else {
-    o["templateId"] = nullptr;
+    out->append("null");
   }
-  o["status"] = Str(StateName(job.state));
-  o["progress"] = job.progress;
-  if (view == JobView::kFull) o["stats"] = StatsToJson(job.stats);
+  out->append(",\"status\":");
+  AppendJsonString(StateName(job.state), out);
+  out->append(",\"progress\":");
+  AppendJsonNumber(job.progress, out);
+  if (view == JobView::kFull) {
+    out->append(",\"stats\":");
+    AppendStats(job.stats, out);
+  }
+  out->append(",\"outputUrl\":");
   if (job.output_url.empty()) {
-    o["outputUrl"] = nullptr;
+    out->append("null");
   } else {
-    o["outputUrl"] = Str(job.output_url.str());
+    AppendMadeText(job.output_url, out);
   }
   // Extensions.
-  o["team"] = Str(job.team);
-  json::array tags;
-  tags.reserve(job.tags.size());
-  for (const std::string& tag : job.tags) tags.emplace_back(Str(tag));
-  o["tags"] = std::move(tags);
-  o["priority"] = job.priority;
-  if (job.batch_id.has_value()) {
-    o["batchId"] = IdString(*job.batch_id);
-  } else {
-    o["batchId"] = nullptr;
+  out->append(",\"team\":");
+  AppendJsonString(job.team, out);
+  out->append(",\"tags\":[");
+  for (size_t i = 0; i < job.tags.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(job.tags[i], out);
   }
-  if (job.parent_id.has_value()) {
-    o["parentId"] = IdString(*job.parent_id);
-  } else {
-    o["parentId"] = nullptr;
-  }
-  o["children"] = IdArray(job.children);
-  o["dependsOn"] = IdArray(job.depends_on);
-  o["onPrerequisiteFailure"] = Str(PolicyName(job.on_prerequisite_failure));
-  o["attempts"] = job.attempts;
-  o["cancelRequested"] = job.cancel_requested;
-  o["maxAttempts"] = job.max_attempts;
-  o["retryAt"] = OptionalTime(job.retry_at);
-  o["suspended"] = job.suspended;
-  return o;
+  out->append("],\"priority\":");
+  AppendJsonInteger(job.priority, out);
+  out->append(",\"batchId\":");
+  AppendOptionalId(job.batch_id, out);
+  out->append(",\"parentId\":");
+  AppendOptionalId(job.parent_id, out);
+  out->append(",\"children\":");
+  AppendIds(job.children, out);
+  out->append(",\"dependsOn\":");
+  AppendIds(job.depends_on, out);
+  out->append(",\"onPrerequisiteFailure\":");
+  AppendJsonString(PolicyName(job.on_prerequisite_failure), out);
+  out->append(",\"attempts\":");
+  AppendJsonInteger(job.attempts, out);
+  out->append(job.cancel_requested ? ",\"cancelRequested\":true" : ",\"cancelRequested\":false");
+  out->append(",\"maxAttempts\":");
+  AppendJsonInteger(job.max_attempts, out);
+  out->append(",\"retryAt\":");
+  AppendOptionalTime(job.retry_at, out);
+  out->append(job.suspended ? ",\"suspended\":true}" : ",\"suspended\":false}");
 }
 
-std::string JobToJsonText(const Job& job, JobView view) { return WriteJson(JobToJson(job, view)); }
-
-json::array JobsToJson(absl::Span<const Job> jobs, JobView view) {
-  json::array out;
-  out.reserve(jobs.size());
-  for (const Job& job : jobs) out.emplace_back(JobToJson(job, view));
+std::string JobToJsonText(const Job& job, JobView view) {
+  std::string out;
+  out.reserve(kJobJsonSizeHint);
+  AppendJobJson(job, view, &out);
   return out;
 }
 
-json::object JobCreationResponseToJson(const CreatedJob& created) { return CreatedToJson(created); }
-
-json::object BatchCreationResponseToJson(const BatchSubmitResult& result) {
-  json::object o;
-  o["batchId"] = IdString(result.batch_id);
-  o["status"] = Str(BatchSubmitStatusName(result.status));
-  o["totalJobs"] = result.total_jobs;
-  o["successCount"] = result.success_count;
-  json::array jobs;
-  jobs.reserve(result.jobs.size());
-  for (const BatchJobResult& created : result.jobs) {
-    json::object entry;
-    entry["index"] = created.index;
-    for (json::key_value_pair& kv : CreatedToJson(created.job)) {
-      entry[kv.key()] = std::move(kv.value());
-    }
-    jobs.emplace_back(std::move(entry));
+std::string JobsToJsonText(absl::Span<const Job> jobs, JobView view) {
+  std::string out;
+  out.reserve(jobs.size() * kJobJsonSizeHint + 2);
+  out.push_back('[');
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJobJson(jobs[i], view, &out);
   }
-  o["jobs"] = std::move(jobs);
+  out.push_back(']');
+  return out;
+}
+
+std::string BatchHoldResponseText(BatchId batch, absl::Span<const Job> changed) {
+  std::string out = "{\"batchId\":";
+  AppendId(batch, &out);
+  out.append(",\"jobs\":");
+  out.append(JobsToJsonText(changed));
+  out.push_back('}');
+  return out;
+}
+
+std::string JobCreationResponseText(const CreatedJob& created) {
+  std::string out = "{";
+  AppendCreatedMembers(created, &out);
+  out.push_back('}');
+  return out;
+}
+
+std::string BatchCreationResponseText(const BatchSubmitResult& result) {
+  std::string out = "{\"batchId\":";
+  AppendId(result.batch_id, &out);
+  out.append(",\"status\":");
+  AppendJsonString(BatchSubmitStatusName(result.status), &out);
+  out.append(",\"totalJobs\":");
+  AppendJsonInteger(result.total_jobs, &out);
+  out.append(",\"successCount\":");
+  AppendJsonInteger(result.success_count, &out);
+  out.append(",\"jobs\":[");
+  for (size_t i = 0; i < result.jobs.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append("{\"index\":");
+    AppendJsonInteger(result.jobs[i].index, &out);
+    out.push_back(',');
+    AppendCreatedMembers(result.jobs[i].job, &out);
+    out.push_back('}');
+  }
+  out.push_back(']');
   if (!result.errors.empty()) {
-    json::array errors;
-    errors.reserve(result.errors.size());
-    for (const BatchJobError& error : result.errors) {
-      errors.emplace_back(json::object{{"index", error.index},
-                                       {"error", Str(error.error)},
-                                       {"errorCode", Str(error.error_code)}});
+    out.append(",\"errors\":[");
+    for (size_t i = 0; i < result.errors.size(); ++i) {
+      const BatchJobError& error = result.errors[i];
+      if (i > 0) out.push_back(',');
+      out.append("{\"index\":");
+      AppendJsonInteger(error.index, &out);
+      out.append(",\"error\":");
+      AppendJsonString(error.error, &out);
+      out.append(",\"errorCode\":");
+      AppendJsonString(error.error_code, &out);
+      out.push_back('}');
     }
-    o["errors"] = std::move(errors);
+    out.push_back(']');
   }
-  return o;
+  out.push_back('}');
+  return out;
 }
 
-json::object BatchStatusResponseToJson(const BatchView& view) {
-  json::object o;
-  o["batchId"] = IdString(view.batch_id);
-  o["status"] = Str(BatchStatusName(view.status));
-  json::object by_state;
+std::string BatchStatusResponseText(const BatchView& view) {
+  std::string out = "{\"batchId\":";
+  AppendId(view.batch_id, &out);
+  out.append(",\"status\":");
+  AppendJsonString(BatchStatusName(view.status), &out);
+  out.append(",\"stats\":{\"total\":");
+  AppendJsonInteger(view.counts.total, &out);
+  out.append(",\"finished\":");
+  AppendJsonInteger(view.counts.finished(), &out);
+  out.append(",\"error\":");
+  AppendJsonInteger(view.counts.failed(), &out);
+  out.append(",\"pending\":");
+  AppendJsonInteger(view.counts.pending(), &out);
+  out.append(",\"byState\":{");
   for (int s = 0; s < kNumJobStates; ++s) {
-    by_state[StateName(static_cast<JobState>(s))] = view.counts.by_state[s];
+    if (s > 0) out.push_back(',');
+    AppendJsonString(StateName(static_cast<JobState>(s)), &out);
+    out.push_back(':');
+    AppendJsonInteger(view.counts.by_state[s], &out);
   }
-  o["stats"] = json::object{{"total", view.counts.total},
-                            {"finished", view.counts.finished()},
-                            {"error", view.counts.failed()},
-                            {"pending", view.counts.pending()},
-                            {"byState", std::move(by_state)}};
-  json::array jobs;
-  jobs.reserve(view.jobs.size());
-  for (const BatchJobView& entry : view.jobs) {
-    json::object j;
-    j["index"] = entry.index;
-    j["id"] = IdString(entry.job.id);
-    j["status"] = Str(StateName(entry.job.state));
-    j["outputUrl"] = Str(entry.job.output_url.str());
-    if (IsTerminal(entry.job.state)) j["stats"] = StatsToJson(entry.job.stats);
-    jobs.emplace_back(std::move(j));
+  out.append("}},\"jobs\":[");
+  for (size_t i = 0; i < view.jobs.size(); ++i) {
+    const BatchJobView& entry = view.jobs[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"index\":");
+    AppendJsonInteger(entry.index, &out);
+    out.append(",\"id\":");
+    AppendId(entry.job.id, &out);
+    out.append(",\"status\":");
+    AppendJsonString(StateName(entry.job.state), &out);
+    out.append(",\"outputUrl\":");
+    AppendMadeText(entry.job.output_url, &out);
+    if (IsTerminal(entry.job.state)) {
+      out.append(",\"stats\":");
+      AppendStats(entry.job.stats, &out);
+    }
+    out.push_back('}');
   }
-  o["jobs"] = std::move(jobs);
-  return o;
+  out.append("]}");
+  return out;
 }
 
-json::object BatchCancellationResponseToJson(const BatchCancelResult& result) {
-  json::object o;
-  o["batchId"] = IdString(result.batch_id);
-  o["status"] = Str(BatchCancelStatusName(result.status));
-  o["totalJobs"] = result.total_jobs;
-  o["cancelledCount"] = result.cancelled_count;
-  o["skippedCount"] = result.skipped_count;
-  json::array jobs;
-  jobs.reserve(result.jobs.size());
-  for (const BatchCancelJobResult& entry : result.jobs) {
-    json::object j;
-    j["index"] = entry.index;
-    j["id"] = IdString(entry.id);
-    j["result"] = entry.cancelled ? "cancelled" : "skipped";
-    j["status"] = Str(StateName(entry.state));
-    if (!entry.cancelled) j["reason"] = Str(entry.reason);
-    jobs.emplace_back(std::move(j));
+std::string BatchCancellationResponseText(const BatchCancelResult& result) {
+  std::string out = "{\"batchId\":";
+  AppendId(result.batch_id, &out);
+  out.append(",\"status\":");
+  AppendJsonString(BatchCancelStatusName(result.status), &out);
+  out.append(",\"totalJobs\":");
+  AppendJsonInteger(result.total_jobs, &out);
+  out.append(",\"cancelledCount\":");
+  AppendJsonInteger(result.cancelled_count, &out);
+  out.append(",\"skippedCount\":");
+  AppendJsonInteger(result.skipped_count, &out);
+  out.append(",\"jobs\":[");
+  for (size_t i = 0; i < result.jobs.size(); ++i) {
+    const BatchCancelJobResult& entry = result.jobs[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"index\":");
+    AppendJsonInteger(entry.index, &out);
+    out.append(",\"id\":");
+    AppendId(entry.id, &out);
+    out.append(entry.cancelled ? ",\"result\":\"cancelled\"" : ",\"result\":\"skipped\"");
+    out.append(",\"status\":");
+    AppendJsonString(StateName(entry.state), &out);
+    if (!entry.cancelled) {
+      out.append(",\"reason\":");
+      AppendJsonString(entry.reason, &out);
+    }
+    out.push_back('}');
   }
-  o["jobs"] = std::move(jobs);
-  o["cancelledJobs"] = JobsToJson(result.cancelled_jobs);
-  return o;
+  out.append("],\"cancelledJobs\":");
+  out.append(JobsToJsonText(result.cancelled_jobs));
+  out.push_back('}');
+  return out;
+}
+
+json::object JobToJson(const Job& job, JobView view) {
+  return ParseOwn(JobToJsonText(job, view)).as_object();
+}
+
+json::array JobsToJson(absl::Span<const Job> jobs, JobView view) {
+  return ParseOwn(JobsToJsonText(jobs, view)).as_array();
 }
 
 json::object BatchHoldResponseToJson(BatchId batch, absl::Span<const Job> changed) {
-  json::object o;
-  o["batchId"] = IdString(batch);
-  o["jobs"] = JobsToJson(changed);
-  return o;
+  return ParseOwn(BatchHoldResponseText(batch, changed)).as_object();
+}
+
+json::object JobCreationResponseToJson(const CreatedJob& created) {
+  return ParseOwn(JobCreationResponseText(created)).as_object();
+}
+
+json::object BatchCreationResponseToJson(const BatchSubmitResult& result) {
+  return ParseOwn(BatchCreationResponseText(result)).as_object();
+}
+
+json::object BatchStatusResponseToJson(const BatchView& view) {
+  return ParseOwn(BatchStatusResponseText(view)).as_object();
+}
+
+json::object BatchCancellationResponseToJson(const BatchCancelResult& result) {
+  return ParseOwn(BatchCancellationResponseText(result)).as_object();
 }
 
 json::object BatchCreationErrorResponseToJson(const absl::Status& status) {

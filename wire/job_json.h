@@ -13,7 +13,7 @@
 //   if (!spec.ok()) return Reply(400, WriteJson(ValidationErrorResponseToJson(spec.status())));
 //   absl::StatusOr<CreatedJob> created = engine.Submit(team, *spec);
 //   ...
-//   return Reply(201, WriteJson(JobCreationResponseToJson(*created)));
+//   return Reply(201, JobCreationResponseText(*created));
 //
 // ---- Decisions ----------------------------------------------------------------
 //
@@ -42,7 +42,8 @@
 //     of top-level jobs per wire state name), `children` inside a creation
 //     response's children (grandchildren, recursively), and `errorCode` in
 //     error responses (wire/errors.h).
-//   - Text is made by WriteJson (wire/json.h), never boost::json::serialize.
+//   - Text is WriteJson's (wire/json.h), never boost::json::serialize: the
+//     text writers below escape strings and write numbers with its pieces.
 //
 // Reading (`JobCreation`, `BatchCreation`, `JobCancellationRequest`, and the
 // extensions' retry request and job update):
@@ -125,28 +126,34 @@
 namespace cascade::wire {
 
 // ---- Writing ------------------------------------------------------------------
+//
+// Each answer has a text writer (…Text, AppendJobJson), which cascade-server
+// sends as it is, and an object form (…ToJson) that parses that text back, for
+// code that reads fields or nests the answer in a larger one (the claim and
+// heartbeat answers, tests): one writer per shape, so the two never differ.
 
 enum class JobView : uint8_t {
   kFull,     // every field
   kMinimal,  // without `stats` (`GET /jobs?minimal=true`)
 };
 
-// `Job`, with the extensions listed in the file comment.
-boost::json::object JobToJson(const Job& job, JobView view = JobView::kFull);
+// `Job`, with the extensions listed in the file comment, appended to `*out`.
+void AppendJobJson(const Job& job, JobView view, std::string* out);
 std::string JobToJsonText(const Job& job, JobView view = JobView::kFull);
+boost::json::object JobToJson(const Job& job, JobView view = JobView::kFull);
 
-// An array of `Job`: `GET /jobs`, and `JobCancellationResponse` (the answer of
+// An array of `Job`: `GET /jobs`; `JobCancellationResponse` (the answer of
 // both `PATCH /jobs/{id}/cancel` and `POST /jobs/cancel`: every job the
-// request cancelled, cascades included).
+// request cancelled, cascades included); and the answer of `POST
+// /jobs/{id}/retry` and `POST /jobs/retry` (extensions, contract §14: every
+// job the request revived, each once, in id order, as full jobs; an array,
+// like JobCancellationResponse, since a retry undoes what a cancel or a
+// failure ended, and answers the same way).
+std::string JobsToJsonText(absl::Span<const Job> jobs, JobView view = JobView::kFull);
 boost::json::array JobsToJson(absl::Span<const Job> jobs, JobView view = JobView::kFull);
 inline boost::json::array JobCancellationResponseToJson(absl::Span<const Job> cancelled) {
   return JobsToJson(cancelled);
 }
-
-// The answer of `POST /jobs/{id}/retry` and `POST /jobs/retry` (extensions,
-// contract §14): every job the request revived, each once, in id order, as
-// full jobs; an array, like JobCancellationResponse (a retry undoes what a
-// cancel or a failure ended, and answers the same way).
 inline boost::json::array JobRetryResponseToJson(absl::Span<const Job> revived) {
   return JobsToJson(revived);
 }
@@ -154,12 +161,15 @@ inline boost::json::array JobRetryResponseToJson(absl::Span<const Job> revived) 
 // `{"batchId", "jobs": [Job, ...]}`: the answer of `POST
 // /batches/{id}/suspend` and `/resume` (extensions, contract §14), `jobs`
 // being the jobs of the batch whose hold changed.
+std::string BatchHoldResponseText(BatchId batch, absl::Span<const Job> changed);
 boost::json::object BatchHoldResponseToJson(BatchId batch, absl::Span<const Job> changed);
 
 // `JobCreationResponse` (`POST /jobs`, `POST /jobs/join`).
+std::string JobCreationResponseText(const CreatedJob& created);
 boost::json::object JobCreationResponseToJson(const CreatedJob& created);
 
 // `BatchCreationResponse` (`POST /batches`, for 201 and 400 alike).
+std::string BatchCreationResponseText(const BatchSubmitResult& result);
 boost::json::object BatchCreationResponseToJson(const BatchSubmitResult& result);
 
 // The 400 of `POST /batches` for a body that is not a batch at all (not JSON,
@@ -170,9 +180,11 @@ boost::json::object BatchCreationResponseToJson(const BatchSubmitResult& result)
 boost::json::object BatchCreationErrorResponseToJson(const absl::Status& status);
 
 // `BatchStatusResponse` (`GET /batches/{id}`).
+std::string BatchStatusResponseText(const BatchView& view);
 boost::json::object BatchStatusResponseToJson(const BatchView& view);
 
 // `BatchCancellationResponse` (`POST /batches/{id}/cancel`).
+std::string BatchCancellationResponseText(const BatchCancelResult& result);
 boost::json::object BatchCancellationResponseToJson(const BatchCancelResult& result);
 
 // ---- Reading ------------------------------------------------------------------

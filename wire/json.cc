@@ -297,6 +297,10 @@ class DomBuilder {
 
 namespace json_detail {
 
+void AppendJsonString(std::string_view s, std::string* out) { AppendString(s, out); }
+void AppendJsonNumber(double d, std::string* out) { AppendDouble(d, out); }
+void AppendJsonInteger(int64_t n, std::string* out) { AppendNumber(n, out); }
+
 absl::StatusOr<json::value> ParseBody(std::string_view text, json::storage_ptr storage) {
   constexpr std::string_view kSummary = "malformed JSON";
   size_t base = 0;  // offsets are reported in the original text

@@ -7,6 +7,7 @@
 #define CASCADE_WIRE_JSON_INTERNAL_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <new>
 #include <string>
@@ -35,6 +36,14 @@ inline std::string_view View(const boost::json::string& s) {
 inline boost::json::string Str(std::string_view s) {
   return boost::json::string(boost::json::string_view(s.data(), s.size()));
 }
+
+// The writer's pieces (WriteJson's text, wire/json.h), for the writers that
+// put their text together without a boost::json value (wire/job_json.cc).
+// A string, quoted and escaped (U+FFFD for an invalid UTF-8 byte):
+void AppendJsonString(std::string_view s, std::string* out);
+// The shortest decimal that reads back as `d`; null when not finite:
+void AppendJsonNumber(double d, std::string* out);
+void AppendJsonInteger(int64_t n, std::string* out);
 
 // InvalidArgument `summary` with one violation on `body`.
 absl::Status BodyError(std::string_view summary, std::string message);

@@ -235,6 +235,8 @@ struct Job {
 
 // Formats a time as ISO 8601 UTC with milliseconds: "2026-11-22T18:30:00.000Z".
 std::string FormatTimestamp(absl::Time t);
+// The same text, appended to `out`.
+void AppendTimestamp(absl::Time t, std::string& out);
 // Parses ISO 8601 / RFC 3339 ("2026-11-22", "2026-11-22T18:30:00Z",
 // "2026-11-22T18:30:00.123+01:00"). InvalidArgument otherwise.
 [[nodiscard]] absl::StatusOr<absl::Time> ParseTimestamp(std::string_view text);
