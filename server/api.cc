@@ -645,7 +645,7 @@ Response Api::Route(const Request& request, std::string& route_name) {
   }
   path.remove_prefix(kPrefix.size());
   // Concrete paths before templated ones, as OpenAPI matches paths.
-  RouteLookup<RouteSpec> found = FindRoute(kRoutes, method, path);
+  RouteLookup<RouteSpec> found = FindRoute<kRoutes>(method, path);
   if (found.route == nullptr && !found.allowed.empty()) {
     return MethodNotAllowed(method, found.allowed);
   }

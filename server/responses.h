@@ -8,10 +8,13 @@
 #ifndef CASCADE_SERVER_RESPONSES_H_
 #define CASCADE_SERVER_RESPONSES_H_
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -82,14 +85,28 @@ struct RouteLookup {
   std::vector<std::string> allowed;   // then: the methods the path takes (405), or none (404)
   std::vector<std::string_view> ids;  // the {id} segments of `route`
 };
-template <typename Route, size_t N>
-RouteLookup<Route> FindRoute(const Route (&routes)[N], std::string_view method,
-                             std::string_view path) {
+// `routes` is a template argument so that each table counts its patterns'
+// segments once: FindRoute<kRoutes>(method, path).
+template <const auto& routes>
+auto FindRoute(std::string_view method, std::string_view path) {
+  using Route = std::remove_cv_t<std::remove_reference_t<decltype(routes[0])>>;
+  constexpr size_t N = std::size(routes);
+  // A pattern matches only paths of as many segments as it has ('/' + 1),
+  // counted once per route table: most routes are given up on the count.
+  static constexpr std::array<size_t, N> kSegmentCounts = [] {
+    std::array<size_t, N> counts{};
+    for (size_t i = 0; i < N; ++i) {
+      counts[i] = 1 + std::count(routes[i].pattern.begin(), routes[i].pattern.end(), '/');
+    }
+    return counts;
+  }();
   RouteLookup<Route> found;
   found.ids.reserve(2);
   const PathSegments segments(path);
   size_t fewest_ids = SIZE_MAX;
-  for (const Route& r : routes) {
+  for (size_t i = 0; i < N; ++i) {
+    const Route& r = routes[i];
+    if (segments.split() && kSegmentCounts[i] != segments.size()) continue;
     if (!MatchPath(r.pattern, segments, found.ids) || found.ids.size() > fewest_ids) continue;
     if (found.ids.size() < fewest_ids) {  // more concrete than what matched so far
       fewest_ids = found.ids.size();

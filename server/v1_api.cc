@@ -141,7 +141,7 @@ Response V1Api::Handle(const Request& request, std::string_view method, std::str
   // As api.cc matches: of the patterns the path matches, those with the
   // fewest {id} segments count (GET /jobs/status is the list's status, not
   // job "status").
-  RouteLookup<V1RouteSpec> found = FindRoute(kV1Routes, method, path);
+  RouteLookup<V1RouteSpec> found = FindRoute<kV1Routes>(method, path);
   if (found.route == nullptr && !found.allowed.empty()) {
     return MethodNotAllowed(method, found.allowed);
   }
