@@ -48,8 +48,8 @@ cascade_install_missing() {
 
 cascade_install_missing "${CASCADE_PACKAGES[@]}"
 
-# The build trees CI makes (optimized, ASan+UBSan, TSan, clang's thread-safety
-# pass, the fuzzer, the installed consumer) hold more than ccache's default
+# The build trees CI makes (optimized, ASan+UBSan with clang, TSan, the
+# fuzzer, the installed consumer) hold more than ccache's default
 # 5 GB of objects together: at that size the cache was full and each run
 # evicted what the next one needed.
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}

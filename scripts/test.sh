@@ -4,7 +4,7 @@
 # tests/browser (the dashboard in headless Chromium) and
 # tests/ffmpeg_farm_test.sh.
 #   ./scripts/test.sh                      # optimized build in build/
-#   CASCADE_SANITIZE=address,undefined ./scripts/test.sh   # in build-asan/
+#   CASCADE_SANITIZE=address,undefined ./scripts/test.sh   # in build-asan/ (clang)
 #   CASCADE_SANITIZE=thread ./scripts/test.sh              # in build-tsan/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +15,14 @@ case "$sanitize" in
   "") build_dir=build; extra=(-DCASCADE_BUILD_TESTS=ON) ;;
   thread) build_dir=build-tsan
           extra=(-DCASCADE_SANITIZE=thread -DCASCADE_BUILD_TESTS=ON -DCASCADE_BUILD_BENCHMARKS=OFF -DCASCADE_BUILD_EXAMPLES=OFF) ;;
+  # AddressSanitizer + UndefinedBehaviorSanitizer with clang, which checks the
+  # locking as it compiles (-Wthread-safety as errors, base/mutex.h): CI's
+  # clang pass is this build, not a tree of its own (scripts/thread_safety.sh
+  # runs the same analysis alone, benchmarks included).
   *) build_dir=build-asan
-     extra=(-DCASCADE_SANITIZE="$sanitize" -DCASCADE_BUILD_TESTS=ON -DCASCADE_BUILD_BENCHMARKS=OFF) ;;
+     extra=(-DCASCADE_SANITIZE="$sanitize" -DCASCADE_BUILD_TESTS=ON -DCASCADE_BUILD_BENCHMARKS=OFF
+            -DCMAKE_CXX_COMPILER=clang++-16
+            "-DCMAKE_CXX_FLAGS=-Wthread-safety -Wthread-safety-beta -Werror=thread-safety") ;;
 esac
 scripts/build.sh "$build_dir" "${extra[@]}"
 

@@ -3,6 +3,8 @@
 # library, cascade-server, the tests and the benchmarks with clang 16 and
 # -Wthread-safety -Wthread-safety-beta -Werror=thread-safety, in build-tsa/.
 #   ./scripts/thread_safety.sh
+# CI does not run it: its AddressSanitizer pass (scripts/test.sh) compiles with
+# the same flags, so it is the same analysis of everything but the benchmarks.
 # A guarded member touched without its lock, a call to a function that
 # requires a lock its caller does not hold, or two locks taken against their
 # declared order (ABSL_ACQUIRED_AFTER / BEFORE; -Wthread-safety-beta is what
