@@ -45,15 +45,17 @@ OutputUrl OutputUrl::PlannedOwned(std::string pattern, const JobId& id, std::str
 
 std::string OutputUrl::str() const {
   if (!planned_) return text_;
-  const internal::UrlTemplate pattern(text_.empty() ? pattern_ : std::string_view(text_));
-  return pattern.Expand(id_, team_, batch_ ? &*batch_ : nullptr);
+  std::string out;
+  AppendTo(out);
+  return out;
 }
 
 void OutputUrl::AppendTo(std::string& out) const {
   if (!planned_) {
     out += text_;
   } else {
-    out += str();
+    internal::AppendExpandedUrl(text_.empty() ? pattern_ : std::string_view(text_), id_, team_,
+                                batch_ ? &*batch_ : nullptr, out);
   }
 }
 
