@@ -991,22 +991,26 @@ class Page:
                 f"{c.get('writer_gap_us', 0):.1f} | {c.get('writer_busy', 0) * 100:.0f} % |")
         for words, t, f in rows:
             c = f.counters
-            if words == "FULL" and c.get("sync_us"):
-                # FULL's fsync runs on the store's sync thread: one sync covers
-                # every transaction committed before it began.
-                bound = c.get("groups_per_sync", 0) * 1e6 / c["sync_us"]
-                self.add("", f"FULL, {t} caller{'s' if t > 1 else ''}: a sync of the log took "
-                         f"{c['sync_us']:,.0f} µs and covered "
-                         f"{c.get('groups_per_sync', 0):.2f} transitions: at most "
-                         f"{fmt_rate(bound, ' transitions/s')}; measured "
-                         f"{fmt_rate(f.rate, ' transitions/s')}.")
-            elif words == "FULL" and c.get("commit_us"):
-                bound = c.get("groups_per_commit", 0) * 1e6 / c["commit_us"]
-                self.add("", f"FULL, {t} caller{'s' if t > 1 else ''}: a commit (its fsync) "
-                         f"took {c['commit_us']:,.0f} µs and carried "
-                         f"{c.get('groups_per_commit', 0):.2f} groups: at most "
-                         f"{fmt_rate(bound, ' transitions/s')}; measured "
-                         f"{fmt_rate(f.rate, ' transitions/s')}.")
+            if words != "FULL":
+                continue
+            # FULL's fsync runs on the store's sync thread, where one sync covers
+            # every transaction committed before it began; JSON from before the
+            # sync thread has only the commit (which then held the fsync).
+            if c.get("sync_us"):
+                what, took, carried, unit = ("a sync of the log", c["sync_us"],
+                                             c.get("groups_per_sync", 0),
+                                             "covered {:.2f} transitions")
+            elif c.get("commit_us"):
+                what, took, carried, unit = ("a commit (its fsync)", c["commit_us"],
+                                             c.get("groups_per_commit", 0),
+                                             "carried {:.2f} groups")
+            else:
+                continue
+            bound = carried * 1e6 / took
+            self.add("", f"FULL, {t} caller{'s' if t > 1 else ''}: {what} took {took:,.0f} µs "
+                     f"and {unit.format(carried)}: at most "
+                     f"{fmt_rate(bound, ' transitions/s')}; measured "
+                     f"{fmt_rate(f.rate, ' transitions/s')}.")
         self.add("")
 
     def postgres(self):

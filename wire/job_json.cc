@@ -589,6 +589,16 @@ void AppendOptionalTime(const std::optional<absl::Time>& t, std::string* out) {
   }
 }
 
+// `{"batchId":"...","status":"..."`, the start of every batch answer that has
+// a status (creation, status, cancellation); the caller goes on and closes it.
+std::string BatchAnswerStart(const BatchId& batch, std::string_view status) {
+  std::string out = "{\"batchId\":";
+  AppendId(batch, &out);
+  out.append(",\"status\":");
+  AppendJsonString(status, &out);
+  return out;
+}
+
 void AppendStats(const JobStats& stats, std::string* out) {
   out->append("{\"createdAt\":");
   AppendTime(stats.created_at, out);
@@ -743,10 +753,7 @@ std::string JobCreationResponseText(const CreatedJob& created) {
 }
 
 std::string BatchCreationResponseText(const BatchSubmitResult& result) {
-  std::string out = "{\"batchId\":";
-  AppendId(result.batch_id, &out);
-  out.append(",\"status\":");
-  AppendJsonString(BatchSubmitStatusName(result.status), &out);
+  std::string out = BatchAnswerStart(result.batch_id, BatchSubmitStatusName(result.status));
   out.append(",\"totalJobs\":");
   AppendJsonInteger(result.total_jobs, &out);
   out.append(",\"successCount\":");
@@ -781,10 +788,7 @@ std::string BatchCreationResponseText(const BatchSubmitResult& result) {
 }
 
 std::string BatchStatusResponseText(const BatchView& view) {
-  std::string out = "{\"batchId\":";
-  AppendId(view.batch_id, &out);
-  out.append(",\"status\":");
-  AppendJsonString(BatchStatusName(view.status), &out);
+  std::string out = BatchAnswerStart(view.batch_id, BatchStatusName(view.status));
   out.append(",\"stats\":{\"total\":");
   AppendJsonInteger(view.counts.total, &out);
   out.append(",\"finished\":");
@@ -823,10 +827,7 @@ std::string BatchStatusResponseText(const BatchView& view) {
 }
 
 std::string BatchCancellationResponseText(const BatchCancelResult& result) {
-  std::string out = "{\"batchId\":";
-  AppendId(result.batch_id, &out);
-  out.append(",\"status\":");
-  AppendJsonString(BatchCancelStatusName(result.status), &out);
+  std::string out = BatchAnswerStart(result.batch_id, BatchCancelStatusName(result.status));
   out.append(",\"totalJobs\":");
   AppendJsonInteger(result.total_jobs, &out);
   out.append(",\"cancelledCount\":");
