@@ -1,30 +1,24 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer target for cascade-server's request handler with clang
-# (ASan + UBSan, in build-fuzz/) and fuzzes it for a bounded time.
+# (ASan + UBSan, in build-asan/, the tree of CASCADE_SANITIZE=address,undefined
+# ./scripts/test.sh: scripts/trees.sh) and fuzzes it for a bounded time.
 #   ./scripts/fuzz.sh                       # 60 s
 #   CASCADE_FUZZ_SECONDS=600 ./scripts/fuzz.sh
 #   ./scripts/fuzz.sh -jobs=2 -workers=2    # extra arguments go to libFuzzer
 # First every file of fuzz/regressions/ runs once (inputs that once failed and
 # were fixed). The seed corpus fuzz/corpus/api/ is read, never written: new
 # inputs go to a temporary corpus, and a failing input is kept in
-# build-fuzz/artifacts/. Exits non-zero on any crash, leak, timeout or
+# build-asan/artifacts/. Exits non-zero on any crash, leak, timeout or
 # violation of the harness's checks (fuzz/api_fuzzer.cc). docs/fuzzing.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
+source scripts/trees.sh
 
 seconds=${CASCADE_FUZZ_SECONDS:-60}
-build_dir=build-fuzz
-export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
-generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
-[[ -f "$build_dir/CMakeCache.txt" ]] && generator=()
-cmake -S . -B "$build_dir" "${generator[@]}" \
-  -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCASCADE_SANITIZE=address,undefined -DCASCADE_BUILD_FUZZERS=ON \
-  -DCASCADE_BUILD_TESTS=OFF -DCASCADE_BUILD_BENCHMARKS=OFF -DCASCADE_BUILD_EXAMPLES=OFF \
-  >/dev/null
-cmake --build "$build_dir" --parallel "$(nproc)" --target api_fuzzer
+cascade_tree address
+build_dir=$tree_dir
+scripts/build.sh "$build_dir" "${tree_args[@]}" -- api_fuzzer
 
 fuzzer=$build_dir/fuzz/api_fuzzer
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

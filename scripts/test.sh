@@ -6,35 +6,32 @@
 #   ./scripts/test.sh                      # optimized build in build/
 #   CASCADE_SANITIZE=address,undefined ./scripts/test.sh   # in build-asan/ (clang)
 #   CASCADE_SANITIZE=thread ./scripts/test.sh              # in build-tsan/
+# scripts/trees.sh says how each tree is configured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
+source scripts/trees.sh
 
 sanitize=${CASCADE_SANITIZE:-}
 case "$sanitize" in
-  "") build_dir=build; extra=(-DCASCADE_BUILD_TESTS=ON) ;;
-  thread) build_dir=build-tsan
-          extra=(-DCASCADE_SANITIZE=thread -DCASCADE_BUILD_TESTS=ON -DCASCADE_BUILD_BENCHMARKS=OFF -DCASCADE_BUILD_EXAMPLES=OFF) ;;
-  # AddressSanitizer + UndefinedBehaviorSanitizer with clang, which checks the
-  # locking as it compiles (-Wthread-safety as errors, base/mutex.h): CI's
-  # clang pass is this build, not a tree of its own (scripts/thread_safety.sh
-  # runs the same analysis alone, benchmarks included).
-  *) build_dir=build-asan
-     extra=(-DCASCADE_SANITIZE="$sanitize" -DCASCADE_BUILD_TESTS=ON -DCASCADE_BUILD_BENCHMARKS=OFF
-            -DCMAKE_CXX_COMPILER=clang++-16
-            "-DCMAKE_CXX_FLAGS=-Wthread-safety -Wthread-safety-beta -Werror=thread-safety") ;;
+  "") cascade_tree optimized ;;
+  thread) cascade_tree thread ;;
+  address,undefined) cascade_tree address ;;
+  *) echo "test.sh: CASCADE_SANITIZE is empty, 'address,undefined' or 'thread', not '$sanitize'" >&2
+     exit 2 ;;
 esac
-scripts/build.sh "$build_dir" "${extra[@]}"
+build_dir=$tree_dir
+scripts/build.sh "$build_dir" "${tree_args[@]}"
 
 # tests/ha_test.cc kills the leader 10 times in the optimized pass (contract
 # §17); under a sanitizer 3 kills cover the takeover's code, and keep CI's
 # three passes within its time. Likewise the reference model runs 10,000
 # random sequences in the optimized pass and 2,000 under AddressSanitizer
-# (where each costs ~20x; ThreadSanitizer's build runs 1,000 by default, as
-# the test is single-threaded).
+# (where each costs ~20x); it runs on one thread, so the ThreadSanitizer tree
+# leaves it out (CASCADE_ONE_THREAD_TESTS in tests/CMakeLists.txt).
 if [[ -n "$sanitize" ]]; then
   export CASCADE_HA_CYCLES=${CASCADE_HA_CYCLES:-3}
-  [[ "$sanitize" == thread ]] || export CASCADE_MODEL_SEQUENCES=${CASCADE_MODEL_SEQUENCES:-2000}
+  export CASCADE_MODEL_SEQUENCES=${CASCADE_MODEL_SEQUENCES:-2000}
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
