@@ -257,6 +257,8 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
                      .batch = batch.get(),
                      .batch_number = model_.batches().next_number(),
                      .now_ms = now_ms};
+  // Sized once: growing it would move every answer made so far, under the lock.
+  result.jobs.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     absl::Status status = checks[i];
     if (status.ok()) status = CheckDependencies(model_, team_id, *spec_at(i));
