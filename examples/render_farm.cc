@@ -10,7 +10,8 @@
 //     and a batch cancel, with the lock-free batch aggregate printed as
 //     the farm moves.
 //
-// Run it with ./scripts/run.sh, or build/render_farm_example.
+// Built with the examples (CASCADE_BUILD_EXAMPLES, on by default) as
+// build/render_farm_example; ./scripts/test.sh builds it.
 
 #include <iostream>
 #include <string>

@@ -40,6 +40,8 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 # takeovers, cli_e2e_test on its servers), and every test bounds its waits
 # for the sanitizers' slowdown, well past what a neighbour costs it
 # (ctest: 269 s -> 139 s optimized, 273 s -> 156 s under ThreadSanitizer).
+# The PostgreSQL tests share one server and take turns (RESOURCE_LOCK in
+# tests/CMakeLists.txt).
 ctest --test-dir "$build_dir" --output-on-failure --no-tests=error --timeout 1200 \
   --parallel "$(nproc)" ${CASCADE_CTEST_ARGS:-}
 
