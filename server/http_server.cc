@@ -260,7 +260,7 @@ class ServerState {
     return true;
   }
 
-  // Called by a connection's destructor.
+  // Called by a connection's destructor, once its socket and timer are gone.
   void Unregister(Connection* connection) {
     bool empty;
     {
@@ -314,11 +314,8 @@ class ServerState {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(ServerState* server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)) {}
-  ~Connection() {
-    EndStream();
-    server_->Unregister(this);
-  }
+      : registration_{server, this}, server_(server), stream_(std::move(socket)) {}
+  ~Connection() { EndStream(); }  // then the members; registration_ last
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -700,6 +697,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Drain();
   }
 
+  // Unregisters the connection when it is destroyed. Declared first, so
+  // destroyed last: Stop waits for every connection to unregister and then
+  // destroys the io_context, so the socket and the timer must be gone by then.
+  // The last owner may be another thread (a stream's wake function, on the
+  // event feed's ticker), finishing the destruction while Stop goes on.
+  struct Registration {
+    ServerState* server;
+    Connection* connection;
+    ~Registration() { server->Unregister(connection); }
+  };
+  Registration registration_;
   ServerState* const server_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;  // received, not yet parsed (pipelined requests)
