@@ -119,8 +119,8 @@ TEST(PostgresLeaseTest, ConnectionsCutWhileIdleAreMadeAgainAndTheLeaseIsKept) {
   ASSERT_THAT(store.status(), IsOk());
   ASSERT_THAT((*store)->Commit({Change::Put(Table::kJobs, "a", "1")}), IsOk());
   // As a PostgreSQL restart (or a failover to another host of the URL) does
-  // to every connection: this store's, on this test's database only (other
-  // tests use the same server at the same time).
+  // to every connection: this store's, on this test's database only (the
+  // server is shared with the other tests).
   EXPECT_EQ(db.Query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                      " WHERE application_name = 'cascade' AND datname = current_database()"),
             "2");
