@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "cascade/ids.h"
 
@@ -20,6 +21,9 @@ namespace cascade::internal {
 // any batch ({batch} expands to nothing).
 inline void AppendExpandedUrl(std::string_view pattern, const JobId& id, std::string_view team,
                               const BatchId* batch, std::string& out) {
+  enum class Field { kId, kTeam, kBatch };
+  static constexpr std::pair<std::string_view, Field> kFields[] = {
+      {"{id}", Field::kId}, {"{team}", Field::kTeam}, {"{batch}", Field::kBatch}};
   const auto append_id = [&out](const Ulid& ulid) {
     char text[Ulid::kTextSize];
     ulid.AppendTo(text);
@@ -29,26 +33,24 @@ inline void AppendExpandedUrl(std::string_view pattern, const JobId& id, std::st
   for (size_t i = 0; i < pattern.size(); ++i) {
     if (pattern[i] != '{') continue;
     const std::string_view rest = pattern.substr(i);
-    size_t name_size = 0;
-    if (rest.starts_with("{id}")) {
-      name_size = 4;
-    } else if (rest.starts_with("{team}")) {
-      name_size = 6;
-    } else if (rest.starts_with("{batch}")) {
-      name_size = 7;
-    } else {
-      continue;
+    for (const auto& [name, field] : kFields) {
+      if (!rest.starts_with(name)) continue;
+      out.append(pattern.substr(literal_start, i - literal_start));
+      switch (field) {
+        case Field::kId:
+          append_id(id);
+          break;
+        case Field::kTeam:
+          out.append(team);
+          break;
+        case Field::kBatch:
+          if (batch != nullptr) append_id(*batch);
+          break;
+      }
+      i += name.size() - 1;
+      literal_start = i + 1;
+      break;
     }
-    out.append(pattern.substr(literal_start, i - literal_start));
-    if (name_size == 4) {
-      append_id(id);
-    } else if (name_size == 6) {
-      out.append(team);
-    } else if (batch != nullptr) {
-      append_id(*batch);
-    }
-    i += name_size - 1;
-    literal_start = i + 1;
   }
   out.append(pattern.substr(literal_start));
 }
