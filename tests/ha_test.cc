@@ -720,6 +720,17 @@ absl::StatusOr<absl::Duration> TimeUntilServed(const ServerProcess& server, int 
   }
 }
 
+// What the database's sessions were doing, for a takeover that did not
+// come: a standby's attempt waiting on a lock shows here with what holds it.
+std::string Sessions(const TestDatabase& db) {
+  return db.Query(
+      "SELECT pid || ' ' || coalesce(application_name, '') || ' ' || coalesce(state, '') || ' ' ||"
+      " coalesce(wait_event_type || ':' || wait_event, '-') || ' xact ' ||"
+      " coalesce(round(extract(epoch FROM clock_timestamp() - xact_start)::numeric, 1)::text, '-')"
+      " || 's blocked by ' || pg_blocking_pids(pid)::text || ' ' || left(query, 120)"
+      " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+}
+
 std::string Describe(const std::pair<size_t, std::vector<std::string>>& lost) {
   return absl::StrCat(lost.first, " lost, e.g. ", absl::StrJoin(lost.second, "; "));
 }
@@ -759,7 +770,9 @@ TEST(HighAvailabilityTest, KillNineUnderLoadLosesNothingAcknowledgedAndAStandbyS
     const int standby = 1 - leader;
     absl::StatusOr<absl::Duration> served =
         TimeUntilServed(servers[standby], standby, killed, load);
-    ASSERT_TRUE(served.ok()) << "cycle " << cycle << ": " << served.status() << "\n"
+    ASSERT_TRUE(served.ok()) << "cycle " << cycle << ": " << served.status()
+                             << "\nthe database's sessions:\n"
+                             << Sessions(db) << "\n"
                              << servers[standby].Output();
     EXPECT_LT(*served, kTakeoverPromise) << "cycle " << cycle << ": " << servers[standby].name()
                                          << " served " << SecondsText(*served) << " after the kill";
@@ -919,7 +932,11 @@ TEST(HighAvailabilityTest, APausedLeaderIsFencedOutAndWritesNothingAfterTheTakeo
     paused.FenceFrom(stopped);
     next.FenceUntil(stopped);  // it may lead from now on
     absl::StatusOr<absl::Duration> served = TimeUntilServed(next, standby, stopped, load);
-    ASSERT_TRUE(served.ok()) << "round " << round << ": " << served.status();
+    ASSERT_TRUE(served.ok()) << "round " << round << ": " << served.status()
+                             << "\nthe database's sessions:\n"
+                             << Sessions(db) << "\n"
+                             << paused.Output() << "\n"
+                             << next.Output();
     const uint64_t next_epoch = GetHealth(next).epoch;
     absl::SleepFor(absl::Seconds(1));  // under load on the new leader
     Burst burst(paused, load.Snapshot());

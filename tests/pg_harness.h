@@ -50,6 +50,15 @@ inline std::string WithDatabase(const std::string& cluster_url, const std::strin
   return cluster_url.substr(0, cluster_url.rfind('/') + 1) + database;
 }
 
+// `url` ("postgresql://cascade@host...") with `user` and `password` in it.
+// The cluster has the role `cascade_pw` (password `cascade-test-password`),
+// which is no superuser.
+inline std::string WithCredentials(const std::string& url, const std::string& user,
+                                   const std::string& password) {
+  const size_t start = url.find("://") + 3;
+  return absl::StrCat(url.substr(0, start), user, ":", password, url.substr(url.find('@')));
+}
+
 // Runs `sql` on `url` and returns the first column of every row, one per
 // line (as psql -At); fails the test on an error.
 inline std::string PgQuery(const std::string& url, const std::string& sql) {

@@ -5,10 +5,13 @@
 // leads at a time; a second open is a standby's Unavailable; Close hands the
 // lease over at once; a store whose lease lapsed and was taken over commits
 // nothing more, and without the epoch check (the `unfenced` seam) it would
-// have overwritten the new leader's rows. What every store must do (both
-// backends) is store_test.cc's.
+// have overwritten the new leader's rows; a takeover ends an old leader's
+// commit stalled in a statement. What every store must do (both backends) is
+// store_test.cc's.
 
 #include "engine/store/postgres_store.h"
+
+#include <libpq-fe.h>
 
 #include <atomic>
 #include <chrono>
@@ -29,6 +32,8 @@ namespace {
 using ::cascade::testing::IsOk;
 using ::cascade::testing::StatusIs;
 using ::cascade::testing::TestDatabase;
+using ::cascade::testing::WithCredentials;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 PostgresStoreOptions Short(std::string holder) {
@@ -192,6 +197,144 @@ TEST(PostgresLeaseTest, WithoutTheEpochCheckTheStaleLeaderWouldOverwriteTheNewOn
   // What fencing prevents: acknowledged, and over the new leader's row.
   EXPECT_THAT(old_commit, IsOk());
   EXPECT_EQ(rows, "job=stale-finish");
+}
+
+// An old leader's commit stalled in a statement: its fence (the leader row
+// FOR SHARE), then a statement PostgreSQL waits for the client to finish
+// (here a COPY whose data never comes; in ha_test a leader paused half-way
+// through sending a commit's INSERT did the same). PostgreSQL's
+// idle-in-transaction timeout does not end it, short as it is here: the
+// session is not idle but in a statement. Ends when destroyed.
+class StalledCommit {
+ public:
+  explicit StalledCommit(const std::string& url) : conn_(PQconnectdb(url.c_str())) {}
+  ~StalledCommit() { PQfinish(conn_); }
+  StalledCommit(const StalledCommit&) = delete;
+  StalledCommit& operator=(const StalledCommit&) = delete;
+
+  absl::Status Start() {
+    if (PQstatus(conn_) != CONNECTION_OK) return absl::InternalError(PQerrorMessage(conn_));
+    for (const char* sql : {"SET idle_in_transaction_session_timeout = 100", "BEGIN",
+                            "SELECT epoch FROM cascade.leader WHERE id = 1 FOR SHARE",
+                            "COPY cascade.jobs (key, value) FROM STDIN"}) {
+      PGresult* result = PQexec(conn_, sql);
+      const ExecStatusType status = PQresultStatus(result);
+      PQclear(result);
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_COPY_IN) {
+        return absl::InternalError(absl::StrCat(sql, ": ", PQerrorMessage(conn_)));
+      }
+    }
+    return absl::OkStatus();
+  }
+  int pid() const { return PQbackendPID(conn_); }
+
+ private:
+  PGconn* conn_;
+};
+
+// "1" while the session `pid` is connected to `db`, "0" once it is gone.
+std::string Connected(const TestDatabase& db, int pid) {
+  return db.Query(absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE pid = ", pid));
+}
+
+// Ends the session `pid` if it is still there after `limit`, so that a
+// takeover that would wait on it forever fails its test instead.
+class Watchdog {
+ public:
+  Watchdog(const TestDatabase& db, int pid, absl::Duration limit)
+      : thread_([this, &db, pid, limit] {
+          const absl::Time deadline = absl::Now() + limit;
+          while (!done_.load() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+          if (!done_.load()) db.Query(absl::StrCat("SELECT pg_terminate_backend(", pid, ")"));
+        }) {}
+  ~Watchdog() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// The lease lapsed (Close gave it up), and the schema exists.
+void LeadAndClose(const TestDatabase& db) {
+  absl::StatusOr<std::unique_ptr<Store>> first = OpenPostgresStore(db.url(), Short("first"));
+  ASSERT_THAT(first.status(), IsOk());
+  ASSERT_THAT((*first)->Commit({Change::Put(Table::kJobs, "a", "1")}), IsOk());
+  ASSERT_THAT((*first)->Close(), IsOk());
+}
+
+TEST(PostgresLeaseTest, ATakeoverEndsAnOldLeadersCommitStalledInAStatement) {
+  TestDatabase db;
+  LeadAndClose(db);
+  StalledCommit stalled(db.url());
+  ASSERT_THAT(stalled.Start(), IsOk());
+  absl::SleepFor(absl::Milliseconds(300));  // thrice the idle timeout: still there
+  ASSERT_EQ(Connected(db, stalled.pid()), "1");
+
+  // Renewals far apart: the lease the takeover writes counts from before
+  // its wait, and would lapse before the first of them (2 s after the
+  // UPDATE was sent, the renewal 1 + 1.5 s after) if the takeover did not
+  // renew it at once.
+  PostgresStoreOptions options = Short("next");
+  options.lease = absl::Seconds(2);
+  options.renew_every = absl::Milliseconds(1500);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<Store>> next;
+  {
+    Watchdog watchdog(db, stalled.pid(), absl::Seconds(20));
+    next = OpenPostgresStore(db.url(), options);
+  }
+  const absl::Duration waited = absl::Now() - start;
+  ASSERT_THAT(next.status(), IsOk());
+  EXPECT_EQ((*next)->Lease()->epoch, 2u);
+  // Half a lease (1 s) for the stalled commit to end by itself, then it is
+  // ended: well before the watchdog's 20 s.
+  EXPECT_GE(waited, absl::Milliseconds(950));
+  EXPECT_LT(waited, absl::Seconds(5));
+  EXPECT_EQ(Connected(db, stalled.pid()), "0");
+  EXPECT_EQ(db.Query("SELECT holder || ' ' || epoch FROM cascade.leader"), "next 2");
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_TRUE((*next)->Lease()->leader);
+  ASSERT_THAT((*next)->Commit({Change::Put(Table::kJobs, "b", "2")}), IsOk());
+  EXPECT_EQ(Rows(db, "jobs"), "a=1,b=2");
+}
+
+TEST(PostgresLeaseTest, AStalledCommitThatCannotBeEndedKeepsTheTakeoverBackAndItSaysWhy) {
+  TestDatabase db;
+  LeadAndClose(db);
+  // The standby's role may use the tables but not end the superuser's
+  // sessions.
+  db.Query(
+      "GRANT USAGE ON SCHEMA cascade TO cascade_pw;"
+      " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cascade TO cascade_pw");
+  const std::string url = WithCredentials(db.url(), "cascade_pw", "cascade-test-password");
+  auto stalled = std::make_unique<StalledCommit>(db.url());  // the superuser's
+  ASSERT_THAT(stalled->Start(), IsOk());
+  const int pid = stalled->pid();
+  {
+    Watchdog watchdog(db, pid, absl::Seconds(20));
+    EXPECT_THAT(OpenPostgresStore(url, Short("next")).status(),
+                StatusIs(absl::StatusCode::kUnavailable,
+                         AllOf(HasSubstr("the leader lease lapsed, but a transaction still holds "
+                                         "its row after "),
+                               HasSubstr("(ending it: "), HasSubstr("terminate"),
+                               HasSubstr("waits as a standby"))));
+  }
+  // The attempt changed nothing: its UPDATE was cancelled, not left waiting
+  // to take the lease for a connection that is gone.
+  EXPECT_EQ(Connected(db, pid), "1");
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(db.Query("SELECT holder || ' ' || epoch FROM cascade.leader"), "first 1");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                     " AND wait_event_type = 'Lock'"),
+            "0");
+  // Once the stalled session ends, the standby takes over.
+  stalled.reset();
+  absl::StatusOr<std::unique_ptr<Store>> next = OpenPostgresStore(url, Short("next"));
+  ASSERT_THAT(next.status(), IsOk());
+  EXPECT_EQ((*next)->Lease()->epoch, 2u);
 }
 
 }  // namespace

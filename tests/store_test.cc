@@ -55,6 +55,7 @@ using ::cascade::testing::PgQuery;
 using ::cascade::testing::PostgresClusterUrl;
 using ::cascade::testing::StatusIs;
 using ::cascade::testing::TestDatabase;
+using ::cascade::testing::WithCredentials;
 using ::cascade::testing::WithDatabase;
 using ::testing::_;
 using ::testing::AllOf;
@@ -1162,13 +1163,6 @@ TEST(SqliteStoreTest, AFailedMigrationStepLeavesTheFileAtItsVersion) {
 }
 
 // ---- PostgreSQL only: what open refuses ------------------------------------------------
-
-// `url` ("postgresql://cascade@host...") with `user` and `password` in it.
-std::string WithCredentials(const std::string& url, const std::string& user,
-                            const std::string& password) {
-  const size_t start = url.find("://") + 3;
-  return absl::StrCat(url.substr(0, start), user, ":", password, url.substr(url.find('@')));
-}
 
 // Everything in the database that open could change: its schemas, and the
 // columns, constraints and rows of every table in `cascade` (the leader row

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,6 +129,32 @@ absl::StatusOr<Result> ExecText(PGconn* conn, std::string_view sql,
   Result result(PQexecParams(conn, text.c_str(), static_cast<int>(values.size()), nullptr,
                              values.data(), nullptr, nullptr, 0));
   CASCADE_RETURN_IF_ERROR(Check(conn, result, text));
+  return result;
+}
+
+// Waits up to `limit` for the result of the query sent on `conn`. False:
+// PostgreSQL is still running it. True: PQgetResult returns without
+// blocking (the result, or the broken connection's error).
+bool AwaitResult(PGconn* conn, absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (PQisBusy(conn)) {
+    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left_ms <= 0) return false;
+    pollfd fd{PQsocket(conn), POLLIN, 0};
+    // Woken by input or by the time running out: either way, read what came.
+    poll(&fd, 1, static_cast<int>(std::min<int64_t>(left_ms, 1000)));
+    if (PQconsumeInput(conn) == 0) return true;  // broken: PQgetResult says so
+  }
+  return true;
+}
+
+// The result of the query sent on `conn`, once AwaitResult said it is
+// there; the connection is ready for the next query after.
+absl::StatusOr<Result> TakeResult(PGconn* conn, std::string_view context) {
+  Result result(PQgetResult(conn));
+  while (Result rest{PQgetResult(conn)}) {
+  }
+  CASCADE_RETURN_IF_ERROR(Check(conn, result, context));
   return result;
 }
 
@@ -300,6 +327,86 @@ absl::Status EnsureSchema(PGconn* conn, const std::string& redacted) {
                      ", this build reads up to ", kPostgresSchemaVersion, ")")));
   }
   return Exec(conn, "COMMIT").status();
+}
+
+// ---- The lease --------------------------------------------------------------------
+
+// Pushes the lease of `epoch` a lease (`lease`, in seconds) ahead of
+// PostgreSQL's clock, if the row still names that epoch and has not lapsed.
+// False: it lapsed, or another store took over.
+absl::StatusOr<bool> Renew(PGconn* conn, const std::string& epoch, const std::string& lease) {
+  CASCADE_ASSIGN_OR_RETURN(
+      Result renewed, ExecText(conn,
+                               "UPDATE cascade.leader SET renewed_at = clock_timestamp(),"
+                               " expires_at = clock_timestamp() + make_interval(secs => $2::float8)"
+                               " WHERE id = 1 AND epoch = $1 AND expires_at > clock_timestamp()",
+                               {epoch, lease}));
+  return std::string_view(PQcmdTuples(renewed.get())) == "1";
+}
+
+// Ends the sessions that hold a lock `pid`'s query waits for.
+absl::Status EndBlockers(const std::string& url, const std::string& redacted,
+                         const PostgresStoreOptions& options, int pid) {
+  CASCADE_ASSIGN_OR_RETURN(Conn helper, Connect(url, redacted, options));
+  CASCADE_ASSIGN_OR_RETURN(Result ended, ExecText(helper.get(),
+                                                  "SELECT pid, pg_terminate_backend(pid)"
+                                                  " FROM unnest(pg_blocking_pids($1::int)) AS pid",
+                                                  {absl::StrCat(pid)}));
+  for (int i = 0; i < PQntuples(ended.get()); ++i) {
+    if (std::string_view(PQgetvalue(ended.get(), i, 1)) != "t") {
+      return absl::UnavailableError(
+          absl::StrCat("PostgreSQL did not end session ", PQgetvalue(ended.get(), i, 0)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The takeover: the leader row with the next epoch, if its lease lapsed.
+// The UPDATE waits only when the lease lapsed and a transaction still holds
+// the row (a commit's fence, FOR SHARE): the old leader's, stalled while
+// PostgreSQL waits for the rest of its statement (its process paused, or cut
+// off mid-send), where the idle-in-transaction timeout does not reach. After
+// half a lease that session is ended, and the takeover goes on; PostgreSQL
+// rolls the stalled commit back and it fails in the old leader, whose lease
+// had lapsed. If it cannot be ended (PostgreSQL refuses: another role's
+// session), the attempt is cancelled and Unavailable says why.
+absl::StatusOr<Result> TakeLapsedLease(PGconn* conn, const std::string& url,
+                                       const std::string& redacted,
+                                       const PostgresStoreOptions& options) {
+  constexpr std::string_view kTake =
+      "UPDATE cascade.leader SET epoch = epoch + 1, holder = $1,"
+      " acquired_at = clock_timestamp(), renewed_at = clock_timestamp(),"
+      " expires_at = clock_timestamp() + make_interval(secs => $2::float8)"
+      " WHERE id = 1 AND expires_at <= clock_timestamp() RETURNING epoch";
+  const std::string lease = Seconds(options.lease);
+  const char* values[] = {options.holder.c_str(), lease.c_str()};
+  if (PQsendQueryParams(conn, kTake.data(), 2, nullptr, values, nullptr, nullptr, 0) == 0) {
+    return ResultError(conn, nullptr, kTake);
+  }
+  const absl::Duration patience = options.lease / 2;
+  const absl::Time asked = absl::Now();
+  if (!AwaitResult(conn, patience)) {
+    absl::Status ended = EndBlockers(url, redacted, options, PQbackendPID(conn));
+    if (!ended.ok() || !AwaitResult(conn, patience)) {
+      if (PGcancel* cancel = PQgetCancel(conn)) {
+        std::array<char, 256> error{};
+        PQcancel(cancel, error.data(), static_cast<int>(error.size()));
+        PQfreeCancel(cancel);
+      }
+      // The UPDATE's answer: cancelled, or done just before the cancel came
+      // (then the lease is this store's after all).
+      if (AwaitResult(conn, patience)) {
+        absl::StatusOr<Result> late = TakeResult(conn, kTake);
+        if (late.ok()) return late;
+      }
+      return absl::UnavailableError(absl::StrCat(
+          redacted, ": the leader lease lapsed, but a transaction still holds its row after ",
+          absl::FormatDuration(absl::Trunc(absl::Now() - asked, absl::Milliseconds(100))),
+          ended.ok() ? "" : absl::StrCat(" (ending it: ", ended.message(), ")"),
+          "; this server waits as a standby"));
+    }
+  }
+  return TakeResult(conn, kTake);
 }
 
 // The leader row, for the message of a refused takeover.
@@ -596,14 +703,9 @@ class PostgresStore final : public Store {
         const SteadyClock::time_point start = SteadyClock::now();
         PGconn* conn = renew_conn_.get();
         if (PQstatus(conn) != CONNECTION_OK) PQreset(conn);  // a dropped connection
-        absl::StatusOr<Result> renewed =
-            ExecText(conn,
-                     "UPDATE cascade.leader SET renewed_at = clock_timestamp(),"
-                     " expires_at = clock_timestamp() + make_interval(secs => $2::float8)"
-                     " WHERE id = 1 AND epoch = $1 AND expires_at > clock_timestamp()",
-                     {epoch_text_, lease});
+        absl::StatusOr<bool> renewed = Renew(conn, epoch_text_, lease);
         if (renewed.ok()) {
-          if (std::string_view(PQcmdTuples(renewed->get())) == "1") {
+          if (*renewed) {
             renewed_.store(start.time_since_epoch().count(), std::memory_order_release);
           } else {
             Lose(
@@ -672,14 +774,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
   CASCADE_RETURN_IF_ERROR(ConfigureWriter(writer.get(), options));
   CASCADE_RETURN_IF_ERROR(EnsureSchema(writer.get(), redacted));
 
-  const SteadyClock::time_point start = SteadyClock::now();
-  CASCADE_ASSIGN_OR_RETURN(
-      Result taken, ExecText(writer.get(),
-                             "UPDATE cascade.leader SET epoch = epoch + 1, holder = $1,"
-                             " acquired_at = clock_timestamp(), renewed_at = clock_timestamp(),"
-                             " expires_at = clock_timestamp() + make_interval(secs => $2::float8)"
-                             " WHERE id = 1 AND expires_at <= clock_timestamp() RETURNING epoch",
-                             {options.holder, Seconds(options.lease)}));
+  CASCADE_ASSIGN_OR_RETURN(Result taken, TakeLapsedLease(writer.get(), url, redacted, options));
   if (PQntuples(taken.get()) != 1) {
     return absl::UnavailableError(absl::StrCat(redacted, ": the leader lease is held by ",
                                                DescribeLeader(writer.get()),
@@ -689,14 +784,27 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
   if (!absl::SimpleAtoi(PQgetvalue(taken.get(), 0, 0), &epoch)) {
     return absl::InternalError(absl::StrCat(redacted, ": the leader row's epoch is not a number"));
   }
-  absl::StatusOr<Conn> renewer = Connect(url, redacted, options);
-  if (!renewer.ok()) {
+  auto give_up = [&](absl::Status status) {
     ExecText(writer.get(),
              "UPDATE cascade.leader SET expires_at = '-infinity' WHERE id = 1 AND epoch = $1",
              {absl::StrCat(epoch)})
         .IgnoreError();
-    return renewer.status();
+    return status;
+  };
+  // The takeover's expires_at may count from before a wait for the row
+  // (PostgreSQL computes the new row, then waits for a stalled commit to
+  // end): renewed once now, the lease counts from here, and it cannot lapse
+  // before the renewal thread's first turn.
+  const SteadyClock::time_point start = SteadyClock::now();
+  absl::StatusOr<bool> renewed = Renew(writer.get(), absl::StrCat(epoch), Seconds(options.lease));
+  if (!renewed.ok()) return give_up(renewed.status());
+  if (!*renewed) {
+    return absl::UnavailableError(
+        absl::StrCat(redacted, ": the leader lease lapsed while it was taken (epoch ", epoch,
+                     "); this server waits as a standby"));
   }
+  absl::StatusOr<Conn> renewer = Connect(url, redacted, options);
+  if (!renewer.ok()) return give_up(renewer.status());
   return std::make_unique<PostgresStore>(redacted, std::move(writer), *std::move(renewer), epoch,
                                          start, options, seams);
 }

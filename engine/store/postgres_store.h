@@ -22,7 +22,11 @@
 // on only if it still names this store's epoch and has not lapsed; the row
 // lock orders the check against a takeover (whose UPDATE waits for the
 // commit, and whose next commit waits for nothing). So once another store has
-// taken over, this one commits nothing more: FENCING. The lease is lost when
+// taken over, this one commits nothing more: FENCING. A takeover that waits
+// half a lease for that row lock (held by a commit stalled in a statement:
+// its process paused mid-send, where PostgreSQL's idle-in-transaction
+// timeout does not reach) ends the sessions that hold it; if PostgreSQL
+// refuses, it gives up with Unavailable. The lease is lost when
 //  - a commit finds another epoch, or a lapsed lease;
 //  - a renewal finds the same;
 //  - `lease` passes, by this process's monotonic clock, since the start of
@@ -102,7 +106,9 @@ struct PostgresStoreSeams {
 //   InvalidArgument     `url` is not a postgresql:// URL; an option is out of
 //                       range.
 //   Unavailable         PostgreSQL is unreachable; another store holds the
-//                       lease (its holder, epoch and remaining time named).
+//                       lease (its holder, epoch and remaining time named);
+//                       it lapsed, but a stalled commit that PostgreSQL
+//                       would not end for this role still holds its row.
 //   PermissionDenied    PostgreSQL refused the credentials, or the role may
 //                       not create the schema.
 //   FailedPrecondition  the schema `cascade` exists but is not Cascade's, or
