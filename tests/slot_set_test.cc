@@ -115,6 +115,38 @@ TEST(SlotSetTest, MatchesStdSetOnRandomOperations) {
   }
 }
 
+// Many chunks of a few members each, filled and then emptied: the set goes
+// from small (no directory) to dense (found through its directory by chunk
+// number), to sparse (none again), and back, chunks coming and going in the
+// middle of the range all along.
+TEST(SlotSetTest, MatchesStdSetWhileItsChunkDirectoryComesAndGoes) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937_64 rng(seed);
+    SlotSet s;
+    std::set<uint32_t> model;
+    for (int phase = 0; phase < 6; ++phase) {
+      const bool filling = phase % 2 == 0;
+      for (int op = 0; op < 20000; ++op) {
+        const uint32_t chunk = static_cast<uint32_t>(rng() % 200) + 1000;
+        const uint32_t x = chunk * SlotSet::kChunkSlots + static_cast<uint32_t>(rng() % 8);
+        const bool grow = rng() % 10 < (filling ? 7u : 2u);
+        if (grow) {
+          ASSERT_EQ(s.insert(x), model.insert(x).second) << "seed " << seed << " op " << op;
+        } else {
+          ASSERT_EQ(s.erase(x), model.erase(x) == 1) << "seed " << seed << " op " << op;
+        }
+        const uint32_t probe = chunk * SlotSet::kChunkSlots + static_cast<uint32_t>(rng() % 8);
+        ASSERT_EQ(s.contains(probe), model.count(probe) == 1) << "seed " << seed << " op " << op;
+      }
+      ASSERT_EQ(s.size(), model.size());
+      ASSERT_EQ(Members(s), std::vector<uint32_t>(model.begin(), model.end()))
+          << "seed " << seed << " phase " << phase;
+    }
+    EXPECT_FALSE(s.contains(999 * SlotSet::kChunkSlots));   // below the range
+    EXPECT_FALSE(s.contains(1300 * SlotSet::kChunkSlots));  // above it
+  }
+}
+
 TEST(SlotSetTest, SelectAndDescendingWalkAgreeWithStdSet) {
   for (uint64_t seed = 1; seed <= 10; ++seed) {
     std::mt19937_64 rng(seed);

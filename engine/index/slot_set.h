@@ -6,12 +6,16 @@
 // Slots are grouped in chunks of 4096 (slot >> 12). A chunk keeps its members
 // as a sorted array of 12-bit offsets while it has at most 256 of them, and
 // as a 4096-bit bitmap (512 bytes) beyond that, in the manner of Roaring
-// bitmaps. Chunks are kept in a vector sorted by chunk number.
+// bitmaps. Chunks are kept in a vector sorted by chunk number, with a
+// directory by chunk number while the set has 8 chunks or more and at least
+// one chunk number in 8 of its range has one (so that the directory, 4 bytes
+// a number, costs less than the chunks it finds).
 //
-// PERFORMANCE: insert and erase are a binary search over the chunks plus a
-// bit flip (bitmap) or a short memmove (array); a dense set costs one bit per
-// slot of its range. Ordered walks go chunk by chunk; a union of disjoint
-// sets (several states) is the bitwise OR of their chunks.
+// PERFORMANCE: insert and erase find their chunk with one load (directory) or
+// a binary search over the chunks (a small or sparse set), then flip a bit
+// (bitmap) or do a short memmove (array); a chunk that comes or goes costs a
+// pass over the chunks. A dense set costs one bit per slot of its range. Ordered walks go chunk by
+// chunk; a union of disjoint sets (several states) is the bitwise OR of their chunks.
 //
 // NOTE: not thread-safe; the engine's lock guards it.
 
@@ -49,7 +53,10 @@ class SlotSet {
       return false;
     }
     --size_;
-    if (it->count == 0) chunks_.erase(it);
+    if (it->count == 0) {
+      chunks_.erase(it);
+      Reindex();
+    }
     return true;
   }
   bool contains(uint32_t slot) const {
@@ -217,7 +224,15 @@ class SlotSet {
   static bool ChunkBefore(const Chunk& c, uint32_t number) { return c.number < number; }
   static bool NumberBefore(uint32_t number, const Chunk& c) { return number < c.number; }
 
+  static constexpr size_t kMinDirectory = 8;  // chunks
+  static constexpr size_t kSparsest = 8;      // chunk numbers of the range per chunk
+
   std::vector<Chunk>::const_iterator FindChunk(uint32_t number) const {
+    if (!where_.empty()) {
+      const uint32_t i = number - base_;  // wraps below base_
+      return i < where_.size() && where_[i] != 0 ? chunks_.begin() + (where_[i] - 1)
+                                                 : chunks_.end();
+    }
     // New slots are the largest: the last chunk is the usual answer.
     if (!chunks_.empty() && chunks_.back().number == number) return chunks_.end() - 1;
     auto it = std::lower_bound(chunks_.begin(), chunks_.end(), number, ChunkBefore);
@@ -228,15 +243,33 @@ class SlotSet {
     return chunks_.begin() + (it - chunks_.cbegin());
   }
   Chunk& FindOrAddChunk(uint32_t number) {
-    if (!chunks_.empty() && chunks_.back().number == number) return chunks_.back();
+    auto found = FindChunk(number);
+    if (found != chunks_.end()) return *found;
     auto it = std::lower_bound(chunks_.begin(), chunks_.end(), number, ChunkBefore);
-    if (it != chunks_.end() && it->number == number) return *it;
-    it = chunks_.insert(it, Chunk{});
-    it->number = number;
-    return *it;
+    const size_t at = static_cast<size_t>(it - chunks_.begin());
+    chunks_.insert(it, Chunk{})->number = number;
+    Reindex();
+    return chunks_[at];
+  }
+  // Makes the directory again after a chunk came or went (or drops it, for a
+  // small or sparse set).
+  void Reindex() {
+    where_.clear();
+    if (chunks_.size() < kMinDirectory) return;
+    const size_t span = size_t{chunks_.back().number} - chunks_.front().number + 1;
+    if (span > chunks_.size() * kSparsest) return;
+    base_ = chunks_.front().number;
+    where_.resize(span, 0);
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      where_[chunks_[i].number - base_] = static_cast<uint32_t>(i + 1);
+    }
   }
 
   std::vector<Chunk> chunks_;
+  // Position + 1 in chunks_ of chunk number base_ + i (0: none); empty while
+  // the set is small or sparse.
+  std::vector<uint32_t> where_;
+  uint32_t base_ = 0;
   size_t size_ = 0;
 };
 
