@@ -261,14 +261,13 @@ class ServerState {
   }
 
   // Called by a connection's destructor, once its socket and timer are gone.
+  // Signals under the lock: once Stop's wait sees no connection left, the
+  // server may be destroyed, and this thread (the event feed's, say) must
+  // be done with the condition variable by then.
   void Unregister(Connection* connection) {
-    bool empty;
-    {
-      internal::MutexLock lock(&mu_);
-      connections_.erase(connection);
-      empty = connections_.empty();
-    }
-    if (empty) cv_.SignalAll();
+    internal::MutexLock lock(&mu_);
+    connections_.erase(connection);
+    if (connections_.empty()) cv_.SignalAll();
   }
 
   // From now on Register refuses. Returns the live connections.
