@@ -201,8 +201,8 @@ TEST(PostgresLeaseTest, WithoutTheEpochCheckTheStaleLeaderWouldOverwriteTheNewOn
 
 // An old leader's commit stalled in a statement: its fence (the leader row
 // FOR SHARE), then a statement PostgreSQL waits for the client to finish
-// (here a COPY whose data never comes; in ha_test a leader paused half-way
-// through sending a commit's INSERT did the same). PostgreSQL's
+// (here a COPY whose data never comes; a leader paused half-way through
+// sending a commit's large INSERT leaves its session the same). PostgreSQL's
 // idle-in-transaction timeout does not end it, short as it is here: the
 // session is not idle but in a statement. Ends when destroyed.
 class StalledCommit {
