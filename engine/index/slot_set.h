@@ -14,8 +14,9 @@
 // PERFORMANCE: insert and erase find their chunk with one load (directory) or
 // a binary search over the chunks (a small or sparse set), then flip a bit
 // (bitmap) or do a short memmove (array); a chunk that comes or goes costs a
-// pass over the chunks. A dense set costs one bit per slot of its range. Ordered walks go chunk by
-// chunk; a union of disjoint sets (several states) is the bitwise OR of their chunks.
+// pass over the chunks. A dense set costs one bit per slot of its range.
+// Ordered walks go chunk by chunk; a union of disjoint sets (several states)
+// is the bitwise OR of their chunks.
 //
 // NOTE: not thread-safe; the engine's lock guards it.
 
