@@ -185,19 +185,17 @@ Job EngineImpl::View(uint32_t slot) const { return internal::View(model_, slot);
 
 // ---- Submit -----------------------------------------------------------------
 
-CreatedJob EngineImpl::Created(uint32_t slot, const BatchRecord* batch) const {
+void EngineImpl::Created(uint32_t slot, const BatchRecord* batch, CreatedJob& created) const {
   const JobRecord& job = model_.job(slot);
-  CreatedJob created;
   created.id = job.id;
   created.state = job.state();
   created.output_url = PlannedOutputUrl(model_, job, batch);
   if (job.vertex != kNoVertex) {
     model_.graph().ForEachPrerequisite(job.vertex, [&](uint32_t p) {
       mu_.AssertReaderHeld();  // the analysis checks a lambda on its own
-      if (model_.job(p).parent == slot) created.children.push_back(Created(p, batch));
+      if (model_.job(p).parent == slot) Created(p, batch, created.children.emplace_back());
     });
   }
-  return created;
 }
 
 absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSpec& spec) {
@@ -208,8 +206,8 @@ absl::StatusOr<CreatedJob> EngineImpl::Submit(std::string_view team, const JobSp
   CASCADE_RETURN_IF_ERROR(section.writable());
   const TeamNo team_id = model_.InternTeam(team);
   CASCADE_RETURN_IF_ERROR(CheckDependencies(model_, team_id, spec));
-  CreatedJob created =
-      Created(model_.CreateTree(spec, {.team = team_id, .now_ms = now_ms}), nullptr);
+  CreatedJob created;
+  Created(model_.CreateTree(spec, {.team = team_id, .now_ms = now_ms}), nullptr, created);
   CASCADE_RETURN_IF_ERROR(section.Commit());
   return created;
 }
@@ -270,7 +268,7 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
     created.index = i;
     NewJob at = where;
     at.batch_index = i;
-    created.job = Created(model_.CreateTree(*spec_at(i), at), batch.get());
+    Created(model_.CreateTree(*spec_at(i), at), batch.get(), created.job);
   }
   result.success_count = result.jobs.size();
   if (result.success_count == 0) {

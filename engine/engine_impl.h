@@ -160,9 +160,11 @@ class EngineImpl final : public Engine {
   static absl::StatusOr<uint32_t> Found(std::optional<uint32_t> slot, JobId id);
   // The batch if it belongs to `team`, or null. Lock-free.
   const BatchRecord* FindBatch(std::string_view team, BatchId id) const;
-  // The creation answer of the tree rooted at `slot`; `batch` while it is
+  // Writes the creation answer of the tree rooted at `slot` into `created`
+  // (built in place: a batch's answers are not moved); `batch` while it is
   // being made.
-  CreatedJob Created(uint32_t slot, const BatchRecord* batch) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void Created(uint32_t slot, const BatchRecord* batch, CreatedJob& created) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Both SubmitBatch overloads: `count` entries, entry i being *spec_at(i),
   // or, when spec_at(i) is null, an entry that failed with rejected(i).
   absl::StatusOr<BatchSubmitResult> SubmitBatchImpl(

@@ -166,6 +166,19 @@ TEST(IdGeneratorTest, EncodesTheTimeInMilliseconds) {
   EXPECT_FALSE(id.is_zero());
 }
 
+TEST(IdGeneratorTest, MillisecondsAndTimesMakeTheSameIds) {
+  IdGenerator by_time(42), by_millis(42);
+  const absl::Time t = absl::FromUnixMillis(1'700'000'000'123) + absl::Microseconds(456);
+  EXPECT_EQ(by_millis.NextAtMillis(1'700'000'000'123), by_time.Next(t));
+  EXPECT_EQ(by_millis.NextAtMillis(1'700'000'000'123), by_time.Next(t));  // the successor
+  EXPECT_EQ(by_millis.NextAtMillis(1'700'000'000'124), by_time.Next(t + absl::Milliseconds(1)));
+  // Before the epoch counts as the epoch, which lies behind: the successor.
+  IdGenerator early(1);
+  const Ulid first = early.NextAtMillis(-5);
+  EXPECT_EQ(first.unix_millis(), 0u);
+  EXPECT_EQ(early.NextAtMillis(-1), Successor(first));
+}
+
 TEST(IdGeneratorTest, IdsWithinOneMillisecondIncreaseByOne) {
   IdGenerator ids(7);
   const absl::Time t = absl::FromUnixMillis(1'700'000'000'000);

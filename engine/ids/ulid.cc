@@ -120,8 +120,9 @@ IdGenerator::IdGenerator()
 
 uint64_t IdGenerator::NextRandom() { return SplitMix64(state_); }
 
-JobId IdGenerator::Next(absl::Time now) {
-  int64_t ms = absl::ToUnixMillis(now);
+JobId IdGenerator::Next(absl::Time now) { return NextAtMillis(absl::ToUnixMillis(now)); }
+
+JobId IdGenerator::NextAtMillis(int64_t ms) {
   uint64_t millis = ms < 0 ? 0 : static_cast<uint64_t>(ms) & ((uint64_t{1} << 48) - 1);
   if (millis > last_millis_ || last_.is_zero()) {
     // 80 random bits: 16 in hi, 64 in lo.

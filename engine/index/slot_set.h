@@ -14,7 +14,9 @@
 // PERFORMANCE: insert and erase find their chunk with one load (directory) or
 // a binary search over the chunks (a small or sparse set), then flip a bit
 // (bitmap) or do a short memmove (array); a chunk that comes or goes costs a
-// pass over the chunks. A dense set costs one bit per slot of its range.
+// pass over the chunks. An insert into the last chunk past its members (a new
+// job's slot, the common case) needs no search at all. A dense set costs one
+// bit per slot of its range.
 // Ordered walks go chunk by chunk; a union of disjoint sets (several states)
 // is the bitwise OR of their chunks.
 //
@@ -42,6 +44,13 @@ class SlotSet {
 
   // Adds `slot`; false if it was there already.
   bool insert(uint32_t slot) {
+    // New jobs take the largest slots, so most inserts land in the last
+    // chunk, past its members: set the bit, or append, without a search.
+    if (!chunks_.empty() && chunks_.back().number == slot >> kChunkBits &&
+        chunks_.back().Append(static_cast<uint16_t>(slot & (kChunkSlots - 1)))) {
+      ++size_;
+      return true;
+    }
     Chunk& c = FindOrAddChunk(slot >> kChunkBits);
     if (!c.Insert(static_cast<uint16_t>(slot & (kChunkSlots - 1)))) return false;
     ++size_;
@@ -177,7 +186,10 @@ class SlotSet {
       if (bitmap) return ((*bitmap)[offset >> 6] >> (offset & 63)) & 1;
       return std::binary_search(array.begin(), array.end(), offset);
     }
-    bool Insert(uint16_t offset) {
+    // Inserts `offset` when that costs no search: into the bitmap, or past
+    // the array's last member with room to spare; false if it did not
+    // (`offset` may be a member already, or need the full Insert).
+    bool Append(uint16_t offset) {
       if (bitmap) {
         uint64_t& word = (*bitmap)[offset >> 6];
         const uint64_t bit = uint64_t{1} << (offset & 63);
@@ -186,6 +198,13 @@ class SlotSet {
         ++count;
         return true;
       }
+      if (array.size() >= kMaxArray || (!array.empty() && array.back() >= offset)) return false;
+      array.push_back(offset);
+      ++count;
+      return true;
+    }
+    bool Insert(uint16_t offset) {
+      if (bitmap) return Append(offset);
       auto it = std::lower_bound(array.begin(), array.end(), offset);
       if (it != array.end() && *it == offset) return false;
       array.insert(it, offset);

@@ -122,7 +122,7 @@ uint32_t JobModel::CreateTree(const JobSpec& spec, const NewJob& where) {
   JobRecord& job = table_[slot];
   last_created_ms_ = std::max(last_created_ms_, where.now_ms);
   job.created_ms = last_created_ms_;
-  job.id = ids_.Next(absl::FromUnixMillis(where.now_ms));
+  job.id = ids_.NextAtMillis(where.now_ms);
   job.team = where.team;
   if (!spec.template_id.empty()) job.template_ref = templates_.Intern(spec.template_id);
   job.total_assets = static_cast<uint32_t>(spec.total_assets);
@@ -139,8 +139,10 @@ uint32_t JobModel::CreateTree(const JobSpec& spec, const NewJob& where) {
     job.batch_index = static_cast<uint16_t>(where.batch_index);
     if (job.top_level_of_batch) where.batch->top_level().push_back(slot);
   }
-  SetExtras(job, spec.output_url, "", spec.payload, spec.tags,
-            spec.webhook ? std::make_unique<WebhookSpec>(*spec.webhook) : nullptr);
+  if (!spec.output_url.empty() || !spec.payload.empty() || !spec.tags.empty() || spec.webhook) {
+    SetExtras(job, spec.output_url, "", spec.payload, spec.tags,
+              spec.webhook ? std::make_unique<WebhookSpec>(*spec.webhook) : nullptr);
+  }  // most jobs have no extras: no strings made for them
   by_id_.emplace(job.id, slot);
 
   // Pending iff a prerequisite is unresolved: every new child is.

@@ -183,7 +183,7 @@ class JobModel {
   // The team's number, interning a name seen for the first time.
   TeamNo InternTeam(std::string_view team);
   // A fresh id for something made at `now_ms` (jobs, batches, deliveries).
-  Ulid NextId(int64_t now_ms) { return ids_.Next(absl::FromUnixMillis(now_ms)); }
+  Ulid NextId(int64_t now_ms) { return ids_.NextAtMillis(now_ms); }
   // Makes a batch record (published when `Publish` is called).
   std::unique_ptr<BatchRecord> NewBatch(BatchId id, std::string_view team) const;
   // Puts a batch made by NewBatch in the directory, where readers find it.

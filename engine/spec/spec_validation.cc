@@ -4,6 +4,7 @@
 
 #include "engine/spec/spec_validation.h"
 
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -57,7 +58,7 @@ bool IsWebhookUrl(std::string_view url) {
   return true;
 }
 
-void Check(const JobSpec& spec, const std::string& path, int depth,
+void Check(const JobSpec& spec, absl::string_view path, int depth,
            std::vector<FieldViolation>& out) {
   auto field = [&path](absl::string_view name) {
     return path.empty() ? std::string(name) : absl::StrCat(path, ".", name);
@@ -76,18 +77,19 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
   }
   for (size_t i = 0; i < spec.tags.size(); ++i) {
     const std::string& tag = spec.tags[i];
-    std::string name = field(absl::StrCat("tags[", i, "]"));
     if (tag.empty() || tag.size() > kMaxTagBytes) {
-      out.push_back({name, absl::StrCat("a tag is 1-", kMaxTagBytes, " bytes")});
+      out.push_back({field(absl::StrCat("tags[", i, "]")),
+                     absl::StrCat("a tag is 1-", kMaxTagBytes, " bytes")});
     } else if (!std::all_of(tag.begin(), tag.end(), IsTagChar)) {
-      out.push_back({name, absl::StrCat("'", tag, "' has a character outside [A-Za-z0-9_.:/-]")});
+      out.push_back({field(absl::StrCat("tags[", i, "]")),
+                     absl::StrCat("'", tag, "' has a character outside [A-Za-z0-9_.:/-]")});
     }
   }
   if (spec.depends_on.size() > kMaxDependsOn) {
     out.push_back({field("dependsOn"), absl::StrCat("more than ", kMaxDependsOn, " ids")});
   }
   absl::flat_hash_set<JobId> seen_deps;
-  for (size_t i = 0; i < spec.depends_on.size(); ++i) {
+  for (size_t i = 0; spec.depends_on.size() > 1 && i < spec.depends_on.size(); ++i) {
     if (!seen_deps.insert(spec.depends_on[i]).second) {
       out.push_back({field(absl::StrCat("dependsOn[", i, "]")),
                      absl::StrCat(spec.depends_on[i].ToString(), " is listed twice")});
@@ -115,7 +117,7 @@ void Check(const JobSpec& spec, const std::string& path, int depth,
     out.push_back({field("timeoutSeconds"), absl::StrCat("must be positive, at most ",
                                                          absl::ToInt64Seconds(kMaxRenderTimeout))});
   }
-  if (spec.webhook) CheckWebhook(*spec.webhook, path.empty() ? "" : path + ".", out);
+  if (spec.webhook) CheckWebhook(*spec.webhook, path.empty() ? "" : absl::StrCat(path, "."), out);
   if (!spec.children.empty() && depth >= kMaxNestingDepth) {
     out.push_back(
         {field("children"), absl::StrCat("nested deeper than ", kMaxNestingDepth, " levels")});

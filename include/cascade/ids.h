@@ -99,6 +99,8 @@ class IdGenerator {
   IdGenerator();
 
   JobId Next(absl::Time now);
+  // The same, for a time in milliseconds since the Unix epoch.
+  JobId NextAtMillis(int64_t unix_millis);
 
   // Makes every later id greater than `id` (an engine reopening a data
   // directory observes the ids it restored, so new ones still sort last).
