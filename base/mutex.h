@@ -16,13 +16,17 @@
 //   void Set()  { { MutexLock lock(&mu_); ready_ = true; } cv_.SignalAll(); }
 //   void Wait() { MutexLock lock(&mu_); while (!ready_) cv_.Wait(&mu_); }
 //
-// Why not absl::Mutex and absl::CondVar, which are annotated already: the
-// same reason as util/shared_mutex.h. Debian's Abseil is not built with
-// ThreadSanitizer, so TSan cannot see the happens-before edges of its lock:
-// two threads that increment a counter under an absl::MutexLock are reported
-// as a data race (measured with Debian 12's libabsl-dev 20220623 and GCC 12's
-// -fsanitize=thread), and CI runs every suite under TSan. std::mutex is a
-// pthread mutex, which TSan intercepts, and costs what the code paid before.
+// Why not absl::Mutex and absl::CondVar, which are annotated already:
+// Debian's Abseil is not built with ThreadSanitizer, so TSan cannot see the
+// happens-before edges of its lock: two threads that increment a counter
+// under an absl::MutexLock are reported as a data race (measured with Debian
+// 12's libabsl-dev 20220623 and GCC 12's -fsanitize=thread), and CI runs
+// every suite under TSan. std::mutex is a pthread mutex, which TSan
+// intercepts, and costs what the code paid before. The engine's own lock,
+// the one contended call after call, is an absl::Mutex that tells TSan of
+// each lock and unlock itself (engine/util/shared_mutex.h, which says why);
+// a condition variable would need the same, and these locks are held briefly
+// and seldom contended.
 // Lock order (ABSL_ACQUIRED_AFTER / ABSL_ACQUIRED_BEFORE) needs no help from
 // the lock type: clang checks it on any capability, with -Wthread-safety-beta.
 // What the analysis checks: within one function body, every guarded access

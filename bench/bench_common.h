@@ -22,11 +22,24 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "cascade/cascade.h"
 
 namespace cascade::bench {
+
+// Called first by every benchmark program that runs an engine: Abseil as a
+// production process has it. Debian's libabsl is built without NDEBUG, so its
+// debug deadlock detection is on by default, and every absl::Mutex lock and
+// unlock (the engine's lock, engine/util/shared_mutex.h) then also updates a
+// graph of held locks behind one global lock (~25 ns a lock and unlock on one
+// thread, and a line every thread shares); a release build of Abseil leaves it
+// off. cascade-server turns it off the same way; docs/embedding.md tells
+// embedders.
+inline void UseProductionAbseil() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
 
 // contract §12's resident jobs, submitted as 1000 batches of 1000 leaves for one
 // team, 1 ms apart from kClockStartSeconds, with ids from kIdSeed.

@@ -771,6 +771,7 @@ BENCHMARK(BM_FloorFsyncBusyCores)
 }  // namespace cascade
 
 int main(int argc, char** argv) {
+  cascade::bench::UseProductionAbseil();
   const std::filesystem::path root = cascade::BenchRoot();
   benchmark::AddCustomContext("store_dir", root.string());
   benchmark::AddCustomContext("store_dir_filesystem", cascade::FileSystemOf(root));

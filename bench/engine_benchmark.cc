@@ -1010,6 +1010,7 @@ BENCHMARK(BM_FloorResidentBytes)->Unit(benchmark::kMillisecond)->UseRealTime()->
 
 // BENCHMARK_MAIN, plus the resident-memory probe mode (RunResidentProbe).
 int main(int argc, char** argv) {
+  cascade::bench::UseProductionAbseil();
   constexpr std::string_view kProbe = "--resident_probe=";
   if (argc == 2 && std::string_view(argv[1]).substr(0, kProbe.size()) == kProbe) {
     return cascade::ResidentProbe(std::string_view(argv[1]).substr(kProbe.size()));

@@ -786,6 +786,7 @@ void RaiseFileLimit() {
 }  // namespace cascade
 
 int main(int argc, char** argv) {
+  cascade::bench::UseProductionAbseil();
   std::signal(SIGPIPE, SIG_IGN);  // a client cut mid-write must not end the program
   cascade::RaiseFileLimit();
   benchmark::Initialize(&argc, argv);

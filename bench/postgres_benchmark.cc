@@ -597,6 +597,7 @@ BENCHMARK(BM_PostgresFloorCommit)->Unit(benchmark::kMicrosecond)->MinTime(1.0)->
 }  // namespace cascade
 
 int main(int argc, char** argv) {
+  cascade::bench::UseProductionAbseil();
   const std::string& url = cascade::ServerUrl();
   if (url.empty()) {
     std::fprintf(stderr,

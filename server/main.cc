@@ -20,6 +20,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "cascade/cascade.h"
 #include "server/engine_host.h"
 #include "server/flags.h"
@@ -89,6 +90,10 @@ void PrintWelcome(const ServerFlags& flags, const std::string& role, uint16_t po
 }
 
 int Main(int argc, char** argv) {
+  // Abseil as a release build has it: Debian's libabsl leaves its debug
+  // deadlock detection on, which makes every lock of the engine's mutex also
+  // take a global lock (docs/embedding.md, "Threads").
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::StatusOr<ServerFlags> parsed = ParseFlags(std::vector<std::string>(argv + 1, argv + argc));
   if (!parsed.ok()) {
     std::cerr << "cascade-server: " << parsed.status().message() << "\n";
