@@ -36,7 +36,11 @@ std::optional<uint32_t> JobModel::FindAny(JobId id) const {
 std::optional<uint32_t> JobModel::Find(std::string_view team, JobId id) const {
   by_id_.prefetch(id);  // the probe's control bytes and slots load together
   auto it = by_id_.find(id);
-  if (it == by_id_.end() || teams_.name(table_[it->second].team) != team) return std::nullopt;
+  if (it == by_id_.end()) return std::nullopt;
+  // All the record's lines at once: the caller reads more of it than the
+  // team, and these misses then overlap instead of following one another.
+  table_.Prefetch(it->second);
+  if (teams_.name(table_[it->second].team) != team) return std::nullopt;
   return it->second;
 }
 

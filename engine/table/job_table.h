@@ -108,8 +108,13 @@ class JobTable {
   // Starts loading the record's cache lines, so that a loop over many slots
   // waits for several records' misses at once rather than one after another.
   void Prefetch(uint32_t slot) const {
-    const char* record = reinterpret_cast<const char*>(&(*this)[slot]);
-    for (size_t line = 0; line < sizeof(JobRecord); line += 64) __builtin_prefetch(record + line);
+    // Every line the record spans: records are not line-aligned, so one may
+    // start late in a line and end early in the fourth.
+    const uintptr_t first = reinterpret_cast<uintptr_t>(&(*this)[slot]) & ~uintptr_t{63};
+    const uintptr_t last = reinterpret_cast<uintptr_t>(&(*this)[slot]) + sizeof(JobRecord) - 1;
+    for (uintptr_t line = first; line <= last; line += 64) {
+      __builtin_prefetch(reinterpret_cast<const void*>(line));
+    }
   }
 
   // The first slot whose created_ms is >= `ms` (created_ms never decreases
