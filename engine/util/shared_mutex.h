@@ -4,18 +4,20 @@
 // so ABSL_GUARDED_BY and friends check its use.
 //
 // Why absl::Mutex: under contention it costs the engine less than the
-// writer-preferring pthread rwlock it replaced. A waiter spins briefly
-// before it sleeps (an engine call holds the lock for well under a
-// microsecond, so the spin often outlasts it), and a running thread may take
-// the lock again before a woken sleeper does, so a burst of calls from many
-// threads makes few futex round trips. It prefers writers too: a reader that finds a writer waiting
-// queues behind it, so a steady stream of gets and lists does not starve submits and cancels.
-// Measured on the 2-vCPU VM (the old and the new lock's benchmarks alternated, docs/benchmarks.md,
-// "Claim + finish"): the claim + finish cycle from 8 threads went from 0.71-0.79x to 1.04-1.10x of
-// one thread's rate, from 2 threads from 0.45-0.47x to 0.56-0.69x; one thread's cycle, a get, a
-// list, a cancel and a submit as before; durable transitions with 64 callers about a fifth less
-// user CPU each. That is with Abseil's debug deadlock detection off, as a release build of Abseil
-// has it (Debian's has it on: docs/embedding.md, "Threads").
+// writer-preferring pthread rwlock it replaced. A waiter spins briefly before
+// it sleeps (an engine call holds the lock for well under a microsecond, so the
+// spin often outlasts it), and a running thread may take the lock again before
+// a woken sleeper does, so a burst of calls from many threads makes few futex
+// round trips. It prefers writers too: a reader that finds a writer waiting
+// queues behind it, so a steady stream of gets and lists does not starve
+// submits and cancels. Measured on the 2-vCPU VM (the old and the new lock's
+// benchmarks alternated, docs/benchmarks.md, "Claim + finish"): the claim +
+// finish cycle from 8 threads went from 0.71-0.79x to 1.04-1.10x of one
+// thread's rate, from 2 threads from 0.45-0.47x to 0.56-0.69x; one thread's
+// cycle, a get, a list, a cancel and a submit as before; durable transitions
+// with 64 callers about a fifth less user CPU each. That is with Abseil's debug
+// deadlock detection off, as a release build of Abseil has it (Debian's has it
+// on: docs/embedding.md, "Threads").
 //
 // ThreadSanitizer: Debian's Abseil is not built with it, so TSan cannot see
 // how absl::Mutex synchronizes (its atomics run in uninstrumented code) and
