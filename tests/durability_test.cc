@@ -48,6 +48,7 @@ using ::cascade::durability::SightingAllowance;
 using ::cascade::testing::FakeTransport;
 using ::cascade::testing::IsOk;
 using ::cascade::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 class TempDir {
@@ -143,6 +144,47 @@ TEST_F(DurabilityTest, ProgressReportsArePublishedInOrderWithDurableTransitions)
     EXPECT_EQ(events[i + 3].progress, 75.0) << i;
     EXPECT_EQ(events[i + 4].cause, TransitionCause::kFinished) << i;
     EXPECT_EQ(events[i + 2].sequence, events[i + 1].sequence) << i;
+  }
+}
+
+// Many callers at once, each waiting for its own group and publishing the
+// events of every group durable by then: every event is published once, in
+// one order, each job's in the order it happened.
+TEST_F(DurabilityTest, EventsOfManyDurableCallersArePublishedOnceEachInOrder) {
+  auto engine = Open(dir_.path());
+  ASSERT_NE(engine, nullptr);
+  std::mutex mu;
+  std::vector<TransitionEvent> events;
+  Subscription subscription = engine->Subscribe([&](const TransitionEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(e);
+  });
+  constexpr int kThreads = 8, kRounds = 25;
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&] {
+      for (int round = 0; round < kRounds; ++round) {
+        ASSERT_THAT(engine->Submit("team-a", testing::LeafSpec()), IsOk());
+        auto claimed = engine->Claim({});
+        ASSERT_THAT(claimed, IsOk());
+        ASSERT_THAT(engine->Finish(claimed->job.id, claimed->lease.token, {}), IsOk());
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  ASSERT_TRUE(subscription.Flush(absl::Minutes(2)));
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(events.size(), size_t{kThreads} * kRounds * 3);
+  std::map<JobId, std::vector<TransitionCause>> by_job;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (i > 0) EXPECT_GT(events[i].sequence, events[i - 1].sequence) << i;
+    by_job[events[i].job_id].push_back(events[i].cause);
+  }
+  ASSERT_EQ(by_job.size(), size_t{kThreads} * kRounds);
+  for (const auto& [id, causes] : by_job) {
+    EXPECT_THAT(causes, ElementsAre(TransitionCause::kSubmitted, TransitionCause::kClaimed,
+                                    TransitionCause::kFinished))
+        << id.ToString();
   }
 }
 
