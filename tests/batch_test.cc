@@ -146,8 +146,10 @@ TEST_F(BatchTest, SomeInvalidSpecsArePartialWithErrorsByIndex) {
     EXPECT_EQ(result.errors[i].error_code, expected_errors[i].second);
     EXPECT_THAT(result.errors[i].error, Not(IsEmpty()));
   }
+  EXPECT_THAT(result.errors[0].error, HasSubstr("tags[0]"));  // the field at fault, named
   EXPECT_THAT(result.errors[1].error, HasSubstr(unknown.ToString()));
   EXPECT_THAT(result.errors[2].error, HasSubstr(cancelled.id.ToString()));
+  EXPECT_THAT(result.errors[4].error, HasSubstr("children[1].tags[0]"));
   EXPECT_EQ(engine_->JobCount(), jobs_before + 3);
 
   CASCADE_ASSERT_OK_AND_ASSIGN(BatchCounts counts, engine_->GetBatchCounts(kTeam, result.batch_id));

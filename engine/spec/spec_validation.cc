@@ -88,11 +88,13 @@ void Check(const JobSpec& spec, absl::string_view path, int depth,
   if (spec.depends_on.size() > kMaxDependsOn) {
     out.push_back({field("dependsOn"), absl::StrCat("more than ", kMaxDependsOn, " ids")});
   }
-  absl::flat_hash_set<JobId> seen_deps;
-  for (size_t i = 0; spec.depends_on.size() > 1 && i < spec.depends_on.size(); ++i) {
-    if (!seen_deps.insert(spec.depends_on[i]).second) {
-      out.push_back({field(absl::StrCat("dependsOn[", i, "]")),
-                     absl::StrCat(spec.depends_on[i].ToString(), " is listed twice")});
+  if (spec.depends_on.size() > 1) {  // one id cannot repeat: no set made for it
+    absl::flat_hash_set<JobId> seen_deps;
+    for (size_t i = 0; i < spec.depends_on.size(); ++i) {
+      if (!seen_deps.insert(spec.depends_on[i]).second) {
+        out.push_back({field(absl::StrCat("dependsOn[", i, "]")),
+                       absl::StrCat(spec.depends_on[i].ToString(), " is listed twice")});
+      }
     }
   }
   if (spec.output_url.size() > kMaxOutputUrlBytes) {
