@@ -33,6 +33,19 @@ absl::Status NotFoundBatch(BatchId id) {
   return absl::NotFoundError(absl::StrCat("batch ", id.ToString(), " not found"));
 }
 
+// A call's answer built in the caller's storage: `fill` writes it and returns
+// OK, or returns the call's error. The one StatusOr is every path's return, so
+// the compiler elides its copy. A Job (~600 bytes of strings, vectors and
+// optionals) made in a function that also has `return status;` paths is
+// moved into the StatusOr instead, ~70 instructions a move (callgrind, a
+// claim + finish cycle made 6 of them).
+template <typename T, typename Fill>
+absl::StatusOr<T> AnswerInPlace(Fill fill) {
+  absl::StatusOr<T> answer(absl::in_place);
+  if (absl::Status status = fill(*answer); !status.ok()) answer = std::move(status);
+  return answer;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EngineImpl>> CreateEngine(const Options& options,
@@ -285,21 +298,13 @@ absl::StatusOr<BatchSubmitResult> EngineImpl::SubmitBatchImpl(
 // ---- Read -------------------------------------------------------------------
 
 absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
-  // Every path returns `job`, so the compiler builds it in the caller's
-  // storage (an early `return status;` would make it move the Job instead).
-  absl::StatusOr<Job> job(absl::in_place);
-  if (absl::Status valid = ValidateTeam(team); !valid.ok()) {
-    job = std::move(valid);
-    return job;
-  }
-  ReaderLock lock(&mu_);
-  std::optional<uint32_t> slot = model_.Find(team, id);
-  if (!slot) {
-    job = Found(slot, id).status();
-    return job;
-  }
-  ViewInto(model_, *slot, *job);
-  return job;
+  return AnswerInPlace<Job>([&](Job& job) -> absl::Status {
+    CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+    ReaderLock lock(&mu_);
+    CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
+    ViewInto(model_, slot, job);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::string> EngineImpl::GetPayload(std::string_view team, JobId id) const {
@@ -554,17 +559,18 @@ absl::StatusOr<std::vector<Job>> EngineImpl::HoldBatch(std::string_view team, Ba
 }
 
 absl::StatusOr<Job> EngineImpl::SetPriority(std::string_view team, JobId id, int32_t priority) {
-  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  WriteSection section(this);
-  const int64_t now_ms = NowMillis();
-  CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
-  if (!model_.Apply(slot, JobEvent::kReprioritize, {.now_ms = now_ms, .priority = priority})) {
-    return Refused(slot, JobEvent::kReprioritize);
-  }
-  Job view = View(slot);
-  CASCADE_RETURN_IF_ERROR(section.Commit());
-  return view;
+  return AnswerInPlace<Job>([&](Job& view) -> absl::Status {
+    CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+    WriteSection section(this);
+    const int64_t now_ms = NowMillis();
+    CASCADE_RETURN_IF_ERROR(section.writable());
+    CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
+    if (!model_.Apply(slot, JobEvent::kReprioritize, {.now_ms = now_ms, .priority = priority})) {
+      return Refused(slot, JobEvent::kReprioritize);
+    }
+    ViewInto(model_, slot, view);
+    return section.Commit();
+  });
 }
 
 // ---- Workers ----------------------------------------------------------------
@@ -576,53 +582,54 @@ void EngineImpl::ApplyAndFollow(uint32_t slot, JobEvent event, const EventArgs& 
 }
 
 absl::StatusOr<ClaimedJob> EngineImpl::Claim(const ClaimRequest& request) {
-  if (request.lease && *request.lease <= absl::ZeroDuration()) {
-    return InvalidArgumentWithViolations("invalid claim", {{"leaseSeconds", "must be positive"}});
-  }
-  WriteSection section(this);
-  const int64_t now_ms = NowMillis();
-  CASCADE_RETURN_IF_ERROR(section.writable());
-  const int64_t lease_ms =
-      absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
-  const std::string_view worker = workers_.SawClaim(request, now_ms, lease_ms);
-  std::vector<TagNo> wanted, any_of;
-  for (const std::string& tag : request.tags) {
-    std::optional<TagNo> t = model_.tags().Find(tag);
-    if (!t) return absl::NotFoundError("no queued job carries the requested tags");
-    wanted.push_back(*t);
-  }
-  for (const std::string& tag : request.any_tags) {
-    if (std::optional<TagNo> t = model_.tags().Find(tag)) any_of.push_back(*t);
-  }
-  if (!request.any_tags.empty() && any_of.empty()) {
-    return absl::NotFoundError("no queued job carries any of the requested tags");
-  }
-  for (std::vector<TagNo>* set : {&wanted, &any_of}) {
-    std::sort(set->begin(), set->end());
-    set->erase(std::unique(set->begin(), set->end()), set->end());
-  }
-  auto tags_of = [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // under mu_, by Pick
-    const JobRecord& job = model_.job(slot);
-    return job.extras ? absl::Span<const TagNo>(job.extras->tags) : absl::Span<const TagNo>();
-  };
-  std::optional<uint32_t> found =
-      any_of.empty()
-          ? model_.queues().Pick(wanted, options_.pickup_order, NextRandom(), tags_of)
-          : model_.queues().PickAny(wanted, any_of, options_.pickup_order, NextRandom(), tags_of,
-                                    [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                      return model_.job(slot).priority;
-                                    });
-  if (!found) return absl::NotFoundError("no queued job to claim");
-  const uint32_t slot = *found;
-  CASCADE_CHECK(model_.Apply(slot, JobEvent::kClaim, {.now_ms = now_ms}));
-  const Lease lease = leases_.Grant(slot, now_ms, lease_ms, model_.job(slot).timeout_ms, worker);
-  ClaimedJob claimed;
-  ViewInto(model_, slot, claimed.job);
-  if (const JobRecord& job = model_.job(slot); job.extras) claimed.payload = job.extras->payload;
-  CASCADE_RETURN_IF_ERROR(section.Commit());
-  // The token's text is the lease's number written out: made after the lock.
-  claimed.lease = {LeaseTokenText(lease.token), absl::FromUnixMillis(lease.expires_ms)};
-  return claimed;
+  return AnswerInPlace<ClaimedJob>([&](ClaimedJob& claimed) -> absl::Status {
+    if (request.lease && *request.lease <= absl::ZeroDuration()) {
+      return InvalidArgumentWithViolations("invalid claim", {{"leaseSeconds", "must be positive"}});
+    }
+    WriteSection section(this);
+    const int64_t now_ms = NowMillis();
+    CASCADE_RETURN_IF_ERROR(section.writable());
+    const int64_t lease_ms =
+        absl::ToInt64Milliseconds(request.lease.value_or(options_.lease_duration));
+    const std::string_view worker = workers_.SawClaim(request, now_ms, lease_ms);
+    std::vector<TagNo> wanted, any_of;
+    for (const std::string& tag : request.tags) {
+      std::optional<TagNo> t = model_.tags().Find(tag);
+      if (!t) return absl::NotFoundError("no queued job carries the requested tags");
+      wanted.push_back(*t);
+    }
+    for (const std::string& tag : request.any_tags) {
+      if (std::optional<TagNo> t = model_.tags().Find(tag)) any_of.push_back(*t);
+    }
+    if (!request.any_tags.empty() && any_of.empty()) {
+      return absl::NotFoundError("no queued job carries any of the requested tags");
+    }
+    for (std::vector<TagNo>* set : {&wanted, &any_of}) {
+      std::sort(set->begin(), set->end());
+      set->erase(std::unique(set->begin(), set->end()), set->end());
+    }
+    auto tags_of = [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // under mu_, by Pick
+      const JobRecord& job = model_.job(slot);
+      return job.extras ? absl::Span<const TagNo>(job.extras->tags) : absl::Span<const TagNo>();
+    };
+    std::optional<uint32_t> found =
+        any_of.empty()
+            ? model_.queues().Pick(wanted, options_.pickup_order, NextRandom(), tags_of)
+            : model_.queues().PickAny(wanted, any_of, options_.pickup_order, NextRandom(), tags_of,
+                                      [this](uint32_t slot) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                        return model_.job(slot).priority;
+                                      });
+    if (!found) return absl::NotFoundError("no queued job to claim");
+    const uint32_t slot = *found;
+    CASCADE_CHECK(model_.Apply(slot, JobEvent::kClaim, {.now_ms = now_ms}));
+    const Lease lease = leases_.Grant(slot, now_ms, lease_ms, model_.job(slot).timeout_ms, worker);
+    ViewInto(model_, slot, claimed.job);
+    if (const JobRecord& job = model_.job(slot); job.extras) claimed.payload = job.extras->payload;
+    CASCADE_RETURN_IF_ERROR(section.Commit());
+    // The token's text is the lease's number written out: made after the lock.
+    claimed.lease = {LeaseTokenText(lease.token), absl::FromUnixMillis(lease.expires_ms)};
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease_token,
@@ -649,110 +656,114 @@ absl::StatusOr<uint32_t> EngineImpl::FindLeased(JobId id, std::string_view lease
 
 absl::StatusOr<Job> EngineImpl::Finish(JobId id, std::string_view lease_token,
                                        const FinishReport& report) {
-  WriteSection section(this);
-  const int64_t now_ms = NowMillis();
-  CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish, now_ms));
-  if (report.output_url.size() > kMaxOutputUrlBytes) {
-    return InvalidArgumentWithViolations(
-        "invalid finish report",
-        {{"outputUrl", absl::StrCat("longer than ", kMaxOutputUrlBytes, " bytes")}});
-  }
-  ApplyAndFollow(slot, JobEvent::kFinish, {.now_ms = now_ms}, report.output_url);
-  Job view = View(slot);
-  CASCADE_RETURN_IF_ERROR(section.Commit());
-  return view;
+  return AnswerInPlace<Job>([&](Job& view) -> absl::Status {
+    WriteSection section(this);
+    const int64_t now_ms = NowMillis();
+    CASCADE_RETURN_IF_ERROR(section.writable());
+    CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFinish, now_ms));
+    if (report.output_url.size() > kMaxOutputUrlBytes) {
+      return InvalidArgumentWithViolations(
+          "invalid finish report",
+          {{"outputUrl", absl::StrCat("longer than ", kMaxOutputUrlBytes, " bytes")}});
+    }
+    ApplyAndFollow(slot, JobEvent::kFinish, {.now_ms = now_ms}, report.output_url);
+    ViewInto(model_, slot, view);
+    return section.Commit();
+  });
 }
 
 absl::StatusOr<Job> EngineImpl::Fail(JobId id, std::string_view lease_token,
                                      const FailReport& report) {
-  WriteSection section(this);
-  const int64_t now_ms = NowMillis();
-  CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail, now_ms));
-  const std::string_view error = report.error;
-  ApplyAndFollow(slot, JobEvent::kFail, {.now_ms = now_ms, .final = !report.retry},
-                 error.empty() ? std::string_view("render failed") : error.substr(0, 4096));
-  Job view = View(slot);
-  CASCADE_RETURN_IF_ERROR(section.Commit());
-  return view;
+  return AnswerInPlace<Job>([&](Job& view) -> absl::Status {
+    WriteSection section(this);
+    const int64_t now_ms = NowMillis();
+    CASCADE_RETURN_IF_ERROR(section.writable());
+    CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kFail, now_ms));
+    const std::string_view error = report.error;
+    ApplyAndFollow(slot, JobEvent::kFail, {.now_ms = now_ms, .final = !report.retry},
+                   error.empty() ? std::string_view("render failed") : error.substr(0, 4096));
+    ViewInto(model_, slot, view);
+    return section.Commit();
+  });
 }
 
 absl::StatusOr<HeartbeatResult> EngineImpl::Heartbeat(JobId id, std::string_view lease_token,
                                                       const HeartbeatReport& report) {
-  std::vector<FieldViolation> bad;
-  if (report.progress && !(*report.progress >= 0.0 && *report.progress <= 100.0)) {
-    bad.push_back({"progress", absl::StrCat("must be 0-100, got ", *report.progress)});
-  }
-  if (report.extend && *report.extend <= absl::ZeroDuration()) {
-    bad.push_back({"extend", "must be positive"});
-  }
-  if (!bad.empty()) return InvalidArgumentWithViolations("invalid heartbeat", bad);
-  WriteSection section(this);
-  const int64_t now_ms = NowMillis();
-  CASCADE_RETURN_IF_ERROR(section.writable());
-  // The worker of an attempt its time limit ended learns it here, once or
-  // until its lease would have run out (contract §14).
-  if (const std::optional<uint64_t> token = ParseLeaseToken(lease_token)) {
-    if (const std::optional<uint32_t> slot = model_.FindAny(id);
-        slot && leases_.TimedOut(*slot, *token)) {
-      HeartbeatResult result;
-      ViewInto(model_, *slot, result.job);
-      result.lease = {std::string(lease_token), absl::FromUnixMillis(now_ms)};
-      result.cancel_requested = true;
-      CASCADE_RETURN_IF_ERROR(section.Commit());
-      return result;
+  return AnswerInPlace<HeartbeatResult>([&](HeartbeatResult& result) -> absl::Status {
+    std::vector<FieldViolation> bad;
+    if (report.progress && !(*report.progress >= 0.0 && *report.progress <= 100.0)) {
+      bad.push_back({"progress", absl::StrCat("must be 0-100, got ", *report.progress)});
     }
-  }
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kProgress, now_ms));
-  if (report.progress) {
-    const float before = model_.job(slot).timeline.progress;
-    CASCADE_CHECK(
-        model_.Apply(slot, JobEvent::kProgress,
-                     {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)}));
-    if (model_.job(slot).timeline.progress != before) events_.OnProgress(slot, now_ms);
-  }
-  const Lease lease = leases_.Extend(
-      slot, now_ms,
-      report.extend ? std::optional(absl::ToInt64Milliseconds(*report.extend)) : std::nullopt);
-  HeartbeatResult result;
-  ViewInto(model_, slot, result.job);
-  result.lease = {std::string(lease_token), absl::FromUnixMillis(lease.expires_ms)};
-  result.cancel_requested = model_.job(slot).abort_requested();
-  CASCADE_RETURN_IF_ERROR(section.Commit());
-  return result;
+    if (report.extend && *report.extend <= absl::ZeroDuration()) {
+      bad.push_back({"extend", "must be positive"});
+    }
+    if (!bad.empty()) return InvalidArgumentWithViolations("invalid heartbeat", bad);
+    WriteSection section(this);
+    const int64_t now_ms = NowMillis();
+    CASCADE_RETURN_IF_ERROR(section.writable());
+    // The worker of an attempt its time limit ended learns it here, once or
+    // until its lease would have run out (contract §14).
+    if (const std::optional<uint64_t> token = ParseLeaseToken(lease_token)) {
+      if (const std::optional<uint32_t> slot = model_.FindAny(id);
+          slot && leases_.TimedOut(*slot, *token)) {
+        ViewInto(model_, *slot, result.job);
+        result.lease = {std::string(lease_token), absl::FromUnixMillis(now_ms)};
+        result.cancel_requested = true;
+        return section.Commit();
+      }
+    }
+    CASCADE_ASSIGN_OR_RETURN(uint32_t slot,
+                             FindLeased(id, lease_token, JobEvent::kProgress, now_ms));
+    if (report.progress) {
+      const float before = model_.job(slot).timeline.progress;
+      CASCADE_CHECK(
+          model_.Apply(slot, JobEvent::kProgress,
+                       {.now_ms = now_ms, .progress = static_cast<float>(*report.progress)}));
+      if (model_.job(slot).timeline.progress != before) events_.OnProgress(slot, now_ms);
+    }
+    const Lease lease = leases_.Extend(
+        slot, now_ms,
+        report.extend ? std::optional(absl::ToInt64Milliseconds(*report.extend)) : std::nullopt);
+    ViewInto(model_, slot, result.job);
+    result.lease = {std::string(lease_token), absl::FromUnixMillis(lease.expires_ms)};
+    result.cancel_requested = model_.job(slot).abort_requested();
+    return section.Commit();
+  });
 }
 
 absl::StatusOr<Job> EngineImpl::Release(JobId id, std::string_view lease_token) {
-  WriteSection section(this);
-  const int64_t now_ms = NowMillis();
-  CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, FindLeased(id, lease_token, JobEvent::kRelease, now_ms));
-  // The table decides: back to queued, error after the last attempt, or
-  // cancelled when an abort was asked for (the release acknowledges it).
-  ApplyAndFollow(slot, JobEvent::kRelease, {.now_ms = now_ms});
-  Job view = View(slot);
-  CASCADE_RETURN_IF_ERROR(section.Commit());
-  return view;
+  return AnswerInPlace<Job>([&](Job& view) -> absl::Status {
+    WriteSection section(this);
+    const int64_t now_ms = NowMillis();
+    CASCADE_RETURN_IF_ERROR(section.writable());
+    CASCADE_ASSIGN_OR_RETURN(uint32_t slot,
+                             FindLeased(id, lease_token, JobEvent::kRelease, now_ms));
+    // The table decides: back to queued, error after the last attempt, or
+    // cancelled when an abort was asked for (the release acknowledges it).
+    ApplyAndFollow(slot, JobEvent::kRelease, {.now_ms = now_ms});
+    ViewInto(model_, slot, view);
+    return section.Commit();
+  });
 }
 
 absl::StatusOr<Job> EngineImpl::RequestAbort(std::string_view team, JobId id) {
-  CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
-  WriteSection section(this);
-  const int64_t now_ms = NowMillis();
-  CASCADE_RETURN_IF_ERROR(section.writable());
-  CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
-  const JobRecord& job = model_.job(slot);
-  // A repeated request changes nothing and does not extend the grace.
-  if (!model_.Apply(slot, JobEvent::kAbortRequested, {.now_ms = now_ms}) &&
-      !job.abort_requested()) {
-    return absl::FailedPreconditionError(absl::StrCat("job ", id.ToString(), " is ",
-                                                      Sv(StateName(job.state())),
-                                                      "; only a rendering job can be aborted"));
-  }
-  Job view = View(slot);
-  CASCADE_RETURN_IF_ERROR(section.Commit());
-  return view;
+  return AnswerInPlace<Job>([&](Job& view) -> absl::Status {
+    CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
+    WriteSection section(this);
+    const int64_t now_ms = NowMillis();
+    CASCADE_RETURN_IF_ERROR(section.writable());
+    CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
+    const JobRecord& job = model_.job(slot);
+    // A repeated request changes nothing and does not extend the grace.
+    if (!model_.Apply(slot, JobEvent::kAbortRequested, {.now_ms = now_ms}) &&
+        !job.abort_requested()) {
+      return absl::FailedPreconditionError(absl::StrCat("job ", id.ToString(), " is ",
+                                                        Sv(StateName(job.state())),
+                                                        "; only a rendering job can be aborted"));
+    }
+    ViewInto(model_, slot, view);
+    return section.Commit();
+  });
 }
 
 size_t EngineImpl::EndDueLeases(int64_t now_ms) {
