@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -68,6 +69,7 @@ using ::cascade::wire::JobsToJson;
 using ::cascade::wire::JobToJson;
 using ::cascade::wire::JobToJsonText;
 using ::cascade::wire::JobView;
+using ::cascade::wire::JsonWriter;
 using ::cascade::wire::kMaxJsonDepth;
 using ::cascade::wire::kMaxViolations;
 using ::cascade::wire::ParseBatchCreation;
@@ -672,6 +674,126 @@ TEST(WriteJsonTest, ObjectsKeepKeyOrderAndNest) {
 TEST(WriteJsonTest, ErrorMessagesWithInvalidUtf8StillMakeValidJson) {
   json::object o = ErrorResponseToJson(absl::InvalidArgumentError("tag 'x\xFF' is bad"));
   EXPECT_THAT(ParseJsonBody(WriteJson(o)), IsOk());
+}
+
+// ---- JsonWriter --------------------------------------------------------------------
+
+// `v` written through a JsonWriter, value by value (unsigned integers up to
+// INT64_MAX: the writer's integers are signed).
+void WriteThrough(const json::value& v, JsonWriter& w) {
+  switch (v.kind()) {
+    case json::kind::null:
+      w.Null();
+      return;
+    case json::kind::bool_:
+      w.Bool(v.get_bool());
+      return;
+    case json::kind::int64:
+      w.Integer(v.get_int64());
+      return;
+    case json::kind::uint64:
+      w.Integer(static_cast<int64_t>(v.get_uint64()));
+      return;
+    case json::kind::double_:
+      w.Number(v.get_double());
+      return;
+    case json::kind::string:
+      w.String(std::string_view(v.get_string().data(), v.get_string().size()));
+      return;
+    case json::kind::array:
+      w.BeginArray();
+      for (const json::value& item : v.get_array()) WriteThrough(item, w);
+      w.EndArray();
+      return;
+    case json::kind::object:
+      w.BeginObject();
+      for (const json::key_value_pair& member : v.get_object()) {
+        w.Key(std::string_view(member.key().data(), member.key().size()));
+        WriteThrough(member.value(), w);
+      }
+      w.EndObject();
+      return;
+  }
+}
+
+std::string WrittenThrough(const json::value& v) {
+  std::string text;
+  JsonWriter w(&text);
+  WriteThrough(v, w);
+  return text;
+}
+
+TEST(JsonWriterTest, WritesWhatWriteJsonWritesForTheSameValue) {
+  json::object row;
+  row["team"] = "studio \"north\"\n";
+  row["created"] = int64_t{1'700'000'000'123};
+  row["progress"] = static_cast<double>(33.3f);
+  row["negative"] = std::numeric_limits<int64_t>::min();
+  row["zero"] = -0.0;
+  row["none"] = std::nan("");
+  row["tags"] = json::array{"a", "h\xC3\xA9", json::object{{"base64", "/w=="}}};
+  row["empty"] = json::object();
+  row["nothing"] = json::array();
+  row["headers"] = json::array{json::array{"X-A", "1"}, json::array{"X-B", "bad \xFF"}};
+  row["webhook"] = json::object{{"url", "http://h/"}, {"custom", true}, {"data", nullptr}};
+  const json::value v = row;
+  EXPECT_EQ(WrittenThrough(v), WriteJson(v));
+  std::string appended = "x";
+  JsonWriter w(&appended);
+  w.BeginArray();
+  w.EndArray();
+  EXPECT_EQ(appended, "x[]");
+}
+
+// Random values: nesting, every kind, strings of random bytes (valid and
+// invalid UTF-8, controls, quotes).
+json::value RandomValue(std::mt19937_64& random, int depth) {
+  const int kind = static_cast<int>(random() % (depth < 4 ? 8 : 6));
+  auto text = [&] {
+    std::string s(random() % 12, '\0');
+    for (char& c : s)
+      c = static_cast<char>(random() % 4 == 0 ? random() % 256 : 'a' + random() % 26);
+    return json::string(s.data(), s.size());
+  };
+  switch (kind) {
+    case 0:
+      return nullptr;
+    case 1:
+      return random() % 2 == 0;
+    case 2:
+      return static_cast<int64_t>(random());
+    case 3: {
+      const uint64_t bits = random();
+      double d;
+      std::memcpy(&d, &bits, sizeof d);
+      return d;
+    }
+    case 4:
+      return static_cast<double>(random() % 100'000) / 8.0;
+    case 5:
+      return text();
+    case 6: {
+      json::array a;
+      for (uint64_t i = random() % 5; i > 0; --i) a.push_back(RandomValue(random, depth + 1));
+      return a;
+    }
+    default: {
+      json::object o;
+      for (uint64_t i = random() % 5; i > 0; --i) {
+        const json::string key = text();
+        o[key] = RandomValue(random, depth + 1);
+      }
+      return o;
+    }
+  }
+}
+
+TEST(JsonWriterTest, RandomValuesAreWrittenAsWriteJsonWritesThem) {
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 2'000; ++i) {
+    const json::value v = RandomValue(random, 0);
+    ASSERT_EQ(WrittenThrough(v), WriteJson(v)) << "value " << i;
+  }
 }
 
 // ---- ParseJobCreation --------------------------------------------------------------

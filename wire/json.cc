@@ -401,6 +401,69 @@ void AppendJson(const json::value& value, std::string* out) {
   }
 }
 
+void JsonWriter::Item() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!first_) out_->push_back(',');
+  first_ = false;
+}
+
+void JsonWriter::BeginObject() {
+  Item();
+  out_->push_back('{');
+  first_ = true;
+}
+
+void JsonWriter::EndObject() {
+  out_->push_back('}');
+  first_ = false;
+}
+
+void JsonWriter::BeginArray() {
+  Item();
+  out_->push_back('[');
+  first_ = true;
+}
+
+void JsonWriter::EndArray() {
+  out_->push_back(']');
+  first_ = false;
+}
+
+void JsonWriter::Key(std::string_view key) {
+  Item();
+  AppendString(key, out_);
+  out_->push_back(':');
+  after_key_ = true;
+}
+
+void JsonWriter::String(std::string_view text) {
+  Item();
+  AppendString(text, out_);
+}
+
+void JsonWriter::Integer(int64_t n) {
+  Item();
+  AppendNumber(n, out_);
+}
+
+void JsonWriter::Number(double d) {
+  Item();
+  AppendDouble(d, out_);
+}
+
+void JsonWriter::Bool(bool b) {
+  Item();
+  out_->append(b ? "true" : "false");
+}
+
+void JsonWriter::Null() {
+  Item();
+  out_->append("null");
+}
+
 void AppendJson(const json::array& array, std::string* out) {
   out->push_back('[');
   bool first = true;

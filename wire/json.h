@@ -48,6 +48,7 @@
 #define CASCADE_WIRE_JSON_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -79,6 +80,53 @@ std::string WriteJson(const boost::json::array& array);
 void AppendJson(const boost::json::value& value, std::string* out);
 void AppendJson(const boost::json::object& object, std::string* out);
 void AppendJson(const boost::json::array& array, std::string* out);
+
+// Writes JSON text straight into a string, value by value: the text WriteJson
+// writes for the boost::json value built in the same order, without building
+// it (no allocation per member). For text made often from a fixed shape: the
+// journal writes every changed job's row with it (engine/journal/rows.cc),
+// where building a boost::json::object first cost ~2 µs a row. The caller
+// nests correctly: each Begin has its End, and in an object each value
+// follows a Key. Nothing is checked.
+//
+//   std::string text;
+//   JsonWriter w(&text);
+//   w.BeginObject();
+//   w.Key("team");
+//   w.String(team);
+//   w.Key("tags");
+//   w.BeginArray();
+//   for (const std::string& tag : tags) w.String(tag);
+//   w.EndArray();
+//   w.EndObject();  // {"team":"...","tags":[...]}
+class JsonWriter {
+ public:
+  // Appends to `*out`, which must outlive the writer.
+  explicit JsonWriter(std::string* out) : out_(out) {}
+
+  void BeginObject();
+  void EndObject();
+  void BeginArray();
+  void EndArray();
+  // A member's name; its value is the next thing written.
+  void Key(std::string_view key);
+  // Quoted and escaped, U+FFFD for each invalid UTF-8 byte (as WriteJson).
+  void String(std::string_view text);
+  void Integer(int64_t n);
+  // The shortest decimal that reads back as `d`; null when not finite.
+  void Number(double d);
+  void Bool(bool b);
+  void Null();
+
+ private:
+  // Before a key, or a value that is not a member's: the comma after the
+  // container's previous item.
+  void Item();
+
+  std::string* const out_;
+  bool first_ = true;       // the next item is its container's first
+  bool after_key_ = false;  // the next value is a member's (no comma)
+};
 
 // Parses `text` as one JSON value with the limits above. InvalidArgument with
 // one violation on `body` naming the problem and its byte offset when it is

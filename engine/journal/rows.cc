@@ -4,8 +4,6 @@
 
 #include "engine/journal/rows.h"
 
-#include <boost/json.hpp>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "engine/journal/row_text.h"
@@ -15,36 +13,44 @@
 namespace cascade::internal {
 namespace {
 
-namespace json = boost::json;
 using wire::IsValidUtf8;
-using wire::WriteJson;
+using wire::JsonWriter;
 
-void PutMillis(json::object& row, std::string_view name, int64_t ms) {
-  if (ms != kUnsetMillis) row[name] = ms;
+void PutMillis(JsonWriter& w, std::string_view name, int64_t ms) {
+  if (ms == kUnsetMillis) return;
+  w.Key(name);
+  w.Integer(ms);
 }
 
-json::array HeadersValue(const std::vector<std::pair<std::string, std::string>>& headers) {
-  json::array out;
-  for (const auto& [name, value] : headers) {
-    json::array pair;
-    pair.push_back(TextValue(name));
-    pair.push_back(TextValue(value));
-    out.push_back(std::move(pair));
+void PutHeaders(JsonWriter& w, std::string_view name,
+                const std::vector<std::pair<std::string, std::string>>& headers) {
+  w.Key(name);
+  w.BeginArray();
+  for (const auto& [header, value] : headers) {
+    w.BeginArray();
+    TextValue(w, header);
+    TextValue(w, value);
+    w.EndArray();
   }
-  return out;
+  w.EndArray();
 }
 
 }  // namespace
 
-json::value TextValue(std::string_view text) {
-  if (IsValidUtf8(text)) return json::string(text);
-  json::object wrapped;
-  wrapped["base64"] = absl::Base64Escape(Sv(text));
-  return wrapped;
+void TextValue(JsonWriter& w, std::string_view text) {
+  if (IsValidUtf8(text)) {
+    w.String(text);
+    return;
+  }
+  w.BeginObject();
+  w.Key("base64");
+  w.String(absl::Base64Escape(Sv(text)));
+  w.EndObject();
 }
 
-void PutText(json::object& row, std::string_view name, std::string_view text) {
-  row[name] = TextValue(text);
+void PutText(JsonWriter& w, std::string_view name, std::string_view text) {
+  w.Key(name);
+  TextValue(w, text);
 }
 
 std::string HexKey(uint64_t n) { return absl::StrFormat("%016x", n); }
@@ -88,129 +94,216 @@ std::optional<TransitionCause> ParseCauseRowName(std::string_view name) {
 
 std::string EncodeJob(const JobModel& model, uint32_t slot) {
   const JobRecord& job = model.job(slot);
-  json::object row;
-  PutText(row, "team", model.teams().name(job.team));
-  row["state"] = StateName(job.state());
-  row["created"] = job.created_ms;
-  PutMillis(row, "updated", job.timeline.updated_ms);
-  PutMillis(row, "started", job.timeline.started_ms);
-  PutMillis(row, "finished", job.timeline.finished_ms);
-  PutMillis(row, "errorAt", job.timeline.error_ms);
-  if (job.timeline.progress != 0.0f) row["progress"] = job.timeline.progress;
-  if (job.timeline.attempts != 0) row["attempts"] = job.timeline.attempts;
-  if (job.template_ref != kNo<TemplateNo>) {
-    PutText(row, "template", model.templates().name(job.template_ref));
+  std::string text;
+  text.reserve(320);
+  JsonWriter w(&text);
+  w.BeginObject();
+  PutText(w, "team", model.teams().name(job.team));
+  w.Key("state");
+  w.String(StateName(job.state()));
+  w.Key("created");
+  w.Integer(job.created_ms);
+  PutMillis(w, "updated", job.timeline.updated_ms);
+  PutMillis(w, "started", job.timeline.started_ms);
+  PutMillis(w, "finished", job.timeline.finished_ms);
+  PutMillis(w, "errorAt", job.timeline.error_ms);
+  if (job.timeline.progress != 0.0f) {
+    w.Key("progress");
+    w.Number(job.timeline.progress);
   }
-  if (job.total_assets != 0) row["totalAssets"] = job.total_assets;
-  if (job.priority != 0) row["priority"] = job.priority;
+  if (job.timeline.attempts != 0) {
+    w.Key("attempts");
+    w.Integer(job.timeline.attempts);
+  }
+  if (job.template_ref != kNo<TemplateNo>) {
+    PutText(w, "template", model.templates().name(job.template_ref));
+  }
+  if (job.total_assets != 0) {
+    w.Key("totalAssets");
+    w.Integer(job.total_assets);
+  }
+  if (job.priority != 0) {
+    w.Key("priority");
+    w.Integer(job.priority);
+  }
   // Always written, so a row without it is one from before these settings
   // (recovery gives such a job the engine's defaults).
-  row["maxAttempts"] = job.max_attempts;
-  if (job.retry_backoff_ms != 0) row["retryBackoffMs"] = job.retry_backoff_ms;
-  if (job.timeout_ms != 0) row["timeoutMs"] = job.timeout_ms;
-  if (job.sub_state() == SubState::kHeld) row["held"] = true;
-  if (job.sub_state() == SubState::kWaiting) row["retryAt"] = job.timeline.retry_ms;
-  if (job.policy == PrerequisiteFailurePolicy::kIgnore) row["ignorePrerequisiteFailure"] = true;
-  if (job.batch != kNo<BatchNo>) {
-    row["batch"] = model.batches().id_of(job.batch).ToString();
-    if (job.top_level_of_batch) row["batchIndex"] = job.batch_index;
+  w.Key("maxAttempts");
+  w.Integer(job.max_attempts);
+  if (job.retry_backoff_ms != 0) {
+    w.Key("retryBackoffMs");
+    w.Integer(job.retry_backoff_ms);
   }
-  if (job.parent != kNone32) row["parent"] = model.job(job.parent).id.ToString();
+  if (job.timeout_ms != 0) {
+    w.Key("timeoutMs");
+    w.Integer(job.timeout_ms);
+  }
+  if (job.sub_state() == SubState::kHeld) {
+    w.Key("held");
+    w.Bool(true);
+  }
+  if (job.sub_state() == SubState::kWaiting) {
+    w.Key("retryAt");
+    w.Integer(job.timeline.retry_ms);
+  }
+  if (job.policy == PrerequisiteFailurePolicy::kIgnore) {
+    w.Key("ignorePrerequisiteFailure");
+    w.Bool(true);
+  }
+  if (job.batch != kNo<BatchNo>) {
+    w.Key("batch");
+    w.String(model.batches().id_of(job.batch).ToString());
+    if (job.top_level_of_batch) {
+      w.Key("batchIndex");
+      w.Integer(job.batch_index);
+    }
+  }
+  if (job.parent != kNone32) {
+    w.Key("parent");
+    w.String(model.job(job.parent).id.ToString());
+  }
   // The cause an ended job shows, or a retried one's (the failed attempt's,
   // or the retry and the job that brought it back).
   if (const std::string_view cause = CauseRowName(job.timeline.cause);
       cause != "none" && job.state() != JobState::kFinished) {
-    row["cause"] = cause;
+    w.Key("cause");
+    w.String(cause);
     if (job.timeline.cause_slot != kNone32) {
-      row["causeJob"] = model.job(job.timeline.cause_slot).id.ToString();
+      w.Key("causeJob");
+      w.String(model.job(job.timeline.cause_slot).id.ToString());
     }
   }
-  if (job.timeline.abort_asked) row["cancelRequested"] = true;
+  if (job.timeline.abort_asked) {
+    w.Key("cancelRequested");
+    w.Bool(true);
+  }
   if (job.extras) {
     const JobExtras& extras = *job.extras;
-    if (!extras.output_url.empty()) PutText(row, "outputUrl", extras.output_url);
-    if (!extras.error.empty()) PutText(row, "error", extras.error);
-    if (!extras.payload.empty()) PutText(row, "payload", extras.payload);
+    if (!extras.output_url.empty()) PutText(w, "outputUrl", extras.output_url);
+    if (!extras.error.empty()) PutText(w, "error", extras.error);
+    if (!extras.payload.empty()) PutText(w, "payload", extras.payload);
     if (!extras.tags.empty()) {
-      json::array tags;
-      for (TagNo tag : extras.tags) tags.push_back(TextValue(model.tags().name(tag)));
-      row["tags"] = std::move(tags);
+      w.Key("tags");
+      w.BeginArray();
+      for (TagNo tag : extras.tags) TextValue(w, model.tags().name(tag));
+      w.EndArray();
     }
     if (extras.webhook) {
       const WebhookSpec& spec = *extras.webhook;
-      json::object hook;
-      PutText(hook, "url", spec.url);
-      hook["method"] = HttpMethodName(spec.method);
-      if (!spec.headers.empty()) hook["headers"] = HeadersValue(spec.headers);
-      if (!spec.data.empty()) PutText(hook, "data", spec.data);
-      if (spec.custom) hook["custom"] = true;
-      row["webhook"] = std::move(hook);
+      w.Key("webhook");
+      w.BeginObject();
+      PutText(w, "url", spec.url);
+      w.Key("method");
+      w.String(HttpMethodName(spec.method));
+      if (!spec.headers.empty()) PutHeaders(w, "headers", spec.headers);
+      if (!spec.data.empty()) PutText(w, "data", spec.data);
+      if (spec.custom) {
+        w.Key("custom");
+        w.Bool(true);
+      }
+      w.EndObject();
     }
   }
-  return WriteJson(row);
+  w.EndObject();
+  return text;
 }
 
 std::string EncodeEdge(const JobModel& model, uint32_t prerequisite, uint32_t dependent) {
-  json::object row;
-  row["from"] = model.job(prerequisite).id.ToString();
-  row["to"] = model.job(dependent).id.ToString();
-  return WriteJson(row);
+  std::string text;
+  JsonWriter w(&text);
+  w.BeginObject();
+  w.Key("from");
+  w.String(model.job(prerequisite).id.ToString());
+  w.Key("to");
+  w.String(model.job(dependent).id.ToString());
+  w.EndObject();
+  return text;
 }
 
 std::string EncodeBatch(const BatchRecord& batch, int64_t created_ms) {
-  json::object row;
-  PutText(row, "team", batch.team_name());
-  row["created"] = created_ms;
-  return WriteJson(row);
+  std::string text;
+  JsonWriter w(&text);
+  w.BeginObject();
+  PutText(w, "team", batch.team_name());
+  w.Key("created");
+  w.Integer(created_ms);
+  w.EndObject();
+  return text;
 }
 
 std::string EncodeLease(const Lease& lease) {
-  json::object row;
-  row["token"] = LeaseTokenText(lease.token);
-  row["expires"] = lease.expires_ms;
-  row["length"] = lease.length_ms;
-  PutMillis(row, "abortBy", lease.abort_deadline_ms);
-  PutMillis(row, "timeLimit", lease.time_limit_ms);
-  if (!lease.worker.empty()) PutText(row, "worker", lease.worker);
-  return WriteJson(row);
+  std::string text;
+  JsonWriter w(&text);
+  w.BeginObject();
+  w.Key("token");
+  w.String(LeaseTokenText(lease.token));
+  w.Key("expires");
+  w.Integer(lease.expires_ms);
+  w.Key("length");
+  w.Integer(lease.length_ms);
+  PutMillis(w, "abortBy", lease.abort_deadline_ms);
+  PutMillis(w, "timeLimit", lease.time_limit_ms);
+  if (!lease.worker.empty()) PutText(w, "worker", lease.worker);
+  w.EndObject();
+  return text;
 }
 
 std::string EncodeDelivery(const Delivery& delivery) {
-  json::object row;
-  row["id"] = delivery.id;
-  row["job"] = delivery.job_id.ToString();
+  std::string text;
+  JsonWriter w(&text);
+  w.BeginObject();
+  w.Key("id");
+  w.String(delivery.id);
+  w.Key("job");
+  w.String(delivery.job_id.ToString());
   // In flight is not a state to come back to: after a restart, the attempt
   // that was under way is made again (receivers dedupe by Cascade-Delivery-Id).
-  row["stage"] = delivery.stage == Delivery::Stage::kDead ? "dead" : "pending";
-  row["attempts"] = delivery.attempts;
-  row["created"] = delivery.created_ms;
-  row["due"] = delivery.due_ms;
-  PutMillis(row, "died", delivery.died_ms);
-  if (!delivery.last_error.empty()) PutText(row, "lastError", delivery.last_error);
+  w.Key("stage");
+  w.String(delivery.stage == Delivery::Stage::kDead ? "dead" : "pending");
+  w.Key("attempts");
+  w.Integer(delivery.attempts);
+  w.Key("created");
+  w.Integer(delivery.created_ms);
+  w.Key("due");
+  w.Integer(delivery.due_ms);
+  PutMillis(w, "died", delivery.died_ms);
+  if (!delivery.last_error.empty()) PutText(w, "lastError", delivery.last_error);
   const WebhookRequest& r = delivery.request;
-  json::object request;
-  PutText(request, "url", r.url);
-  request["method"] = HttpMethodName(r.method);
-  request["headers"] = HeadersValue(r.headers);
-  PutText(request, "body", r.body);
-  row["request"] = std::move(request);
-  return WriteJson(row);
+  w.Key("request");
+  w.BeginObject();
+  PutText(w, "url", r.url);
+  w.Key("method");
+  w.String(HttpMethodName(r.method));
+  PutHeaders(w, "headers", r.headers);
+  PutText(w, "body", r.body);
+  w.EndObject();
+  w.EndObject();
+  return text;
 }
 
 std::string EncodeWorker(const WorkerRegistry::Record& worker) {
-  json::object row;
-  json::array tags;
-  for (const std::string& tag : worker.tags) tags.push_back(TextValue(tag));
-  row["tags"] = std::move(tags);
-  row["seen"] = worker.last_seen_ms;
-  row["lease"] = worker.lease_ms;
-  return WriteJson(row);
+  std::string text;
+  JsonWriter w(&text);
+  w.BeginObject();
+  w.Key("tags");
+  w.BeginArray();
+  for (const std::string& tag : worker.tags) TextValue(w, tag);
+  w.EndArray();
+  w.Key("seen");
+  w.Integer(worker.last_seen_ms);
+  w.Key("lease");
+  w.Integer(worker.lease_ms);
+  w.EndObject();
+  return text;
 }
 
 std::string EncodeLogRow(std::string_view text) {
-  json::object row;
-  PutText(row, "text", text);
-  return WriteJson(row);
+  std::string row;
+  JsonWriter w(&row);
+  w.BeginObject();
+  PutText(w, "text", text);
+  w.EndObject();
+  return row;
 }
 
 }  // namespace cascade::internal
