@@ -301,8 +301,10 @@ absl::StatusOr<Job> EngineImpl::Get(std::string_view team, JobId id) const {
   return AnswerInPlace<Job>([&](Job& job) -> absl::Status {
     CASCADE_RETURN_IF_ERROR(ValidateTeam(team));
     ReaderLock lock(&mu_);
-    CASCADE_ASSIGN_OR_RETURN(uint32_t slot, Found(model_.Find(team, id), id));
-    ViewInto(model_, slot, job);
+    // Found's StatusOr only when it is an error: the hit is the hot path.
+    const std::optional<uint32_t> slot = model_.Find(team, id);
+    if (!slot) return Found(slot, id).status();
+    ViewInto(model_, *slot, job);
     return absl::OkStatus();
   });
 }
