@@ -113,7 +113,8 @@ class JsonWriter {
   // Quoted and escaped, U+FFFD for each invalid UTF-8 byte (as WriteJson).
   void String(std::string_view text);
   void Integer(int64_t n);
-  // The shortest decimal that reads back as `d`; null when not finite.
+  // As WriteJson writes it: the shortest decimal that reads back as `d`
+  // (-0.0 as "-0.0"), null when not finite.
   void Number(double d);
   void Bool(bool b);
   void Null();
