@@ -410,26 +410,15 @@ void JsonWriter::Item() {
   first_ = false;
 }
 
-void JsonWriter::BeginObject() {
+void JsonWriter::Open(char bracket) {
   Item();
-  out_->push_back('{');
+  out_->push_back(bracket);
   first_ = true;
 }
 
-void JsonWriter::EndObject() {
-  out_->push_back('}');
-  first_ = false;
-}
-
-void JsonWriter::BeginArray() {
-  Item();
-  out_->push_back('[');
-  first_ = true;
-}
-
-void JsonWriter::EndArray() {
-  out_->push_back(']');
-  first_ = false;
+void JsonWriter::Close(char bracket) {
+  out_->push_back(bracket);
+  first_ = false;  // the container just closed is an item of its parent
 }
 
 void JsonWriter::Key(std::string_view key) {

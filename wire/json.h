@@ -104,10 +104,10 @@ class JsonWriter {
   // Appends to `*out`, which must outlive the writer.
   explicit JsonWriter(std::string* out) : out_(out) {}
 
-  void BeginObject();
-  void EndObject();
-  void BeginArray();
-  void EndArray();
+  void BeginObject() { Open('{'); }
+  void EndObject() { Close('}'); }
+  void BeginArray() { Open('['); }
+  void EndArray() { Close(']'); }
   // A member's name; its value is the next thing written.
   void Key(std::string_view key);
   // Quoted and escaped, U+FFFD for each invalid UTF-8 byte (as WriteJson).
@@ -123,6 +123,9 @@ class JsonWriter {
   // Before a key, or a value that is not a member's: the comma after the
   // container's previous item.
   void Item();
+  // A container's bracket, opening (an item of its parent) or closing.
+  void Open(char bracket);
+  void Close(char bracket);
 
   std::string* const out_;
   bool first_ = true;       // the next item is its container's first

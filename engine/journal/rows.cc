@@ -16,10 +16,26 @@ namespace {
 using wire::IsValidUtf8;
 using wire::JsonWriter;
 
-void PutMillis(JsonWriter& w, std::string_view name, int64_t ms) {
-  if (ms == kUnsetMillis) return;
+// Members of the object being written. A row leaves out what reads back as
+// its default (recovery.cc): an unset time, a zero, a false flag.
+void PutInteger(JsonWriter& w, std::string_view name, int64_t n) {
   w.Key(name);
-  w.Integer(ms);
+  w.Integer(n);
+}
+void PutString(JsonWriter& w, std::string_view name, std::string_view text) {
+  w.Key(name);
+  w.String(text);
+}
+void PutMillis(JsonWriter& w, std::string_view name, int64_t ms) {
+  if (ms != kUnsetMillis) PutInteger(w, name, ms);
+}
+void PutNonZero(JsonWriter& w, std::string_view name, int64_t n) {
+  if (n != 0) PutInteger(w, name, n);
+}
+void PutFlag(JsonWriter& w, std::string_view name, bool set) {
+  if (!set) return;
+  w.Key(name);
+  w.Bool(true);
 }
 
 void PutHeaders(JsonWriter& w, std::string_view name,
@@ -99,10 +115,8 @@ std::string EncodeJob(const JobModel& model, uint32_t slot) {
   JsonWriter w(&text);
   w.BeginObject();
   PutText(w, "team", model.teams().name(job.team));
-  w.Key("state");
-  w.String(StateName(job.state()));
-  w.Key("created");
-  w.Integer(job.created_ms);
+  PutString(w, "state", StateName(job.state()));
+  PutInteger(w, "created", job.created_ms);
   PutMillis(w, "updated", job.timeline.updated_ms);
   PutMillis(w, "started", job.timeline.started_ms);
   PutMillis(w, "finished", job.timeline.finished_ms);
@@ -111,72 +125,35 @@ std::string EncodeJob(const JobModel& model, uint32_t slot) {
     w.Key("progress");
     w.Number(job.timeline.progress);
   }
-  if (job.timeline.attempts != 0) {
-    w.Key("attempts");
-    w.Integer(job.timeline.attempts);
-  }
+  PutNonZero(w, "attempts", job.timeline.attempts);
   if (job.template_ref != kNo<TemplateNo>) {
     PutText(w, "template", model.templates().name(job.template_ref));
   }
-  if (job.total_assets != 0) {
-    w.Key("totalAssets");
-    w.Integer(job.total_assets);
-  }
-  if (job.priority != 0) {
-    w.Key("priority");
-    w.Integer(job.priority);
-  }
+  PutNonZero(w, "totalAssets", job.total_assets);
+  PutNonZero(w, "priority", job.priority);
   // Always written, so a row without it is one from before these settings
   // (recovery gives such a job the engine's defaults).
-  w.Key("maxAttempts");
-  w.Integer(job.max_attempts);
-  if (job.retry_backoff_ms != 0) {
-    w.Key("retryBackoffMs");
-    w.Integer(job.retry_backoff_ms);
-  }
-  if (job.timeout_ms != 0) {
-    w.Key("timeoutMs");
-    w.Integer(job.timeout_ms);
-  }
-  if (job.sub_state() == SubState::kHeld) {
-    w.Key("held");
-    w.Bool(true);
-  }
-  if (job.sub_state() == SubState::kWaiting) {
-    w.Key("retryAt");
-    w.Integer(job.timeline.retry_ms);
-  }
-  if (job.policy == PrerequisiteFailurePolicy::kIgnore) {
-    w.Key("ignorePrerequisiteFailure");
-    w.Bool(true);
-  }
+  PutInteger(w, "maxAttempts", job.max_attempts);
+  PutNonZero(w, "retryBackoffMs", job.retry_backoff_ms);
+  PutNonZero(w, "timeoutMs", job.timeout_ms);
+  PutFlag(w, "held", job.sub_state() == SubState::kHeld);
+  if (job.sub_state() == SubState::kWaiting) PutInteger(w, "retryAt", job.timeline.retry_ms);
+  PutFlag(w, "ignorePrerequisiteFailure", job.policy == PrerequisiteFailurePolicy::kIgnore);
   if (job.batch != kNo<BatchNo>) {
-    w.Key("batch");
-    w.String(model.batches().id_of(job.batch).ToString());
-    if (job.top_level_of_batch) {
-      w.Key("batchIndex");
-      w.Integer(job.batch_index);
-    }
+    PutString(w, "batch", model.batches().id_of(job.batch).ToString());
+    if (job.top_level_of_batch) PutInteger(w, "batchIndex", job.batch_index);
   }
-  if (job.parent != kNone32) {
-    w.Key("parent");
-    w.String(model.job(job.parent).id.ToString());
-  }
+  if (job.parent != kNone32) PutString(w, "parent", model.job(job.parent).id.ToString());
   // The cause an ended job shows, or a retried one's (the failed attempt's,
   // or the retry and the job that brought it back).
   if (const std::string_view cause = CauseRowName(job.timeline.cause);
       cause != "none" && job.state() != JobState::kFinished) {
-    w.Key("cause");
-    w.String(cause);
+    PutString(w, "cause", cause);
     if (job.timeline.cause_slot != kNone32) {
-      w.Key("causeJob");
-      w.String(model.job(job.timeline.cause_slot).id.ToString());
+      PutString(w, "causeJob", model.job(job.timeline.cause_slot).id.ToString());
     }
   }
-  if (job.timeline.abort_asked) {
-    w.Key("cancelRequested");
-    w.Bool(true);
-  }
+  PutFlag(w, "cancelRequested", job.timeline.abort_asked);
   if (job.extras) {
     const JobExtras& extras = *job.extras;
     if (!extras.output_url.empty()) PutText(w, "outputUrl", extras.output_url);
@@ -193,14 +170,10 @@ std::string EncodeJob(const JobModel& model, uint32_t slot) {
       w.Key("webhook");
       w.BeginObject();
       PutText(w, "url", spec.url);
-      w.Key("method");
-      w.String(HttpMethodName(spec.method));
+      PutString(w, "method", HttpMethodName(spec.method));
       if (!spec.headers.empty()) PutHeaders(w, "headers", spec.headers);
       if (!spec.data.empty()) PutText(w, "data", spec.data);
-      if (spec.custom) {
-        w.Key("custom");
-        w.Bool(true);
-      }
+      PutFlag(w, "custom", spec.custom);
       w.EndObject();
     }
   }
@@ -212,10 +185,8 @@ std::string EncodeEdge(const JobModel& model, uint32_t prerequisite, uint32_t de
   std::string text;
   JsonWriter w(&text);
   w.BeginObject();
-  w.Key("from");
-  w.String(model.job(prerequisite).id.ToString());
-  w.Key("to");
-  w.String(model.job(dependent).id.ToString());
+  PutString(w, "from", model.job(prerequisite).id.ToString());
+  PutString(w, "to", model.job(dependent).id.ToString());
   w.EndObject();
   return text;
 }
@@ -225,8 +196,7 @@ std::string EncodeBatch(const BatchRecord& batch, int64_t created_ms) {
   JsonWriter w(&text);
   w.BeginObject();
   PutText(w, "team", batch.team_name());
-  w.Key("created");
-  w.Integer(created_ms);
+  PutInteger(w, "created", created_ms);
   w.EndObject();
   return text;
 }
@@ -235,12 +205,9 @@ std::string EncodeLease(const Lease& lease) {
   std::string text;
   JsonWriter w(&text);
   w.BeginObject();
-  w.Key("token");
-  w.String(LeaseTokenText(lease.token));
-  w.Key("expires");
-  w.Integer(lease.expires_ms);
-  w.Key("length");
-  w.Integer(lease.length_ms);
+  PutString(w, "token", LeaseTokenText(lease.token));
+  PutInteger(w, "expires", lease.expires_ms);
+  PutInteger(w, "length", lease.length_ms);
   PutMillis(w, "abortBy", lease.abort_deadline_ms);
   PutMillis(w, "timeLimit", lease.time_limit_ms);
   if (!lease.worker.empty()) PutText(w, "worker", lease.worker);
@@ -252,28 +219,21 @@ std::string EncodeDelivery(const Delivery& delivery) {
   std::string text;
   JsonWriter w(&text);
   w.BeginObject();
-  w.Key("id");
-  w.String(delivery.id);
-  w.Key("job");
-  w.String(delivery.job_id.ToString());
+  PutString(w, "id", delivery.id);
+  PutString(w, "job", delivery.job_id.ToString());
   // In flight is not a state to come back to: after a restart, the attempt
   // that was under way is made again (receivers dedupe by Cascade-Delivery-Id).
-  w.Key("stage");
-  w.String(delivery.stage == Delivery::Stage::kDead ? "dead" : "pending");
-  w.Key("attempts");
-  w.Integer(delivery.attempts);
-  w.Key("created");
-  w.Integer(delivery.created_ms);
-  w.Key("due");
-  w.Integer(delivery.due_ms);
+  PutString(w, "stage", delivery.stage == Delivery::Stage::kDead ? "dead" : "pending");
+  PutInteger(w, "attempts", delivery.attempts);
+  PutInteger(w, "created", delivery.created_ms);
+  PutInteger(w, "due", delivery.due_ms);
   PutMillis(w, "died", delivery.died_ms);
   if (!delivery.last_error.empty()) PutText(w, "lastError", delivery.last_error);
   const WebhookRequest& r = delivery.request;
   w.Key("request");
   w.BeginObject();
   PutText(w, "url", r.url);
-  w.Key("method");
-  w.String(HttpMethodName(r.method));
+  PutString(w, "method", HttpMethodName(r.method));
   PutHeaders(w, "headers", r.headers);
   PutText(w, "body", r.body);
   w.EndObject();
@@ -289,10 +249,8 @@ std::string EncodeWorker(const WorkerRegistry::Record& worker) {
   w.BeginArray();
   for (const std::string& tag : worker.tags) TextValue(w, tag);
   w.EndArray();
-  w.Key("seen");
-  w.Integer(worker.last_seen_ms);
-  w.Key("lease");
-  w.Integer(worker.lease_ms);
+  PutInteger(w, "seen", worker.last_seen_ms);
+  PutInteger(w, "lease", worker.lease_ms);
   w.EndObject();
   return text;
 }
