@@ -5,6 +5,7 @@
 #include "engine/spec/spec_validation.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -77,13 +78,13 @@ void Check(const JobSpec& spec, absl::string_view path, int depth,
   }
   for (size_t i = 0; i < spec.tags.size(); ++i) {
     const std::string& tag = spec.tags[i];
+    std::string problem;  // the field's name is made only for a bad tag
     if (tag.empty() || tag.size() > kMaxTagBytes) {
-      out.push_back({field(absl::StrCat("tags[", i, "]")),
-                     absl::StrCat("a tag is 1-", kMaxTagBytes, " bytes")});
+      problem = absl::StrCat("a tag is 1-", kMaxTagBytes, " bytes");
     } else if (!std::all_of(tag.begin(), tag.end(), IsTagChar)) {
-      out.push_back({field(absl::StrCat("tags[", i, "]")),
-                     absl::StrCat("'", tag, "' has a character outside [A-Za-z0-9_.:/-]")});
+      problem = absl::StrCat("'", tag, "' has a character outside [A-Za-z0-9_.:/-]");
     }
+    if (!problem.empty()) out.push_back({field(absl::StrCat("tags[", i, "]")), std::move(problem)});
   }
   if (spec.depends_on.size() > kMaxDependsOn) {
     out.push_back({field("dependsOn"), absl::StrCat("more than ", kMaxDependsOn, " ids")});
